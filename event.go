@@ -1,0 +1,246 @@
+package webhookd
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The event catalog: canonical names of the events that long-running
+// operations emit.
+const (
+	EventBatchSucceeded            = "batch.succeeded"
+	EventBatchCancelled            = "batch.cancelled"
+	EventBatchExpired              = "batch.expired"
+	EventBatchFailed               = "batch.failed"
+	EventInteractionRequiresAction = "interaction.requires_action"
+	EventInteractionCompleted      = "interaction.completed"
+	EventInteractionFailed         = "interaction.failed"
+	EventInteractionCancelled      = "interaction.cancelled"
+	EventVideoGenerated            = "video.generated"
+	EventWebhookPing               = "webhook.ping"
+	EventBatchCompletedAlias       = "batch.completed" // the source document's spelling of batch.succeeded
+	EnvelopeVersion                = "v1"
+)
+
+// CatalogEventTypes lists the canonical event types, in documentation order.
+var CatalogEventTypes = []string{
+	EventBatchSucceeded, EventBatchCancelled, EventBatchExpired, EventBatchFailed,
+	EventInteractionRequiresAction, EventInteractionCompleted, EventInteractionFailed,
+	EventInteractionCancelled, EventVideoGenerated,
+}
+
+// Catalog is the set of event types a deployment accepts: the built-in
+// catalog plus any an operator added by configuration.
+type Catalog struct {
+	extra []string
+}
+
+// NewCatalog returns the built-in catalog extended with extra types.
+func NewCatalog(extra ...string) *Catalog {
+	c := &Catalog{}
+	for _, t := range extra {
+		t = strings.TrimSpace(t)
+		if t != "" && !slices.Contains(CatalogEventTypes, t) && !slices.Contains(c.extra, t) {
+			c.extra = append(c.extra, t)
+		}
+	}
+	return c
+}
+
+// Types returns every accepted canonical type.
+func (c *Catalog) Types() []string {
+	return append(slices.Clone(CatalogEventTypes), c.extra...)
+}
+
+// Canonical maps a type as a caller wrote it to its canonical name:
+// batch.completed becomes batch.succeeded. ok is false for unknown types.
+func (c *Catalog) Canonical(typ string) (canonical string, ok bool) {
+	if typ == EventBatchCompletedAlias {
+		return EventBatchSucceeded, true
+	}
+	if slices.Contains(CatalogEventTypes, typ) || slices.Contains(c.extra, typ) {
+		return typ, true
+	}
+	return "", false
+}
+
+// ValidateSubscriptions canonicalises a subscription list, removing
+// duplicates, and names field in the error when the list is empty or has an
+// unknown type.
+func (c *Catalog) ValidateSubscriptions(field string, types []string) ([]string, error) {
+	if len(types) == 0 {
+		return nil, FieldErrorf(field, "%s must list at least one event type; valid types: %s.", field, strings.Join(c.Types(), ", "))
+	}
+	if len(types) > MaxSubscribedEvents {
+		return nil, FieldErrorf(field, "%s must list at most %d event types.", field, MaxSubscribedEvents)
+	}
+	out := make([]string, 0, len(types))
+	for _, t := range types {
+		ct, ok := c.Canonical(t)
+		if !ok {
+			return nil, FieldErrorf(field, "%s: unknown event type %q; valid types: %s (batch.completed is accepted as batch.succeeded).", field, t, strings.Join(c.Types(), ", "))
+		}
+		if !slices.Contains(out, ct) {
+			out = append(out, ct)
+		}
+	}
+	return out, nil
+}
+
+// WebhookConfig is the per-job override carried by job requests: when URIs is
+// non-empty, the job's events go to those URIs only, signed with RS256 JWTs.
+// UserMetadata is echoed as data.user_metadata on every event of the job.
+type WebhookConfig struct {
+	URIs         []string        `json:"uris,omitempty"`
+	UserMetadata json.RawMessage `json:"user_metadata,omitempty"`
+}
+
+// Dynamic reports whether the config routes deliveries to its own URIs.
+func (wc *WebhookConfig) Dynamic() bool { return wc != nil && len(wc.URIs) > 0 }
+
+// Event is one thing that happened, delivered to every destination that
+// routing picked when it was created. Its ID is the webhook-id header of every
+// delivery and retry.
+type Event struct {
+	ID        string
+	ProjectID string
+	Type      string
+	// Payload is the exact envelope body sent to every destination:
+	// {"type","version","timestamp","data"}. It never changes, so signatures
+	// over it are reproducible.
+	Payload []byte
+	// WebhookConfig is the dynamic routing the event was published with, if any.
+	WebhookConfig *WebhookConfig
+	// IdempotencyKey, if set, makes publishing the same key again within
+	// IdempotencyWindow return this event instead of creating another.
+	IdempotencyKey string
+	// Source names what caused the event: "api" for the publish API,
+	// "operation:<name>" for a job state change, "ping".
+	Source     string
+	CreateTime time.Time
+	// DeliveryCount is how many deliveries routing created.
+	DeliveryCount int
+}
+
+// IdempotencyWindow is how long an idempotency key is remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// Envelope is the thin JSON payload of every delivery.
+type Envelope struct {
+	Type      string          `json:"type"`
+	Version   string          `json:"version"`
+	Timestamp string          `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// NewEvent is what a caller asks the store to publish. The store assigns ID
+// and CreateTime, renders the payload, and creates the deliveries routing picks,
+// all in one transaction.
+type NewEvent struct {
+	ProjectID string
+	Type      string
+	// Data is a JSON object. If WebhookConfig carries user_metadata, the
+	// store's caller has already merged it as data.user_metadata (see
+	// MergeUserMetadata).
+	Data           json.RawMessage
+	WebhookConfig  *WebhookConfig
+	IdempotencyKey string
+	Source         string
+	// OnlyWebhookID, when set, routes the event to that one webhook whatever
+	// its subscriptions and state (used by :ping).
+	OnlyWebhookID string
+}
+
+// RenderEnvelope returns the payload bytes for an event of type typ with
+// data at time t. Timestamps are RFC 3339 in UTC, second precision.
+func RenderEnvelope(typ string, data json.RawMessage, t time.Time) ([]byte, error) {
+	if len(data) == 0 {
+		data = json.RawMessage(`{}`)
+	}
+	return json.Marshal(Envelope{
+		Type:      typ,
+		Version:   EnvelopeVersion,
+		Timestamp: t.UTC().Format(time.RFC3339),
+		Data:      data,
+	})
+}
+
+// MergeUserMetadata returns data with user_metadata set to meta, when meta is
+// a non-empty JSON value. data must be a JSON object.
+func MergeUserMetadata(data json.RawMessage, meta json.RawMessage) (json.RawMessage, error) {
+	if len(meta) == 0 || string(meta) == "null" {
+		return data, nil
+	}
+	m := map[string]json.RawMessage{}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, FieldErrorf("data", "data must be a JSON object.")
+		}
+	}
+	m["user_metadata"] = meta
+	return json.Marshal(m)
+}
+
+// DeliveryState is where a delivery is in its life.
+type DeliveryState string
+
+// Delivery states.
+const (
+	DeliveryPending   DeliveryState = "pending"   // due at NextAttemptTime
+	DeliverySucceeded DeliveryState = "succeeded" // a 2xx was received
+	DeliveryFailed    DeliveryState = "failed"    // retries exhausted (kept for recovery)
+)
+
+// DeliveryKind tells how a delivery is signed.
+type DeliveryKind string
+
+// Delivery kinds.
+const (
+	DeliveryStatic  DeliveryKind = "static"  // a registered webhook; HMAC (Standard Webhooks v1)
+	DeliveryDynamic DeliveryKind = "dynamic" // a webhook_config URI; RS256 JWT
+)
+
+// Delivery is one event on its way to one destination. It is also the queue
+// entry: the engine claims pending deliveries whose NextAttemptTime is due.
+type Delivery struct {
+	ID        string
+	EventID   string
+	ProjectID string
+	Kind      DeliveryKind
+	// WebhookID is set for static deliveries.
+	WebhookID string
+	URI       string
+	State     DeliveryState
+	// AttemptCount is the number of attempts made so far.
+	AttemptCount int
+	// NextAttemptTime is when the delivery is next due. While an engine holds
+	// a claim on it, it is the end of the lease: a crashed engine's claim
+	// simply becomes due again.
+	NextAttemptTime time.Time
+	// LeaseToken identifies the current claim; results recorded under an
+	// older token are ignored.
+	LeaseToken       string
+	FirstAttemptTime *time.Time
+	LastAttemptTime  *time.Time
+	LastStatusCode   int
+	LastError        string
+	CreateTime       time.Time
+	UpdateTime       time.Time
+}
+
+// Attempt is the record of one HTTP attempt of a delivery.
+type Attempt struct {
+	ID         string
+	DeliveryID string
+	// Number counts from 1.
+	Number     int
+	Time       time.Time
+	StatusCode int // 0 when no response was received
+	Latency    time.Duration
+	// Error is a plain-words reason when the attempt failed.
+	Error string
+	// ResponseBody is the start of the response body (bounded).
+	ResponseBody string
+}

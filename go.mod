@@ -1,0 +1,3 @@
+module github.com/webhookd/webhookd
+
+go 1.26.8

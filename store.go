@@ -1,0 +1,141 @@
+package webhookd
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the storage seam. Two adapters implement it, sqlite (the embedded
+// default) and postgres (scale-out), and both pass the conformance suite in
+// package storetest. Every method is atomic. Methods scoped by project answer
+// ErrNotFound (or an ENOTFOUND *Error) for another project's ids.
+//
+// Listings return at most Page.Size items after Page.After; a caller that
+// wants to know whether another page exists asks for Size+1.
+type Store interface {
+	// Projects and API keys.
+	CreateProject(ctx context.Context, p *Project) error
+	GetProject(ctx context.Context, id string) (*Project, error)
+	FindProjectByName(ctx context.Context, name string) (*Project, error)
+	ListProjects(ctx context.Context) ([]*Project, error)
+	// UpdateProject writes Name and Audience.
+	UpdateProject(ctx context.Context, p *Project) error
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// FindAPIKey returns the unrevoked key with this SHA-256 hash.
+	FindAPIKey(ctx context.Context, hash []byte) (*APIKey, error)
+	ListAPIKeys(ctx context.Context, projectID string) ([]*APIKey, error)
+	RevokeAPIKey(ctx context.Context, projectID, keyID string) error
+
+	// Webhooks. CreateWebhook stores w and its Secrets (one, on create).
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	// GetWebhook returns the webhook with its unexpired secrets, newest first.
+	GetWebhook(ctx context.Context, projectID, id string) (*Webhook, error)
+	// ListWebhooks orders by (CreateTime, ID) ascending.
+	ListWebhooks(ctx context.Context, projectID string, page Page) ([]*Webhook, error)
+	// UpdateWebhook writes Name, URI, SubscribedEvents, State, UpdateTime and
+	// FailingSince; secrets are changed only by RotateSecret.
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// DeleteWebhook removes the webhook and its secrets, and fails its
+	// pending deliveries ("webhook deleted"); delivery history is kept.
+	DeleteWebhook(ctx context.Context, projectID, id string) error
+	// RotateSecret adds next as the current secret and sets the ExpireTime of
+	// every other live secret to expireOthers (if that is earlier than the
+	// one it has). Secrets expired at the store clock's now may be pruned.
+	RotateSecret(ctx context.Context, projectID, webhookID string, next SigningSecret, expireOthers time.Time) error
+
+	// Events: the transactional outbox. PublishEvent assigns the event's ID
+	// and CreateTime, renders its payload, and creates in the same
+	// transaction one delivery per destination routing picks:
+	//   - e.OnlyWebhookID set: that webhook only (ping);
+	//   - e.WebhookConfig with URIs: one dynamic delivery per URI;
+	//   - otherwise every enabled webhook of the project subscribed to e.Type.
+	// With an IdempotencyKey already used by the project within
+	// IdempotencyWindow, it returns the first event and created=false, and
+	// creates nothing.
+	PublishEvent(ctx context.Context, e NewEvent) (ev *Event, created bool, err error)
+	GetEvent(ctx context.Context, projectID, id string) (*Event, error)
+	// ListEvents orders by (CreateTime, ID) descending, newest first.
+	ListEvents(ctx context.Context, projectID string, page Page) ([]*Event, error)
+	// ListDeliveries returns an event's deliveries.
+	ListDeliveries(ctx context.Context, projectID, eventID string) ([]*Delivery, error)
+	GetDelivery(ctx context.Context, projectID, id string) (*Delivery, error)
+	// ListAttempts returns a delivery's attempts, oldest first.
+	ListAttempts(ctx context.Context, projectID, deliveryID string) ([]*Attempt, error)
+	// RetryDelivery makes one delivery pending and due now, whatever its
+	// state, and starts a new retry window for it.
+	RetryDelivery(ctx context.Context, projectID, deliveryID string) (*Delivery, error)
+	// RecoverDeliveries does RetryDelivery for every failed delivery of a
+	// webhook created at or after since, and returns how many.
+	RecoverDeliveries(ctx context.Context, projectID, webhookID string, since time.Time) (int, error)
+
+	// The delivery queue.
+	// ClaimDeliveries leases up to limit pending deliveries that are due at
+	// the store clock's now, oldest due first: each gets a new LeaseToken and
+	// NextAttemptTime = now + lease, so a claim whose holder crashed becomes
+	// due again when the lease ends. Deliveries claimed by another caller
+	// and not yet due again are never returned.
+	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]*Claim, error)
+	// RecordResults applies the outcome of claimed deliveries in one
+	// transaction. A result whose LeaseToken no longer matches the delivery
+	// (the lease expired and someone else claimed it) is ignored.
+	RecordResults(ctx context.Context, results []Result) error
+	// QueueStats describes the pending deliveries at the store clock's now.
+	QueueStats(ctx context.Context) (QueueStats, error)
+
+	Close() error
+}
+
+// Claim is one leased delivery with everything needed to send it.
+type Claim struct {
+	Delivery *Delivery
+	// EventType and Payload are the event's; Payload is the exact body.
+	EventType string
+	Payload   []byte
+	// Static deliveries: the webhook's state and its live secrets at claim
+	// time (newest first). A webhook that was deleted has no secrets and
+	// WebhookState "".
+	WebhookState WebhookState
+	Secrets      []SigningSecret
+	// Audience is the project's configured JWT audience ("" = use the URI).
+	Audience string
+}
+
+// Outcome is what an attempt (or a decision not to attempt) did to a delivery.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeSucceeded Outcome = "succeeded" // 2xx: the delivery is done
+	OutcomeRetry     Outcome = "retry"     // failed attempt; due again at NextAttemptTime
+	OutcomeFailed    Outcome = "failed"    // failed and out of retries (or undeliverable)
+	OutcomeDeferred  Outcome = "deferred"  // not attempted (circuit open, destination busy); due again at NextAttemptTime; attempt count unchanged
+)
+
+// Result is the outcome of one claimed delivery.
+type Result struct {
+	DeliveryID string
+	LeaseToken string
+	Outcome    Outcome
+	// NextAttemptTime is used with OutcomeRetry and OutcomeDeferred.
+	NextAttemptTime time.Time
+	// Attempt is the attempt record; nil with OutcomeDeferred and when a
+	// delivery is failed without an attempt (e.g. its webhook was deleted).
+	Attempt *Attempt
+	// Error is stored as the delivery's LastError when Attempt is nil.
+	Error string
+	// DisableAfter, when positive, applies auto-disable to a static
+	// delivery's webhook: a failed attempt starts or continues the webhook's
+	// failing run (FailingSince), a success ends it, and a run at least
+	// DisableAfter long moves an enabled webhook to
+	// disabled_due_to_failed_deliveries.
+	DisableAfter time.Duration
+}
+
+// QueueStats describes the delivery backlog.
+type QueueStats struct {
+	Pending int
+	// Due counts pending deliveries whose NextAttemptTime has passed.
+	Due int
+	// OldestDue is the NextAttemptTime of the oldest due delivery (zero if none).
+	OldestDue time.Time
+}
