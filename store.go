@@ -13,6 +13,8 @@ import (
 // Listings return at most Page.Size items after Page.After; a caller that
 // wants to know whether another page exists asks for Size+1.
 type Store interface {
+	KeyStore
+
 	// Projects and API keys.
 	CreateProject(ctx context.Context, p *Project) error
 	GetProject(ctx context.Context, id string) (*Project, error)
