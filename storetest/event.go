@@ -1,0 +1,287 @@
+package storetest
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+func (s suite) events(t *testing.T) {
+	s.test(t, "PublishRendersEnvelope", func(t *testing.T, b *bundle) {
+		b.clock.Advance(1500 * time.Millisecond) // the envelope has second precision, the event does not
+		data := json.RawMessage(`{"id":"batches/b1","output_file_uri":"files/f1","error_count":0}`)
+		cfg := &webhookd.WebhookConfig{URIs: []string{"https://example.com/dyn"}, UserMetadata: json.RawMessage(`{"job":"nightly"}`)}
+		ev := b.publish(t, webhookd.NewEvent{
+			Type: webhookd.EventBatchSucceeded, Data: data, WebhookConfig: cfg,
+			IdempotencyKey: "key-1", Source: "operation:batches/b1",
+		})
+
+		payload, err := webhookd.RenderEnvelope(webhookd.EventBatchSucceeded, data, b.clock.Now())
+		must(t, err)
+		want := &webhookd.Event{
+			ID:             ev.ID,
+			ProjectID:      b.project.ID,
+			Type:           webhookd.EventBatchSucceeded,
+			Payload:        payload,
+			WebhookConfig:  cfg,
+			IdempotencyKey: "key-1",
+			Source:         "operation:batches/b1",
+			CreateTime:     b.clock.Now(),
+			DeliveryCount:  1,
+		}
+		if !strings.HasPrefix(ev.ID, webhookd.PrefixEvent) {
+			t.Errorf("event ID %q lacks prefix %q", ev.ID, webhookd.PrefixEvent)
+		}
+		if d := diff(want, ev); d != "" {
+			t.Errorf("PublishEvent (-want +got):\n%s", d)
+		}
+		got, err := b.store.GetEvent(b.ctx, b.project.ID, ev.ID)
+		must(t, err)
+		if d := diff(want, got); d != "" {
+			t.Errorf("GetEvent (-want +got):\n%s", d)
+		}
+		if string(got.Payload) != string(payload) {
+			t.Errorf("payload = %s, want exactly %s", got.Payload, payload)
+		}
+	})
+
+	s.test(t, "PublishEmptyData", func(t *testing.T, b *bundle) {
+		ev, _, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID, Type: webhookd.EventWebhookPing})
+		must(t, err)
+		want, err := webhookd.RenderEnvelope(webhookd.EventWebhookPing, nil, b.clock.Now())
+		must(t, err)
+		if string(ev.Payload) != string(want) {
+			t.Errorf("payload = %s, want %s", ev.Payload, want)
+		}
+	})
+
+	s.test(t, "PublishRejectsBadInput", func(t *testing.T, b *bundle) {
+		_, _, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID, Type: webhookd.EventBatchFailed, Data: json.RawMessage(`{not json`)})
+		requireCode(t, err, webhookd.EINVALID)
+		_, _, err = b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: webhookd.NewID(webhookd.PrefixProject), Type: webhookd.EventBatchFailed})
+		requireCode(t, err, webhookd.ENOTFOUND)
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		must(t, err)
+		if len(evs) != 0 {
+			t.Errorf("ListEvents = %d events after rejected publishes, want 0", len(evs))
+		}
+	})
+
+	s.test(t, "RoutingStatic", func(t *testing.T, b *bundle) {
+		other := b.newProject(t, "other")
+		typ := webhookd.EventInteractionCompleted
+		a := b.newWebhook(t, b.project.ID, typ)
+		f := b.newWebhook(t, b.project.ID, webhookd.EventBatchFailed, typ)
+		b.newWebhook(t, b.project.ID, webhookd.EventBatchFailed)
+		b.newWebhookState(t, b.project.ID, webhookd.WebhookDisabled, typ)
+		b.newWebhookState(t, b.project.ID, webhookd.WebhookDisabledDueToFailedDeliveries, typ)
+		b.newWebhook(t, other.ID, typ)
+
+		b.clock.Advance(time.Minute)
+		ev := b.publish(t, webhookd.NewEvent{Type: typ})
+		if ev.DeliveryCount != 2 {
+			t.Errorf("DeliveryCount = %d, want 2", ev.DeliveryCount)
+		}
+		ds := b.deliveries(t, b.project.ID, ev.ID)
+		now := b.clock.Now()
+		var want []*webhookd.Delivery
+		for _, w := range []*webhookd.Webhook{a, f} {
+			want = append(want, &webhookd.Delivery{
+				EventID: ev.ID, ProjectID: b.project.ID, Kind: webhookd.DeliveryStatic,
+				WebhookID: w.ID, URI: w.URI, State: webhookd.DeliveryPending,
+				NextAttemptTime: now, CreateTime: now, UpdateTime: now,
+			})
+		}
+		sortByURI(want)
+		if d := diff(want, withoutIDs(t, ds)); d != "" {
+			t.Errorf("deliveries (-want +got):\n%s", d)
+		}
+	})
+
+	s.test(t, "RoutingDynamic", func(t *testing.T, b *bundle) {
+		b.newWebhook(t, b.project.ID, webhookd.EventVideoGenerated)
+		uris := []string{"https://a.example/hook", "https://b.example/hook", "https://a.example/hook"}
+		ev := b.publish(t, webhookd.NewEvent{Type: webhookd.EventVideoGenerated, WebhookConfig: &webhookd.WebhookConfig{URIs: uris}})
+		if ev.DeliveryCount != 2 {
+			t.Errorf("DeliveryCount = %d, want 2 (one per distinct URI, no static ones)", ev.DeliveryCount)
+		}
+		now := b.clock.Now()
+		var want []*webhookd.Delivery
+		for _, u := range uris[:2] {
+			want = append(want, &webhookd.Delivery{
+				EventID: ev.ID, ProjectID: b.project.ID, Kind: webhookd.DeliveryDynamic, URI: u,
+				State: webhookd.DeliveryPending, NextAttemptTime: now, CreateTime: now, UpdateTime: now,
+			})
+		}
+		sortByURI(want)
+		if d := diff(want, withoutIDs(t, b.deliveries(t, b.project.ID, ev.ID))); d != "" {
+			t.Errorf("deliveries (-want +got):\n%s", d)
+		}
+	})
+
+	s.test(t, "RoutingOnlyWebhook", func(t *testing.T, b *bundle) {
+		other := b.newProject(t, "other")
+		b.newWebhook(t, b.project.ID, webhookd.EventWebhookPing)
+		target := b.newWebhookState(t, b.project.ID, webhookd.WebhookDisabled, webhookd.EventBatchFailed)
+		foreign := b.newWebhook(t, other.ID, webhookd.EventWebhookPing)
+
+		d := b.publishTo(t, target)
+		if d.WebhookID != target.ID || d.URI != target.URI || d.Kind != webhookd.DeliveryStatic {
+			t.Errorf("ping delivery = %+v, want static to %s", d, target.ID)
+		}
+
+		_, _, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID, Type: webhookd.EventWebhookPing, OnlyWebhookID: foreign.ID})
+		requireCode(t, err, webhookd.ENOTFOUND)
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		must(t, err)
+		if len(evs) != 1 {
+			t.Errorf("ListEvents = %d events, want only the first ping", len(evs))
+		}
+	})
+
+	s.test(t, "RoutingNoDestination", func(t *testing.T, b *bundle) {
+		ev := b.publish(t, webhookd.NewEvent{Type: webhookd.EventBatchExpired})
+		if ev.DeliveryCount != 0 {
+			t.Errorf("DeliveryCount = %d, want 0", ev.DeliveryCount)
+		}
+		if _, err := b.store.GetEvent(b.ctx, b.project.ID, ev.ID); err != nil {
+			t.Errorf("an event with no destination is still stored: %v", err)
+		}
+	})
+
+	s.test(t, "Idempotency", func(t *testing.T, b *bundle) {
+		other := b.newProject(t, "other")
+		b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		first := b.publish(t, webhookd.NewEvent{IdempotencyKey: "k1", Data: json.RawMessage(`{"n":1}`)})
+
+		b.clock.Advance(webhookd.IdempotencyWindow - time.Second)
+		again, created, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{
+			ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded, IdempotencyKey: "k1", Data: json.RawMessage(`{"n":2}`),
+		})
+		must(t, err)
+		if created {
+			t.Errorf("second publish within the window: created = true")
+		}
+		if d := diff(first, again); d != "" {
+			t.Errorf("second publish within the window (-first +got):\n%s", d)
+		}
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		must(t, err)
+		if len(evs) != 1 {
+			t.Errorf("ListEvents = %d events, want 1", len(evs))
+		}
+		if n := len(b.claim(t, 100, time.Minute)); n != 1 {
+			t.Errorf("deliveries queued = %d, want only the first event's 1", n)
+		}
+
+		// Keys are per project.
+		b.publish(t, webhookd.NewEvent{ProjectID: other.ID, IdempotencyKey: "k1"})
+
+		// After the window the key makes a new event.
+		b.clock.Advance(2 * time.Second)
+		third := b.publish(t, webhookd.NewEvent{IdempotencyKey: "k1", Data: json.RawMessage(`{"n":3}`)})
+		if third.ID == first.ID || third.DeliveryCount != 1 {
+			t.Errorf("publish after the window = %+v, want a new event with 1 delivery", third)
+		}
+	})
+
+	s.test(t, "ListNewestFirstPaged", func(t *testing.T, b *bundle) {
+		other := b.newProject(t, "other")
+		var want []*webhookd.Event // newest first
+		for i := range 5 {
+			if i != 2 { // events 1 and 2 share a CreateTime: ID breaks the tie
+				b.clock.Advance(time.Second)
+			}
+			want = append([]*webhookd.Event{b.publish(t, webhookd.NewEvent{})}, want...)
+			b.publish(t, webhookd.NewEvent{ProjectID: other.ID})
+		}
+		if want[2].ID < want[3].ID { // descending by (time, id)
+			want[2], want[3] = want[3], want[2]
+		}
+
+		all, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 100})
+		must(t, err)
+		if d := diff(want, all); d != "" {
+			t.Fatalf("ListEvents (-want +got):\n%s", d)
+		}
+		tests := []struct {
+			name  string
+			after int
+			size  int
+			want  []*webhookd.Event
+		}{
+			{"first page", -1, 2, want[:2]},
+			{"size+1 tells more exist", -1, 3, want[:3]},
+			{"after tied time", 2, 2, want[3:5]},
+			{"last partial page", 3, 2, want[4:]},
+			{"after the last", 4, 2, nil},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				page := webhookd.Page{Size: tt.size}
+				if tt.after >= 0 {
+					page.After = webhookd.Cursor{Time: want[tt.after].CreateTime, ID: want[tt.after].ID}
+				}
+				got, err := b.store.ListEvents(b.ctx, b.project.ID, page)
+				must(t, err)
+				if d := diff(tt.want, got); d != "" {
+					t.Errorf("ListEvents(%+v) (-want +got):\n%s", page, d)
+				}
+			})
+		}
+	})
+
+	s.test(t, "ProjectScoped", func(t *testing.T, b *bundle) {
+		other := b.newProject(t, "other")
+		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		d := b.publishTo(t, w)
+
+		_, err := b.store.GetEvent(b.ctx, other.ID, d.EventID)
+		requireCode(t, err, webhookd.ENOTFOUND)
+		_, err = b.store.GetEvent(b.ctx, b.project.ID, webhookd.NewID(webhookd.PrefixEvent))
+		requireCode(t, err, webhookd.ENOTFOUND)
+		_, err = b.store.ListDeliveries(b.ctx, other.ID, d.EventID)
+		requireCode(t, err, webhookd.ENOTFOUND)
+		_, err = b.store.GetDelivery(b.ctx, other.ID, d.ID)
+		requireCode(t, err, webhookd.ENOTFOUND)
+		_, err = b.store.GetDelivery(b.ctx, b.project.ID, webhookd.NewID(webhookd.PrefixDelivery))
+		requireCode(t, err, webhookd.ENOTFOUND)
+		_, err = b.store.ListAttempts(b.ctx, other.ID, d.ID)
+		requireCode(t, err, webhookd.ENOTFOUND)
+		_, err = b.store.RetryDelivery(b.ctx, other.ID, d.ID)
+		requireCode(t, err, webhookd.ENOTFOUND)
+		_, err = b.store.RecoverDeliveries(b.ctx, other.ID, w.ID, epoch)
+		requireCode(t, err, webhookd.ENOTFOUND)
+		evs, err := b.store.ListEvents(b.ctx, other.ID, webhookd.Page{Size: 10})
+		must(t, err)
+		if len(evs) != 0 {
+			t.Errorf("ListEvents of another project = %d events, want 0", len(evs))
+		}
+	})
+}
+
+// withoutIDs returns ds with their IDs checked and cleared, ordered by URI,
+// so that deliveries can be compared with expectations whatever order the
+// store lists them in.
+func withoutIDs(t *testing.T, ds []*webhookd.Delivery) []*webhookd.Delivery {
+	t.Helper()
+	out := make([]*webhookd.Delivery, len(ds))
+	for i, d := range ds {
+		if !strings.HasPrefix(d.ID, webhookd.PrefixDelivery) {
+			t.Errorf("delivery ID %q lacks prefix %q", d.ID, webhookd.PrefixDelivery)
+		}
+		c := *d
+		c.ID = ""
+		out[i] = &c
+	}
+	sortByURI(out)
+	return out
+}
+
+func sortByURI(ds []*webhookd.Delivery) {
+	slices.SortFunc(ds, func(a, b *webhookd.Delivery) int { return strings.Compare(a.URI, b.URI) })
+}
