@@ -33,8 +33,11 @@ var ErrBadSecret = errors.New("signing secret must be whsec_ followed by base64"
 // optional, as in the official Standard Webhooks libraries.
 func ParseSecret(secret string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, SecretPrefix))
-	if err != nil || len(key) == 0 {
-		return nil, fmt.Errorf("%w: %v", ErrBadSecret, err)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSecret, err)
+	}
+	if len(key) == 0 {
+		return nil, fmt.Errorf("%w: empty key", ErrBadSecret)
 	}
 	return key, nil
 }
