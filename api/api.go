@@ -1,0 +1,157 @@
+// Package api serves webhookd's Google-style REST API: the webhooks resource
+// that the Gemini SDKs drive, the events API that any platform can publish
+// through, and the delivery log with retry and recovery.
+//
+// It is the only place where domain error codes become HTTP statuses and
+// Google canonical codes, where request JSON (snake_case or camelCase) is
+// decoded and validated, and where the API-key project scope is applied.
+// Handlers call the Store; they never see SQL. Routing is by hand because the
+// Google URL style puts custom methods in the last segment ("{id}:ping") and
+// ids may carry an escaped slash ("%2F") that must not split the path.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/signing"
+)
+
+// Defaults and limits of the API.
+const (
+	// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is 0.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultPageSize is the page size of listings when page_size is absent
+	// or 0, as the SDK documents.
+	DefaultPageSize = 50
+	// MaxPageSize is the largest page a listing returns. Larger requests are
+	// clamped to it rather than refused, as Google APIs do (AIP-158), so a
+	// client asking for "everything" still works page by page.
+	MaxPageSize = 1000
+)
+
+// Config configures the API server. The zero value of every optional field
+// has a working default (see withDefaults); New validates the rest.
+type Config struct {
+	// Store holds every resource. Required.
+	Store webhookd.Store
+	// Sealer seals new signing secrets at rest and derives the key that
+	// authenticates page tokens. Required.
+	Sealer *signing.Sealer
+	// Catalog is the set of event types that webhooks may subscribe to and
+	// the events API may publish. Default: the built-in catalog.
+	Catalog *webhookd.Catalog
+	// URIPolicy checks destination URIs (AllowHTTP in development mode).
+	URIPolicy webhookd.URIPolicy
+	// Clock tells the time of create/update times and secret expiry.
+	// Default: the system clock.
+	Clock webhookd.Clock
+	// Logger receives request logs and internal errors (never secrets).
+	// Default: discard.
+	Logger *slog.Logger
+	// PathPrefix is an optional mount point in front of the API version,
+	// e.g. "/gemini-proxy" for base URLs with a path. It must start with "/"
+	// and not end with one.
+	PathPrefix string
+	// MaxBodyBytes bounds request bodies. Default: DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Notify is called after every commit that created deliveries, to wake
+	// the in-process delivery engine at once. It must not block.
+	Notify func()
+	// Ready reports whether the service can take traffic (/readyz).
+	// Default: always ready.
+	Ready func(ctx context.Context) error
+	// Metrics, if set, is served at /metrics without authentication.
+	Metrics http.Handler
+	// JWKS, if set, is served at /.well-known/jwks.json without
+	// authentication.
+	JWKS http.Handler
+	// Registerer, if set, receives the API request metrics.
+	Registerer prometheus.Registerer
+}
+
+// withDefaults returns c with every unset optional field filled in; it is the
+// one place that knows the defaults.
+func (c Config) withDefaults() Config {
+	if c.Catalog == nil {
+		c.Catalog = webhookd.NewCatalog()
+	}
+	if c.Clock == nil {
+		c.Clock = webhookd.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Notify == nil {
+		c.Notify = func() {}
+	}
+	if c.Ready == nil {
+		c.Ready = func(context.Context) error { return nil }
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("Store is required"))
+	}
+	if c.Sealer == nil {
+		errs = append(errs, errors.New("Sealer is required"))
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes))
+	}
+	if p := c.PathPrefix; p != "" {
+		switch {
+		case !strings.HasPrefix(p, "/"):
+			errs = append(errs, fmt.Errorf("PathPrefix %q must start with /", p))
+		case strings.HasSuffix(p, "/"):
+			errs = append(errs, fmt.Errorf("PathPrefix %q must not end with /", p))
+		case strings.ContainsAny(p, "?#%:") || strings.Contains(p, "//"):
+			errs = append(errs, fmt.Errorf("PathPrefix %q must be a plain path", p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Server is the API's http.Handler. It should be the server's root handler:
+// it routes the escaped path itself, and a ServeMux in front would clean or
+// unescape it.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	tokens  pageTokens
+	metrics *metrics
+	table   []route
+}
+
+// New validates cfg and returns the API server.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("api config: %w", err)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("api metrics: %w", err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		tokens:  pageTokens{key: cfg.Sealer.DeriveKey("page-token")},
+		metrics: m,
+	}
+	s.table = s.routes()
+	return s, nil
+}

@@ -1,0 +1,218 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/webhookd/webhookd"
+)
+
+// schema lists the snake_case field names an object of a request may carry.
+type schema struct {
+	// fields are decoded.
+	fields []string
+	// ignored are accepted and dropped: output-only fields that a client may
+	// echo back from a response (AIP-203 asks servers to ignore them).
+	ignored []string
+}
+
+// object is one JSON object of a request, its keys normalised to snake_case
+// and its values kept raw until a handler asks for them with a type. JSON
+// nulls are dropped, as proto3 JSON treats null as "not set".
+type object struct {
+	// path locates the object in the request ("" for the body,
+	// "webhook_config" for a nested one); errors name fields by it.
+	path   string
+	fields map[string]json.RawMessage
+}
+
+// readBody reads the request body, bounded by the configured size. An empty
+// body reads as "{}" so that bodiless POSTs (":ping") need no special case.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &webhookd.Error{Code: webhookd.ETOOLARGE, Field: "body",
+			Message: fmt.Sprintf("The request body must be at most %d bytes.", tooLarge.Limit)}
+	case err != nil:
+		return nil, webhookd.Errorf(webhookd.EINVALID, "The request body could not be read.")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return []byte("{}"), nil
+	}
+	return body, nil
+}
+
+// decodeBody reads the request body as an object of sch.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, sch schema) (*object, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObject("", body, sch)
+}
+
+// decodeObject parses data as one JSON object whose keys, after camelCase is
+// normalised to snake_case, are in sch. It rejects unknown keys, keys given
+// twice (in the same or in the other spelling) and trailing data, and names
+// the offending field in every error.
+func decodeObject(path string, data []byte, sch schema) (*object, error) {
+	what, in := "The request body", "the request body"
+	if path != "" {
+		what, in = path, path
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntaxError(path, what, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, webhookd.FieldErrorf(fieldOr(path, "body"), "%s must be a JSON object.", what)
+	}
+	o := &object{path: path, fields: map[string]json.RawMessage{}}
+	spelled := map[string]string{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntaxError(path, what, err)
+		}
+		key, _ := tok.(string) // inside an object, Token returns keys as strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, syntaxError(path, what, err)
+		}
+		raw = bytes.TrimSpace(raw)
+		name := snakeCase(key)
+		field := o.qualify(name)
+		if first, dup := spelled[name]; dup {
+			return nil, webhookd.FieldErrorf(field, "%s is given more than once (as %q and %q).", field, first, key)
+		}
+		spelled[name] = key
+		switch {
+		case slices.Contains(sch.fields, name):
+		case slices.Contains(sch.ignored, name):
+			continue
+		default:
+			return nil, webhookd.FieldErrorf(o.qualify(key), "Unknown field %q in %s.", key, in)
+		}
+		if string(raw) == "null" {
+			continue
+		}
+		o.fields[name] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, syntaxError(path, what, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, webhookd.FieldErrorf(fieldOr(path, "body"), "%s must hold a single JSON object; found more data after it.", what)
+	}
+	return o, nil
+}
+
+func syntaxError(path, what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return webhookd.FieldErrorf(fieldOr(path, "body"), "%s is not valid JSON: unexpected end of input.", what)
+	}
+	return webhookd.FieldErrorf(fieldOr(path, "body"), "%s is not valid JSON: %s.", what, strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func fieldOr(path, def string) string {
+	if path == "" {
+		return def
+	}
+	return path
+}
+
+// snakeCase turns a proto3-JSON camelCase name into its snake_case field
+// name ("subscribedEvents" → "subscribed_events"); snake_case passes through.
+func snakeCase(s string) string {
+	if !strings.ContainsFunc(s, isUpper) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isUpper(r) {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isUpper(r rune) bool { return 'A' <= r && r <= 'Z' }
+
+// qualify returns the name of field name of o as errors show it.
+func (o *object) qualify(name string) string {
+	if o.path == "" {
+		return name
+	}
+	return o.path + "." + name
+}
+
+// has reports whether the field is set (present and not null).
+func (o *object) has(name string) bool {
+	_, ok := o.fields[name]
+	return ok
+}
+
+// string returns a string field; ok is false when it is not set.
+func (o *object) string(name string) (v string, ok bool, err error) {
+	raw, ok := o.fields[name]
+	if !ok {
+		return "", false, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", true, webhookd.FieldErrorf(o.qualify(name), "%s must be a string.", o.qualify(name))
+	}
+	return v, true, nil
+}
+
+// strings returns a list-of-strings field; ok is false when it is not set.
+func (o *object) strings(name string) (v []string, ok bool, err error) {
+	raw, ok := o.fields[name]
+	if !ok {
+		return nil, false, nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err == nil {
+		v = make([]string, len(elems))
+		for i, e := range elems {
+			if string(e) == "null" || json.Unmarshal(e, &v[i]) != nil {
+				return nil, true, webhookd.FieldErrorf(o.qualify(name), "%s must be a list of strings; element %d is not a string.", o.qualify(name), i)
+			}
+		}
+		return v, true, nil
+	}
+	return nil, true, webhookd.FieldErrorf(o.qualify(name), "%s must be a list of strings.", o.qualify(name))
+}
+
+// rawObject returns a field that must be a JSON object of any content (event
+// data, user metadata), exactly as sent.
+func (o *object) rawObject(name string) (v json.RawMessage, ok bool, err error) {
+	raw, ok := o.fields[name]
+	if !ok {
+		return nil, false, nil
+	}
+	if raw[0] != '{' { // decodeObject trimmed the value, and nulls never get here
+		return nil, true, webhookd.FieldErrorf(o.qualify(name), "%s must be a JSON object.", o.qualify(name))
+	}
+	return raw, true, nil
+}
+
+// object returns a nested object field decoded with sch.
+func (o *object) object(name string, sch schema) (v *object, ok bool, err error) {
+	raw, ok := o.fields[name]
+	if !ok {
+		return nil, false, nil
+	}
+	v, err = decodeObject(o.qualify(name), raw, sch)
+	return v, true, err
+}

@@ -1,0 +1,191 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/webhookd/webhookd"
+)
+
+var testSchema = schema{
+	fields:  []string{"name", "uri", "subscribed_events", "webhook_config", "data"},
+	ignored: []string{"create_time"},
+}
+
+func TestDecodeObject(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want map[string]string // snake key → raw value; nil when an error is wanted
+		// errField is the field the error must name; errText a part of its message.
+		errField, errText string
+	}{
+		{name: "snake", in: `{"uri":"https://a.test","subscribed_events":["x"]}`,
+			want: map[string]string{"uri": `"https://a.test"`, "subscribed_events": `["x"]`}},
+		{name: "camel", in: `{"subscribedEvents":["x"], "webhookConfig":{"userMetadata":{}}}`,
+			want: map[string]string{"subscribed_events": `["x"]`, "webhook_config": `{"userMetadata":{}}`}},
+		{name: "null is unset", in: `{"name":null,"uri":"u"}`, want: map[string]string{"uri": `"u"`}},
+		{name: "output-only ignored", in: `{"createTime":"2026-01-01T00:00:00Z"}`, want: map[string]string{}},
+		{name: "empty object", in: ` {} `, want: map[string]string{}},
+		{name: "whitespace kept out of values", in: "{\"data\": \n {\"a\":1} \n}", want: map[string]string{"data": `{"a":1}`}},
+		{name: "unknown field", in: `{"uri":"u","colour":"red"}`, errField: "colour", errText: `Unknown field "colour"`},
+		{name: "unknown camel field named as written", in: `{"callbackUrl":"u"}`, errField: "callbackUrl", errText: `"callbackUrl"`},
+		{name: "duplicate", in: `{"uri":"a","uri":"b"}`, errField: "uri", errText: "more than once"},
+		{name: "duplicate across spellings", in: `{"subscribed_events":[],"subscribedEvents":[]}`, errField: "subscribed_events", errText: `"subscribedEvents"`},
+		{name: "not an object", in: `["uri"]`, errField: "body", errText: "must be a JSON object"},
+		{name: "string", in: `"x"`, errField: "body", errText: "must be a JSON object"},
+		{name: "malformed", in: `{"uri":}`, errField: "body", errText: "not valid JSON"},
+		{name: "truncated", in: `{"uri":"a"`, errField: "body", errText: "not valid JSON"},
+		{name: "trailing data", in: `{"uri":"a"} {}`, errField: "body", errText: "more data"},
+		{name: "trailing garbage", in: `{"uri":"a"}x`, errField: "body", errText: "more data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o, err := decodeObject("", []byte(tt.in), testSchema)
+			if tt.want == nil {
+				requireFieldError(t, err, tt.errField, tt.errText)
+				return
+			}
+			if err != nil {
+				t.Fatalf("decodeObject(%s) = %v", tt.in, err)
+			}
+			got := map[string]string{}
+			for k, v := range o.fields {
+				got[k] = string(v)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("fields = %v, want %v", got, tt.want)
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("field %s = %s, want %s", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestObjectTypedGetters(t *testing.T) {
+	t.Parallel()
+	body := `{"name":1,"uri":"u","subscribed_events":["a",2],"data":[1],"webhook_config":{"uris":"x","bogus":1}}`
+	o, err := decodeObject("", []byte(body), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := o.string("name"); err != nil {
+		requireFieldError(t, err, "name", "name must be a string")
+	} else {
+		t.Error("string(name) of a number succeeded")
+	}
+	if v, ok, err := o.string("uri"); v != "u" || !ok || err != nil {
+		t.Errorf("string(uri) = %q, %v, %v", v, ok, err)
+	}
+	_, _, err = o.strings("subscribed_events")
+	requireFieldError(t, err, "subscribed_events", "subscribed_events must be a list of strings")
+	_, _, err = o.rawObject("data")
+	requireFieldError(t, err, "data", "data must be a JSON object")
+	_, _, err = o.object("webhook_config", schema{fields: []string{"uris"}})
+	requireFieldError(t, err, "webhook_config.bogus", `Unknown field "bogus" in webhook_config`)
+
+	nested, _ := decodeObject("", []byte(`{"webhook_config":{"uris":"x"}}`), testSchema)
+	wc, ok, err := nested.object("webhook_config", schema{fields: []string{"uris"}})
+	if !ok || err != nil {
+		t.Fatalf("object(webhook_config) = %v, %v", ok, err)
+	}
+	_, _, err = wc.strings("uris")
+	requireFieldError(t, err, "webhook_config.uris", "webhook_config.uris must be a list of strings")
+
+	for _, list := range []string{`["a",null]`, `{"a":1}`, `"a"`, `[["a"]]`} {
+		o, err := decodeObject("", []byte(`{"subscribed_events":`+list+`}`), testSchema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = o.strings("subscribed_events")
+		requireFieldError(t, err, "subscribed_events", "must be a list of strings")
+	}
+	if v, ok, err := o.string("absent"); v != "" || ok || err != nil {
+		t.Errorf("string(absent) = %q, %v, %v", v, ok, err)
+	}
+}
+
+func TestSnakeCamelCase(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ camel, snake string }{
+		{"subscribedEvents", "subscribed_events"},
+		{"revocationBehavior", "revocation_behavior"},
+		{"pageSize", "page_size"},
+		{"uri", "uri"},
+		{"webhookConfig", "webhook_config"},
+		{"userMetadata", "user_metadata"},
+	} {
+		if got := snakeCase(tt.camel); got != tt.snake {
+			t.Errorf("snakeCase(%q) = %q, want %q", tt.camel, got, tt.snake)
+		}
+		if got := snakeCase(tt.snake); got != tt.snake {
+			t.Errorf("snakeCase(%q) = %q, want it unchanged", tt.snake, got)
+		}
+		if got := camelCase(tt.snake); got != tt.camel {
+			t.Errorf("camelCase(%q) = %q, want %q", tt.snake, got, tt.camel)
+		}
+	}
+}
+
+// FuzzDecodeObject checks that no input panics the request decoder, that
+// every error is an INVALID_ARGUMENT naming a field, and that what it accepts
+// is what the schema allows, as valid JSON.
+func FuzzDecodeObject(f *testing.F) {
+	for _, seed := range []string{
+		`{"uri":"https://a.test","subscribed_events":["batch.succeeded"]}`,
+		`{"subscribedEvents":["x"],"webhookConfig":{"uris":["u"],"userMetadata":{"k":[1,{"a":null}]}}}`,
+		`{"name":null,"createTime":"t"}`,
+		`{"uri":"a","uri":"b"}`,
+		`{"data":{"a":"\u00e9\ud800"}}`,
+		`{} {}`, `[]`, `"x"`, `{`, ``, `{"a":1e999}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := decodeObject("", data, testSchema)
+		if err != nil {
+			var e *webhookd.Error
+			if !errors.As(err, &e) || e.Code != webhookd.EINVALID || e.Field == "" || e.Message == "" {
+				t.Fatalf("decodeObject error %#v is not an INVALID_ARGUMENT naming a field", err)
+			}
+			return
+		}
+		for k, v := range o.fields {
+			if !slices.Contains(testSchema.fields, k) {
+				t.Fatalf("accepted field %q outside the schema", k)
+			}
+			if !json.Valid(v) || string(v) == "null" {
+				t.Fatalf("field %q holds %q, not a non-null JSON value", k, v)
+			}
+			// The typed getters never panic, whatever the value.
+			_, _, _ = o.string(k)
+			_, _, _ = o.strings(k)
+			_, _, _ = o.rawObject(k)
+			_, _, _ = o.object(k, testSchema)
+		}
+		if !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+	})
+}
+
+// requireFieldError fails t unless err is an INVALID_ARGUMENT naming field
+// whose message contains text.
+func requireFieldError(t *testing.T, err error, field, text string) {
+	t.Helper()
+	var e *webhookd.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error = %v, want a *webhookd.Error naming %s", err, field)
+	}
+	if e.Code != webhookd.EINVALID || e.Field != field || !strings.Contains(e.Message, text) {
+		t.Fatalf("error = {%s %s %q}, want {invalid %s …%s…}", e.Code, e.Field, e.Message, field, text)
+	}
+}

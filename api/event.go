@@ -1,0 +1,357 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// Limits of the events API.
+const (
+	// maxIdempotencyKeyLength bounds idempotency keys, which are stored and
+	// indexed per project.
+	maxIdempotencyKeyLength = 256
+	// maxDynamicURIs bounds webhook_config.uris: each is a delivery, signed
+	// with its own RS256 JWT per attempt.
+	maxDynamicURIs = 20
+)
+
+// eventJSON is the wire form of an event. Data is the envelope's data as
+// delivered (with user_metadata merged in), not as published.
+type eventJSON struct {
+	ID             string             `json:"id"`
+	Type           string             `json:"type"`
+	Data           json.RawMessage    `json:"data"`
+	CreateTime     string             `json:"create_time"`
+	DeliveryCount  int                `json:"delivery_count"`
+	IdempotencyKey string             `json:"idempotency_key,omitempty"`
+	WebhookConfig  *webhookConfigJSON `json:"webhook_config,omitempty"`
+}
+
+type webhookConfigJSON struct {
+	URIs         []string        `json:"uris,omitempty"`
+	UserMetadata json.RawMessage `json:"user_metadata,omitempty"`
+}
+
+func eventToJSON(ev *webhookd.Event) (eventJSON, error) {
+	var env webhookd.Envelope
+	if err := json.Unmarshal(ev.Payload, &env); err != nil {
+		return eventJSON{}, fmt.Errorf("event %s: payload is not an envelope: %w", ev.ID, err)
+	}
+	out := eventJSON{
+		ID:             ev.ID,
+		Type:           ev.Type,
+		Data:           env.Data,
+		CreateTime:     formatTime(ev.CreateTime),
+		DeliveryCount:  ev.DeliveryCount,
+		IdempotencyKey: ev.IdempotencyKey,
+	}
+	if len(out.Data) == 0 {
+		out.Data = json.RawMessage(`{}`)
+	}
+	if wc := ev.WebhookConfig; wc != nil && (len(wc.URIs) > 0 || len(wc.UserMetadata) > 0) {
+		out.WebhookConfig = &webhookConfigJSON{URIs: wc.URIs, UserMetadata: wc.UserMetadata}
+	}
+	return out, nil
+}
+
+var (
+	publishEventSchema  = schema{fields: []string{"type", "data", "webhook_config", "idempotency_key"}}
+	webhookConfigSchema = schema{fields: []string{"uris", "user_metadata"}}
+)
+
+// publishEvent is POST /events: any platform's event, through the same
+// outbox and delivery path as job state changes. A repeated idempotency key
+// answers the first event (and creates nothing), so a publisher may retry
+// after a timeout without fear of a duplicate.
+func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.decodeBody(w, r, publishEventSchema)
+	if err != nil {
+		return err
+	}
+	ne := webhookd.NewEvent{ProjectID: projectOf(r), Source: "api"}
+	typ, _, err := body.string("type")
+	if err != nil {
+		return err
+	}
+	if typ == "" {
+		return webhookd.FieldErrorf("type", "type is required; valid types: %s.", strings.Join(s.cfg.Catalog.Types(), ", "))
+	}
+	var ok bool
+	if ne.Type, ok = s.cfg.Catalog.Canonical(typ); !ok {
+		return webhookd.FieldErrorf("type", "type: unknown event type %q; valid types: %s.", typ, strings.Join(s.cfg.Catalog.Types(), ", "))
+	}
+	if ne.Data, _, err = body.rawObject("data"); err != nil {
+		return err
+	}
+	if ne.Data == nil {
+		ne.Data = json.RawMessage(`{}`)
+	}
+	if ne.WebhookConfig, err = s.webhookConfig(body); err != nil {
+		return err
+	}
+	if ne.WebhookConfig != nil {
+		if ne.Data, err = webhookd.MergeUserMetadata(ne.Data, ne.WebhookConfig.UserMetadata); err != nil {
+			return err
+		}
+	}
+	if ne.IdempotencyKey, _, err = body.string("idempotency_key"); err != nil {
+		return err
+	}
+	if len(ne.IdempotencyKey) > maxIdempotencyKeyLength {
+		return webhookd.FieldErrorf("idempotency_key", "idempotency_key must be at most %d bytes.", maxIdempotencyKeyLength)
+	}
+	ev, created, err := s.cfg.Store.PublishEvent(r.Context(), ne)
+	if err != nil {
+		return err
+	}
+	if created && ev.DeliveryCount > 0 {
+		s.cfg.Notify()
+	}
+	out, err := eventToJSON(ev)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// webhookConfig reads the optional webhook_config (or webhookConfig) of a
+// publish request. Its URIs are checked like webhook URIs; its
+// user_metadata must be an object, which is echoed in every event's data.
+func (s *Server) webhookConfig(body *object) (*webhookd.WebhookConfig, error) {
+	cfg, ok, err := body.object("webhook_config", webhookConfigSchema)
+	if !ok || err != nil {
+		return nil, err
+	}
+	wc := &webhookd.WebhookConfig{}
+	if wc.URIs, _, err = cfg.strings("uris"); err != nil {
+		return nil, err
+	}
+	if len(wc.URIs) > maxDynamicURIs {
+		return nil, webhookd.FieldErrorf("webhook_config.uris", "webhook_config.uris must list at most %d URIs.", maxDynamicURIs)
+	}
+	for i, u := range wc.URIs {
+		if err := s.cfg.URIPolicy.ValidateURI(fmt.Sprintf("webhook_config.uris[%d]", i), u); err != nil {
+			return nil, err
+		}
+	}
+	if wc.UserMetadata, _, err = cfg.rawObject("user_metadata"); err != nil {
+		return nil, err
+	}
+	if len(wc.URIs) == 0 && len(wc.UserMetadata) == 0 {
+		return nil, nil
+	}
+	return wc, nil
+}
+
+// listEvents is GET /events, newest first.
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.parseListing(r, "events")
+	if err != nil {
+		return err
+	}
+	items, err := s.cfg.Store.ListEvents(r.Context(), l.projectID, l.page())
+	if err != nil {
+		return err
+	}
+	items, next := trim(s, l, items, func(ev *webhookd.Event) webhookd.Cursor {
+		return webhookd.Cursor{Time: ev.CreateTime, ID: ev.ID}
+	})
+	out := struct {
+		Events        []eventJSON `json:"events"`
+		NextPageToken string      `json:"next_page_token,omitempty"`
+	}{Events: make([]eventJSON, len(items)), NextPageToken: next}
+	for i, ev := range items {
+		if out.Events[i], err = eventToJSON(ev); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getEvent is GET /events/{id}.
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) error {
+	ev, err := s.findEvent(r)
+	if err != nil {
+		return err
+	}
+	out, err := eventToJSON(ev)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) findEvent(r *http.Request) (*webhookd.Event, error) {
+	ev, err := s.cfg.Store.GetEvent(r.Context(), projectOf(r), r.PathValue("id"))
+	if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+		return nil, webhookd.NotFound("Event")
+	}
+	return ev, err
+}
+
+// deliveryJSON is the wire form of a delivery with its attempt log.
+type deliveryJSON struct {
+	ID           string `json:"id"`
+	EventID      string `json:"event_id"`
+	WebhookID    string `json:"webhook_id,omitempty"`
+	URI          string `json:"uri"`
+	Kind         string `json:"kind"`
+	State        string `json:"state"`
+	AttemptCount int    `json:"attempt_count"`
+	// NextAttemptTime is set only while the delivery is pending.
+	NextAttemptTime string        `json:"next_attempt_time,omitempty"`
+	LastStatusCode  int           `json:"last_status_code,omitempty"`
+	LastError       string        `json:"last_error,omitempty"`
+	CreateTime      string        `json:"create_time"`
+	Attempts        []attemptJSON `json:"attempts"`
+}
+
+type attemptJSON struct {
+	Number       int    `json:"number"`
+	Time         string `json:"time"`
+	StatusCode   int    `json:"status_code,omitempty"`
+	LatencyMS    int64  `json:"latency_ms"`
+	Error        string `json:"error,omitempty"`
+	ResponseBody string `json:"response_body,omitempty"`
+}
+
+// deliveryJSON renders d with its attempts, read from the store.
+func (s *Server) deliveryJSON(r *http.Request, d *webhookd.Delivery) (deliveryJSON, error) {
+	attempts, err := s.cfg.Store.ListAttempts(r.Context(), projectOf(r), d.ID)
+	if err != nil {
+		return deliveryJSON{}, fmt.Errorf("list attempts of %s: %w", d.ID, err)
+	}
+	out := deliveryJSON{
+		ID:             d.ID,
+		EventID:        d.EventID,
+		WebhookID:      d.WebhookID,
+		URI:            d.URI,
+		Kind:           string(d.Kind),
+		State:          string(d.State),
+		AttemptCount:   d.AttemptCount,
+		LastStatusCode: d.LastStatusCode,
+		LastError:      d.LastError,
+		CreateTime:     formatTime(d.CreateTime),
+		Attempts:       make([]attemptJSON, len(attempts)),
+	}
+	if d.State == webhookd.DeliveryPending {
+		out.NextAttemptTime = formatTime(d.NextAttemptTime)
+	}
+	for i, a := range attempts {
+		out.Attempts[i] = attemptJSON{
+			Number:       a.Number,
+			Time:         formatTime(a.Time),
+			StatusCode:   a.StatusCode,
+			LatencyMS:    a.Latency.Milliseconds(),
+			Error:        a.Error,
+			ResponseBody: a.ResponseBody,
+		}
+	}
+	return out, nil
+}
+
+// listEventDeliveries is GET /events/{id}/deliveries: every destination of
+// the event with every attempt made.
+func (s *Server) listEventDeliveries(w http.ResponseWriter, r *http.Request) error {
+	ev, err := s.findEvent(r)
+	if err != nil {
+		return err
+	}
+	ds, err := s.cfg.Store.ListDeliveries(r.Context(), ev.ProjectID, ev.ID)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Deliveries []deliveryJSON `json:"deliveries"`
+	}{Deliveries: make([]deliveryJSON, len(ds))}
+	for i, d := range ds {
+		if out.Deliveries[i], err = s.deliveryJSON(r, d); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getDelivery is GET /deliveries/{id}.
+func (s *Server) getDelivery(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.cfg.Store.GetDelivery(r.Context(), projectOf(r), r.PathValue("id"))
+	if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+		return webhookd.NotFound("Delivery")
+	}
+	if err != nil {
+		return err
+	}
+	out, err := s.deliveryJSON(r, d)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// retryDelivery is POST /deliveries/{id}:retry: the delivery becomes due
+// now, with a fresh retry window, whatever state it was in.
+func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.decodeBody(w, r, schema{}); err != nil {
+		return err
+	}
+	d, err := s.cfg.Store.RetryDelivery(r.Context(), projectOf(r), r.PathValue("id"))
+	if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+		return webhookd.NotFound("Delivery")
+	}
+	if err != nil {
+		return err
+	}
+	s.cfg.Notify()
+	out, err := s.deliveryJSON(r, d)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+var recoverSchema = schema{fields: []string{"since"}}
+
+// recoverDeliveries is POST /webhooks/{id}:recover: every failed delivery
+// of the webhook created at or after since is retried, e.g. after a
+// receiver's outage outlasted the retry window.
+func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.decodeBody(w, r, recoverSchema)
+	if err != nil {
+		return err
+	}
+	v, ok, err := body.string("since")
+	if err != nil {
+		return err
+	}
+	if !ok || v == "" {
+		return webhookd.FieldErrorf("since", "since is required (an RFC 3339 time).")
+	}
+	since, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return webhookd.FieldErrorf("since", "since must be an RFC 3339 time such as 2026-01-22T12:00:00Z, got %q.", v)
+	}
+	wh, err := s.findWebhook(r)
+	if err != nil {
+		return err
+	}
+	n, err := s.cfg.Store.RecoverDeliveries(r.Context(), wh.ProjectID, wh.ID, since)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.cfg.Notify()
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"recovered": n})
+	return nil
+}

@@ -1,0 +1,347 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// versions are the API versions served, identically: the SDK defaults to v1
+// (3.x) or v1beta (2.x and the Go SDK) and lets callers pick v1alpha.
+var versions = []string{"v1", "v1beta", "v1alpha"}
+
+// handlerFunc handles one route. It writes its success response itself and
+// returns errors for ServeHTTP to answer in the Google error format.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one method on one path template below the version segment. The
+// template's segments are literals or "{name}" wildcards matching one
+// non-empty, percent-decoded segment; the last may end in ":verb", the
+// custom-method suffix of Google APIs.
+type route struct {
+	method   string
+	template string // the metrics label, e.g. "/webhooks/{id}:ping"
+	segs     []string
+	verb     string
+	handle   handlerFunc
+}
+
+func newRoute(method, template string, h handlerFunc) route {
+	segs := strings.Split(strings.TrimPrefix(template, "/"), "/")
+	last := segs[len(segs)-1]
+	var verb string
+	if i := strings.LastIndexByte(last, ':'); i >= 0 {
+		segs[len(segs)-1], verb = last[:i], last[i+1:]
+	}
+	return route{method: method, template: template, segs: segs, verb: verb, handle: h}
+}
+
+// match reports whether the decoded segments and verb fit the template, and
+// returns the wildcard values in order.
+func (rt *route) match(segs []string, verb string) (vars []string, ok bool) {
+	if len(segs) != len(rt.segs) || verb != rt.verb {
+		return nil, false
+	}
+	for i, want := range rt.segs {
+		if strings.HasPrefix(want, "{") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			vars = append(vars, segs[i])
+			continue
+		}
+		if segs[i] != want {
+			return nil, false
+		}
+	}
+	return vars, true
+}
+
+// wildcards returns the names of the template's wildcards, in order.
+func (rt *route) wildcards() []string {
+	var names []string
+	for _, s := range rt.segs {
+		if strings.HasPrefix(s, "{") {
+			names = append(names, strings.Trim(s, "{}"))
+		}
+	}
+	return names
+}
+
+// routes is the versioned API surface.
+func (s *Server) routes() []route {
+	return []route{
+		newRoute(http.MethodPost, "/webhooks", s.createWebhook),
+		newRoute(http.MethodGet, "/webhooks", s.listWebhooks),
+		newRoute(http.MethodGet, "/webhooks/{id}", s.getWebhook),
+		newRoute(http.MethodPatch, "/webhooks/{id}", s.updateWebhook),
+		newRoute(http.MethodDelete, "/webhooks/{id}", s.deleteWebhook),
+		newRoute(http.MethodPost, "/webhooks/{id}:rotateSigningSecret", s.rotateSigningSecret),
+		newRoute(http.MethodPost, "/webhooks/{id}/rotate_secret", s.rotateSigningSecret),
+		newRoute(http.MethodPost, "/webhooks/{id}:ping", s.pingWebhook),
+		newRoute(http.MethodPost, "/webhooks/{id}:recover", s.recoverDeliveries),
+		newRoute(http.MethodPost, "/events", s.publishEvent),
+		newRoute(http.MethodGet, "/events", s.listEvents),
+		newRoute(http.MethodGet, "/events/{id}", s.getEvent),
+		newRoute(http.MethodGet, "/events/{id}/deliveries", s.listEventDeliveries),
+		newRoute(http.MethodGet, "/deliveries/{id}", s.getDelivery),
+		newRoute(http.MethodPost, "/deliveries/{id}:retry", s.retryDelivery),
+	}
+}
+
+// requestInfo travels in the request context so that logging and metrics
+// know the matched route without parsing the path again.
+type requestInfo struct {
+	route     string
+	projectID string
+}
+
+type requestInfoKey struct{}
+
+func infoOf(r *http.Request) *requestInfo {
+	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return ri
+	}
+	return &requestInfo{}
+}
+
+func routeOf(r *http.Request) string { return infoOf(r).route }
+
+// projectOf returns the project of the request's API key; every handler
+// scopes its store calls by it.
+func projectOf(r *http.Request) string { return infoOf(r).projectID }
+
+// ServeHTTP routes, authenticates, answers, and records the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now() // latency is wall time, whatever the injected clock says
+	ri := &requestInfo{route: "unmatched"}
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "api handler panicked", slog.String("route", ri.route), slog.Any("panic", v))
+			if sw.code == 0 {
+				writeStatus(sw, statusOf(webhookd.EINTERNAL), "Internal error.")
+			}
+		}
+		code := sw.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		d := time.Since(start)
+		s.metrics.observe(metricMethod(r.Method), ri.route, code, d)
+		s.log.LogAttrs(r.Context(), slog.LevelDebug, "api request",
+			slog.String("method", r.Method), slog.String("route", ri.route),
+			slog.Int("code", code), slog.Duration("duration", d))
+	}()
+	s.serve(sw, r, ri)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) {
+	path := r.URL.EscapedPath()
+	rest, prefixed := path, s.cfg.PathPrefix == ""
+	if !prefixed {
+		if after, ok := strings.CutPrefix(path, s.cfg.PathPrefix); ok && (after == "" || after[0] == '/') {
+			rest, prefixed = after, true
+		}
+	}
+	// The unauthenticated endpoints answer under the prefix (where the
+	// public base URL points) and at the root (where probes and scrapers
+	// address the process).
+	if h, name := s.public(rest); h != nil && prefixed {
+		ri.route = name
+		h.ServeHTTP(w, r)
+		return
+	}
+	if h, name := s.public(path); h != nil {
+		ri.route = name
+		h.ServeHTTP(w, r)
+		return
+	}
+	if !prefixed {
+		writeStatus(w, statusOf(webhookd.ENOTFOUND), fmt.Sprintf("No route for %s %s.", r.Method, path))
+		return
+	}
+	rt, vars, err := s.match(r.Method, rest)
+	if err != nil {
+		s.writeRouteError(w, r, err)
+		return
+	}
+	ri.route = rt.template
+	for i, name := range rt.wildcards() {
+		r.SetPathValue(name, vars[i])
+	}
+	key, err := s.authenticate(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ri.projectID = key.ProjectID
+	if err := rt.handle(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// routeError is a path that matched no route (allow empty) or matched
+// routes of other methods only (allow lists them).
+type routeError struct {
+	path  string
+	allow []string
+	err   error // a malformed path
+}
+
+func (e *routeError) Error() string { return "no route for " + e.path }
+
+// match finds the route for method and the escaped path below the prefix.
+// Segments are split on "/" before they are percent-decoded, so an id's
+// "%2F" stays inside the id; the custom-method suffix is split off the last
+// segment, also before decoding, so an id's "%3A" is never taken for one.
+func (s *Server) match(method, escaped string) (*route, []string, error) {
+	raw := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
+	if len(raw) < 2 || !slices.Contains(versions, raw[0]) {
+		return nil, nil, &routeError{path: escaped}
+	}
+	raw = raw[1:]
+	var verb string
+	if last := raw[len(raw)-1]; strings.Contains(last, ":") {
+		i := strings.LastIndexByte(last, ':')
+		raw[len(raw)-1], verb = last[:i], last[i+1:]
+	}
+	segs := make([]string, len(raw))
+	for i, seg := range raw {
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			return nil, nil, &routeError{path: escaped, err: err}
+		}
+		segs[i] = dec
+	}
+	var allow []string
+	for _, rt := range s.table {
+		vars, ok := rt.match(segs, verb)
+		if !ok {
+			continue
+		}
+		if rt.method == method {
+			return &rt, vars, nil
+		}
+		allow = append(allow, rt.method)
+	}
+	return nil, nil, &routeError{path: escaped, allow: allow}
+}
+
+func (s *Server) writeRouteError(w http.ResponseWriter, r *http.Request, err error) {
+	re := err.(*routeError)
+	switch {
+	case re.err != nil:
+		writeStatus(w, statusOf(webhookd.EINVALID), "The request path is not validly percent-encoded.")
+	case len(re.allow) > 0:
+		w.Header().Set("Allow", strings.Join(re.allow, ", "))
+		writeStatus(w, status{http.StatusMethodNotAllowed, "UNIMPLEMENTED"},
+			fmt.Sprintf("Method %s is not allowed on %s; allowed: %s.", r.Method, re.path, strings.Join(re.allow, ", ")))
+	default:
+		writeStatus(w, statusOf(webhookd.ENOTFOUND), fmt.Sprintf("No route for %s %s.", r.Method, re.path))
+	}
+}
+
+// public returns the handler of an unauthenticated endpoint at path, if any.
+func (s *Server) public(path string) (http.Handler, string) {
+	switch path {
+	case "/healthz":
+		return http.HandlerFunc(s.healthz), "/healthz"
+	case "/readyz":
+		return http.HandlerFunc(s.readyz), "/readyz"
+	case "/metrics":
+		if s.cfg.Metrics != nil {
+			return s.cfg.Metrics, "/metrics"
+		}
+	case "/.well-known/jwks.json":
+		if s.cfg.JWKS != nil {
+			return s.cfg.JWKS, "/.well-known/jwks.json"
+		}
+	}
+	return nil, ""
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 503 while Ready fails, so that a load balancer sends no
+// traffic to a process whose store is unreachable. The cause is logged, not
+// answered: it may name hosts.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.cfg.Ready(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "not ready", slog.Any("err", err))
+		writeStatus(w, statusOf(webhookd.EUNAVAILABLE), "The service is not ready.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// authenticate finds the API key of the request. The key comes from
+// x-goog-api-key (what the SDKs send) or an Authorization bearer token; only
+// its SHA-256 is looked up, as only the hash is stored.
+func (s *Server) authenticate(r *http.Request) (*webhookd.APIKey, error) {
+	key := strings.TrimSpace(r.Header.Get("x-goog-api-key"))
+	if key == "" {
+		if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+			key = strings.TrimSpace(token)
+		}
+	}
+	if key == "" {
+		return nil, webhookd.Errorf(webhookd.EUNAUTHENTICATED,
+			"The request has no API key; send it in the x-goog-api-key header or as Authorization: Bearer.")
+	}
+	k, err := s.cfg.Store.FindAPIKey(r.Context(), webhookd.HashAPIKey(key))
+	if webhookd.ErrorCode(err) == webhookd.ENOTFOUND ||
+		(err == nil && k.RevokeTime != nil && !k.RevokeTime.After(s.cfg.Clock.Now())) {
+		return nil, webhookd.Errorf(webhookd.EUNAUTHENTICATED, "API key not valid. Please pass a valid API key.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find api key: %w", err)
+	}
+	return k, nil
+}
+
+// metricMethod bounds the method label to the methods the API knows.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusWriter remembers the status code for metrics and logs.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
