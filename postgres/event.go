@@ -1,0 +1,343 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/webhookd/webhookd"
+)
+
+// notifyChannel is the LISTEN/NOTIFY channel that tells every process that
+// deliveries became due. Channels are database-wide, so the payload carries
+// the schema and listeners ignore other schemas' notifications.
+const notifyChannel = "webhookd_deliveries"
+
+// notify queues a wake-up for the listeners; PostgreSQL sends it when (and
+// only if) tx commits, and folds repeats within one transaction into one.
+func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, s.schema)
+	return err
+}
+
+const eventColumns = `id, project_id, type, payload, webhook_config, COALESCE(idempotency_key, ''), source, create_time, delivery_count`
+
+func scanEvent(row pgx.CollectableRow) (*webhookd.Event, error) {
+	var (
+		e  webhookd.Event
+		wc *string
+	)
+	if err := row.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Payload, &wc, &e.IdempotencyKey, &e.Source, &e.CreateTime, &e.DeliveryCount); err != nil {
+		return nil, err
+	}
+	if wc != nil {
+		e.WebhookConfig = new(webhookd.WebhookConfig)
+		if err := json.Unmarshal([]byte(*wc), e.WebhookConfig); err != nil {
+			return nil, fmt.Errorf("event %s: webhook_config: %w", e.ID, err)
+		}
+	}
+	return &e, nil
+}
+
+// target is one destination routing picked.
+type target struct {
+	kind      webhookd.DeliveryKind
+	webhookID *string
+	uri       string
+}
+
+// PublishEvent writes the event and one delivery per routed destination in
+// one transaction (the outbox), and wakes the delivery engines on commit.
+//
+// An idempotency key is serialised with a transaction-scoped advisory lock on
+// (project, key): a second publisher with the same key waits for the first
+// to commit, then finds its event, instead of both inserting.
+func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
+	now := s.now()
+	var wcJSON *string
+	if ne.WebhookConfig != nil {
+		b, err := json.Marshal(ne.WebhookConfig)
+		if err != nil {
+			return nil, false, fmt.Errorf("postgres: publish event: webhook_config: %w", err)
+		}
+		str := string(b)
+		wcJSON = &str
+	}
+	payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
+	if err != nil {
+		return nil, false, webhookd.FieldErrorf("data", "data must be a JSON object.")
+	}
+	ev := &webhookd.Event{
+		ID:             webhookd.NewID(webhookd.PrefixEvent),
+		ProjectID:      ne.ProjectID,
+		Type:           ne.Type,
+		Payload:        payload,
+		WebhookConfig:  ne.WebhookConfig,
+		IdempotencyKey: ne.IdempotencyKey,
+		Source:         ne.Source,
+		CreateTime:     now,
+	}
+	created := true
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if ne.IdempotencyKey != "" {
+			first, err := s.lockIdempotencyKey(ctx, tx, ne.ProjectID, ne.IdempotencyKey, now)
+			if err != nil {
+				return err
+			}
+			if first != nil {
+				ev, created = first, false
+				return nil
+			}
+		}
+		targets, err := s.route(ctx, tx, ne)
+		if err != nil {
+			return err
+		}
+		ev.DeliveryCount = len(targets)
+		_, err = tx.Exec(ctx, `INSERT INTO events
+			(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
+			VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, $9)`,
+			ev.ID, ev.ProjectID, ev.Type, ev.Payload, wcJSON, ev.IdempotencyKey, ev.Source, ev.CreateTime, ev.DeliveryCount)
+		if isForeignKeyViolation(err) {
+			return webhookd.NotFound("Project")
+		}
+		if err != nil || len(targets) == 0 {
+			return err
+		}
+		if err := insertDeliveries(ctx, tx, ev, targets); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx)
+	})
+	if err != nil {
+		return nil, false, mapErr(err, "publish event", "Event")
+	}
+	return ev, created, nil
+}
+
+// lockIdempotencyKey takes the key's lock for the rest of tx and returns the
+// event that already used the key within the window, if any.
+func (s *Store) lockIdempotencyKey(ctx context.Context, tx pgx.Tx, projectID, key string, now time.Time) (*webhookd.Event, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+		lockKey(s.schema, "idempotency", projectID, key)); err != nil {
+		return nil, err
+	}
+	rows, _ := tx.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE project_id = $1 AND idempotency_key = $2 AND create_time > $3
+		ORDER BY create_time DESC LIMIT 1`, projectID, key, now.Add(-webhookd.IdempotencyWindow))
+	ev, err := pgx.CollectExactlyOneRow(rows, scanEvent)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return ev, err
+}
+
+// route returns the destinations of ne, in a stable order.
+func (s *Store) route(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent) ([]target, error) {
+	switch {
+	case ne.OnlyWebhookID != "":
+		var uri string
+		err := tx.QueryRow(ctx, `SELECT uri FROM webhooks WHERE project_id = $1 AND id = $2`,
+			ne.ProjectID, ne.OnlyWebhookID).Scan(&uri)
+		if err != nil {
+			return nil, mapErr(err, "route", "Webhook")
+		}
+		id := ne.OnlyWebhookID
+		return []target{{kind: webhookd.DeliveryStatic, webhookID: &id, uri: uri}}, nil
+	case ne.WebhookConfig.Dynamic():
+		// One delivery per distinct URI: a receiver listed twice gets the
+		// event once.
+		var out []target
+		seen := make(map[string]bool, len(ne.WebhookConfig.URIs))
+		for _, uri := range ne.WebhookConfig.URIs {
+			if !seen[uri] {
+				seen[uri] = true
+				out = append(out, target{kind: webhookd.DeliveryDynamic, uri: uri})
+			}
+		}
+		return out, nil
+	default:
+		rows, _ := tx.Query(ctx, `SELECT id, uri FROM webhooks
+			WHERE project_id = $1 AND state = 'enabled' AND $2 = ANY (subscribed_events)
+			ORDER BY create_time, id`, ne.ProjectID, ne.Type)
+		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (target, error) {
+			t := target{kind: webhookd.DeliveryStatic}
+			err := row.Scan(&t.webhookID, &t.uri)
+			return t, err
+		})
+	}
+}
+
+// insertDeliveries writes every delivery of ev in one statement: arrays of
+// the varying columns, unnested server-side, whatever the fan-out.
+func insertDeliveries(ctx context.Context, tx pgx.Tx, ev *webhookd.Event, targets []target) error {
+	ids := make([]string, len(targets))
+	kinds := make([]string, len(targets))
+	webhookIDs := make([]*string, len(targets))
+	uris := make([]string, len(targets))
+	for i, t := range targets {
+		ids[i] = webhookd.NewID(webhookd.PrefixDelivery)
+		kinds[i] = string(t.kind)
+		webhookIDs[i] = t.webhookID
+		uris[i] = t.uri
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO deliveries
+		(id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, create_time, update_time)
+		SELECT d.id, $5, $6, d.kind, d.webhook_id, d.uri, 'pending', $7, $7, $7
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS d (id, kind, webhook_id, uri, n)
+		ORDER BY d.n`,
+		ids, kinds, webhookIDs, uris, ev.ID, ev.ProjectID, ev.CreateTime)
+	return err
+}
+
+// GetEvent returns one event of the project.
+func (s *Store) GetEvent(ctx context.Context, projectID, id string) (*webhookd.Event, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events WHERE project_id = $1 AND id = $2`, projectID, id)
+	ev, err := pgx.CollectExactlyOneRow(rows, scanEvent)
+	return ev, mapErr(err, "get event", "Event")
+}
+
+// ListEvents returns a page of a project's events, newest first.
+func (s *Store) ListEvents(ctx context.Context, projectID string, page webhookd.Page) ([]*webhookd.Event, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE project_id = $1 AND ($2 OR (create_time, id) < ($3, $4))
+		ORDER BY create_time DESC, id DESC
+		LIMIT $5`, projectID, page.After.IsZero(), page.After.Time, page.After.ID, limitOf(page.Size))
+	evs, err := pgx.CollectRows(rows, scanEvent)
+	return evs, mapErr(err, "list events", "Event")
+}
+
+const deliveryColumns = `d.id, d.event_id, d.project_id, d.kind, COALESCE(d.webhook_id, ''), d.uri, d.state,
+	d.attempt_count, d.next_attempt_time, d.lease_token, d.first_attempt_time, d.last_attempt_time,
+	d.last_status_code, d.last_error, d.create_time, d.update_time`
+
+func deliveryDest(d *webhookd.Delivery) []any {
+	return []any{&d.ID, &d.EventID, &d.ProjectID, &d.Kind, &d.WebhookID, &d.URI, &d.State,
+		&d.AttemptCount, &d.NextAttemptTime, &d.LeaseToken, &d.FirstAttemptTime, &d.LastAttemptTime,
+		&d.LastStatusCode, &d.LastError, &d.CreateTime, &d.UpdateTime}
+}
+
+func scanDelivery(row pgx.CollectableRow) (*webhookd.Delivery, error) {
+	var d webhookd.Delivery
+	err := row.Scan(deliveryDest(&d)...)
+	return &d, err
+}
+
+// ListDeliveries returns an event's deliveries in routing order; an event of
+// another project is not found.
+func (s *Store) ListDeliveries(ctx context.Context, projectID, eventID string) ([]*webhookd.Delivery, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+		WHERE d.project_id = $1 AND d.event_id = $2 ORDER BY d.seq`, projectID, eventID)
+	ds, err := pgx.CollectRows(rows, scanDelivery)
+	if err != nil {
+		return nil, mapErr(err, "list deliveries", "Event")
+	}
+	if len(ds) == 0 {
+		// Tell an event that routed nowhere from one that does not exist.
+		if err := exists(ctx, s.pool, "Event", eventExists, projectID, eventID); err != nil {
+			return nil, err
+		}
+	}
+	return ds, nil
+}
+
+// Existence checks, for listings that must tell "none" from "not found".
+const (
+	eventExists    = `SELECT EXISTS (SELECT 1 FROM events WHERE project_id = $1 AND id = $2)`
+	deliveryExists = `SELECT EXISTS (SELECT 1 FROM deliveries WHERE project_id = $1 AND id = $2)`
+	webhookExists  = `SELECT EXISTS (SELECT 1 FROM webhooks WHERE project_id = $1 AND id = $2)`
+)
+
+// querier is what a pool and a transaction have in common.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// exists runs an EXISTS query and answers not found, naming resource, when
+// it is false.
+func exists(ctx context.Context, q querier, resource, query string, args ...any) error {
+	var ok bool
+	if err := q.QueryRow(ctx, query, args...).Scan(&ok); err != nil {
+		return fmt.Errorf("postgres: find %s: %w", resource, err)
+	}
+	if !ok {
+		return webhookd.NotFound(resource)
+	}
+	return nil
+}
+
+// GetDelivery returns one delivery of the project.
+func (s *Store) GetDelivery(ctx context.Context, projectID, id string) (*webhookd.Delivery, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.project_id = $1 AND d.id = $2`, projectID, id)
+	d, err := pgx.CollectExactlyOneRow(rows, scanDelivery)
+	return d, mapErr(err, "get delivery", "Delivery")
+}
+
+// ListAttempts returns a delivery's attempts, oldest first; a delivery of
+// another project is not found.
+func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]*webhookd.Attempt, error) {
+	if err := exists(ctx, s.pool, "Delivery", deliveryExists, projectID, deliveryID); err != nil {
+		return nil, err
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT id, delivery_id, number, time, status_code, latency_ns, error, response_body
+		FROM attempts WHERE delivery_id = $1 ORDER BY number, time, id`, deliveryID)
+	as, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*webhookd.Attempt, error) {
+		var (
+			a         webhookd.Attempt
+			latencyNS int64
+			body      []byte
+		)
+		err := row.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.Time, &a.StatusCode, &latencyNS, &a.Error, &body)
+		a.Latency = time.Duration(latencyNS)
+		a.ResponseBody = string(body)
+		return &a, err
+	})
+	return as, mapErr(err, "list attempts", "Delivery")
+}
+
+// RetryDelivery makes a delivery pending and due now, whatever its state. It
+// clears the lease, so a result still in flight for an older claim is
+// ignored, and starts a new retry window (attempt count and first attempt
+// time start over); the attempt log and the last outcome are kept.
+func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string) (*webhookd.Delivery, error) {
+	var d *webhookd.Delivery
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `UPDATE deliveries d
+			SET state = 'pending', next_attempt_time = $3, lease_token = '', attempt_count = 0, first_attempt_time = NULL, update_time = $3
+			WHERE d.project_id = $1 AND d.id = $2
+			RETURNING `+deliveryColumns, projectID, deliveryID, s.now())
+		var err error
+		if d, err = pgx.CollectExactlyOneRow(rows, scanDelivery); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx)
+	})
+	return d, mapErr(err, "retry delivery", "Delivery")
+}
+
+// RecoverDeliveries retries every failed delivery of the webhook created at
+// or after since.
+func (s *Store) RecoverDeliveries(ctx context.Context, projectID, webhookID string, since time.Time) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := exists(ctx, tx, "Webhook", webhookExists, projectID, webhookID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE deliveries
+			SET state = 'pending', next_attempt_time = $4, lease_token = '', attempt_count = 0, first_attempt_time = NULL, update_time = $4
+			WHERE webhook_id = $2 AND project_id = $1 AND state = 'failed' AND create_time >= $3`,
+			projectID, webhookID, since, s.now())
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		return s.notify(ctx, tx)
+	})
+	return int(n), mapErr(err, "recover deliveries", "Webhook")
+}

@@ -1,0 +1,130 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one numbered file of migrations/.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in version order. File names
+// are NNNN_description.sql; a malformed or duplicate number is a build
+// mistake, caught by the tests.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("postgres: migration %q: name must start with a positive number and '_'", name)
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("postgres: migrations %q and %q share version %d", prev, name, v)
+		}
+		seen[v] = name
+		b, err := migrationFiles.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: name, sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// Migrate applies the embedded migrations that the database has not seen,
+// each in its own transaction, and returns how many it applied. It holds an
+// advisory lock meanwhile, so that processes starting together migrate once:
+// the others wait, then find nothing left to do. The lock key includes the
+// schema, so deployments in different schemas do not wait for each other.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	all, err := migrations()
+	if err != nil {
+		return 0, err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.Release()
+
+	key := lockKey(s.schema, "migrate")
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key); err != nil {
+		return 0, fmt.Errorf("postgres: migrate: lock: %w", err)
+	}
+	defer func() {
+		// A fresh context: the lock must be released even when ctx ended,
+		// or the pooled connection would keep holding it.
+		_, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key)
+		if err != nil {
+			s.log.Warn("postgres: migrate: unlock failed; closing the connection", "err", err)
+			conn.Hijack().Close(context.WithoutCancel(ctx))
+		}
+	}()
+
+	if s.schema != "" {
+		// Under the lock: CREATE SCHEMA IF NOT EXISTS is not safe against
+		// itself running concurrently.
+		if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{s.schema}.Sanitize()); err != nil {
+			return 0, fmt.Errorf("postgres: migrate: create schema: %w", err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		apply_time timestamptz NOT NULL
+	)`); err != nil {
+		return 0, fmt.Errorf("postgres: migrate: create schema_migrations: %w", err)
+	}
+	rows, _ := conn.Query(ctx, `SELECT version FROM schema_migrations`)
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrate: read schema_migrations: %w", err)
+	}
+	done := map[int]bool{}
+	for _, v := range applied {
+		done[int(v)] = true
+	}
+
+	n := 0
+	for _, m := range all {
+		if done[m.version] {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, apply_time) VALUES ($1, $2, $3)`,
+				m.version, m.name, s.now())
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("postgres: migrate %s: %w", m.name, err)
+		}
+		s.log.Info("postgres: applied migration", "name", m.name, "schema", s.schema)
+		n++
+	}
+	return n, nil
+}

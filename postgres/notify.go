@@ -1,0 +1,125 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Reconnection backoff of Listen: short enough that a restarted database is
+// noticed quickly, capped so that a long outage does not hammer it.
+const (
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 10 * time.Second
+)
+
+// closeTimeout bounds the goodbye on a dedicated connection, which may be
+// sent after the caller's context has ended.
+const closeTimeout = 5 * time.Second
+
+// dedicatedConn opens a connection outside the pool, for a session that
+// outlives a query: LISTEN, or a session-level advisory lock. Pooled
+// connections are shared and cannot carry session state safely.
+func (s *Store) dedicatedConn(ctx context.Context, role string) (*pgx.Conn, error) {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = "webhookd " + role + " " + s.schema
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+func closeConn(ctx context.Context, conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
+
+// Listen calls wake whenever another transaction of this store's schema —
+// in this process or any other — made deliveries due (PublishEvent,
+// RetryDelivery, RecoverDeliveries), until ctx ends; it then returns nil.
+//
+// It holds one dedicated connection. When that connection fails, Listen logs,
+// reconnects with capped exponential backoff, and calls wake once it listens
+// again, since notifications sent meanwhile are lost. wake is called from
+// Listen's goroutine and should not block (signal a channel with room for one).
+func (s *Store) Listen(ctx context.Context, wake func()) error {
+	backoff := listenBackoffMin
+	for {
+		err := s.listen(ctx, wake, func() { backoff = listenBackoffMin })
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Warn("postgres: listen: connection lost, reconnecting", "err", err, "backoff", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(2*backoff, listenBackoffMax)
+	}
+}
+
+// listen runs one connection's life: LISTEN, then wait. It calls listening
+// once the LISTEN is in place.
+func (s *Store) listen(ctx context.Context, wake, listening func()) error {
+	conn, err := s.dedicatedConn(ctx, "listen")
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer closeConn(ctx, conn)
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{notifyChannel}.Sanitize()); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	listening()
+	wake()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("wait: %w", err)
+		}
+		if n.Channel == notifyChannel && n.Payload == s.schema {
+			wake()
+		}
+	}
+}
+
+// TryLock takes the advisory lock called name without waiting, for
+// maintenance that one process of the deployment should run at a time
+// (expiry sweeps, retention, key rotation). ok is false when another session
+// holds it. The lock lives on a dedicated connection until unlock is called
+// (unlock is idempotent); if that connection dies the lock is lost, so hold
+// it for one round of work and take it again for the next, rather than for
+// the life of the process. Names are scoped to the store's schema.
+func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error) {
+	conn, err := s.dedicatedConn(ctx, "lock")
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: lock %s: connect: %w", name, err)
+	}
+	key := lockKey(s.schema, "lock", name)
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {
+		closeConn(ctx, conn)
+		return nil, false, fmt.Errorf("postgres: lock %s: %w", name, err)
+	}
+	if !ok {
+		closeConn(ctx, conn)
+		return nil, false, nil
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			// Unlock explicitly and wait for it before closing: closing
+			// alone releases the lock only when the server gets round to
+			// ending the session, and a caller may take it again at once.
+			uctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+			defer cancel()
+			if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+				s.log.Warn("postgres: unlock failed; closing the session releases it", "lock", name, "err", err)
+			}
+			_ = conn.Close(uctx)
+		})
+	}
+	return unlock, true, nil
+}

@@ -1,0 +1,215 @@
+// Package postgres is the scale-out webhookd.Store: PostgreSQL through pgx.
+//
+// Any number of webhookd processes may share one database. The deliveries
+// table is the queue: processes lease due rows with FOR UPDATE SKIP LOCKED,
+// wake each other with LISTEN/NOTIFY (Listen), and elect a single runner for
+// maintenance with advisory locks (TryLock). Migrations are embedded and
+// applied by Open under an advisory lock, so processes may start together.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/webhookd/webhookd"
+)
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
+	// Clock is the store's clock; nil means the system clock. Its time is
+	// passed into every query (never SQL now()), so a fake clock governs
+	// leases, expiry and idempotency windows.
+	Clock webhookd.Clock
+	// Logger receives migration and reconnection messages; nil discards them.
+	Logger *slog.Logger
+	// Schema, when set, is created if missing and used as the search_path,
+	// so that several deployments (or tests) can share one database.
+	Schema string
+}
+
+// Store is a webhookd.Store on PostgreSQL. It is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	clock  webhookd.Clock
+	log    *slog.Logger
+	schema string
+}
+
+var _ webhookd.Store = (*Store)(nil)
+
+// Open connects to the database at url (a PostgreSQL URL or keyword/value
+// string; pool settings such as pool_max_conns are accepted), applies any
+// pending migrations and returns the store.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	s := &Store{clock: opts.Clock, log: opts.Logger, schema: opts.Schema}
+	if s.clock == nil {
+		s.clock = webhookd.SystemClock{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	configureConn(cfg.ConnConfig, s.schema, "webhookd")
+	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
+		registerTypes(c)
+		return nil
+	}
+	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// configureConn sets what every connection of the store needs: the schema
+// as search_path and a recognisable application_name.
+func configureConn(cfg *pgx.ConnConfig, schema, appName string) {
+	if schema != "" {
+		cfg.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = appName
+	}
+}
+
+// registerTypes makes timestamptz scan in UTC whatever the server's or the
+// process's time zone, so that times read back compare equal to the domain's.
+func registerTypes(c *pgx.Conn) {
+	c.TypeMap().RegisterType(&pgtype.Type{
+		Name:  "timestamptz",
+		OID:   pgtype.TimestamptzOID,
+		Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+	})
+}
+
+// Close closes every pooled connection. Connections held by Listen and
+// TryLock are ended by their contexts and unlock functions.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping checks that the database answers; it backs /readyz.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// now is the store clock's time at the database's precision (timestamptz
+// keeps microseconds, and pgx truncates when it encodes), so that a time the
+// store hands out equals the same time read back.
+func (s *Store) now() time.Time {
+	return s.clock.Now().UTC().Truncate(time.Microsecond)
+}
+
+// inTx runs fn in a transaction, committing if it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// PostgreSQL error codes the store maps to domain errors.
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+)
+
+// mapErr turns driver errors into domain errors: no rows becomes not found
+// (naming resource), a unique violation a conflict. Anything else is wrapped
+// with op for the log.
+func mapErr(err error, op, resource string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return webhookd.NotFound(resource)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case pgUniqueViolation:
+			return webhookd.Errorf(webhookd.ECONFLICT, "%s already exists.", resource)
+		}
+	}
+	var domainErr *webhookd.Error
+	if errors.As(err, &domainErr) {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// isForeignKeyViolation reports whether err is a reference to a missing row.
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == pgForeignKeyViolation
+}
+
+// affectedOne returns a not-found error when a write touched no row.
+func affectedOne(tag pgconn.CommandTag, resource string) error {
+	if tag.RowsAffected() == 0 {
+		return webhookd.NotFound(resource)
+	}
+	return nil
+}
+
+// nullTime maps nil to SQL NULL; pgx encodes *time.Time that way already,
+// but a copy keeps callers' pointers out of the driver.
+func nullTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+// orNow returns t, or now when t is zero: callers may leave ids and times to
+// the store.
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
+}
+
+// orID returns id, or a new id with prefix when id is empty.
+func orID(id, prefix string) string {
+	if id == "" {
+		return webhookd.NewID(prefix)
+	}
+	return id
+}
+
+// limitOf turns a page size into a LIMIT parameter; a size of zero or less
+// means no limit (SQL LIMIT NULL).
+func limitOf(size int) *int64 {
+	if size <= 0 {
+		return nil
+	}
+	n := int64(size)
+	return &n
+}
+
+// lockKey names an advisory lock: the lock space is the whole database, so
+// the key includes the schema. PostgreSQL hashes it to 64 bits
+// (hashtextextended); a collision would only make two holders wait on each
+// other.
+func lockKey(schema string, parts ...string) string {
+	return schema + "/" + strings.Join(parts, "/")
+}

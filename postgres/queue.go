@@ -1,0 +1,318 @@
+package postgres
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/webhookd/webhookd"
+)
+
+// claimQuery leases due deliveries and returns them with what sending needs,
+// in one statement. SKIP LOCKED lets every process claim at once without
+// waiting on each other's rows; the partial index deliveries_due keeps the
+// scan on pending rows only. The order of the result is the due order.
+var claimQuery = `WITH due AS (
+		SELECT id, next_attempt_time AS due_time, seq
+		FROM deliveries
+		WHERE state = 'pending' AND next_attempt_time <= $1
+		ORDER BY next_attempt_time
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED
+	), claimed AS (
+		UPDATE deliveries d SET next_attempt_time = $3, lease_token = $4
+		FROM due WHERE d.id = due.id
+		RETURNING d.*, due.due_time, due.seq AS due_seq
+	)
+	SELECT ` + deliveryColumns + `, e.type, e.payload, COALESCE(w.state, ''), p.audience, ` + secretsColumns + `
+	FROM claimed d
+	JOIN events e ON e.id = d.event_id
+	JOIN projects p ON p.id = d.project_id
+	LEFT JOIN webhooks w ON w.id = d.webhook_id
+	` + secretsJoin("$1") + `
+	ORDER BY d.due_time, d.due_seq`
+
+// ClaimDeliveries leases up to limit due deliveries until now+lease. All the
+// deliveries of one claim share one lease token: a token only has to tell
+// this claim from any other claim of the same delivery.
+func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]*webhookd.Claim, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	now := s.now()
+	token := webhookd.NewID("")
+	rows, _ := s.pool.Query(ctx, claimQuery, now, limit, now.Add(lease), token)
+	claims, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*webhookd.Claim, error) {
+		var (
+			d   webhookd.Delivery
+			c   = webhookd.Claim{Delivery: &d}
+			sec secretArrays
+		)
+		dest := append(deliveryDest(&d), &c.EventType, &c.Payload, &c.WebhookState, &c.Audience)
+		if err := row.Scan(append(dest, sec.dest()...)...); err != nil {
+			return nil, err
+		}
+		c.Secrets = sec.secrets(d.WebhookID)
+		return &c, nil
+	})
+	return claims, mapErr(err, "claim deliveries", "Delivery")
+}
+
+// recordQuery applies a batch of results, given as parallel arrays, in one
+// statement: it updates the deliveries whose lease still matches, inserts
+// the attempts of those, and returns which deliveries it updated. The lease
+// token is cleared, so the same result recorded twice applies once. The
+// store numbers attempts (the attempt count restarts with a manual retry,
+// the attempt log does not), so Attempt.Number is not read.
+const recordQuery = `WITH r AS (
+		SELECT * FROM unnest(
+			$1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+			$6::boolean[], $7::text[], $8::timestamptz[], $9::integer[], $10::bigint[],
+			$11::text[], $12::bytea[]
+		) AS r (delivery_id, lease_token, outcome, next_attempt_time, error,
+			has_attempt, attempt_id, attempt_time, status_code,
+			latency_ns, attempt_error, response_body)
+	), upd AS (
+		UPDATE deliveries d SET
+			state = CASE r.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'pending' END,
+			next_attempt_time = CASE WHEN r.outcome IN ('retry', 'deferred') THEN r.next_attempt_time ELSE d.next_attempt_time END,
+			lease_token = '',
+			attempt_count = d.attempt_count + CASE WHEN r.has_attempt THEN 1 ELSE 0 END,
+			first_attempt_time = CASE WHEN r.has_attempt THEN COALESCE(d.first_attempt_time, r.attempt_time) ELSE d.first_attempt_time END,
+			last_attempt_time = CASE WHEN r.has_attempt THEN r.attempt_time ELSE d.last_attempt_time END,
+			last_status_code = CASE WHEN r.has_attempt THEN r.status_code ELSE d.last_status_code END,
+			last_error = CASE WHEN r.has_attempt THEN r.attempt_error WHEN r.error <> '' THEN r.error ELSE d.last_error END,
+			update_time = $13
+		FROM r
+		WHERE d.id = r.delivery_id AND r.lease_token <> '' AND d.lease_token = r.lease_token
+		RETURNING d.id, d.attempt_count, d.kind, COALESCE(d.webhook_id, '') AS webhook_id
+	), ins AS (
+		INSERT INTO attempts (id, delivery_id, number, time, status_code, latency_ns, error, response_body)
+		SELECT r.attempt_id, upd.id,
+			COALESCE((SELECT max(a.number) FROM attempts a WHERE a.delivery_id = upd.id), 0) + 1,
+			r.attempt_time, r.status_code, r.latency_ns, r.attempt_error, r.response_body
+		FROM upd JOIN r ON r.delivery_id = upd.id
+		WHERE r.has_attempt
+	)
+	SELECT id, kind, webhook_id FROM upd`
+
+// failingRunQuery applies auto-disable for the webhooks of a batch, given
+// per webhook as: whether the batch holds a success (reset), the first
+// failure after the last success, the last failure, and the threshold. Only
+// rows that change are locked and written, in id order so that processes
+// recording at once cannot deadlock: a healthy webhook's row is never
+// written by the hot path.
+const failingRunQuery = `WITH u AS (
+		SELECT * FROM unnest($1::text[], $2::boolean[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
+			AS u (webhook_id, reset, fail_start, last_fail, disable_after_us)
+	), run AS (
+		SELECT w.id, u.last_fail, u.disable_after_us,
+			CASE WHEN u.reset THEN u.fail_start ELSE COALESCE(w.failing_since, u.fail_start) END AS failing_since
+		FROM webhooks w JOIN u ON u.webhook_id = w.id
+	), target AS (
+		SELECT run.id, run.failing_since,
+			(w.state = 'enabled' AND run.last_fail IS NOT NULL
+				AND run.failing_since <= run.last_fail - run.disable_after_us * interval '1 microsecond') AS disable
+		FROM webhooks w JOIN run ON run.id = w.id
+		WHERE run.failing_since IS DISTINCT FROM w.failing_since
+			OR (w.state = 'enabled' AND run.last_fail IS NOT NULL
+				AND run.failing_since <= run.last_fail - run.disable_after_us * interval '1 microsecond')
+		ORDER BY w.id
+		FOR UPDATE OF w
+	)
+	UPDATE webhooks w SET
+		failing_since = t.failing_since,
+		state = CASE WHEN t.disable THEN 'disabled_due_to_failed_deliveries' ELSE w.state END,
+		update_time = CASE WHEN t.disable THEN $6 ELSE w.update_time END
+	FROM target t WHERE w.id = t.id`
+
+// RecordResults applies a batch of results in one transaction: one statement
+// for the deliveries and attempts, and one more only when some result asks
+// for auto-disable.
+func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
+	results = lastPerDelivery(results)
+	if len(results) == 0 {
+		return nil
+	}
+	now := s.now()
+	n := len(results)
+	var (
+		ids, tokens, outcomes, errs = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		nextTimes                   = make([]time.Time, n)
+		hasAttempt                  = make([]bool, n)
+		attemptIDs, attemptErrs     = make([]string, n), make([]string, n)
+		statuses                    = make([]int32, n)
+		attemptTimes                = make([]time.Time, n)
+		latencies                   = make([]int64, n)
+		bodies                      = make([][]byte, n)
+		byID                        = make(map[string]*webhookd.Result, n)
+	)
+	for i := range results {
+		r := &results[i]
+		byID[r.DeliveryID] = r
+		ids[i], tokens[i], outcomes[i], errs[i] = r.DeliveryID, r.LeaseToken, string(r.Outcome), cleanText(r.Error)
+		nextTimes[i] = orNow(r.NextAttemptTime, now)
+		bodies[i] = []byte{}
+		if a := r.Attempt; a != nil {
+			hasAttempt[i] = true
+			attemptIDs[i] = orID(a.ID, webhookd.PrefixAttempt)
+			attemptTimes[i] = orNow(a.Time, now)
+			statuses[i] = int32(a.StatusCode)
+			latencies[i] = int64(a.Latency)
+			attemptErrs[i] = cleanText(a.Error)
+			bodies[i] = []byte(a.ResponseBody)
+		} else {
+			attemptTimes[i] = now
+		}
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, recordQuery, ids, tokens, outcomes, nextTimes, errs,
+			hasAttempt, attemptIDs, attemptTimes, statuses, latencies, attemptErrs, bodies, now)
+		var runs failingRuns
+		applied, err := pgx.CollectRows(rows, pgx.RowToStructByPos[appliedResult])
+		if err != nil {
+			return err
+		}
+		for _, a := range applied {
+			if r := byID[a.ID]; r.DisableAfter > 0 && a.Kind == string(webhookd.DeliveryStatic) && a.WebhookID != "" {
+				runs.add(a.WebhookID, r, now)
+			}
+		}
+		if len(runs) == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, failingRunQuery, runs.args(now)...)
+		return err
+	})
+	return mapErr(err, "record results", "Delivery")
+}
+
+// appliedResult is a delivery that recordQuery updated.
+type appliedResult struct {
+	ID, Kind, WebhookID string
+}
+
+// lastPerDelivery keeps the last result of each delivery: an UPDATE joins
+// each row once, so duplicates in a batch would apply in no defined order.
+func lastPerDelivery(results []webhookd.Result) []webhookd.Result {
+	seen := make(map[string]int, len(results))
+	out := make([]webhookd.Result, 0, len(results))
+	for _, r := range results {
+		if i, ok := seen[r.DeliveryID]; ok {
+			out[i] = r
+			continue
+		}
+		seen[r.DeliveryID] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+// failingRun folds one batch's attempts at one webhook, in time order, into
+// what failingRunQuery needs.
+type failingRun struct {
+	webhookID    string
+	reset        bool
+	failStart    *time.Time
+	lastFail     *time.Time
+	disableAfter time.Duration
+	events       []runEvent
+}
+
+type runEvent struct {
+	at time.Time
+	ok bool
+}
+
+type failingRuns map[string]*failingRun
+
+// add notes r's effect on its webhook's failing run: a success ends the run,
+// a failed attempt starts or extends it; results without an attempt (a
+// deferral, a give-up without sending) say nothing about the destination.
+func (runs *failingRuns) add(webhookID string, r *webhookd.Result, now time.Time) {
+	var ev runEvent
+	switch {
+	case r.Outcome == webhookd.OutcomeSucceeded:
+		ev = runEvent{at: now, ok: true}
+		if r.Attempt != nil {
+			ev.at = orNow(r.Attempt.Time, now)
+		}
+	case r.Attempt != nil && (r.Outcome == webhookd.OutcomeRetry || r.Outcome == webhookd.OutcomeFailed):
+		ev = runEvent{at: orNow(r.Attempt.Time, now)}
+	default:
+		return
+	}
+	if *runs == nil {
+		*runs = failingRuns{}
+	}
+	run := (*runs)[webhookID]
+	if run == nil {
+		run = &failingRun{webhookID: webhookID}
+		(*runs)[webhookID] = run
+	}
+	run.disableAfter = max(run.disableAfter, r.DisableAfter)
+	run.events = append(run.events, ev)
+}
+
+// args folds each run's events and returns the parameters of
+// failingRunQuery, webhooks in id order.
+func (runs failingRuns) args(now time.Time) []any {
+	n := len(runs)
+	var (
+		ids        = make([]string, 0, n)
+		resets     = make([]bool, 0, n)
+		starts     = make([]*time.Time, 0, n)
+		lasts      = make([]*time.Time, 0, n)
+		thresholds = make([]int64, 0, n)
+	)
+	for _, id := range slices.Sorted(maps.Keys(runs)) {
+		run := runs[id]
+		slices.SortStableFunc(run.events, func(a, b runEvent) int { return a.at.Compare(b.at) })
+		for _, ev := range run.events {
+			if ev.ok {
+				run.reset, run.failStart, run.lastFail = true, nil, nil
+				continue
+			}
+			at := ev.at
+			if run.failStart == nil {
+				run.failStart = &at
+			}
+			run.lastFail = &at
+		}
+		ids = append(ids, id)
+		resets = append(resets, run.reset)
+		starts = append(starts, run.failStart)
+		lasts = append(lasts, run.lastFail)
+		thresholds = append(thresholds, run.disableAfter.Microseconds())
+	}
+	return []any{ids, resets, starts, lasts, thresholds, now}
+}
+
+// QueueStats counts pending deliveries and finds the oldest due one.
+func (s *Store) QueueStats(ctx context.Context) (webhookd.QueueStats, error) {
+	var (
+		st        webhookd.QueueStats
+		oldestDue *time.Time
+	)
+	err := s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE next_attempt_time <= $1),
+			min(next_attempt_time) FILTER (WHERE next_attempt_time <= $1)
+		FROM deliveries WHERE state = 'pending'`, s.now()).Scan(&st.Pending, &st.Due, &oldestDue)
+	if err != nil {
+		return st, mapErr(err, "queue stats", "Delivery")
+	}
+	if oldestDue != nil {
+		st.OldestDue = *oldestDue
+	}
+	return st, nil
+}
+
+// cleanText makes s storable as PostgreSQL text, which rejects NUL bytes and
+// invalid UTF-8; error strings can quote a receiver's bytes.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "")
+}
