@@ -99,6 +99,8 @@ func decodeObject(path string, data []byte, sch schema) (*object, error) {
 		case slices.Contains(sch.fields, name):
 		case slices.Contains(sch.ignored, name):
 			continue
+		case key == "":
+			return nil, webhookd.FieldErrorf(fieldOr(path, "body"), "%s has a field with an empty name.", what)
 		default:
 			return nil, webhookd.FieldErrorf(o.qualify(key), "Unknown field %q in %s.", key, in)
 		}

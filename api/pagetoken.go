@@ -52,7 +52,10 @@ func (p pageTokens) decode(collection, projectID, token string) (webhookd.Cursor
 		return webhookd.Cursor{}, invalid
 	}
 	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) < 1+8+pageTokenTagSize || b[0] != pageTokenVersion {
+	// The decoder skips newlines and ignores spare bits; a token must be
+	// the one canonical encoding of its bytes, as encode made it.
+	if err != nil || base64.RawURLEncoding.EncodeToString(b) != token ||
+		len(b) < 1+8+pageTokenTagSize || b[0] != pageTokenVersion {
 		return webhookd.Cursor{}, invalid
 	}
 	body, tag := b[:len(b)-pageTokenTagSize], b[len(b)-pageTokenTagSize:]
