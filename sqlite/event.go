@@ -1,0 +1,329 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+const eventColumns = `id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count`
+
+func scanEvent(sc scanner) (*webhookd.Event, error) {
+	var e webhookd.Event
+	var cfg sql.NullString
+	var created int64
+	if err := sc.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Payload, &cfg, &e.IdempotencyKey, &e.Source, &created, &e.DeliveryCount); err != nil {
+		return nil, err
+	}
+	if cfg.Valid {
+		e.WebhookConfig = &webhookd.WebhookConfig{}
+		if err := json.Unmarshal([]byte(cfg.String), e.WebhookConfig); err != nil {
+			return nil, fmt.Errorf("event %s: webhook_config: %w", e.ID, err)
+		}
+	}
+	e.CreateTime = fromMicros(created)
+	return &e, nil
+}
+
+// destination is one delivery that routing picked.
+type destination struct {
+	kind      webhookd.DeliveryKind
+	webhookID string
+	uri       string
+}
+
+// PublishEvent stores the event and one delivery per destination in one
+// transaction (see webhookd.Store for the routing rules).
+func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
+	if ne.ProjectID == "" {
+		return nil, false, webhookd.FieldErrorf("project_id", "project_id is required.")
+	}
+	if ne.Type == "" {
+		return nil, false, webhookd.FieldErrorf("type", "type is required.")
+	}
+	var cfg any // NULL unless the event carries a webhook config
+	if ne.WebhookConfig != nil {
+		b, err := json.Marshal(ne.WebhookConfig)
+		if err != nil {
+			return nil, false, webhookd.FieldErrorf("webhook_config", "webhook_config: %v", err)
+		}
+		cfg = string(b)
+	}
+
+	var (
+		ev      *webhookd.Event
+		created bool
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// now is read inside the transaction so that events' CreateTimes
+		// follow their commit order.
+		now := s.now()
+		payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
+		if err != nil {
+			return webhookd.FieldErrorf("data", "data must be a JSON object: %v", err)
+		}
+
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM projects WHERE id = ?`, ne.ProjectID).Scan(&one); err != nil {
+			return notFound(err, "Project", "publish event")
+		}
+		if ne.IdempotencyKey != "" {
+			first, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events
+				WHERE project_id = ? AND idempotency_key = ? AND create_time > ?
+				ORDER BY create_time LIMIT 1`,
+				ne.ProjectID, ne.IdempotencyKey, micros(now.Add(-webhookd.IdempotencyWindow))))
+			switch {
+			case err == nil:
+				ev = first
+				return nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("sqlite: publish event: idempotency: %w", err)
+			}
+		}
+
+		dests, err := route(ctx, tx, ne)
+		if err != nil {
+			return err
+		}
+		ev = &webhookd.Event{
+			ID:             webhookd.NewID(webhookd.PrefixEvent),
+			ProjectID:      ne.ProjectID,
+			Type:           ne.Type,
+			Payload:        payload,
+			WebhookConfig:  ne.WebhookConfig,
+			IdempotencyKey: ne.IdempotencyKey,
+			Source:         ne.Source,
+			CreateTime:     now,
+			DeliveryCount:  len(dests),
+		}
+		t := micros(now)
+		if _, err := tx.StmtContext(ctx, s.stmts.insertEvent).ExecContext(ctx,
+			ev.ID, ev.ProjectID, ev.Type, ev.Payload, cfg, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount); err != nil {
+			return fmt.Errorf("sqlite: publish event: %w", err)
+		}
+		if len(dests) > 0 {
+			ins := tx.StmtContext(ctx, s.stmts.insertDelivery)
+			for _, d := range dests {
+				if _, err := ins.ExecContext(ctx, webhookd.NewID(webhookd.PrefixDelivery), ev.ID, ev.ProjectID,
+					string(d.kind), d.webhookID, d.uri, t, t, t); err != nil {
+					return fmt.Errorf("sqlite: publish event: delivery: %w", err)
+				}
+			}
+		}
+		created = true
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return ev, created, nil
+}
+
+// route picks the destinations of a new event.
+func route(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent) ([]destination, error) {
+	switch {
+	case ne.OnlyWebhookID != "":
+		var uri string
+		err := tx.QueryRowContext(ctx, `SELECT uri FROM webhooks WHERE project_id = ? AND id = ?`,
+			ne.ProjectID, ne.OnlyWebhookID).Scan(&uri)
+		if err != nil {
+			return nil, notFound(err, "Webhook", "publish event: route")
+		}
+		return []destination{{kind: webhookd.DeliveryStatic, webhookID: ne.OnlyWebhookID, uri: uri}}, nil
+
+	case ne.WebhookConfig.Dynamic():
+		var ds []destination
+		seen := make([]string, 0, len(ne.WebhookConfig.URIs))
+		for _, u := range ne.WebhookConfig.URIs {
+			if !slices.Contains(seen, u) { // one delivery per distinct URI
+				seen = append(seen, u)
+				ds = append(ds, destination{kind: webhookd.DeliveryDynamic, uri: u})
+			}
+		}
+		return ds, nil
+
+	default:
+		rows, err := tx.QueryContext(ctx, `SELECT id, uri FROM webhooks
+			WHERE project_id = ? AND state = 'enabled'
+			AND EXISTS (SELECT 1 FROM json_each(subscribed_events) WHERE value = ?)
+			ORDER BY create_time, id`, ne.ProjectID, ne.Type)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: publish event: route: %w", err)
+		}
+		return collect(rows, func(sc scanner) (destination, error) {
+			d := destination{kind: webhookd.DeliveryStatic}
+			return d, sc.Scan(&d.webhookID, &d.uri)
+		}, "publish event: route")
+	}
+}
+
+func (s *Store) GetEvent(ctx context.Context, projectID, id string) (*webhookd.Event, error) {
+	e, err := scanEvent(s.reader.QueryRowContext(ctx,
+		`SELECT `+eventColumns+` FROM events WHERE project_id = ? AND id = ?`, projectID, id))
+	if err != nil {
+		return nil, notFound(err, "Event", "get event")
+	}
+	return e, nil
+}
+
+// ListEvents returns a page of a project's events, newest first.
+func (s *Store) ListEvents(ctx context.Context, projectID string, page webhookd.Page) ([]*webhookd.Event, error) {
+	// The zero cursor is the position after every row.
+	beforeTime, beforeID := int64(math.MaxInt64), ""
+	if !page.After.IsZero() {
+		beforeTime, beforeID = micros(page.After.Time), page.After.ID
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE project_id = ? AND (create_time, id) < (?, ?)
+		ORDER BY create_time DESC, id DESC LIMIT ?`, projectID, beforeTime, beforeID, limit(page))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	return collect(rows, scanEvent, "list events")
+}
+
+const deliveryColumns = `id, event_id, project_id, kind, webhook_id, uri, state, attempt_count, next_attempt_time,
+lease_token, first_attempt_time, last_attempt_time, last_status_code, last_error, create_time, update_time`
+
+func scanDelivery(sc scanner) (*webhookd.Delivery, error) {
+	var d webhookd.Delivery
+	var next, created, updated int64
+	var first, last sql.NullInt64
+	err := sc.Scan(&d.ID, &d.EventID, &d.ProjectID, &d.Kind, &d.WebhookID, &d.URI, &d.State, &d.AttemptCount, &next,
+		&d.LeaseToken, &first, &last, &d.LastStatusCode, &d.LastError, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	d.NextAttemptTime = fromMicros(next)
+	d.FirstAttemptTime = timePtr(first)
+	d.LastAttemptTime = timePtr(last)
+	d.CreateTime = fromMicros(created)
+	d.UpdateTime = fromMicros(updated)
+	return &d, nil
+}
+
+// ListDeliveries returns an event's deliveries in creation order.
+func (s *Store) ListDeliveries(ctx context.Context, projectID, eventID string) ([]*webhookd.Delivery, error) {
+	var ds []*webhookd.Delivery
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM events WHERE project_id = ? AND id = ?`, projectID, eventID).Scan(&one)
+		if err != nil {
+			return notFound(err, "Event", "list deliveries")
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+			WHERE event_id = ? ORDER BY create_time, rowid`, eventID)
+		if err != nil {
+			return fmt.Errorf("sqlite: list deliveries: %w", err)
+		}
+		ds, err = collect(rows, scanDelivery, "list deliveries")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+func (s *Store) GetDelivery(ctx context.Context, projectID, id string) (*webhookd.Delivery, error) {
+	d, err := scanDelivery(s.reader.QueryRowContext(ctx,
+		`SELECT `+deliveryColumns+` FROM deliveries WHERE project_id = ? AND id = ?`, projectID, id))
+	if err != nil {
+		return nil, notFound(err, "Delivery", "get delivery")
+	}
+	return d, nil
+}
+
+const attemptColumns = `id, delivery_id, number, time, status_code, latency_ns, error, response_body`
+
+func scanAttempt(sc scanner) (*webhookd.Attempt, error) {
+	var a webhookd.Attempt
+	var at, latency int64
+	if err := sc.Scan(&a.ID, &a.DeliveryID, &a.Number, &at, &a.StatusCode, &latency, &a.Error, &a.ResponseBody); err != nil {
+		return nil, err
+	}
+	a.Time = fromMicros(at)
+	a.Latency = time.Duration(latency)
+	return &a, nil
+}
+
+// ListAttempts returns a delivery's attempts, oldest first.
+func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]*webhookd.Attempt, error) {
+	var as []*webhookd.Attempt
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM deliveries WHERE project_id = ? AND id = ?`, projectID, deliveryID).Scan(&one)
+		if err != nil {
+			return notFound(err, "Delivery", "list attempts")
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts
+			WHERE delivery_id = ? ORDER BY number`, deliveryID)
+		if err != nil {
+			return fmt.Errorf("sqlite: list attempts: %w", err)
+		}
+		as, err = collect(rows, scanAttempt, "list attempts")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return as, nil
+}
+
+// sqlRetry makes deliveries pending and due now under a new retry window:
+// attempt_count and first_attempt_time start over (the retry policy counts
+// from them), the attempt log and the last outcome stay, and the cleared
+// lease token voids the result of any claim still in flight.
+const sqlRetry = `UPDATE deliveries SET
+    state = 'pending', next_attempt_time = :now, lease_token = '',
+    attempt_count = 0, first_attempt_time = NULL, update_time = :now`
+
+func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string) (*webhookd.Delivery, error) {
+	var d *webhookd.Delivery
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		d, err = scanDelivery(tx.QueryRowContext(ctx, sqlRetry+` WHERE project_id = :project AND id = :id RETURNING `+deliveryColumns,
+			sql.Named("now", micros(s.now())), sql.Named("project", projectID), sql.Named("id", deliveryID)))
+		return notFoundOrNil(err, "Delivery", "retry delivery")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// RecoverDeliveries retries every failed delivery of a webhook created at or
+// after since.
+func (s *Store) RecoverDeliveries(ctx context.Context, projectID, webhookID string, since time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhooks WHERE project_id = ? AND id = ?`, projectID, webhookID).Scan(&one)
+		if err != nil {
+			return notFound(err, "Webhook", "recover deliveries")
+		}
+		res, err := tx.ExecContext(ctx, sqlRetry+` WHERE webhook_id = :webhook AND create_time >= :since AND state = 'failed'`,
+			sql.Named("now", micros(s.now())), sql.Named("webhook", webhookID), sql.Named("since", micros(since)))
+		if err != nil {
+			return fmt.Errorf("sqlite: recover deliveries: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+// notFoundOrNil is notFound that lets nil through.
+func notFoundOrNil(err error, resource, op string) error {
+	if err == nil {
+		return nil
+	}
+	return notFound(err, resource, op)
+}

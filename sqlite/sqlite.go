@@ -1,0 +1,262 @@
+// Package sqlite is the embedded webhookd.Store: one SQLite file, through the
+// pure-Go driver modernc.org/sqlite, so that `webhookd serve` runs with no
+// database server and builds without cgo.
+//
+// SQLite allows one writer at a time. Rather than let several connections
+// race for the write lock and fail with SQLITE_BUSY, the store funnels every
+// write through one connection (a *sql.DB limited to one open connection,
+// transactions begun IMMEDIATE so that the lock is taken up front) and serves
+// reads from a separate pool of read-only connections, which WAL mode lets
+// run beside the writer. The hot path — publish, claim, record — is a handful
+// of statements prepared once on the writer connection.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/webhookd/webhookd"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Clock gives every "now" the store needs (due deliveries, leases, secret
+	// expiry, idempotency windows). Nil means the system clock.
+	Clock webhookd.Clock
+	// Logger receives the store's few log lines (migrations). Nil discards them.
+	Logger *slog.Logger
+	// ReadConns caps the read pool; zero means one per CPU, at least two.
+	ReadConns int
+}
+
+// busyTimeout is how long a connection waits for a lock held by another
+// process sharing the file (a `webhookd migrate` beside a running server)
+// before failing with SQLITE_BUSY. Within one Store there is no contention:
+// there is only one writer connection.
+const busyTimeout = 5 * time.Second
+
+// Store is the SQLite implementation of webhookd.Store.
+type Store struct {
+	writer *sql.DB // exactly one connection: SQLite has one writer at a time
+	reader *sql.DB // read-only pool
+	clock  webhookd.Clock
+	log    *slog.Logger
+	stmts  *statements
+}
+
+var _ webhookd.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path, applies the
+// migrations it lacks, and returns a Store ready for use.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
+		// An in-memory database would be private to each connection, and a URI
+		// would clash with the parameters Open appends.
+		return nil, fmt.Errorf("sqlite: open: want a plain file path, got %q", path)
+	}
+	s := &Store{clock: opts.Clock, log: opts.Logger}
+	if s.clock == nil {
+		s.clock = webhookd.SystemClock{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+
+	params := url.Values{}
+	params.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
+	params.Set("_foreign_keys", "1")
+	params.Set("_synchronous", "NORMAL")
+
+	w := url.Values{}
+	for k, v := range params {
+		w[k] = v
+	}
+	w.Set("_journal_mode", "WAL") // persistent in the file; set by the writer only
+	w.Set("_txlock", "immediate")
+	writer, err := sql.Open("sqlite", path+"?"+w.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	s.writer = writer
+
+	if _, err := s.Migrate(ctx); err != nil {
+		_ = writer.Close()
+		return nil, err
+	}
+
+	r := url.Values{}
+	for k, v := range params {
+		r[k] = v
+	}
+	r.Set("_query_only", "1")
+	reader, err := sql.Open("sqlite", path+"?"+r.Encode())
+	if err != nil {
+		_ = writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := opts.ReadConns
+	if n <= 0 {
+		n = max(2, runtime.NumCPU())
+	}
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	s.reader = reader
+
+	if s.stmts, err = prepare(ctx, writer, reader); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks that both the writer and the read pool answer.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, db := range []*sql.DB{s.writer, s.reader} {
+		var one int
+		if err := db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+			return fmt.Errorf("sqlite: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes every connection. The WAL is checkpointed into the main file
+// when the last connection closes.
+func (s *Store) Close() error {
+	var errs []error
+	if s.stmts != nil {
+		errs = append(errs, s.stmts.close())
+	}
+	if s.reader != nil {
+		errs = append(errs, s.reader.Close())
+	}
+	if s.writer != nil {
+		errs = append(errs, s.writer.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// write runs fn in one IMMEDIATE transaction on the writer connection.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in one read transaction, so that the queries it makes see one
+// snapshot of the database.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(tx)
+}
+
+func (s *Store) now() time.Time { return s.clock.Now() }
+
+// Times are stored as INTEGER Unix microseconds in UTC (see 0001_init.sql).
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// nullMicros is the column value of an optional time: NULL when nil.
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// timePtr converts a scanned optional time column.
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+// limit is the LIMIT of a page: SQLite reads a negative LIMIT as "no limit".
+func limit(p webhookd.Page) int {
+	if p.Size <= 0 {
+		return -1
+	}
+	return p.Size
+}
+
+// sqliteCode returns the extended result code of a driver error, or 0.
+func sqliteCode(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+func isUniqueViolation(err error) bool {
+	c := sqliteCode(err)
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+func isForeignKeyViolation(err error) bool {
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// notFound maps sql.ErrNoRows to the domain's not-found error for resource
+// and wraps any other error with op.
+func notFound(err error, resource, op string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return webhookd.NotFound(resource)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// mustAffect turns an UPDATE or DELETE that matched no row into not-found.
+func mustAffect(res sql.Result, err error, resource, op string) error {
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if n == 0 {
+		return webhookd.NotFound(resource)
+	}
+	return nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}

@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// The hot path's SQL: publish, claim and record. These are prepared once when
+// the store opens. The writer has a single connection, so a statement
+// prepared on the writer *sql.DB is prepared on that connection, and
+// tx.StmtContext reuses it inside every transaction instead of compiling the
+// SQL again.
+const (
+	sqlInsertEvent = `
+INSERT INTO events (id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+	sqlInsertDelivery = `
+INSERT INTO deliveries (id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, create_time, update_time)
+VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`
+
+	// sqlClaim leases the oldest due deliveries in one statement: the
+	// subquery walks deliveries_due (the partial index of pending rows by due
+	// time) and stops at the limit. Moving next_attempt_time to the end of
+	// the lease is what hides a claimed row from the next claim, and what
+	// brings it back if its holder dies. Each row gets its own random token.
+	sqlClaim = `
+UPDATE deliveries
+SET lease_token = lower(hex(randomblob(16))), next_attempt_time = :lease_end
+WHERE id IN (
+    SELECT id FROM deliveries
+    WHERE state = 'pending' AND next_attempt_time <= :now
+    ORDER BY next_attempt_time
+    LIMIT :limit
+)
+RETURNING ` + deliveryColumns
+
+	// sqlRecord applies one result, only under the lease it was claimed
+	// with: a result whose lease ended (and was claimed again), or whose
+	// delivery was retried, failed by a webhook deletion or already
+	// recorded, matches no row. NULL parameters leave a column as it is.
+	sqlRecord = `
+UPDATE deliveries SET
+    state              = :state,
+    attempt_count      = attempt_count + :attempted,
+    next_attempt_time  = coalesce(:next_attempt_time, next_attempt_time),
+    lease_token        = '',
+    first_attempt_time = coalesce(first_attempt_time, :attempt_time),
+    last_attempt_time  = coalesce(:attempt_time, last_attempt_time),
+    last_status_code   = coalesce(:status_code, last_status_code),
+    last_error         = coalesce(:error, last_error),
+    update_time        = :now
+WHERE id = :id AND state = 'pending' AND lease_token = :lease_token AND :lease_token <> ''
+RETURNING kind, webhook_id`
+
+	// Attempt numbers count every attempt of the delivery's life, also across
+	// RetryDelivery (which restarts attempt_count for the retry policy).
+	sqlInsertAttempt = `
+INSERT INTO attempts (id, delivery_id, number, time, status_code, latency_ns, error, response_body)
+VALUES (:id, :delivery_id, (SELECT count(*) FROM attempts WHERE delivery_id = :delivery_id) + 1, :time, :status_code, :latency_ns, :error, :response_body)`
+
+	// sqlWebhookFailed starts or continues a webhook's failing run, and
+	// disables an enabled webhook whose run has lasted :disable_after.
+	// (In an UPDATE every column on the right is the old value.)
+	sqlWebhookFailed = `
+UPDATE webhooks SET
+    failing_since = coalesce(failing_since, :attempt_time),
+    state = CASE WHEN state = 'enabled' AND coalesce(failing_since, :attempt_time) <= :attempt_time - :disable_after
+        THEN 'disabled_due_to_failed_deliveries' ELSE state END,
+    update_time = CASE WHEN state = 'enabled' AND coalesce(failing_since, :attempt_time) <= :attempt_time - :disable_after
+        THEN :now ELSE update_time END
+WHERE id = :id`
+
+	sqlWebhookSucceeded = `UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
+
+	// The claim's second step, on the read pool: what sending needs, for the
+	// whole batch at once (ids passed as one JSON array).
+	sqlClaimEvents = `
+SELECT e.id, e.type, e.payload, p.audience
+FROM events e JOIN projects p ON p.id = e.project_id
+WHERE e.id IN (SELECT value FROM json_each(?))`
+
+	sqlClaimWebhooks = `
+SELECT w.id, w.state, ` + secretColumnsS + `
+FROM webhooks w LEFT JOIN signing_secrets s ON s.webhook_id = w.id AND (s.expire_time IS NULL OR s.expire_time > ?)
+WHERE w.id IN (SELECT value FROM json_each(?))
+ORDER BY w.id, s.create_time DESC, s.rowid DESC`
+)
+
+type statements struct {
+	insertEvent, insertDelivery, claim, record, insertAttempt, webhookFailed, webhookSucceeded *sql.Stmt
+	claimEvents, claimWebhooks                                                                 *sql.Stmt
+}
+
+func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
+	st := &statements{}
+	for _, p := range []struct {
+		db   *sql.DB
+		dst  **sql.Stmt
+		text string
+	}{
+		{writer, &st.insertEvent, sqlInsertEvent},
+		{writer, &st.insertDelivery, sqlInsertDelivery},
+		{writer, &st.claim, sqlClaim},
+		{writer, &st.record, sqlRecord},
+		{writer, &st.insertAttempt, sqlInsertAttempt},
+		{writer, &st.webhookFailed, sqlWebhookFailed},
+		{writer, &st.webhookSucceeded, sqlWebhookSucceeded},
+		{reader, &st.claimEvents, sqlClaimEvents},
+		{reader, &st.claimWebhooks, sqlClaimWebhooks},
+	} {
+		stmt, err := p.db.PrepareContext(ctx, p.text)
+		if err != nil {
+			_ = st.close()
+			return nil, fmt.Errorf("sqlite: prepare %q: %w", p.text, err)
+		}
+		*p.dst = stmt
+	}
+	return st, nil
+}
+
+func (st *statements) close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{st.insertEvent, st.insertDelivery, st.claim, st.record, st.insertAttempt, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
