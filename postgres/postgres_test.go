@@ -2,15 +2,22 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/fakeclock"
 	"github.com/webhookd/webhookd/postgres"
 	"github.com/webhookd/webhookd/storetest"
 )
@@ -44,6 +51,18 @@ func testSchema(t testing.TB) string {
 		}
 	})
 	return schema
+}
+
+// dbConn returns a plain connection to the test database, for looking behind
+// a store's back; it is closed when t ends.
+func dbConn(t testing.TB) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), testURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
 }
 
 // openStore opens a store on schema, closed when t ends.
@@ -89,4 +108,323 @@ func TestOpenBadURL(t *testing.T) {
 // testLogger sends the store's logs to the test's output.
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// counter is a slog handler that counts the records with a given message, so
+// that a test can tell how often something happened across processes.
+type counter struct {
+	slog.Handler
+	msg string
+	n   *atomic.Int64
+}
+
+func (c counter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == c.msg {
+		c.n.Add(1)
+	}
+	return c.Handler.Handle(ctx, r)
+}
+
+func (c counter) WithAttrs(as []slog.Attr) slog.Handler {
+	return counter{c.Handler.WithAttrs(as), c.msg, c.n}
+}
+
+func (c counter) WithGroup(name string) slog.Handler {
+	return counter{c.Handler.WithGroup(name), c.msg, c.n}
+}
+
+// TestConcurrentOpenMigratesOnce starts several "processes" on an empty
+// schema at once: each Open must succeed, and the migrations must be applied
+// exactly once between them.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	t.Parallel()
+	url, schema := testURL(t), testSchema(t)
+	var applied atomic.Int64
+	logger := slog.New(counter{testLogger(t).Handler(), "postgres: applied migration", &applied})
+
+	const processes = 4
+	stores := make([]*postgres.Store, processes)
+	errs := make([]error, processes)
+	var wg sync.WaitGroup
+	for i := range processes {
+		wg.Go(func() {
+			stores[i], errs[i] = postgres.Open(t.Context(), url, postgres.Options{Logger: logger, Schema: schema})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i, err)
+		}
+		t.Cleanup(func() { _ = stores[i].Close() })
+	}
+
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	if got := applied.Load(); got != int64(len(files)) {
+		t.Errorf("migrations applied %d times in total, want %d (once each)", got, len(files))
+	}
+	for i, s := range stores {
+		n, err := s.Migrate(t.Context())
+		if err != nil || n != 0 {
+			t.Errorf("Migrate on store #%d after Open = %d, %v; want 0, nil", i, n, err)
+		}
+	}
+	var versions int
+	if err := dbConn(t).QueryRow(t.Context(), `SELECT count(*) FROM `+pgx.Identifier{schema, "schema_migrations"}.Sanitize()).Scan(&versions); err != nil {
+		t.Fatal(err)
+	}
+	if versions != len(files) {
+		t.Errorf("schema_migrations has %d rows, want %d", versions, len(files))
+	}
+}
+
+// fixture is a project with static webhooks, for the tests that need
+// deliveries to exist.
+type fixture struct {
+	project  *webhookd.Project
+	webhooks []*webhookd.Webhook
+}
+
+func newFixture(t testing.TB, s webhookd.Store, webhooks int) fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := fixture{project: &webhookd.Project{Name: "p"}}
+	if err := s.CreateProject(ctx, f.project); err != nil {
+		t.Fatal(err)
+	}
+	for i := range webhooks {
+		w := &webhookd.Webhook{
+			ProjectID:        f.project.ID,
+			URI:              fmt.Sprintf("https://example.com/hook/%d", i),
+			SubscribedEvents: []string{webhookd.EventBatchSucceeded},
+			Secrets:          []webhookd.SigningSecret{{Sealed: []byte("sealed"), Truncated: "whsec_x..."}},
+		}
+		if err := s.CreateWebhook(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		f.webhooks = append(f.webhooks, w)
+	}
+	return f
+}
+
+func (f fixture) publish(t testing.TB, s webhookd.Store) *webhookd.Event {
+	t.Helper()
+	ev, _, err := s.PublishEvent(context.Background(), webhookd.NewEvent{
+		ProjectID: f.project.ID,
+		Type:      webhookd.EventBatchSucceeded,
+		Data:      json.RawMessage(`{"id":"batches/b1"}`),
+		Source:    "api",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// TestTwoProcessesShareTheQueue runs claimers on two stores (two pools, as
+// two processes would have) over one queue: every delivery is claimed once
+// within its lease, and their results, which update the same webhook rows
+// for auto-disable, all apply without deadlocks.
+func TestTwoProcessesShareTheQueue(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	stores := []*postgres.Store{openStore(t, schema, clock), openStore(t, schema, clock)}
+	f := newFixture(t, stores[0], 8)
+	for range 25 {
+		f.publish(t, stores[1])
+	}
+	const total = 25 * 8
+
+	var (
+		mu      sync.Mutex
+		claimed = map[string]int{}
+		wg      sync.WaitGroup
+		errs    = make(chan error, 6)
+	)
+	for i := range 6 {
+		s := stores[i%2]
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				cs, err := s.ClaimDeliveries(t.Context(), 5, time.Hour)
+				if err != nil || len(cs) == 0 {
+					errs <- err
+					return
+				}
+				results := make([]webhookd.Result, len(cs))
+				mu.Lock()
+				for j, c := range cs {
+					claimed[c.Delivery.ID]++
+					r := webhookd.Result{
+						DeliveryID:   c.Delivery.ID,
+						LeaseToken:   c.Delivery.LeaseToken,
+						Outcome:      webhookd.OutcomeSucceeded,
+						Attempt:      &webhookd.Attempt{Time: clock.Now(), StatusCode: 200},
+						DisableAfter: time.Hour,
+					}
+					if (n+j)%2 == 0 {
+						r.Outcome, r.Attempt.StatusCode = webhookd.OutcomeFailed, 500
+					}
+					results[j] = r
+				}
+				mu.Unlock()
+				if err := s.RecordResults(t.Context(), results); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(claimed) != total {
+		t.Errorf("claimed %d distinct deliveries, want %d", len(claimed), total)
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("delivery %s claimed %d times within its lease", id, n)
+		}
+	}
+	st, err := stores[0].QueueStats(t.Context())
+	if err != nil || st.Pending != 0 {
+		t.Errorf("QueueStats = %+v, %v; want nothing pending", st, err)
+	}
+}
+
+// listenFor runs s.Listen until the test ends and returns a channel that
+// receives one value per wake-up. It waits for the first wake-up, which
+// Listen sends once it listens, so that what the test does next cannot race
+// the LISTEN.
+func listenFor(t *testing.T, s *postgres.Store) <-chan struct{} {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	wakes := make(chan struct{}, 100)
+	done := make(chan error, 1)
+	go func() { done <- s.Listen(ctx, func() { wakes <- struct{}{} }) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Listen returned %v after its context ended, want nil", err)
+		}
+	})
+	waitWake(t, wakes, "Listen to start")
+	return wakes
+}
+
+func waitWake(t *testing.T, wakes <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-wakes:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no wake-up after 10s waiting for %s", what)
+	}
+}
+
+// TestListenWakesOtherProcesses checks the cross-process wake-up: a publish
+// on one store wakes the listener of another store on the same schema, and
+// nothing from another schema does.
+func TestListenWakesOtherProcesses(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	publisher, listener := openStore(t, schema, nil), openStore(t, schema, nil)
+	stranger := newStore(t, nil)
+	f, g := newFixture(t, publisher, 1), newFixture(t, stranger, 1)
+	wakes := listenFor(t, listener)
+
+	// PostgreSQL delivers notifications in commit order, so had the other
+	// schema's publish woken the listener, a second wake-up would follow
+	// the first at once. Proving that none comes takes a (short) wait.
+	g.publish(t, stranger)
+	f.publish(t, publisher)
+	waitWake(t, wakes, "the publish")
+	select {
+	case <-wakes:
+		t.Errorf("two wake-ups for one publish: another schema's publish woke the listener")
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	d, err := publisher.ListDeliveries(t.Context(), f.project.ID, f.publish(t, publisher).ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "the second publish")
+	if _, err := publisher.RetryDelivery(t.Context(), f.project.ID, d[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "RetryDelivery")
+}
+
+// TestListenReconnects kills the listener's connection, as a database
+// restart or a network failure would: Listen reconnects by itself, wakes once
+// (notifications may have been missed), and keeps listening.
+func TestListenReconnects(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	s := openStore(t, schema, nil)
+	f := newFixture(t, s, 1)
+	wakes := listenFor(t, s)
+
+	var killed int
+	err := dbConn(t).QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1`, "webhookd listen "+schema).Scan(&killed)
+	if err != nil || killed != 1 {
+		t.Fatalf("terminated %d listener connections (%v), want 1", killed, err)
+	}
+	waitWake(t, wakes, "the reconnection")
+	f.publish(t, s)
+	waitWake(t, wakes, "a publish after the reconnection")
+}
+
+// TestTryLock checks the singleton lock between two stores on one schema,
+// and that a lock is scoped to its schema.
+func TestTryLock(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	a, b := openStore(t, schema, nil), openStore(t, schema, nil)
+	elsewhere := newStore(t, nil)
+	ctx := t.Context()
+
+	tryLock := func(s *postgres.Store, name string, want bool) func() {
+		t.Helper()
+		unlock, ok, err := s.TryLock(ctx, name)
+		if err != nil {
+			t.Fatalf("TryLock(%q): %v", name, err)
+		}
+		if ok != want {
+			t.Fatalf("TryLock(%q) ok = %v, want %v", name, ok, want)
+		}
+		if ok == (unlock == nil) {
+			t.Fatalf("TryLock(%q) ok = %v with unlock func %v", name, ok, unlock != nil)
+		}
+		return unlock
+	}
+
+	unlock := tryLock(a, "sweep", true)
+	tryLock(b, "sweep", false)
+	tryLock(a, "sweep", false) // a lock is per session, not per Store
+	unlockOther := tryLock(b, "retention", true)
+	unlockElsewhere := tryLock(elsewhere, "sweep", true)
+
+	unlock()
+	unlock() // idempotent
+	unlockB := tryLock(b, "sweep", true)
+	tryLock(a, "sweep", false)
+	for _, u := range []func(){unlockB, unlockOther, unlockElsewhere} {
+		u()
+	}
+	tryLock(a, "sweep", true)()
+}
+
+// TestMain fails the run if a test leaves goroutines behind: a Listen that
+// outlives its context, or a pool that was never closed.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }
