@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -427,4 +428,158 @@ func TestTryLock(t *testing.T) {
 // outlives its context, or a pool that was never closed.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
+}
+
+// TestPayloadBytesExact guards the choice of bytea over jsonb: signatures
+// cover the exact body, so key order, spacing and escapes must survive.
+func TestPayloadBytesExact(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	f := newFixture(t, s, 0)
+	data := json.RawMessage(`{"z":1,"a":{"y":"\u00e9","b":[1.0,2e3]},"user_metadata":{"k2":"v","k1":null}}`)
+	meta := json.RawMessage(`{"k2":"v","k1":null}`)
+	ev, _, err := s.PublishEvent(t.Context(), webhookd.NewEvent{
+		ProjectID:     f.project.ID,
+		Type:          webhookd.EventBatchSucceeded,
+		Data:          data,
+		WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://example.com/d"}, UserMetadata: meta},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetEvent(t.Context(), f.project.ID, ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Payload, ev.Payload) || !bytes.Contains(got.Payload, data) {
+		t.Errorf("payload read back = %s, want exactly %s (containing %s)", got.Payload, ev.Payload, data)
+	}
+	if string(got.WebhookConfig.UserMetadata) != string(meta) {
+		t.Errorf("user_metadata read back = %s, want exactly %s", got.WebhookConfig.UserMetadata, meta)
+	}
+	cs, err := s.ClaimDeliveries(t.Context(), 10, time.Minute)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claimed %d, %v; want 1", len(cs), err)
+	}
+	if !bytes.Equal(cs[0].Payload, ev.Payload) {
+		t.Errorf("claimed payload = %s, want exactly %s", cs[0].Payload, ev.Payload)
+	}
+}
+
+// TestRecordStoresAnyResponse feeds the attempt log what receivers really
+// send: PostgreSQL text rejects NUL bytes and invalid UTF-8, and one odd
+// response must not make a whole batch of results fail to record.
+func TestRecordStoresAnyResponse(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	f := newFixture(t, s, 1)
+	f.publish(t, s)
+	f.publish(t, s)
+	cs, err := s.ClaimDeliveries(t.Context(), 10, time.Minute)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("claimed %d, %v; want 2", len(cs), err)
+	}
+	body := "bin\x00ary \xff\xfe body"
+	results := []webhookd.Result{
+		{
+			DeliveryID: cs[0].Delivery.ID, LeaseToken: cs[0].Delivery.LeaseToken, Outcome: webhookd.OutcomeRetry,
+			NextAttemptTime: time.Now().Add(time.Hour),
+			Attempt:         &webhookd.Attempt{Time: time.Now(), StatusCode: 500, Error: "HTTP 500: \x00\xff", ResponseBody: body},
+		},
+		{DeliveryID: cs[1].Delivery.ID, LeaseToken: cs[1].Delivery.LeaseToken, Outcome: webhookd.OutcomeFailed, Error: "bad \xc3"},
+	}
+	if err := s.RecordResults(t.Context(), results); err != nil {
+		t.Fatalf("RecordResults: %v", err)
+	}
+	as, err := s.ListAttempts(t.Context(), f.project.ID, cs[0].Delivery.ID)
+	if err != nil || len(as) != 1 {
+		t.Fatalf("ListAttempts = %d, %v; want 1", len(as), err)
+	}
+	if as[0].ResponseBody != body {
+		t.Errorf("response body = %q, want the exact bytes %q", as[0].ResponseBody, body)
+	}
+	if want := "HTTP 500: \uFFFD"; as[0].Error != want {
+		t.Errorf("attempt error = %q, want %q", as[0].Error, want)
+	}
+	d, err := s.GetDelivery(t.Context(), f.project.ID, cs[1].Delivery.ID)
+	if err != nil || d.State != webhookd.DeliveryFailed || d.LastError != "bad \uFFFD" {
+		t.Errorf("delivery failed without attempt = %+v, %v", d, err)
+	}
+}
+
+// TestIdempotencyAcrossProcesses publishes one idempotency key from several
+// stores at once: exactly one event is created, and every caller gets it.
+func TestIdempotencyAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	schema := testSchema(t)
+	stores := []*postgres.Store{openStore(t, schema, nil), openStore(t, schema, nil)}
+	f := newFixture(t, stores[0], 2)
+
+	const publishers = 6
+	var (
+		wg      sync.WaitGroup
+		ids     = make([]string, publishers)
+		created = make([]bool, publishers)
+		errs    = make([]error, publishers)
+	)
+	for i := range publishers {
+		wg.Go(func() {
+			var ev *webhookd.Event
+			ev, created[i], errs[i] = stores[i%2].PublishEvent(t.Context(), webhookd.NewEvent{
+				ProjectID: f.project.ID, Type: webhookd.EventBatchSucceeded, IdempotencyKey: "once",
+			})
+			if ev != nil {
+				ids[i] = ev.ID
+			}
+		})
+	}
+	wg.Wait()
+	nCreated := 0
+	for i := range publishers {
+		if errs[i] != nil {
+			t.Fatalf("publisher %d: %v", i, errs[i])
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("publisher %d got event %s, publisher 0 got %s", i, ids[i], ids[0])
+		}
+		if created[i] {
+			nCreated++
+		}
+	}
+	if nCreated != 1 {
+		t.Errorf("%d publishers created the event, want 1", nCreated)
+	}
+	evs, err := stores[1].ListEvents(t.Context(), f.project.ID, webhookd.Page{Size: 100})
+	if err != nil || len(evs) != 1 || evs[0].DeliveryCount != 2 {
+		t.Errorf("ListEvents = %d events, %v; want 1 with 2 deliveries", len(evs), err)
+	}
+}
+
+// TestTimesAreUTC reads times through a session whose time zone is not UTC:
+// they must come back equal and in UTC, as the domain hands them out.
+func TestTimesAreUTC(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	created := time.Date(2026, 3, 1, 23, 30, 0, 123456000, time.UTC)
+	s, err := postgres.Open(t.Context(), url+sep+"timezone=Asia/Kolkata", postgres.Options{
+		Clock:  fakeclock.New(created),
+		Schema: testSchema(t),
+		Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	f := newFixture(t, s, 0)
+	p, err := s.GetProject(t.Context(), f.project.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CreateTime != created {
+		t.Errorf("CreateTime = %v (%v), want %v in UTC", p.CreateTime, p.CreateTime.Location(), created)
+	}
 }
