@@ -1,0 +1,140 @@
+package lro
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// DriverStore is what the Driver needs of a store: the claim and the commit
+// of OperationStore.
+type DriverStore interface {
+	ClaimOperations(ctx context.Context, limit int, lease time.Duration) ([]*webhookd.Operation, error)
+	CommitOperationChange(ctx context.Context, c webhookd.OperationChange) error
+}
+
+// DriverConfig tunes the Driver; zero fields take the defaults.
+type DriverConfig struct {
+	// PollInterval is how often the Driver looks for due operations when
+	// nothing woke it (default 250ms; job steps are seconds apart).
+	PollInterval time.Duration
+	// Lease is how long a claimed operation is reserved for one step
+	// (default 30s); a process that dies mid-step leaves it to others then.
+	Lease time.Duration
+	// ClaimLimit is how many operations one claim takes (default 32).
+	ClaimLimit int
+	// Logger receives step failures (default: discarded).
+	Logger *slog.Logger
+}
+
+func (c DriverConfig) withDefaults() DriverConfig {
+	if c.PollInterval <= 0 {
+		c.PollInterval = 250 * time.Millisecond
+	}
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
+	}
+	if c.ClaimLimit <= 0 {
+		c.ClaimLimit = 32
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Driver runs a Runner against a store: it claims due operations, steps
+// each, and commits each step's change (state, files and events together).
+// Any number of Drivers may share a store: claims are leases, and a commit
+// under a stale claim fails its version check and is dropped.
+type Driver struct {
+	store  DriverStore
+	runner Runner
+	cfg    DriverConfig
+	wake   chan struct{}
+}
+
+// NewDriver returns a Driver.
+func NewDriver(store DriverStore, runner Runner, cfg DriverConfig) *Driver {
+	return &Driver{store: store, runner: runner, cfg: cfg.withDefaults(), wake: make(chan struct{}, 1)}
+}
+
+// Wake makes a running Driver look for due operations now (after an API call
+// created one), instead of at its next poll.
+func (d *Driver) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run steps due operations until ctx ends, then returns nil. Failures are
+// logged and retried at a later poll: one bad operation never stops the rest.
+func (d *Driver) Run(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-d.wake:
+		}
+		for {
+			n, err := d.RunOnce(ctx)
+			if err != nil && ctx.Err() == nil {
+				d.cfg.Logger.ErrorContext(ctx, "lro: step operations", slog.Any("error", err))
+			}
+			// A full claim suggests more are due: go again at once.
+			if err != nil || n < d.cfg.ClaimLimit || ctx.Err() != nil {
+				break
+			}
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(d.cfg.PollInterval)
+	}
+}
+
+// RunOnce claims one batch of due operations and steps each; it returns how
+// many it claimed. A step that fails or loses a race (ECONFLICT: a cancel or
+// another driver got there first) is logged and skipped; the error returned
+// is the claim's, or the commit failures of other kinds, joined.
+func (d *Driver) RunOnce(ctx context.Context) (int, error) {
+	ops, err := d.store.ClaimOperations(ctx, d.cfg.ClaimLimit, d.cfg.Lease)
+	if err != nil {
+		return 0, err
+	}
+	var firstErr error
+	for _, op := range ops {
+		log := d.cfg.Logger.With(slog.String("operation", op.Name()), slog.String("project", op.ProjectID))
+		change, err := d.runner.Step(ctx, op)
+		if err != nil {
+			log.ErrorContext(ctx, "lro: step failed; retrying when the lease ends", slog.Any("error", err))
+			continue
+		}
+		if change.Empty() {
+			continue
+		}
+		if err := d.store.CommitOperationChange(ctx, change); err != nil {
+			if webhookd.ErrorCode(err) == webhookd.ECONFLICT || webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+				log.DebugContext(ctx, "lro: step superseded", slog.Any("error", err))
+				continue
+			}
+			log.ErrorContext(ctx, "lro: commit step", slog.Any("error", err))
+			firstErr = errors.Join(firstErr, err)
+			continue
+		}
+		if len(change.Update) > 0 {
+			log.DebugContext(ctx, "lro: stepped", slog.String("state", string(change.Update[0].State)), slog.Int("events", len(change.Events)))
+		}
+	}
+	return len(ops), firstErr
+}
