@@ -3,6 +3,7 @@ package lro
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -307,6 +308,9 @@ type usageJSON struct {
 // for prev when prev ran in the background), in the same change.
 func (m *Machine) NewInteraction(projectID string, req *InteractionRequest, prev *webhookd.Operation, now time.Time) (webhookd.OperationChange, *webhookd.Operation, error) {
 	var change webhookd.OperationChange
+	r := *req // results get the pending call's name below; the caller's req stays as parsed
+	r.FunctionResults = slices.Clone(req.FunctionResults)
+	req = &r
 	if req.PreviousInteractionID != "" {
 		if prev == nil || prev.Kind != webhookd.OperationInteraction || prev.ID != req.PreviousInteractionID {
 			return change, nil, webhookd.FieldErrorf("previous_interaction_id", "Interaction %q not found.", req.PreviousInteractionID)
@@ -353,7 +357,9 @@ func (m *Machine) NewInteraction(projectID string, req *InteractionRequest, prev
 }
 
 // completeWithResults completes prev, waiting in requires_action, with the
-// function results of a follow-up: they must answer its pending call.
+// function results of a follow-up: they must answer its pending call. The
+// answer takes the call's name when it has none, so that both interactions
+// read it the same way.
 func (m *Machine) completeWithResults(prev *webhookd.Operation, results []FunctionResult, now time.Time) (*webhookd.Operation, error) {
 	var res interactionResult
 	if err := json.Unmarshal(prev.Result, &res); err != nil {
@@ -362,6 +368,9 @@ func (m *Machine) completeWithResults(prev *webhookd.Operation, results []Functi
 	var answer *FunctionResult
 	for i := range results {
 		if res.PendingCall != nil && results[i].CallID == res.PendingCall.ID {
+			if results[i].Name == "" {
+				results[i].Name = res.PendingCall.Name
+			}
 			answer = &results[i]
 		}
 	}
@@ -374,9 +383,6 @@ func (m *Machine) completeWithResults(prev *webhookd.Operation, results []Functi
 	}
 	n := advance(prev, now)
 	frs := functionResultStep{Type: "function_result", FunctionResult: *answer}
-	if frs.Name == "" && res.PendingCall != nil {
-		frs.Name = res.PendingCall.Name
-	}
 	text := resultText(frs.FunctionResult)
 	res.Steps = append(res.Steps, mustJSON(frs), mustJSON(modelOutputStep{Type: "model_output", Content: []textContent{{Type: "text", Text: text}}}))
 	res.PendingCall = nil
