@@ -1,0 +1,29 @@
+# The commands the README names. `make ci` is what CI runs (.ci/run).
+.PHONY: run test test-postgres test-sdk bench fuzz build ci
+
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+FUZZTIME ?= 60s
+
+run:
+	go run ./cmd/webhookd serve
+
+build:
+	go build -o bin/webhookd ./cmd/webhookd
+
+test:
+	go test -race ./...
+
+test-postgres:
+	WEBHOOKD_TEST_POSTGRES_URL='$(PG_URL)' go test -race -count=1 ./postgres/... ./delivery/... ./cmd/webhookd/...
+
+test-sdk: build
+	cd sdktest && npm ci --no-audit --no-fund && WEBHOOKD_BIN=$$PWD/../bin/webhookd npm test
+
+bench: build
+	./bin/webhookd bench
+
+fuzz:
+	go test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./api/
+
+ci:
+	bash .ci/run

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// adminEnv is what every administrative command needs: the configured
+// database, opened and migrated, and a quiet logger.
+type adminEnv struct {
+	store webhookd.Store
+	clock webhookd.Clock
+}
+
+// openAdmin parses the common --db flag on fs and opens the store.
+func openAdmin(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Writer) (*adminEnv, []string, error) {
+	cfg := defaultConfig()
+	if err := cfg.fromEnv(); err != nil {
+		return nil, nil, err
+	}
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or postgres://URL (WEBHOOKD_DB)")
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	clock := webhookd.SystemClock{}
+	st, err := openStore(ctx, cfg.DB, clock, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &adminEnv{store: st, clock: clock}, fs.Args(), nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	env, rest, err := openAdmin(ctx, flag.NewFlagSet("migrate", flag.ContinueOnError), args, stderr)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: migrate takes no arguments", errUsage)
+	}
+	fmt.Fprintln(stdout, "database schema is up to date")
+	return nil
+}
+
+func runProjects(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: projects create|list|update", errUsage)
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("projects "+sub, flag.ContinueOnError)
+	audience := fs.String("audience", "", "JWT audience of this project's dynamic deliveries (default: the destination URI)")
+	env, rest, err := openAdmin(ctx, fs, args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	switch sub {
+	case "create":
+		if len(rest) != 1 {
+			return fmt.Errorf("%w: projects create NAME [--audience AUD]", errUsage)
+		}
+		if _, err := env.store.FindProjectByName(ctx, rest[0]); err == nil {
+			return fmt.Errorf("a project named %q exists already", rest[0])
+		}
+		p := &webhookd.Project{ID: webhookd.NewID(webhookd.PrefixProject), Name: rest[0], Audience: *audience, CreateTime: env.clock.Now()}
+		if err := env.store.CreateProject(ctx, p); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\t%s\n", p.ID, p.Name)
+		return nil
+	case "list":
+		ps, err := env.store.ListProjects(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tAUDIENCE\tCREATED")
+		for _, p := range ps {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.Name, orDash(p.Audience), p.CreateTime.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	case "update":
+		if len(rest) != 1 {
+			return fmt.Errorf("%w: projects update ID|NAME --audience AUD", errUsage)
+		}
+		p, err := findProject(ctx, env.store, rest[0])
+		if err != nil {
+			return err
+		}
+		p.Audience = *audience
+		if err := env.store.UpdateProject(ctx, p); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\t%s\taudience=%s\n", p.ID, p.Name, orDash(p.Audience))
+		return nil
+	}
+	return fmt.Errorf("%w: unknown projects command %q", errUsage, sub)
+}
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: keys create|list|revoke", errUsage)
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
+	project := fs.String("project", webhookd.DefaultProjectName, "project id or name")
+	name := fs.String("name", "", "a label for the key")
+	env, rest, err := openAdmin(ctx, fs, args[1:], stderr)
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	p, err := findProject(ctx, env.store, *project)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		key, rec := webhookd.GenerateAPIKey(p.ID, *name, env.clock)
+		if err := env.store.CreateAPIKey(ctx, rec); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "API key %s for project %s (shown only this once):\n", rec.ID, p.Name)
+		fmt.Fprintln(stdout, key)
+		return nil
+	case "list":
+		ks, err := env.store.ListAPIKeys(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tREVOKED")
+		for _, k := range ks {
+			revoked := "-"
+			if k.RevokeTime != nil {
+				revoked = k.RevokeTime.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%s\n", k.ID, orDash(k.Name), k.Prefix, k.CreateTime.Format(time.RFC3339), revoked)
+		}
+		return tw.Flush()
+	case "revoke":
+		if len(rest) != 1 {
+			return fmt.Errorf("%w: keys revoke --project ID|NAME KEY_ID", errUsage)
+		}
+		if err := env.store.RevokeAPIKey(ctx, p.ID, rest[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", rest[0])
+		return nil
+	}
+	return fmt.Errorf("%w: unknown keys command %q", errUsage, sub)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/netguard"
+	"github.com/webhookd/webhookd/signing"
+)
+
+// newEngine builds the delivery engine from the configuration: the retry
+// schedule, the guarded transport (dev mode lets private addresses through),
+// and the key ring as the signer of dynamic deliveries.
+func newEngine(cfg Config, st webhookd.Store, sealer *signing.Sealer, ring *signing.KeyRing, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger) (*delivery.Engine, error) {
+	policy := delivery.RetryPolicy{Window: cfg.RetryWindow}
+	if cfg.RetrySchedule != "" {
+		s, err := delivery.ParseSchedule(cfg.RetrySchedule)
+		if err != nil {
+			return nil, fmt.Errorf("WEBHOOKD_RETRY_SCHEDULE: %w", err)
+		}
+		policy.Schedule = s
+	}
+	if err := policy.Validate(); err != nil {
+		return nil, fmt.Errorf("retry policy: %w", err)
+	}
+	guard := netguard.New(netguard.Options{AllowPrivate: cfg.Dev, Allow: cfg.AllowDest})
+	dialer := guard.Dialer(&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second})
+	return delivery.New(delivery.Config{
+		Store:               st,
+		Sealer:              sealer,
+		JWTSigner:           ring,
+		Issuer:              publicURL(cfg),
+		Clock:               clock,
+		Logger:              logger,
+		Transport:           delivery.NewTransport(dialer.DialContext),
+		AllowHTTP:           cfg.Dev,
+		Policy:              policy,
+		Workers:             cfg.Workers,
+		PerDestinationLimit: cfg.PerDestLimit,
+		Timeout:             cfg.Timeout,
+		DisableAfter:        cfg.DisableAfter,
+		ShutdownGrace:       cfg.ShutdownGrace,
+		Registerer:          reg,
+	})
+}

@@ -1,0 +1,86 @@
+// Command webhookd is the webhook delivery service and its tools: the server
+// (serve), schema migrations (migrate), project and API key administration
+// (projects, keys), a verifying receiver for local development (receive), and
+// the version. It only wires packages together; the logic lives in them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/webhookd/webhookd"
+)
+
+const usage = `webhookd — webhook delivery service
+
+Usage:
+  webhookd serve [flags]                 run the API and the delivery engine
+  webhookd migrate [--db DB]             apply database migrations and exit
+  webhookd projects create NAME [--audience AUD]
+  webhookd projects list
+  webhookd projects update ID|NAME --audience AUD
+  webhookd keys create --project ID|NAME [--name NAME]
+  webhookd keys list --project ID|NAME
+  webhookd keys revoke --project ID|NAME KEY_ID
+  webhookd receive --addr ADDR [--secret whsec_…]… [--jwks-url URL --audience AUD]
+  webhookd version
+
+Configuration is read from WEBHOOKD_* environment variables; flags override
+them. Run "webhookd serve -h" for the server's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "webhookd:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// errUsage marks command-line mistakes, which exit with status 2.
+var errUsage = errors.New("usage")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, rest, stdout, stderr)
+	case "projects":
+		return runProjects(ctx, rest, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, rest, stdout, stderr)
+	case "receive":
+		return runReceive(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "webhookd", webhookd.Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}

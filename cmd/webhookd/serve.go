@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/signing"
+)
+
+// maintenanceEvery is how often the singleton maintenance (key rotation,
+// key expiry) runs.
+const maintenanceEvery = time.Minute
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := defaultConfig()
+	if err := cfg.fromEnv(); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	return serve(ctx, cfg, stdout, logger)
+}
+
+// newLogger returns JSON logs in production and text logs in development.
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if cfg.Dev {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// loadSealer returns the sealer for the master key from WEBHOOKD_MASTER_KEY
+// or, failing that, the key file (created on first start).
+func loadSealer(cfg Config, logger *slog.Logger) (*signing.Sealer, error) {
+	if cfg.MasterKey != "" {
+		k, err := signing.ParseMasterKey(cfg.MasterKey)
+		if err != nil {
+			return nil, fmt.Errorf("WEBHOOKD_MASTER_KEY: %w", err)
+		}
+		return signing.NewSealer(k)
+	}
+	path := cfg.masterKeyFile()
+	k, err := signing.LoadOrCreateMasterKey(path)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("master key loaded", "file", path)
+	return signing.NewSealer(k)
+}
+
+// serve runs the API and the delivery engine until ctx ends, then shuts down
+// in order: stop accepting requests and finish the ones in flight, then stop
+// the engine (in-flight attempts finish and their results are recorded;
+// anything unfinished stays leased and is retried after the lease), then
+// close the store. Nothing acknowledged is lost at any point: every
+// acknowledged event is already committed with its deliveries.
+func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger) error {
+	clock := webhookd.SystemClock{}
+	sealer, err := loadSealer(cfg, logger)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.DB, clock, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := bootstrap(ctx, st, cfg.APIKey, clock, stdout, logger); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	ring, err := signing.NewKeyRing(ctx, signing.KeyRingConfig{Store: st, Sealer: sealer, Clock: clock, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("key ring: %w", err)
+	}
+
+	eng, err := newEngine(cfg, st, sealer, ring, clock, reg, logger)
+	if err != nil {
+		return err
+	}
+
+	handler, err := api.New(api.Config{
+		Store:      st,
+		Sealer:     sealer,
+		Catalog:    webhookd.NewCatalog(cfg.EventTypes...),
+		URIPolicy:  webhookd.URIPolicy{AllowHTTP: cfg.Dev},
+		Clock:      clock,
+		Logger:     logger,
+		PathPrefix: cfg.PathPrefix,
+		Notify:     eng.Notify,
+		Ready:      st.Ping,
+		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		JWKS:       ring.JWKSHandler(),
+		Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Go(func() {
+		if err := eng.Run(engCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("delivery engine: %w", err)
+		}
+	})
+	wg.Go(func() { runMaintenance(engCtx, st, ring, logger) })
+	if l, ok := st.(listener); ok {
+		wg.Go(func() {
+			if err := l.Listen(engCtx, eng.Notify); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Warn("cross-process wake-ups stopped", "err", err)
+			}
+		})
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+		}
+	}()
+	kind, _, _ := parseDB(cfg.DB)
+	logger.Info("webhookd listening", "addr", ln.Addr().String(), "db", kind, "dev", cfg.Dev, "version", webhookd.Version)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case runErr = <-errc:
+		logger.Error("stopping after a fatal error", "err", runErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	stopEngine()
+	wg.Wait()
+	logger.Info("stopped")
+	return runErr
+}
+
+// listener is implemented by stores that can wake this process when another
+// process publishes (PostgreSQL LISTEN/NOTIFY).
+type listener interface {
+	Listen(ctx context.Context, wake func()) error
+}
+
+// locker is implemented by stores shared by several processes, so that
+// singleton maintenance runs on one of them at a time.
+type locker interface {
+	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+}
+
+// runMaintenance rotates and expires signing keys on schedule. With a shared
+// database only the process holding the advisory lock does it; the others
+// reload the ring so they sign with the current key.
+func runMaintenance(ctx context.Context, st webhookd.Store, ring *signing.KeyRing, logger *slog.Logger) {
+	t := time.NewTicker(maintenanceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := maintainOnce(ctx, st, ring); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Warn("maintenance", "err", err)
+		}
+	}
+}
+
+func maintainOnce(ctx context.Context, st webhookd.Store, ring *signing.KeyRing) error {
+	if l, ok := st.(locker); ok {
+		unlock, held, err := l.TryLock(ctx, "webhookd-maintenance")
+		if err != nil {
+			return err
+		}
+		if !held {
+			return ring.Reload(ctx)
+		}
+		defer unlock()
+	}
+	return ring.Maintain(ctx)
+}
+
+// publicURL is the issuer of delivery JWTs: the configured public URL, or
+// the listen address for local use.
+func publicURL(cfg Config) string {
+	if cfg.PublicURL != "" {
+		return strings.TrimSuffix(cfg.PublicURL, "/")
+	}
+	return "http://" + cfg.Addr
+}
