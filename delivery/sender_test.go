@@ -214,7 +214,7 @@ func TestSendFailures(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	tlsSrv := httptest.NewUnstartedServer(mux) // its certificate is not trusted by the sender
+	tlsSrv := httptest.NewUnstartedServer(mux)          // its certificate is not trusted by the sender
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes are the point
 	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)

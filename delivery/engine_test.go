@@ -1,0 +1,575 @@
+package delivery_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/fakeclock"
+	"github.com/webhookd/webhookd/signing"
+)
+
+// TestDeliveryVerifies is the golden check: what the engine sends verifies
+// with the official Standard Webhooks Go library, and is recorded.
+func TestDeliveryVerifies(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, ok)
+	wh, secret := h.webhook(rc.URL + "/hooks")
+	ev := h.publish(wh.ID)
+	h.start(h.config())
+
+	d := h.waitDone(ev.ID)
+	if d.State != webhookd.DeliverySucceeded || d.AttemptCount != 1 || d.LastStatusCode != http.StatusNoContent {
+		t.Fatalf("delivery = %+v, want succeeded after 1 attempt with 204", d)
+	}
+	req := <-rc.arrived
+	if string(req.body) != string(ev.Payload) {
+		t.Errorf("body = %s, want the event payload %s", req.body, ev.Payload)
+	}
+	if got := req.header.Get("webhook-id"); got != ev.ID {
+		t.Errorf("webhook-id = %q, want the event id %q", got, ev.ID)
+	}
+	wh2, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh2.Verify(req.body, req.header); err != nil {
+		t.Errorf("official library does not verify the delivery: %v", err)
+	}
+	as := h.attempts(d.ID)
+	if len(as) != 1 || as[0].StatusCode != http.StatusNoContent || as[0].Error != "" || as[0].Latency <= 0 {
+		t.Errorf("attempts = %+v", as)
+	}
+}
+
+// TestRotation: during the grace both the old and the new secret verify;
+// after an immediate revocation only the newest does.
+func TestRotation(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, ok)
+	wh, first := h.webhook(rc.URL)
+	h.start(h.config())
+
+	rotate := func(expireOthers time.Time) string {
+		s := signing.GenerateSecret()
+		err := h.store.RotateSecret(t.Context(), h.project.ID, wh.ID, webhookd.SigningSecret{Sealed: h.sealer.Seal([]byte(s)), Truncated: signing.TruncateSecret(s)}, expireOthers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	deliver := func() request {
+		ev := h.publish(wh.ID)
+		if d := h.waitDone(ev.ID); d.State != webhookd.DeliverySucceeded {
+			t.Fatalf("delivery %+v", d)
+		}
+		return <-rc.arrived
+	}
+	verifies := func(req request, secret string) bool {
+		w, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w.Verify(req.body, req.header) == nil
+	}
+
+	second := rotate(time.Now().Add(webhookd.RotationGrace))
+	req := deliver()
+	if !verifies(req, first) || !verifies(req, second) {
+		t.Errorf("during the grace: old verifies %v, new verifies %v; want both", verifies(req, first), verifies(req, second))
+	}
+	third := rotate(time.Now())
+	req = deliver()
+	if verifies(req, first) || verifies(req, second) || !verifies(req, third) {
+		t.Errorf("after immediate revocation: first %v, second %v, third %v; want only the third",
+			verifies(req, first), verifies(req, second), verifies(req, third))
+	}
+	if n := len(strings.Fields(req.header.Get("webhook-signature"))); n != 1 {
+		t.Errorf("%d signatures after immediate revocation, want 1", n)
+	}
+}
+
+// TestFaultsAreRetried: each kind of failing receiver is retried with the
+// same webhook-id until it answers 2xx, and each attempt says why it failed.
+func TestFaultsAreRetried(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		failures int
+		fail     func(w http.ResponseWriter, r *http.Request)
+		errText  string
+		policy   delivery.RetryPolicy
+		minGap   time.Duration
+	}{
+		{name: "500", failures: 2, fail: func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "database on fire", http.StatusInternalServerError)
+		}, errText: "receiver answered 500 Internal Server Error"},
+		{name: "hangs past the timeout", failures: 1, fail: func(w http.ResponseWriter, r *http.Request) {
+			<-r.Context().Done()
+		}, errText: "within 300ms"},
+		{name: "resets the connection", failures: 2, fail: func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				_ = conn.(*net.TCPConn).SetLinger(0)
+				conn.Close()
+			}
+		}, errText: "before it answered"},
+		{name: "302", failures: 2, fail: func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/elsewhere", http.StatusFound)
+		}, errText: "receiver answered 302 Found; redirects are not followed"},
+		{name: "429 with Retry-After", failures: 1, fail: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, errText: "429 Too Many Requests (Retry-After: 1)",
+			// A 2s step lets the 1s Retry-After be honoured (it is capped
+			// at the largest step).
+			policy: delivery.RetryPolicy{Schedule: []time.Duration{10 * time.Millisecond, 2 * time.Second}, Window: 10 * time.Second},
+			minGap: time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := setup(t, nil)
+			rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+				if n <= tt.failures {
+					tt.fail(w, r)
+					return
+				}
+				w.WriteHeader(http.StatusNoContent)
+			})
+			wh, secret := h.webhook(rc.URL)
+			ev := h.publish(wh.ID)
+			cfg := h.config()
+			cfg.Timeout = 300 * time.Millisecond
+			if tt.policy.Schedule != nil {
+				cfg.Policy = tt.policy
+			}
+			h.start(cfg)
+
+			d := h.waitDone(ev.ID)
+			if d.State != webhookd.DeliverySucceeded || d.AttemptCount != tt.failures+1 {
+				t.Fatalf("delivery = %s after %d attempts, want succeeded after %d", d.State, d.AttemptCount, tt.failures+1)
+			}
+			as := h.attempts(d.ID)
+			for i, a := range as[:tt.failures] {
+				if !strings.Contains(a.Error, tt.errText) {
+					t.Errorf("attempt %d error = %q, want it to contain %q", i+1, a.Error, tt.errText)
+				}
+			}
+			if last := as[len(as)-1]; last.Error != "" || last.StatusCode != http.StatusNoContent {
+				t.Errorf("last attempt = %+v, want a clean 204", last)
+			}
+			reqs := rc.seen()
+			if len(reqs) != tt.failures+1 {
+				t.Fatalf("receiver saw %d requests, want %d", len(reqs), tt.failures+1)
+			}
+			verifier, _ := standardwebhooks.NewWebhook(secret)
+			for i, req := range reqs {
+				if got := req.header.Get("webhook-id"); got != ev.ID {
+					t.Errorf("request %d webhook-id = %q, want %q on every retry", i+1, got, ev.ID)
+				}
+				if err := verifier.Verify(req.body, req.header); err != nil {
+					t.Errorf("request %d does not verify: %v", i+1, err)
+				}
+			}
+			if tt.minGap > 0 {
+				if gap := reqs[1].at.Sub(reqs[0].at); gap < tt.minGap {
+					t.Errorf("retry came %v after the 429, want at least the Retry-After %v", gap, tt.minGap)
+				}
+			}
+		})
+	}
+}
+
+// TestRetryWindowEnds: a receiver that always fails is retried, with the
+// same webhook-id, until the window ends; then the delivery is failed.
+func TestRetryWindowEnds(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	wh, _ := h.webhook(rc.URL)
+	ev := h.publish(wh.ID)
+	cfg := h.config()
+	cfg.Policy = delivery.RetryPolicy{Schedule: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond}, Window: 480 * time.Millisecond}
+	cfg.Breaker.FailureThreshold = 1000 // this test is about the window, not the breaker
+	h.start(cfg)
+
+	d := h.waitDone(ev.ID)
+	if d.State != webhookd.DeliveryFailed {
+		t.Fatalf("state = %s, want failed", d.State)
+	}
+	as := h.attempts(d.ID)
+	if len(as) < 5 {
+		t.Errorf("%d attempts in a 480ms window of 10/20/40ms gaps, want at least 5", len(as))
+	}
+	span := as[len(as)-1].Time.Sub(as[0].Time)
+	if span < 460*time.Millisecond { // the last attempt falls in the final 20ms of the window
+		t.Errorf("last attempt %v after the first, want it in the final 1/24 of the 480ms window", span)
+	}
+	for i, req := range rc.seen() {
+		if got := req.header.Get("webhook-id"); got != ev.ID {
+			t.Errorf("request %d webhook-id = %q, want %q", i+1, got, ev.ID)
+		}
+	}
+	if !strings.Contains(d.LastError, "503") {
+		t.Errorf("last error = %q", d.LastError)
+	}
+}
+
+// TestNotAttempted: deliveries that must not be sent are failed without an
+// attempt, with the reason.
+func TestNotAttempted(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, ok)
+	disabled, _ := h.webhook(rc.URL)
+	evDisabled := h.publish(disabled.ID)
+	disabled.State = webhookd.WebhookDisabled
+	disabled.UpdateTime = time.Now()
+	if err := h.store.UpdateWebhook(t.Context(), disabled); err != nil {
+		t.Fatal(err)
+	}
+	evDynamic, _, err := h.store.PublishEvent(t.Context(), webhookd.NewEvent{
+		ProjectID: h.project.ID, Type: webhookd.EventBatchSucceeded, Source: "api",
+		WebhookConfig: &webhookd.WebhookConfig{URIs: []string{rc.URL + "/dynamic"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(h.config())
+
+	for ev, want := range map[string]string{
+		evDisabled.ID: "webhook is disabled; not attempted",
+		evDynamic.ID:  "dynamic signing is not configured",
+	} {
+		d := h.waitDone(ev)
+		if d.State != webhookd.DeliveryFailed || d.LastError != want || d.AttemptCount != 0 {
+			t.Errorf("delivery = %s, %d attempts, error %q; want failed without an attempt: %q", d.State, d.AttemptCount, d.LastError, want)
+		}
+		if as := h.attempts(d.ID); len(as) != 0 {
+			t.Errorf("%d attempts recorded, want none", len(as))
+		}
+	}
+	if n := len(rc.seen()); n != 0 {
+		t.Errorf("receiver saw %d requests, want none", n)
+	}
+}
+
+// TestDynamicDelivery: a webhook_config URI gets the signer's token, with the
+// project's audience when it has one.
+func TestDynamicDelivery(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	h.project.Audience = "client-42"
+	if err := h.store.UpdateProject(t.Context(), h.project); err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, ok)
+	ev, _, err := h.store.PublishEvent(t.Context(), webhookd.NewEvent{
+		ProjectID: h.project.ID, Type: webhookd.EventBatchSucceeded, Source: "api",
+		WebhookConfig: &webhookd.WebhookConfig{URIs: []string{rc.URL + "/dynamic"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := &tokenSigner{}
+	cfg := h.config()
+	cfg.JWTSigner, cfg.Issuer = signer, "https://webhookd.example"
+	h.start(cfg)
+
+	if d := h.waitDone(ev.ID); d.State != webhookd.DeliverySucceeded {
+		t.Fatalf("delivery = %+v", d)
+	}
+	req := <-rc.arrived
+	if got := req.header.Get("webhook-signature"); got != "token-for:client-42" {
+		t.Errorf("webhook-signature = %q", got)
+	}
+	tok := signer.last()
+	if tok.Issuer != "https://webhookd.example" || tok.Audience != "client-42" || tok.WebhookID != ev.ID ||
+		tok.EventType != ev.Type || string(tok.Body) != string(ev.Payload) {
+		t.Errorf("token = %+v", tok)
+	}
+}
+
+// TestNotify: with polling effectively off, a new event is still attempted
+// at once after Notify.
+func TestNotify(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, ok)
+	wh, _ := h.webhook(rc.URL)
+	cfg := h.config()
+	cfg.PollInterval = time.Hour
+	e, _ := h.start(cfg)
+	// The claim the engine makes as it starts may find the first event;
+	// every later one can only be found through Notify.
+	for range 3 {
+		ev := h.publish(wh.ID)
+		start := time.Now()
+		e.Notify()
+		select {
+		case req := <-rc.arrived:
+			if req.header.Get("webhook-id") != ev.ID {
+				t.Fatalf("got %s, want %s", req.header.Get("webhook-id"), ev.ID)
+			}
+			t.Logf("event to first attempt after Notify: %v", time.Since(start))
+		case <-time.After(waitLimit):
+			t.Fatal("Notify did not wake the engine")
+		}
+	}
+}
+
+// TestAutoDisable: a webhook failing continuously for DisableAfter is
+// disabled, and its pending retries then fail without an attempt.
+func TestAutoDisable(t *testing.T) {
+	t.Parallel()
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	h := setup(t, clock)
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) })
+	wh, _ := h.webhook(rc.URL)
+	ev := h.publish(wh.ID)
+	cfg := h.config()
+	cfg.DisableAfter = time.Hour
+	cfg.Policy = delivery.RetryPolicy{Schedule: []time.Duration{time.Minute}, Window: 48 * time.Hour}
+	cfg.Breaker.FailureThreshold = 1000
+	e, _ := h.start(cfg)
+
+	attempted := func(n int) func() bool {
+		return func() bool { return h.delivery(ev.ID).AttemptCount >= n }
+	}
+	h.waitFor("first attempt", attempted(1))
+	w, _ := h.store.GetWebhook(t.Context(), h.project.ID, wh.ID)
+	if w.State != webhookd.WebhookEnabled || w.FailingSince == nil || !w.FailingSince.Equal(clock.Now()) {
+		t.Fatalf("after one failure: state %s, failing since %v; want enabled, failing since now", w.State, w.FailingSince)
+	}
+
+	clock.Advance(30 * time.Minute) // retry due; the run is 30m long: still enabled
+	e.Notify()
+	h.waitFor("second attempt", attempted(2))
+	if w, _ := h.store.GetWebhook(t.Context(), h.project.ID, wh.ID); w.State != webhookd.WebhookEnabled {
+		t.Fatalf("disabled after a 30m failing run, DisableAfter is 1h")
+	}
+
+	clock.Advance(31 * time.Minute) // the run reaches 61m at the third failure
+	e.Notify()
+	h.waitFor("third attempt", attempted(3))
+	w, _ = h.store.GetWebhook(t.Context(), h.project.ID, wh.ID)
+	if w.State != webhookd.WebhookDisabledDueToFailedDeliveries {
+		t.Fatalf("state = %s after a 61m failing run, want %s", w.State, webhookd.WebhookDisabledDueToFailedDeliveries)
+	}
+
+	clock.Advance(2 * time.Minute) // the pending retry comes due on a disabled webhook
+	e.Notify()
+	d := h.waitDone(ev.ID)
+	if d.State != webhookd.DeliveryFailed || d.AttemptCount != 3 || !strings.Contains(d.LastError, "disabled after failing continuously") {
+		t.Errorf("delivery = %s after %d attempts, error %q; want failed without a 4th attempt", d.State, d.AttemptCount, d.LastError)
+	}
+	if n := len(rc.seen()); n != 3 {
+		t.Errorf("receiver saw %d requests, want 3", n)
+	}
+}
+
+// TestLeaseExpiry: an engine stopped with an attempt in flight records
+// nothing for it; the delivery stays leased and another engine delivers it
+// once the lease ends, with the same webhook-id (at-least-once).
+func TestLeaseExpiry(t *testing.T) {
+	t.Parallel()
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	h := setup(t, clock)
+	release := make(chan struct{})
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			select { // the first engine's attempt hangs until it is abandoned
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}
+	})
+	t.Cleanup(func() { close(release) })
+	wh, _ := h.webhook(rc.URL)
+	ev := h.publish(wh.ID)
+
+	cfg := h.config()
+	cfg.Timeout = 5 * time.Second
+	cfg.Lease = 15 * time.Second
+	cfg.ShutdownGrace = 10 * time.Millisecond
+	_, stop1 := h.start(cfg)
+	first := <-rc.arrived
+	stop1() // killed mid-flight: the attempt is abandoned after the grace
+
+	d := h.delivery(ev.ID)
+	if d.State != webhookd.DeliveryPending || d.AttemptCount != 0 {
+		t.Fatalf("after the abandoned attempt: %s, %d attempts; want pending, 0", d.State, d.AttemptCount)
+	}
+	if st, err := h.store.QueueStats(t.Context()); err != nil || st.Pending != 1 || st.Due != 0 {
+		t.Fatalf("queue = %+v, %v; want 1 pending, still leased (not due)", st, err)
+	}
+
+	cfg2 := h.config()
+	cfg2.Transport = delivery.NewTransport(nil)
+	e2, _ := h.start(cfg2)
+	clock.Advance(cfg.Lease + time.Second)
+	e2.Notify()
+	d = h.waitDone(ev.ID)
+	if d.State != webhookd.DeliverySucceeded || d.AttemptCount != 1 {
+		t.Fatalf("delivery = %s after %d attempts, want succeeded after 1", d.State, d.AttemptCount)
+	}
+	second := <-rc.arrived
+	if first.header.Get("webhook-id") != ev.ID || second.header.Get("webhook-id") != ev.ID {
+		t.Errorf("webhook-ids %q, %q; want %q both times", first.header.Get("webhook-id"), second.header.Get("webhook-id"), ev.ID)
+	}
+}
+
+// TestGracefulShutdown: attempts in flight when Run's context ends finish
+// and are recorded.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	release := make(chan struct{})
+	rc := newReceiver(t, func(int, http.ResponseWriter, *http.Request) { <-release })
+	wh, _ := h.webhook(rc.URL)
+	ev := h.publish(wh.ID)
+	cfg := h.config()
+	cfg.ShutdownGrace = waitLimit
+	_, stop := h.start(cfg)
+	<-rc.arrived
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	close(release) // the receiver answers while Run is shutting down
+	<-stopped
+	if d := h.delivery(ev.ID); d.State != webhookd.DeliverySucceeded {
+		t.Fatalf("delivery = %s after shutdown, want succeeded (in-flight attempt finished and recorded)", d.State)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	good := newReceiver(t, ok)
+	bad := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) })
+	whGood, _ := h.webhook(good.URL)
+	whBad, _ := h.webhook(bad.URL)
+	evGood, evBad := h.publish(whGood.ID), h.publish(whBad.ID)
+	reg := prometheus.NewRegistry()
+	cfg := h.config()
+	cfg.Registerer = reg
+	cfg.StatsInterval = 10 * time.Millisecond
+	cfg.Policy = delivery.RetryPolicy{Schedule: []time.Duration{time.Hour}, Window: 2 * time.Hour}
+	h.start(cfg)
+	h.waitDone(evGood.ID)
+	h.waitFor("the failed attempt", func() bool { return h.delivery(evBad.ID).AttemptCount == 1 })
+
+	// The queue gauges are refreshed every StatsInterval, not on a signal:
+	// poll the registry until they show the settled queue (nothing due).
+	var values map[string]float64
+	for deadline := time.Now().Add(waitLimit); ; time.Sleep(cfg.StatsInterval) {
+		values = gather(t, reg)
+		if values["webhookd_queue_due"] == 0 && values["webhookd_queue_oldest_due_age_seconds"] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue gauges never settled: %v", values)
+		}
+	}
+	for name, want := range map[string]float64{
+		"webhookd_deliveries_total{succeeded}":       1,
+		"webhookd_deliveries_total{retry}":           1,
+		"webhookd_deliveries_total{failed}":          0,
+		"webhookd_delivery_attempt_duration_seconds": 2,
+		"webhookd_circuits_open":                     0, // a 404 is an answer, not an outage
+		"webhookd_delivery_attempts_in_flight":       0,
+		"webhookd_queue_oldest_due_age_seconds":      0,
+	} {
+		if got, ok := values[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if _, ok := values["webhookd_queue_due"]; !ok {
+		t.Error("webhookd_queue_due is not exported")
+	}
+	if _, err := delivery.New(cfg); err == nil || !strings.Contains(err.Error(), "register metrics") {
+		t.Errorf("second engine on the same registry: %v, want a registration error", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	tests := []struct {
+		name string
+		cfg  delivery.Config
+		want string
+	}{
+		{"no store", delivery.Config{}, "Config.Store is required"},
+		{"short lease", delivery.Config{Store: h.store, Timeout: 10 * time.Second, Lease: 20 * time.Second}, "lease 20s is shorter than 3× the attempt timeout 10s"},
+		{"bad policy", delivery.Config{Store: h.store, Policy: delivery.RetryPolicy{Schedule: []time.Duration{-time.Second}}}, "step 1 is -1s"},
+	}
+	for _, tt := range tests {
+		if _, err := delivery.New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: New = %v, want an error containing %q", tt.name, err, tt.want)
+		}
+	}
+	e, err := delivery.New(delivery.Config{Store: h.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	// A second Run is refused whether or not the first has started yet.
+	second := make(chan error)
+	go func() { second <- e.Run(ctx) }()
+	var errs []error
+	select {
+	case err := <-second:
+		errs = append(errs, err)
+	case err := <-done:
+		errs = append(errs, err)
+	}
+	cancel()
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "already running") {
+		t.Errorf("second Run = %v, want 'already running'", errs[0])
+	}
+	select {
+	case <-done:
+	case <-second:
+	}
+}
+
+// gather returns every sample of reg as name{label values} → value (the
+// sample count for histograms).
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "{" + l.GetValue() + "}"
+			}
+			switch {
+			case m.Counter != nil:
+				values[name] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				values[name] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				values[name] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return values
+}
