@@ -57,12 +57,32 @@ type target struct {
 // (project, key): a second publisher with the same key waits for the first
 // to commit, then finds its event, instead of both inserting.
 func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
-	now := s.now()
+	var (
+		ev      *webhookd.Event
+		created bool
+	)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		ev, created, err = s.publishTx(ctx, tx, ne, s.now())
+		if err != nil || ev.DeliveryCount == 0 || !created {
+			return err
+		}
+		return s.notify(ctx, tx)
+	})
+	if err != nil {
+		return nil, false, mapErr(err, "publish event", "Event")
+	}
+	return ev, created, nil
+}
+
+// publishTx writes ne and its deliveries in tx; the caller notifies the
+// listeners when any delivery was created.
+func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time) (*webhookd.Event, bool, error) {
 	var wcJSON *string
 	if ne.WebhookConfig != nil {
 		b, err := json.Marshal(ne.WebhookConfig)
 		if err != nil {
-			return nil, false, fmt.Errorf("postgres: publish event: webhook_config: %w", err)
+			return nil, false, webhookd.FieldErrorf("webhook_config", "webhook_config: %v", err)
 		}
 		str := string(b)
 		wcJSON = &str
@@ -70,6 +90,16 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 	payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
 	if err != nil {
 		return nil, false, webhookd.FieldErrorf("data", "data must be a JSON object.")
+	}
+	if ne.IdempotencyKey != "" {
+		first, err := s.lockIdempotencyKey(ctx, tx, ne.ProjectID, ne.IdempotencyKey, now)
+		if err != nil || first != nil {
+			return first, false, err
+		}
+	}
+	targets, err := s.route(ctx, tx, ne)
+	if err != nil {
+		return nil, false, err
 	}
 	ev := &webhookd.Event{
 		ID:             webhookd.NewID(webhookd.PrefixEvent),
@@ -80,43 +110,24 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 		IdempotencyKey: ne.IdempotencyKey,
 		Source:         ne.Source,
 		CreateTime:     now,
+		DeliveryCount:  len(targets),
 	}
-	created := true
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if ne.IdempotencyKey != "" {
-			first, err := s.lockIdempotencyKey(ctx, tx, ne.ProjectID, ne.IdempotencyKey, now)
-			if err != nil {
-				return err
-			}
-			if first != nil {
-				ev, created = first, false
-				return nil
-			}
-		}
-		targets, err := s.route(ctx, tx, ne)
-		if err != nil {
-			return err
-		}
-		ev.DeliveryCount = len(targets)
-		_, err = tx.Exec(ctx, `INSERT INTO events
-			(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
-			VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, $9)`,
-			ev.ID, ev.ProjectID, ev.Type, ev.Payload, wcJSON, ev.IdempotencyKey, ev.Source, ev.CreateTime, ev.DeliveryCount)
-		if isForeignKeyViolation(err) {
-			return webhookd.NotFound("Project")
-		}
-		if err != nil || len(targets) == 0 {
-			return err
-		}
-		if err := insertDeliveries(ctx, tx, ev, targets); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx)
-	})
+	_, err = tx.Exec(ctx, `INSERT INTO events
+		(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, $9)`,
+		ev.ID, ev.ProjectID, ev.Type, ev.Payload, wcJSON, ev.IdempotencyKey, ev.Source, ev.CreateTime, ev.DeliveryCount)
+	if isForeignKeyViolation(err) {
+		return nil, false, webhookd.NotFound("Project")
+	}
 	if err != nil {
-		return nil, false, mapErr(err, "publish event", "Event")
+		return nil, false, err
 	}
-	return ev, created, nil
+	if len(targets) > 0 {
+		if err := insertDeliveries(ctx, tx, ev, targets); err != nil {
+			return nil, false, err
+		}
+	}
+	return ev, true, nil
 }
 
 // lockIdempotencyKey takes the key's lock for the rest of tx and returns the

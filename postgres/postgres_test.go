@@ -192,7 +192,7 @@ type fixture struct {
 func newFixture(t testing.TB, s webhookd.Store, webhooks int) fixture {
 	t.Helper()
 	ctx := context.Background()
-	f := fixture{project: &webhookd.Project{Name: "p"}}
+	f := fixture{project: &webhookd.Project{Name: webhookd.NewID("project-")}}
 	if err := s.CreateProject(ctx, f.project); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,213 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/webhookd/webhookd"
+)
+
+// fileColumns leave out content: only GetFileContent reads it, so listings
+// and lookups never pull file bodies off the disk.
+const fileColumns = `id, project_id, display_name, mime_type, size_bytes, sha256, source, state, create_time, update_time, expire_time`
+
+func scanFile(row pgx.CollectableRow) (*webhookd.File, error) {
+	var f webhookd.File
+	err := row.Scan(&f.ID, &f.ProjectID, &f.DisplayName, &f.MimeType, &f.SizeBytes, &f.SHA256, &f.Source, &f.State,
+		&f.CreateTime, &f.UpdateTime, &f.ExpireTime)
+	return &f, err
+}
+
+// CreateFile stores f with its content. Left empty, the ID, times, size and
+// digest are filled in.
+func (s *Store) CreateFile(ctx context.Context, f *webhookd.File) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return insertFile(ctx, tx, f, s.now()) })
+	return mapErr(err, "create file", "File")
+}
+
+func insertFile(ctx context.Context, tx pgx.Tx, f *webhookd.File, now time.Time) error {
+	if int64(len(f.Content)) > webhookd.MaxFileSize {
+		return webhookd.Errorf(webhookd.ETOOLARGE, "File is larger than %d bytes.", webhookd.MaxFileSize)
+	}
+	f.ID = orID(f.ID, webhookd.PrefixFile)
+	f.CreateTime = orNow(f.CreateTime, now)
+	f.UpdateTime = orNow(f.UpdateTime, f.CreateTime)
+	if f.SHA256 == nil {
+		sum := sha256.Sum256(f.Content)
+		f.SHA256 = sum[:]
+		f.SizeBytes = int64(len(f.Content))
+	}
+	if f.State == "" {
+		f.State = webhookd.FileActive
+	}
+	content := f.Content
+	if content == nil {
+		content = []byte{}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO files (`+fileColumns+`, content)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		f.ID, f.ProjectID, f.DisplayName, f.MimeType, f.SizeBytes, f.SHA256, string(f.Source), string(f.State),
+		f.CreateTime, f.UpdateTime, nullTime(f.ExpireTime), content)
+	if isForeignKeyViolation(err) {
+		return webhookd.NotFound("Project")
+	}
+	return mapErr(err, "create file", "File")
+}
+
+// GetFile returns a file's record without its content.
+func (s *Store) GetFile(ctx context.Context, projectID, id string) (*webhookd.File, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+fileColumns+` FROM files WHERE project_id = $1 AND id = $2`, projectID, id)
+	f, err := pgx.CollectExactlyOneRow(rows, scanFile)
+	return f, mapErr(err, "get file", "File")
+}
+
+// GetFileContent returns a file's bytes.
+func (s *Store) GetFileContent(ctx context.Context, projectID, id string) ([]byte, error) {
+	var content []byte
+	err := s.pool.QueryRow(ctx, `SELECT content FROM files WHERE project_id = $1 AND id = $2`, projectID, id).Scan(&content)
+	return content, mapErr(err, "get file content", "File")
+}
+
+// ListFiles returns a page of a project's files, newest first.
+func (s *Store) ListFiles(ctx context.Context, projectID string, page webhookd.Page) ([]*webhookd.File, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+fileColumns+` FROM files
+		WHERE project_id = $1 AND ($2 OR (create_time, id) < ($3, $4))
+		ORDER BY create_time DESC, id DESC
+		LIMIT $5`, projectID, page.After.IsZero(), page.After.Time, page.After.ID, limitOf(page.Size))
+	fs, err := pgx.CollectRows(rows, scanFile)
+	return fs, mapErr(err, "list files", "File")
+}
+
+// DeleteFile removes a file.
+func (s *Store) DeleteFile(ctx context.Context, projectID, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM files WHERE project_id = $1 AND id = $2`, projectID, id)
+	if err != nil {
+		return mapErr(err, "delete file", "File")
+	}
+	return affectedOne(tag, "File")
+}
+
+const uploadColumns = `id, project_id, file_id, display_name, mime_type, declared_size, received, create_time, expire_time`
+
+func scanUpload(row pgx.CollectableRow) (*webhookd.UploadSession, error) {
+	var u webhookd.UploadSession
+	err := row.Scan(&u.ID, &u.ProjectID, &u.FileID, &u.DisplayName, &u.MimeType, &u.DeclaredSize, &u.Received,
+		&u.CreateTime, &u.ExpireTime)
+	return &u, err
+}
+
+// CreateUploadSession starts a resumable upload. Left empty, the ID (opaque,
+// 130 random bits), the file ID and the times are filled in.
+func (s *Store) CreateUploadSession(ctx context.Context, u *webhookd.UploadSession) error {
+	now := s.now()
+	u.ID = orID(u.ID, "")
+	u.FileID = orID(u.FileID, webhookd.PrefixFile)
+	u.CreateTime = orNow(u.CreateTime, now)
+	if u.ExpireTime.IsZero() {
+		u.ExpireTime = u.CreateTime.Add(webhookd.UploadSessionTTL)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO upload_sessions (`+uploadColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		u.ID, u.ProjectID, u.FileID, u.DisplayName, u.MimeType, u.DeclaredSize, u.Received, u.CreateTime, u.ExpireTime)
+	if isForeignKeyViolation(err) {
+		return webhookd.NotFound("Project")
+	}
+	return mapErr(err, "create upload session", "Upload session")
+}
+
+// GetUploadSession returns an upload session of the project.
+func (s *Store) GetUploadSession(ctx context.Context, projectID, id string) (*webhookd.UploadSession, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+uploadColumns+` FROM upload_sessions WHERE project_id = $1 AND id = $2`, projectID, id)
+	u, err := pgx.CollectExactlyOneRow(rows, scanUpload)
+	return u, mapErr(err, "get upload session", "Upload session")
+}
+
+// lockUpload reads a session and locks it for the rest of tx, so that
+// chunks sent at once for the same offset are applied one at a time.
+func lockUpload(ctx context.Context, tx pgx.Tx, projectID, id string) (*webhookd.UploadSession, error) {
+	rows, _ := tx.Query(ctx, `SELECT `+uploadColumns+` FROM upload_sessions WHERE project_id = $1 AND id = $2 FOR UPDATE`, projectID, id)
+	return pgx.CollectExactlyOneRow(rows, scanUpload)
+}
+
+// AppendUpload appends chunk at offset, which must be what the session has
+// received so far.
+func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte) (*webhookd.UploadSession, error) {
+	var u *webhookd.UploadSession
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if u, err = lockUpload(ctx, tx, projectID, id); err != nil {
+			return err
+		}
+		if offset != u.Received {
+			return webhookd.Errorf(webhookd.EPRECONDITION, "Upload offset %d does not match the %d bytes received.", offset, u.Received)
+		}
+		size := u.Received + int64(len(chunk))
+		if u.DeclaredSize >= 0 && size > u.DeclaredSize {
+			return webhookd.Errorf(webhookd.ETOOLARGE, "Upload exceeds its declared size of %d bytes.", u.DeclaredSize)
+		}
+		if size > webhookd.MaxFileSize {
+			return webhookd.Errorf(webhookd.ETOOLARGE, "Upload exceeds the maximum file size of %d bytes.", webhookd.MaxFileSize)
+		}
+		if len(chunk) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO upload_chunks (session_id, "offset", data) VALUES ($1, $2, $3)`, id, offset, chunk); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE upload_sessions SET received = $2 WHERE id = $1`, id, size); err != nil {
+			return err
+		}
+		u.Received = size
+		return nil
+	})
+	if err != nil {
+		return nil, mapErr(err, "append upload", "Upload session")
+	}
+	return u, nil
+}
+
+// FinalizeUpload turns a finished session into a file. The chunks are
+// concatenated and hashed by the database, so the content never makes a round
+// trip through the process.
+func (s *Store) FinalizeUpload(ctx context.Context, projectID, id string, now time.Time) (*webhookd.File, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	var f *webhookd.File
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		u, err := lockUpload(ctx, tx, projectID, id)
+		if err != nil {
+			return err
+		}
+		if u.DeclaredSize >= 0 && u.DeclaredSize != u.Received {
+			return webhookd.Errorf(webhookd.EPRECONDITION, "Upload is incomplete: %d of %d bytes received.", u.Received, u.DeclaredSize)
+		}
+		rows, _ := tx.Query(ctx, `WITH body AS (
+				SELECT COALESCE(string_agg(data, ''::bytea ORDER BY "offset"), ''::bytea) AS content
+				FROM upload_chunks WHERE session_id = $1
+			)
+			INSERT INTO files (`+fileColumns+`, content)
+			SELECT $2, $3, $4, $5, length(content), sha256(content), $6, $7, $8, $8, NULL, content FROM body
+			RETURNING `+fileColumns,
+			id, u.FileID, projectID, u.DisplayName, u.MimeType, string(webhookd.FileUploaded), string(webhookd.FileActive), now)
+		if f, err = pgx.CollectExactlyOneRow(rows, scanFile); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM upload_sessions WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return nil, mapErr(err, "finalize upload", "Upload session")
+	}
+	return f, nil
+}
+
+// DeleteExpiredUploads discards the sessions (and their chunks) whose
+// ExpireTime has passed.
+func (s *Store) DeleteExpiredUploads(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM upload_sessions WHERE expire_time <= $1`, s.now())
+	if err != nil {
+		return 0, mapErr(err, "delete expired uploads", "Upload session")
+	}
+	return int(tag.RowsAffected()), nil
+}
