@@ -285,6 +285,10 @@ const sqlRetry = `UPDATE deliveries SET
     state = 'pending', next_attempt_time = :now, lease_token = '',
     attempt_count = 0, first_attempt_time = NULL, update_time = :now`
 
+// sqlRecover retries a webhook's failed deliveries since a time; see
+// sqlFailWebhookDeliveries for the redundant webhook_id <> ''.
+const sqlRecover = sqlRetry + ` WHERE webhook_id = :webhook AND webhook_id <> '' AND create_time >= :since AND state = 'failed'`
+
 func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string) (*webhookd.Delivery, error) {
 	var d *webhookd.Delivery
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -309,7 +313,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, projectID, webhookID stri
 		if err != nil {
 			return notFound(err, "Webhook", "recover deliveries")
 		}
-		res, err := tx.ExecContext(ctx, sqlRetry+` WHERE webhook_id = :webhook AND create_time >= :since AND state = 'failed'`,
+		res, err := tx.ExecContext(ctx, sqlRecover,
 			sql.Named("now", micros(s.now())), sql.Named("webhook", webhookID), sql.Named("since", micros(since)))
 		if err != nil {
 			return fmt.Errorf("sqlite: recover deliveries: %w", err)

@@ -210,6 +210,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 	})
 }
 
+// sqlFailWebhookDeliveries fails a webhook's pending deliveries. The
+// redundant webhook_id <> '' lets SQLite use the partial index
+// deliveries_webhook: it cannot prove that of a bound parameter.
+const sqlFailWebhookDeliveries = `UPDATE deliveries
+SET state = 'failed', lease_token = '', last_error = ?, update_time = ?
+WHERE webhook_id = ? AND webhook_id <> '' AND state = 'pending'`
+
 // deliveryErrWebhookDeleted is the LastError of the deliveries a webhook's
 // deletion fails.
 const deliveryErrWebhookDeleted = "webhook deleted"
@@ -223,9 +230,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, id string) error {
 		if err := mustAffect(res, err, "Webhook", "delete webhook"); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries
-			SET state = 'failed', lease_token = '', last_error = ?, update_time = ?
-			WHERE webhook_id = ? AND state = 'pending'`, deliveryErrWebhookDeleted, micros(s.now()), id)
+		_, err = tx.ExecContext(ctx, sqlFailWebhookDeliveries, deliveryErrWebhookDeleted, micros(s.now()), id)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete webhook: fail deliveries: %w", err)
 		}

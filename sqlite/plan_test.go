@@ -1,0 +1,67 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHotPathUsesIndexes guards the plans the throughput depends on: the
+// claim must walk the partial index of pending deliveries instead of scanning
+// the table, which grows with every delivery ever made.
+func TestHotPathUsesIndexes(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+
+	tests := []struct {
+		name  string
+		query string
+		args  []any
+		want  string
+	}{
+		{"claim", sqlClaim, named("now", "lease_end", "limit"), "USING INDEX deliveries_due"},
+		{"record", sqlRecord, named("state", "attempted", "next_attempt_time", "attempt_time", "status_code", "error", "now", "id", "lease_token"), "USING INDEX sqlite_autoindex_deliveries_1"},
+		{"attempt number", `SELECT count(*) FROM attempts WHERE delivery_id = ?`, []any{"d"}, "USING COVERING INDEX attempts_delivery"},
+		{"due count", `SELECT count(*) FROM deliveries WHERE state = 'pending' AND next_attempt_time <= ?`, []any{int64(0)}, "deliveries_due"},
+		{"delete webhook", sqlFailWebhookDeliveries, []any{"e", int64(0), "w"}, "USING INDEX deliveries_webhook"},
+		{"recover", sqlRecover, named("now", "webhook", "since"), "USING INDEX deliveries_webhook"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if joined := strings.Join(plan, "\n"); !strings.Contains(joined, tt.want) {
+				t.Errorf("plan of %s lacks %q:\n%s", tt.name, tt.want, joined)
+			}
+		})
+	}
+}
+
+// named returns NULL arguments for the named parameters of a statement.
+func named(names ...string) []any {
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = sql.Named(n, nil)
+	}
+	return args
+}
