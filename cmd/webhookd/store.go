@@ -102,4 +102,3 @@ func findProject(ctx context.Context, st webhookd.Store, ref string) (*webhookd.
 	}
 	return p, err
 }
-
