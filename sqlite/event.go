@@ -286,7 +286,7 @@ const sqlRetry = `UPDATE deliveries SET
     attempt_count = 0, first_attempt_time = NULL, update_time = :now`
 
 // sqlRecover retries a webhook's failed deliveries since a time; see
-// sqlFailWebhookDeliveries for the redundant webhook_id <> ''.
+// sqlFailWebhookDeliveries for its redundant check of webhook_id.
 const sqlRecover = sqlRetry + ` WHERE webhook_id = :webhook AND webhook_id <> '' AND create_time >= :since AND state = 'failed'`
 
 func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string) (*webhookd.Delivery, error) {

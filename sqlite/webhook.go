@@ -210,9 +210,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 	})
 }
 
-// sqlFailWebhookDeliveries fails a webhook's pending deliveries. The
-// redundant webhook_id <> '' lets SQLite use the partial index
-// deliveries_webhook: it cannot prove that of a bound parameter.
+// sqlFailWebhookDeliveries fails a webhook's pending deliveries. Its
+// redundant check that webhook_id is not empty lets SQLite use the partial
+// index deliveries_webhook: the planner cannot prove that of a bound parameter.
 const sqlFailWebhookDeliveries = `UPDATE deliveries
 SET state = 'failed', lease_token = '', last_error = ?, update_time = ?
 WHERE webhook_id = ? AND webhook_id <> '' AND state = 'pending'`
