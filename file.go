@@ -135,3 +135,36 @@ type FileStore interface {
 	// the store clock's now and returns how many.
 	DeleteExpiredUploads(ctx context.Context) (int, error)
 }
+
+// CheckAppend is the rule of FileStore.AppendUpload, shared by the stores: a
+// chunk of n bytes must start at Received and must not grow the upload past
+// DeclaredSize (when known) or MaxFileSize.
+func (s *UploadSession) CheckAppend(offset, n int64) error {
+	if offset != s.Received {
+		return Errorf(EPRECONDITION, "Upload offset %d does not match the %d bytes received so far.", offset, s.Received)
+	}
+	if s.DeclaredSize >= 0 && s.Received+n > s.DeclaredSize {
+		return Errorf(ETOOLARGE, "The upload is larger than its declared %d bytes.", s.DeclaredSize)
+	}
+	if s.Received+n > MaxFileSize {
+		return Errorf(ETOOLARGE, "Files may be at most %d bytes.", MaxFileSize)
+	}
+	return nil
+}
+
+// CheckFinalize is the rule of FileStore.FinalizeUpload: every declared
+// byte must have arrived.
+func (s *UploadSession) CheckFinalize() error {
+	if s.DeclaredSize >= 0 && s.Received != s.DeclaredSize {
+		return Errorf(EPRECONDITION, "The upload has %d of its declared %d bytes.", s.Received, s.DeclaredSize)
+	}
+	return nil
+}
+
+// NewFile is the File that FinalizeUpload creates from the session and the
+// bytes it received.
+func (s *UploadSession) NewFile(content []byte, now time.Time) *File {
+	f := NewFile(s.ProjectID, s.DisplayName, s.MimeType, FileUploaded, content, now)
+	f.ID = s.FileID
+	return f
+}

@@ -88,3 +88,38 @@ func TestNewFile(t *testing.T) {
 		t.Fatalf("SHA256 = %s, want %s", got, want)
 	}
 }
+
+func TestUploadSessionRules(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name             string
+		declared, recvd  int64
+		offset, n        int64
+		wantAppend       string
+		wantFinalizeCode string
+	}{
+		{"first chunk", 10, 0, 0, 4, "", webhookd.EPRECONDITION},
+		{"wrong offset", 10, 4, 0, 4, webhookd.EPRECONDITION, webhookd.EPRECONDITION},
+		{"past declared", 10, 4, 4, 7, webhookd.ETOOLARGE, webhookd.EPRECONDITION},
+		{"exactly declared", 10, 4, 4, 6, "", webhookd.EPRECONDITION},
+		{"complete", 10, 10, 10, 0, "", ""},
+		{"unknown size", -1, 5, 5, 5, "", ""},
+		{"past the maximum", -1, webhookd.MaxFileSize, webhookd.MaxFileSize, 1, webhookd.ETOOLARGE, ""},
+	}
+	for _, tt := range tests {
+		s := &webhookd.UploadSession{DeclaredSize: tt.declared, Received: tt.recvd}
+		if got := webhookd.ErrorCode(s.CheckAppend(tt.offset, tt.n)); got != tt.wantAppend {
+			t.Errorf("%s: CheckAppend = %q, want %q", tt.name, got, tt.wantAppend)
+		}
+		if got := webhookd.ErrorCode(s.CheckFinalize()); got != tt.wantFinalizeCode {
+			t.Errorf("%s: CheckFinalize = %q, want %q", tt.name, got, tt.wantFinalizeCode)
+		}
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := &webhookd.UploadSession{ProjectID: "prj_1", FileID: "file_x", DisplayName: "in.jsonl", MimeType: "application/jsonl"}
+	f := s.NewFile([]byte("abc"), now)
+	if f.ID != "file_x" || f.ProjectID != "prj_1" || f.Source != webhookd.FileUploaded || f.State != webhookd.FileActive ||
+		f.SizeBytes != 3 || f.DisplayName != "in.jsonl" || !f.CreateTime.Equal(now) {
+		t.Errorf("NewFile = %+v", f)
+	}
+}
