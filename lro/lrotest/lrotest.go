@@ -1,0 +1,488 @@
+// Package lrotest is the conformance suite of webhookd.OperationStore, and
+// MemStore, the in-memory reference that passes it. Every store adapter
+// runs the suite, so that lro, the Driver and the API rely on one behaviour:
+//
+//	func TestOperationStore(t *testing.T) {
+//		lrotest.Run(t, func(t *testing.T) lrotest.Harness { … })
+//	}
+package lrotest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/fakeclock"
+)
+
+// Harness is one fresh store under test.
+type Harness struct {
+	Store webhookd.OperationStore
+	// Clock is the store's clock: claims and upload expiry read it.
+	Clock *fakeclock.Clock
+	// NewProject creates a project and returns its id (stores with foreign
+	// keys need the row; others may return any new id).
+	NewProject func(t *testing.T) string
+	// Events lists a project's published events, newest first
+	// (Store.ListEvents for the SQL stores).
+	Events func(ctx context.Context, projectID string) ([]*webhookd.Event, error)
+}
+
+// T0 is the suite's start time. Times in the suite are whole microseconds,
+// the precision PostgreSQL keeps.
+var T0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// Run runs the suite; setup returns a fresh harness for each subtest.
+func Run(t *testing.T, setup func(t *testing.T) Harness) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, h Harness)
+	}{
+		{"CreateAndGet", testCreateAndGet},
+		{"CreateTwiceConflicts", testCreateTwice},
+		{"UpdateChecksVersion", testUpdateVersion},
+		{"ChangeIsAtomic", testAtomic},
+		{"EventsCommitWithChange", testEvents},
+		{"ProjectScope", testProjectScope},
+		{"ListNewestFirst", testList},
+		{"Delete", testDelete},
+		{"ClaimLeases", testClaims},
+		{"Files", testFiles},
+		{"Uploads", testUploads},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, setup(t))
+		})
+	}
+}
+
+// newOp returns an operation with every field set.
+func newOp(projectID string, kind webhookd.OperationKind, created time.Time) *webhookd.Operation {
+	prefix := map[webhookd.OperationKind]string{
+		webhookd.OperationBatch: webhookd.PrefixBatch, webhookd.OperationInteraction: webhookd.PrefixInteraction, webhookd.OperationVideo: webhookd.PrefixVideo,
+	}[kind]
+	expire := created.Add(24 * time.Hour)
+	return &webhookd.Operation{
+		ID: webhookd.NewID(prefix), ProjectID: projectID, Kind: kind, Model: "gemini-2.5-flash", DisplayName: "nightly",
+		State:         webhookd.BatchPending,
+		Request:       json.RawMessage(`{"model":"gemini-2.5-flash","requests":[{"request":{"contents":[]}}]}`),
+		WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://example.test/h"}, UserMetadata: json.RawMessage(`{"job":"nightly","n":1}`)},
+		CreateTime:    created, UpdateTime: created, ExpireTime: &expire, NextStepTime: &created, Version: 1,
+	}
+}
+
+func commit(t *testing.T, h Harness, c webhookd.OperationChange) {
+	t.Helper()
+	if err := h.Store.CommitOperationChange(context.Background(), c); err != nil {
+		t.Fatalf("CommitOperationChange: %v", err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := webhookd.ErrorCode(err); got != code {
+		t.Fatalf("err = %v (code %q); want code %q", err, got, code)
+	}
+}
+
+func jsonEqual(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
+}
+
+func timeEqual(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+// checkOp compares a stored operation with what was written. JSON columns
+// are compared by value: a store may re-encode them (PostgreSQL jsonb).
+func checkOp(t *testing.T, got, want *webhookd.Operation) {
+	t.Helper()
+	ok := got.ID == want.ID && got.ProjectID == want.ProjectID && got.Kind == want.Kind && got.Model == want.Model &&
+		got.Agent == want.Agent && got.DisplayName == want.DisplayName && got.State == want.State &&
+		jsonEqual(got.Request, want.Request) && jsonEqual(got.Result, want.Result) &&
+		got.ErrorCode == want.ErrorCode && got.ErrorMessage == want.ErrorMessage &&
+		got.CreateTime.Equal(want.CreateTime) && got.UpdateTime.Equal(want.UpdateTime) &&
+		timeEqual(got.EndTime, want.EndTime) && timeEqual(got.ExpireTime, want.ExpireTime) &&
+		timeEqual(got.NextStepTime, want.NextStepTime) && got.Version == want.Version
+	if (got.WebhookConfig == nil) != (want.WebhookConfig == nil) {
+		ok = false
+	} else if want.WebhookConfig != nil {
+		ok = ok && reflect.DeepEqual(got.WebhookConfig.URIs, want.WebhookConfig.URIs) &&
+			jsonEqual(got.WebhookConfig.UserMetadata, want.WebhookConfig.UserMetadata)
+	}
+	if !ok {
+		t.Fatalf("stored operation differs\n got: %+v\nwant: %+v", got, want)
+	}
+}
+
+func testCreateAndGet(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	full := newOp(p, webhookd.OperationBatch, T0)
+	full.Result = json.RawMessage(`{"responses_file":"files/x"}`)
+	full.ErrorCode, full.ErrorMessage = "INVALID_ARGUMENT", "all failed"
+	end := T0.Add(time.Second)
+	full.EndTime = &end
+	bare := &webhookd.Operation{ID: webhookd.NewID(webhookd.PrefixInteraction), ProjectID: p, Kind: webhookd.OperationInteraction,
+		Agent: "deep-research-x", State: webhookd.InteractionCompleted, Request: json.RawMessage(`{}`), CreateTime: T0, UpdateTime: T0, Version: 1}
+	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{full, bare}})
+	for _, want := range []*webhookd.Operation{full, bare} {
+		got, err := h.Store.GetOperation(ctx, p, want.ID)
+		if err != nil {
+			t.Fatalf("GetOperation: %v", err)
+		}
+		checkOp(t, got, want)
+	}
+}
+
+func testCreateTwice(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	op := newOp(p, webhookd.OperationBatch, T0)
+	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+	again := webhookd.OperationChange{
+		Create: []*webhookd.Operation{op},
+		Events: []webhookd.NewEvent{{ProjectID: p, Type: webhookd.EventBatchCancelled, Data: json.RawMessage(`{"id":"x"}`)}},
+	}
+	wantCode(t, h.Store.CommitOperationChange(ctx, again), webhookd.ECONFLICT)
+	if evs, err := h.Events(ctx, p); err != nil || len(evs) != 0 {
+		t.Fatalf("a failed create published %d events (err %v)", len(evs), err)
+	}
+}
+
+func testUpdateVersion(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	op := newOp(p, webhookd.OperationBatch, T0)
+	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+
+	v2 := op.Clone()
+	v2.Version, v2.State, v2.UpdateTime = 2, webhookd.BatchRunning, T0.Add(time.Second)
+	v2.NextStepTime, v2.WebhookConfig = nil, nil
+	commit(t, h, webhookd.OperationChange{Update: []*webhookd.Operation{v2}})
+	got, err := h.Store.GetOperation(ctx, p, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOp(t, got, v2)
+
+	stale := v2.Clone() // written from the same read as v2
+	stale.State = webhookd.BatchCancelled
+	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{stale}}), webhookd.ECONFLICT)
+	ahead := v2.Clone()
+	ahead.Version = 9
+	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{ahead}}), webhookd.ECONFLICT)
+	missing := newOp(p, webhookd.OperationBatch, T0)
+	missing.Version = 2
+	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{missing}}), webhookd.ENOTFOUND)
+	got, err = h.Store.GetOperation(ctx, p, op.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOp(t, got, v2)
+}
+
+func testAtomic(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	a, b := newOp(p, webhookd.OperationInteraction, T0), newOp(p, webhookd.OperationInteraction, T0)
+	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{a, b}})
+	good := a.Clone()
+	good.Version, good.State = 2, webhookd.InteractionCompleted
+	bad := b.Clone()
+	bad.Version = 3 // b is at 1: conflict
+	created := newOp(p, webhookd.OperationInteraction, T0)
+	file := webhookd.NewFile(p, "out", "text/plain", webhookd.FileGenerated, []byte("x"), T0)
+	err := h.Store.CommitOperationChange(ctx, webhookd.OperationChange{
+		Create: []*webhookd.Operation{created},
+		Update: []*webhookd.Operation{good, bad},
+		Files:  []*webhookd.File{file},
+		Events: []webhookd.NewEvent{{ProjectID: p, Type: webhookd.EventInteractionCompleted, Data: json.RawMessage(`{"id":"x"}`)}},
+	})
+	wantCode(t, err, webhookd.ECONFLICT)
+	if got, err := h.Store.GetOperation(ctx, p, a.ID); err != nil || got.Version != 1 || got.State != a.State {
+		t.Fatalf("a failed change updated %s: %+v, %v", a.ID, got, err)
+	}
+	_, err = h.Store.GetOperation(ctx, p, created.ID)
+	wantCode(t, err, webhookd.ENOTFOUND)
+	_, err = h.Store.GetFile(ctx, p, file.ID)
+	wantCode(t, err, webhookd.ENOTFOUND)
+	if evs, err := h.Events(ctx, p); err != nil || len(evs) != 0 {
+		t.Fatalf("a failed change published %d events (err %v)", len(evs), err)
+	}
+}
+
+func testEvents(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	op := newOp(p, webhookd.OperationBatch, T0)
+	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+	done := op.Clone()
+	done.Version, done.State = 2, webhookd.BatchSucceeded
+	file := webhookd.NewFile(p, "results.jsonl", "application/jsonl", webhookd.FileGenerated, []byte("{}\n"), T0)
+	data := json.RawMessage(`{"id":"` + op.ID + `","output_file_uri":"https://x.test/f","error_count":0,"user_metadata":{"job":"nightly","n":1}}`)
+	commit(t, h, webhookd.OperationChange{
+		Update: []*webhookd.Operation{done},
+		Files:  []*webhookd.File{file},
+		Events: []webhookd.NewEvent{{ProjectID: p, Type: webhookd.EventBatchSucceeded, Data: data, WebhookConfig: op.WebhookConfig, Source: op.EventSource()}},
+	})
+	evs, err := h.Events(ctx, p)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("events: %d, %v; want 1", len(evs), err)
+	}
+	ev := evs[0]
+	var env webhookd.Envelope
+	if err := json.Unmarshal(ev.Payload, &env); err != nil {
+		t.Fatalf("payload %s: %v", ev.Payload, err)
+	}
+	if ev.Type != webhookd.EventBatchSucceeded || ev.Source != "operation:batches/"+op.ID || env.Type != ev.Type ||
+		env.Version != webhookd.EnvelopeVersion || !jsonEqual(env.Data, data) ||
+		ev.WebhookConfig == nil || !reflect.DeepEqual(ev.WebhookConfig.URIs, op.WebhookConfig.URIs) {
+		t.Fatalf("event %+v, envelope %+v", ev, env)
+	}
+	content, err := h.Store.GetFileContent(ctx, p, file.ID)
+	if err != nil || !bytes.Equal(content, file.Content) {
+		t.Fatalf("file written with the change: %q, %v", content, err)
+	}
+}
+
+func testProjectScope(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p, other := h.NewProject(t), h.NewProject(t)
+	op := newOp(p, webhookd.OperationVideo, T0)
+	file := webhookd.NewFile(p, "v.mp4", "video/mp4", webhookd.FileGenerated, []byte("v"), T0)
+	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}, Files: []*webhookd.File{file}})
+	_, err := h.Store.GetOperation(ctx, other, op.ID)
+	wantCode(t, err, webhookd.ENOTFOUND)
+	wantCode(t, h.Store.DeleteOperation(ctx, other, op.ID), webhookd.ENOTFOUND)
+	_, err = h.Store.GetFile(ctx, other, file.ID)
+	wantCode(t, err, webhookd.ENOTFOUND)
+	_, err = h.Store.GetFileContent(ctx, other, file.ID)
+	wantCode(t, err, webhookd.ENOTFOUND)
+	wantCode(t, h.Store.DeleteFile(ctx, other, file.ID), webhookd.ENOTFOUND)
+	foreign := op.Clone()
+	foreign.ProjectID, foreign.Version = other, 2
+	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{foreign}}), webhookd.ENOTFOUND)
+	if ops, err := h.Store.ListOperations(ctx, other, webhookd.OperationFilter{}, webhookd.Page{Size: 10}); err != nil || len(ops) != 0 {
+		t.Fatalf("other project lists %d operations, %v", len(ops), err)
+	}
+	if files, err := h.Store.ListFiles(ctx, other, webhookd.Page{Size: 10}); err != nil || len(files) != 0 {
+		t.Fatalf("other project lists %d files, %v", len(files), err)
+	}
+}
+
+func testList(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	kinds := []webhookd.OperationKind{webhookd.OperationBatch, webhookd.OperationVideo, webhookd.OperationBatch, webhookd.OperationInteraction, webhookd.OperationBatch}
+	var ops []*webhookd.Operation
+	for i, k := range kinds {
+		ops = append(ops, newOp(p, k, T0.Add(time.Duration(i%3)*time.Millisecond))) // ties on time: ID breaks them
+	}
+	commit(t, h, webhookd.OperationChange{Create: ops})
+
+	var all []*webhookd.Operation
+	page := webhookd.Page{Size: 2}
+	for {
+		got, err := h.Store.ListOperations(ctx, p, webhookd.OperationFilter{}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, got...)
+		if len(got) < page.Size {
+			break
+		}
+		last := got[len(got)-1]
+		page.After = webhookd.Cursor{Time: last.CreateTime, ID: last.ID}
+	}
+	if len(all) != len(ops) {
+		t.Fatalf("paged through %d operations, want %d", len(all), len(ops))
+	}
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		if a.CreateTime.Before(b.CreateTime) || (a.CreateTime.Equal(b.CreateTime) && a.ID < b.ID) {
+			t.Fatalf("not newest first at %d: %s %s then %s %s", i, a.CreateTime, a.ID, b.CreateTime, b.ID)
+		}
+	}
+	batches, err := h.Store.ListOperations(ctx, p, webhookd.OperationFilter{Kind: webhookd.OperationBatch}, webhookd.Page{Size: 10})
+	if err != nil || len(batches) != 3 {
+		t.Fatalf("batches: %d, %v; want 3", len(batches), err)
+	}
+	for _, b := range batches {
+		if b.Kind != webhookd.OperationBatch {
+			t.Fatalf("kind filter returned %s", b.Kind)
+		}
+	}
+}
+
+func testDelete(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	op := newOp(p, webhookd.OperationBatch, T0)
+	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+	if err := h.Store.DeleteOperation(ctx, p, op.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.Store.GetOperation(ctx, p, op.ID)
+	wantCode(t, err, webhookd.ENOTFOUND)
+	wantCode(t, h.Store.DeleteOperation(ctx, p, op.ID), webhookd.ENOTFOUND)
+}
+
+func testClaims(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	now := h.Clock.Now()
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	late, early, future, idle := newOp(p, webhookd.OperationBatch, T0), newOp(p, webhookd.OperationVideo, T0), newOp(p, webhookd.OperationBatch, T0), newOp(p, webhookd.OperationBatch, T0)
+	late.NextStepTime, early.NextStepTime, future.NextStepTime, idle.NextStepTime = at(0), at(-time.Minute), at(time.Hour), nil
+	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{late, early, future, idle}})
+
+	got, err := h.Store.ClaimOperations(ctx, 1, 30*time.Second)
+	if err != nil || len(got) != 1 || got[0].ID != early.ID {
+		t.Fatalf("first claim: %v, %v; want the earliest due", ids(got), err)
+	}
+	if got[0].Version != 2 || !got[0].NextStepTime.Equal(now.Add(30*time.Second)) {
+		t.Fatalf("claimed: version %d next %v; want 2 and the lease end", got[0].Version, got[0].NextStepTime)
+	}
+	claimed := got[0]
+	got, err = h.Store.ClaimOperations(ctx, 10, 30*time.Second)
+	if err != nil || len(got) != 1 || got[0].ID != late.ID {
+		t.Fatalf("second claim: %v, %v; want only the other due one", ids(got), err)
+	}
+	if got, _ := h.Store.ClaimOperations(ctx, 10, 30*time.Second); len(got) != 0 {
+		t.Fatalf("claimed again before any lease ended: %v", ids(got))
+	}
+
+	// The lease ends: another runner claims it, and the first runner's commit is stale.
+	h.Clock.Advance(31 * time.Second)
+	got, err = h.Store.ClaimOperations(ctx, 10, 30*time.Second)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("after the leases: %v, %v; want both again", ids(got), err)
+	}
+	step := claimed.Clone()
+	step.Version++
+	step.State, step.NextStepTime = webhookd.VideoDone, nil
+	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{step}}), webhookd.ECONFLICT)
+	for _, op := range got {
+		if op.ID == early.ID {
+			step = op.Clone()
+			step.Version++
+			step.State, step.NextStepTime = webhookd.VideoDone, nil
+		}
+	}
+	commit(t, h, webhookd.OperationChange{Update: []*webhookd.Operation{step}})
+	h.Clock.Advance(2 * time.Hour)
+	got, err = h.Store.ClaimOperations(ctx, 10, 30*time.Second)
+	if err != nil || len(got) != 2 || got[0].ID != late.ID || got[1].ID != future.ID {
+		t.Fatalf("later claim: %v, %v; want %s then %s (finished and idle ones never)", ids(got), err, late.ID, future.ID)
+	}
+}
+
+func ids(ops []*webhookd.Operation) []string {
+	out := make([]string, 0, len(ops))
+	for _, op := range ops {
+		out = append(out, op.ID)
+	}
+	return out
+}
+
+func testFiles(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	a := webhookd.NewFile(p, "a.jsonl", "application/jsonl", webhookd.FileUploaded, []byte("line\n"), T0)
+	b := webhookd.NewFile(p, "b.mp4", "video/mp4", webhookd.FileGenerated, []byte{0, 1, 2}, T0.Add(time.Second))
+	for _, f := range []*webhookd.File{a, b} {
+		if err := h.Store.CreateFile(ctx, f); err != nil {
+			t.Fatalf("CreateFile: %v", err)
+		}
+	}
+	wantCode(t, h.Store.CreateFile(ctx, a), webhookd.ECONFLICT)
+	got, err := h.Store.GetFile(ctx, p, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Content != nil || got.ID != a.ID || got.DisplayName != a.DisplayName || got.MimeType != a.MimeType || got.SizeBytes != 5 ||
+		!bytes.Equal(got.SHA256, a.SHA256) || got.Source != a.Source || got.State != a.State || !got.CreateTime.Equal(T0) {
+		t.Fatalf("GetFile = %+v", got)
+	}
+	content, err := h.Store.GetFileContent(ctx, p, b.ID)
+	if err != nil || !bytes.Equal(content, b.Content) {
+		t.Fatalf("GetFileContent = %v, %v", content, err)
+	}
+	list, err := h.Store.ListFiles(ctx, p, webhookd.Page{Size: 1})
+	if err != nil || len(list) != 1 || list[0].ID != b.ID || list[0].Content != nil {
+		t.Fatalf("ListFiles page 1 = %+v, %v", list, err)
+	}
+	list, err = h.Store.ListFiles(ctx, p, webhookd.Page{Size: 1, After: webhookd.Cursor{Time: b.CreateTime, ID: b.ID}})
+	if err != nil || len(list) != 1 || list[0].ID != a.ID {
+		t.Fatalf("ListFiles page 2 = %+v, %v", list, err)
+	}
+	if err := h.Store.DeleteFile(ctx, p, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.Store.GetFileContent(ctx, p, a.ID)
+	wantCode(t, err, webhookd.ENOTFOUND)
+}
+
+func testUploads(t *testing.T, h Harness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	now := h.Clock.Now()
+	s := &webhookd.UploadSession{ID: webhookd.NewID("upl_"), ProjectID: p, FileID: webhookd.NewID(webhookd.PrefixFile),
+		DisplayName: "in.jsonl", MimeType: "application/jsonl", DeclaredSize: 6, CreateTime: now, ExpireTime: now.Add(time.Hour)}
+	if err := h.Store.CreateUploadSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("abc"))
+	if err != nil || got.Received != 3 {
+		t.Fatalf("append: %+v, %v", got, err)
+	}
+	_, err = h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("abc"))
+	wantCode(t, err, webhookd.EPRECONDITION)
+	_, err = h.Store.AppendUpload(ctx, p, s.ID, 3, []byte("defg"))
+	wantCode(t, err, webhookd.ETOOLARGE)
+	_, err = h.Store.FinalizeUpload(ctx, p, s.ID, now)
+	wantCode(t, err, webhookd.EPRECONDITION)
+	if got, err := h.Store.GetUploadSession(ctx, p, s.ID); err != nil || got.Received != 3 || got.FileID != s.FileID {
+		t.Fatalf("session after refused chunks: %+v, %v", got, err)
+	}
+	if _, err := h.Store.AppendUpload(ctx, p, s.ID, 3, []byte("def")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := h.Store.FinalizeUpload(ctx, p, s.ID, now)
+	if err != nil || f.ID != s.FileID || f.SizeBytes != 6 || f.Source != webhookd.FileUploaded || f.State != webhookd.FileActive {
+		t.Fatalf("finalize: %+v, %v", f, err)
+	}
+	content, err := h.Store.GetFileContent(ctx, p, s.FileID)
+	if err != nil || string(content) != "abcdef" {
+		t.Fatalf("uploaded content %q, %v", content, err)
+	}
+	_, err = h.Store.GetUploadSession(ctx, p, s.ID)
+	wantCode(t, err, webhookd.ENOTFOUND)
+
+	stale := &webhookd.UploadSession{ID: webhookd.NewID("upl_"), ProjectID: p, FileID: webhookd.NewID(webhookd.PrefixFile),
+		DeclaredSize: -1, CreateTime: now, ExpireTime: now.Add(time.Hour)}
+	if err := h.Store.CreateUploadSession(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.Store.DeleteExpiredUploads(ctx); err != nil || n != 0 {
+		t.Fatalf("DeleteExpiredUploads before expiry: %d, %v", n, err)
+	}
+	h.Clock.Advance(time.Hour)
+	if n, err := h.Store.DeleteExpiredUploads(ctx); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredUploads at expiry: %d, %v; want 1", n, err)
+	}
+}
