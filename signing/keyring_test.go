@@ -15,7 +15,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,95 +27,49 @@ import (
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/fakeclock"
 	"github.com/webhookd/webhookd/signing"
+	"github.com/webhookd/webhookd/sqlite"
 )
 
-// memKeyStore is an in-memory webhookd.KeyStore: for this seam a map is the
-// real thing (the SQL stores are checked by the storetest conformance suite).
-type memKeyStore struct {
-	mu   sync.Mutex
-	keys map[string]webhookd.SigningKey
+// openStore opens a fresh SQLite store, the embedded default, as the key
+// ring's KeyStore.
+func openStore(t testing.TB, clock webhookd.Clock) *keyStore {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "webhookd.db"), sqlite.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return &keyStore{Store: st, t: t}
 }
 
-func newMemKeyStore() *memKeyStore { return &memKeyStore{keys: map[string]webhookd.SigningKey{}} }
-
-func (s *memKeyStore) CreateSigningKey(_ context.Context, k *webhookd.SigningKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.keys[k.ID]; ok {
-		return webhookd.Errorf(webhookd.ECONFLICT, "key %s exists", k.ID)
-	}
-	s.keys[k.ID] = cloneKey(k)
-	return nil
+// keyStore adds two test lookups to the real store.
+type keyStore struct {
+	*sqlite.Store
+	t testing.TB
 }
 
-func (s *memKeyStore) ListSigningKeys(context.Context) ([]*webhookd.SigningKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*webhookd.SigningKey, 0, len(s.keys))
-	for _, k := range s.keys {
-		c := cloneKey(&k)
-		out = append(out, &c)
+func (s *keyStore) get(id string) (webhookd.SigningKey, bool) {
+	s.t.Helper()
+	keys, err := s.ListSigningKeys(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	slices.SortFunc(out, func(a, b *webhookd.SigningKey) int {
-		if c := b.CreateTime.Compare(a.CreateTime); c != 0 {
-			return c
+	for _, k := range keys {
+		if k.ID == id {
+			return *k, true
 		}
-		return strings.Compare(b.ID, a.ID)
-	})
-	return out, nil
-}
-
-func (s *memKeyStore) UpdateSigningKey(_ context.Context, k *webhookd.SigningKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.keys[k.ID]
-	if !ok {
-		return webhookd.ErrNotFound
 	}
-	c := cloneKey(k)
-	old.RetireTime, old.ExpireTime = c.RetireTime, c.ExpireTime
-	s.keys[k.ID] = old
-	return nil
+	return webhookd.SigningKey{}, false
 }
 
-func (s *memKeyStore) DeleteSigningKey(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.keys[id]; !ok {
-		return webhookd.ErrNotFound
+func (s *keyStore) len() int {
+	s.t.Helper()
+	keys, err := s.ListSigningKeys(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	delete(s.keys, id)
-	return nil
+	return len(keys)
 }
-
-func (s *memKeyStore) get(id string) (webhookd.SigningKey, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[id]
-	return k, ok
-}
-
-func (s *memKeyStore) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.keys)
-}
-
-func cloneKey(k *webhookd.SigningKey) webhookd.SigningKey {
-	c := *k
-	c.SealedPrivateKey = bytes.Clone(k.SealedPrivateKey)
-	if k.RetireTime != nil {
-		t := *k.RetireTime
-		c.RetireTime = &t
-	}
-	if k.ExpireTime != nil {
-		t := *k.ExpireTime
-		c.ExpireTime = &t
-	}
-	return c
-}
-
-var _ webhookd.KeyStore = (*memKeyStore)(nil)
 
 // testLogger sends the ring's logs to t.Log.
 func testLogger(t testing.TB) *slog.Logger {
@@ -132,7 +87,7 @@ var ringEpoch = time.Date(2026, 1, 22, 12, 0, 0, 0, time.UTC)
 
 type ringBundle struct {
 	ctx    context.Context
-	store  *memKeyStore
+	store  *keyStore
 	sealer *signing.Sealer
 	clock  *fakeclock.Clock
 	ring   *signing.KeyRing
@@ -141,11 +96,12 @@ type ringBundle struct {
 
 func setupRing(t *testing.T) *ringBundle {
 	t.Helper()
+	clock := fakeclock.New(ringEpoch)
 	b := &ringBundle{
 		ctx:    t.Context(),
-		store:  newMemKeyStore(),
+		store:  openStore(t, clock),
 		sealer: newSealer(t),
-		clock:  fakeclock.New(ringEpoch),
+		clock:  clock,
 	}
 	b.cfg = signing.KeyRingConfig{
 		Store:       b.store,
@@ -498,7 +454,7 @@ func TestKeyRingMaintainResolvesTwoSigners(t *testing.T) {
 	b := setupRing(t)
 	first := b.ring.SignerID()
 	b.clock.Advance(time.Second)
-	otherStore := newMemKeyStore()
+	otherStore := openStore(t, b.clock)
 	cfg := b.cfg
 	cfg.Store = otherStore
 	other, err := signing.NewKeyRing(b.ctx, cfg)
@@ -703,9 +659,8 @@ func TestKeyRingConcurrent(t *testing.T) {
 }
 
 func BenchmarkSignDelivery(b *testing.B) {
-	store := newMemKeyStore()
 	ring, err := signing.NewKeyRing(b.Context(), signing.KeyRingConfig{
-		Store:  store,
+		Store:  openStore(b, nil),
 		Sealer: newSealer(b),
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -729,10 +684,17 @@ func BenchmarkSignDelivery(b *testing.B) {
 
 func ExampleKeyRing_SignDelivery() {
 	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "keyring-example")
+	defer os.RemoveAll(dir)
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "webhookd.db"), sqlite.Options{})
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
 	master, _ := signing.ParseMasterKey("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
 	sealer, _ := signing.NewSealer(master)
 	ring, err := signing.NewKeyRing(ctx, signing.KeyRingConfig{
-		Store:  newMemKeyStore(), // the service passes its SQLite or PostgreSQL store
+		Store:  store, // or the PostgreSQL store: any webhookd.KeyStore
 		Sealer: sealer,
 		Logger: slog.New(slog.DiscardHandler),
 	})
