@@ -1,0 +1,106 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/sqlite"
+)
+
+// benchStore opens a store on a fresh file with the system clock, as serve does.
+func benchStore(b *testing.B) *sqlite.Store {
+	b.Helper()
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// addWebhooks adds n enabled webhooks subscribed to batch.succeeded.
+func addWebhooks(b *testing.B, s *sqlite.Store, projectID string, n int) {
+	b.Helper()
+	for range n {
+		w := &webhookd.Webhook{ProjectID: projectID, URI: "https://example.com/h", State: webhookd.WebhookEnabled,
+			SubscribedEvents: []string{webhookd.EventBatchSucceeded},
+			Secrets:          []webhookd.SigningSecret{{Sealed: make([]byte, 60), Truncated: "whsec_x..."}}}
+		if err := s.CreateWebhook(b.Context(), w); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPublishEvent measures the outbox write of one event: the event and
+// its deliveries in one transaction, by fan-out.
+func BenchmarkPublishEvent(b *testing.B) {
+	for _, fanout := range []int{1, 10} {
+		b.Run(fmt.Sprintf("fanout=%d", fanout), func(b *testing.B) {
+			s := benchStore(b)
+			p := &webhookd.Project{Name: "bench"}
+			if err := s.CreateProject(b.Context(), p); err != nil {
+				b.Fatal(err)
+			}
+			addWebhooks(b, s, p.ID, fanout)
+			e := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Source: "api",
+				Data: []byte(`{"id":"batches/b1","output_file_uri":"files/f1","error_count":0}`)}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, err := s.PublishEvent(b.Context(), e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*fanout)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
+
+// BenchmarkClaimRecord measures the engine's store work per delivery: claim a
+// batch, then record every result (a success with its attempt) in one
+// transaction. One op is one delivery; deliveries are published in batches
+// with the timer stopped.
+func BenchmarkClaimRecord(b *testing.B) {
+	const batch = 100
+	s := benchStore(b)
+	ctx := b.Context()
+	p := &webhookd.Project{Name: "bench"}
+	if err := s.CreateProject(ctx, p); err != nil {
+		b.Fatal(err)
+	}
+	addWebhooks(b, s, p.ID, batch) // one event fans out to a whole batch
+	e := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Data: []byte(`{"id":"batches/b1"}`)}
+	results := make([]webhookd.Result, 0, batch)
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		if _, _, err := s.PublishEvent(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		cs, err := s.ClaimDeliveries(ctx, batch, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cs) != batch {
+			b.Fatalf("claimed %d, want %d", len(cs), batch)
+		}
+		now := time.Now()
+		results = results[:0]
+		for _, c := range cs {
+			results = append(results, webhookd.Result{DeliveryID: c.Delivery.ID, LeaseToken: c.Delivery.LeaseToken,
+				Outcome: webhookd.OutcomeSucceeded, DisableAfter: 24 * time.Hour,
+				Attempt: &webhookd.Attempt{Time: now, StatusCode: 200, Latency: time.Millisecond, ResponseBody: "ok"}})
+		}
+		if err := s.RecordResults(ctx, results); err != nil {
+			b.Fatal(err)
+		}
+		done += batch
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+}
