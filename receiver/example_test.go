@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/webhookd/webhookd/internal/fakeclock"
 	"github.com/webhookd/webhookd/receiver"
 	"github.com/webhookd/webhookd/signing"
+	"github.com/webhookd/webhookd/sqlite"
 )
 
 // A static webhook: verify the request with the signing secret that
@@ -59,9 +62,16 @@ func ExampleVerifier_Verify_dynamic() {
 	// The sender, in-process for the example: webhookd's key ring and its
 	// /.well-known/jwks.json.
 	clock := fakeclock.New(time.Date(2026, 1, 22, 12, 0, 0, 0, time.UTC))
+	dir, _ := os.MkdirTemp("", "receiver-example")
+	defer os.RemoveAll(dir)
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "webhookd.db"), sqlite.Options{Clock: clock})
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
 	sealer, _ := signing.NewSealer(make([]byte, signing.MasterKeySize))
 	ring, err := signing.NewKeyRing(context.Background(), signing.KeyRingConfig{
-		Store: &memKeyStore{}, Sealer: sealer, Clock: clock, Logger: slog.New(slog.DiscardHandler),
+		Store: store, Sealer: sealer, Clock: clock, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		panic(err)

@@ -8,10 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/fakeclock"
 	"github.com/webhookd/webhookd/signing"
+	"github.com/webhookd/webhookd/sqlite"
 )
 
 // hmacVector is one case of the golden file that package signing generates.
@@ -82,47 +82,15 @@ func signedHMAC(t testing.TB, secret, id string, ts time.Time, body []byte) http
 	return webhookHeader(id, ts.Unix(), signing.SignHMAC([][]byte{key}, id, ts.Unix(), body))
 }
 
-// memKeyStore is an in-memory webhookd.KeyStore for the sender's key ring.
-type memKeyStore struct {
-	mu   sync.Mutex
-	keys map[string]webhookd.SigningKey
-}
-
-func (s *memKeyStore) CreateSigningKey(_ context.Context, k *webhookd.SigningKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys == nil {
-		s.keys = map[string]webhookd.SigningKey{}
+// openKeyStore opens the sender's key store: webhookd's embedded SQLite.
+func openKeyStore(t testing.TB, clock webhookd.Clock) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "webhookd.db"), sqlite.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
 	}
-	s.keys[k.ID] = *k
-	return nil
-}
-
-func (s *memKeyStore) ListSigningKeys(context.Context) ([]*webhookd.SigningKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*webhookd.SigningKey
-	for _, k := range s.keys {
-		out = append(out, &k)
-	}
-	slices.SortFunc(out, func(a, b *webhookd.SigningKey) int { return b.CreateTime.Compare(a.CreateTime) })
-	return out, nil
-}
-
-func (s *memKeyStore) UpdateSigningKey(_ context.Context, k *webhookd.SigningKey) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.keys[k.ID]
-	old.RetireTime, old.ExpireTime = k.RetireTime, k.ExpireTime
-	s.keys[k.ID] = old
-	return nil
-}
-
-func (s *memKeyStore) DeleteSigningKey(_ context.Context, id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.keys, id)
-	return nil
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
 // sender is webhookd's signing side of a dynamic delivery: a key ring and
@@ -147,7 +115,7 @@ func newSender(t testing.TB, clock *fakeclock.Clock) *sender {
 		t.Fatal(err)
 	}
 	ring, err := signing.NewKeyRing(context.Background(), signing.KeyRingConfig{
-		Store:  &memKeyStore{},
+		Store:  openKeyStore(t, clock),
 		Sealer: sealer,
 		Clock:  clock,
 		Logger: slog.New(slog.DiscardHandler),
