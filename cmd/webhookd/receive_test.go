@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/signing"
+	"github.com/webhookd/webhookd/sqlite"
 )
 
 // outBuffer is a concurrency-safe stdout that tells waiters about writes.
@@ -139,7 +140,12 @@ func TestReceiveJWT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := signing.NewKeyRing(t.Context(), signing.KeyRingConfig{Store: &keyMap{}, Sealer: sealer, Logger: slog.New(slog.DiscardHandler)})
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "webhookd.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	ring, err := signing.NewKeyRing(t.Context(), signing.KeyRingConfig{Store: store, Sealer: sealer, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,31 +276,3 @@ func TestReceiveFlags(t *testing.T) {
 		t.Fatal("secretList.String shows the secret")
 	}
 }
-
-// keyMap is a map-backed webhookd.KeyStore for the sender side of the test.
-type keyMap struct {
-	mu   sync.Mutex
-	keys []*webhookd.SigningKey
-}
-
-func (m *keyMap) CreateSigningKey(_ context.Context, k *webhookd.SigningKey) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := *k
-	m.keys = append([]*webhookd.SigningKey{&c}, m.keys...)
-	return nil
-}
-
-func (m *keyMap) ListSigningKeys(context.Context) ([]*webhookd.SigningKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]*webhookd.SigningKey, len(m.keys))
-	for i, k := range m.keys {
-		c := *k
-		out[i] = &c
-	}
-	return out, nil
-}
-
-func (m *keyMap) UpdateSigningKey(context.Context, *webhookd.SigningKey) error { return nil }
-func (m *keyMap) DeleteSigningKey(context.Context, string) error               { return nil }
