@@ -42,6 +42,29 @@ type destination struct {
 // PublishEvent stores the event and one delivery per destination in one
 // transaction (see webhookd.Store for the routing rules).
 func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
+	var (
+		ev      *webhookd.Event
+		created bool
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		// now is read inside the transaction so that events' CreateTimes
+		// follow their commit order.
+		ev, created, err = s.publishTx(ctx, tx, ne, s.now())
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if created && ev.DeliveryCount > 0 {
+		s.wake()
+	}
+	return ev, created, nil
+}
+
+// publishTx is PublishEvent inside tx, for every transaction that publishes
+// (PublishEvent itself, and operation changes).
+func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time) (*webhookd.Event, bool, error) {
 	if ne.ProjectID == "" {
 		return nil, false, webhookd.FieldErrorf("project_id", "project_id is required.")
 	}
@@ -56,83 +79,64 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 		}
 		cfg = string(b)
 	}
+	payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
+	if err != nil {
+		return nil, false, webhookd.FieldErrorf("data", "data must be a JSON object: %v", err)
+	}
 
-	var (
-		ev      *webhookd.Event
-		created bool
-	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		// now is read inside the transaction so that events' CreateTimes
-		// follow their commit order.
-		now := s.now()
-		payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
-		if err != nil {
-			return webhookd.FieldErrorf("data", "data must be a JSON object: %v", err)
+	var one int
+	if err := tx.StmtContext(ctx, s.stmts.projectExists).QueryRowContext(ctx, ne.ProjectID).Scan(&one); err != nil {
+		return nil, false, notFound(err, "Project", "publish event")
+	}
+	if ne.IdempotencyKey != "" {
+		first, err := scanEvent(tx.StmtContext(ctx, s.stmts.findIdempotent).QueryRowContext(ctx,
+			ne.ProjectID, ne.IdempotencyKey, micros(now.Add(-webhookd.IdempotencyWindow))))
+		switch {
+		case err == nil:
+			return first, false, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, false, fmt.Errorf("sqlite: publish event: idempotency: %w", err)
 		}
+	}
 
-		var one int
-		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM projects WHERE id = ?`, ne.ProjectID).Scan(&one); err != nil {
-			return notFound(err, "Project", "publish event")
-		}
-		if ne.IdempotencyKey != "" {
-			first, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events
-				WHERE project_id = ? AND idempotency_key = ? AND create_time > ?
-				ORDER BY create_time LIMIT 1`,
-				ne.ProjectID, ne.IdempotencyKey, micros(now.Add(-webhookd.IdempotencyWindow))))
-			switch {
-			case err == nil:
-				ev = first
-				return nil
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("sqlite: publish event: idempotency: %w", err)
-			}
-		}
-
-		dests, err := route(ctx, tx, ne)
-		if err != nil {
-			return err
-		}
-		ev = &webhookd.Event{
-			ID:             webhookd.NewID(webhookd.PrefixEvent),
-			ProjectID:      ne.ProjectID,
-			Type:           ne.Type,
-			Payload:        payload,
-			WebhookConfig:  ne.WebhookConfig,
-			IdempotencyKey: ne.IdempotencyKey,
-			Source:         ne.Source,
-			CreateTime:     now,
-			DeliveryCount:  len(dests),
-		}
-		t := micros(now)
-		if _, err := tx.StmtContext(ctx, s.stmts.insertEvent).ExecContext(ctx,
-			ev.ID, ev.ProjectID, ev.Type, ev.Payload, cfg, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount); err != nil {
-			return fmt.Errorf("sqlite: publish event: %w", err)
-		}
-		if len(dests) > 0 {
-			ins := tx.StmtContext(ctx, s.stmts.insertDelivery)
-			for _, d := range dests {
-				if _, err := ins.ExecContext(ctx, webhookd.NewID(webhookd.PrefixDelivery), ev.ID, ev.ProjectID,
-					string(d.kind), d.webhookID, d.uri, t, t, t); err != nil {
-					return fmt.Errorf("sqlite: publish event: delivery: %w", err)
-				}
-			}
-		}
-		created = true
-		return nil
-	})
+	dests, err := s.route(ctx, tx, ne)
 	if err != nil {
 		return nil, false, err
 	}
-	return ev, created, nil
+	ev := &webhookd.Event{
+		ID:             webhookd.NewID(webhookd.PrefixEvent),
+		ProjectID:      ne.ProjectID,
+		Type:           ne.Type,
+		Payload:        payload,
+		WebhookConfig:  ne.WebhookConfig,
+		IdempotencyKey: ne.IdempotencyKey,
+		Source:         ne.Source,
+		CreateTime:     now,
+		DeliveryCount:  len(dests),
+	}
+	t := micros(now)
+	if _, err := tx.StmtContext(ctx, s.stmts.insertEvent).ExecContext(ctx,
+		ev.ID, ev.ProjectID, ev.Type, ev.Payload, cfg, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount); err != nil {
+		return nil, false, fmt.Errorf("sqlite: publish event: %w", err)
+	}
+	if len(dests) > 0 {
+		ins := tx.StmtContext(ctx, s.stmts.insertDelivery)
+		for _, d := range dests {
+			if _, err := ins.ExecContext(ctx, webhookd.NewID(webhookd.PrefixDelivery), ev.ID, ev.ProjectID,
+				string(d.kind), d.webhookID, d.uri, t, t, t); err != nil {
+				return nil, false, fmt.Errorf("sqlite: publish event: delivery: %w", err)
+			}
+		}
+	}
+	return ev, true, nil
 }
 
 // route picks the destinations of a new event.
-func route(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent) ([]destination, error) {
+func (s *Store) route(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent) ([]destination, error) {
 	switch {
 	case ne.OnlyWebhookID != "":
 		var uri string
-		err := tx.QueryRowContext(ctx, `SELECT uri FROM webhooks WHERE project_id = ? AND id = ?`,
-			ne.ProjectID, ne.OnlyWebhookID).Scan(&uri)
+		err := tx.StmtContext(ctx, s.stmts.webhookURI).QueryRowContext(ctx, ne.ProjectID, ne.OnlyWebhookID).Scan(&uri)
 		if err != nil {
 			return nil, notFound(err, "Webhook", "publish event: route")
 		}
@@ -150,10 +154,7 @@ func route(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent) ([]destination
 		return ds, nil
 
 	default:
-		rows, err := tx.QueryContext(ctx, `SELECT id, uri FROM webhooks
-			WHERE project_id = ? AND state = 'enabled'
-			AND EXISTS (SELECT 1 FROM json_each(subscribed_events) WHERE value = ?)
-			ORDER BY create_time, id`, ne.ProjectID, ne.Type)
+		rows, err := tx.StmtContext(ctx, s.stmts.routeStatic).QueryContext(ctx, ne.ProjectID, ne.Type)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: publish event: route: %w", err)
 		}
@@ -300,6 +301,7 @@ func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string)
 	if err != nil {
 		return nil, err
 	}
+	s.wake()
 	return d, nil
 }
 
@@ -321,7 +323,13 @@ func (s *Store) RecoverDeliveries(ctx context.Context, projectID, webhookID stri
 		n, err = res.RowsAffected()
 		return err
 	})
-	return int(n), err
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		s.wake()
+	}
+	return int(n), nil
 }
 
 // notFoundOrNil is notFound that lets nil through.

@@ -52,6 +52,8 @@ type Store struct {
 	clock  webhookd.Clock
 	log    *slog.Logger
 	stmts  *statements
+
+	listeners listeners
 }
 
 var _ webhookd.Store = (*Store)(nil)

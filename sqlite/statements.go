@@ -17,6 +17,21 @@ const (
 INSERT INTO events (id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+	sqlProjectExists = `SELECT 1 FROM projects WHERE id = ?`
+
+	// The first event published with a key within the idempotency window.
+	sqlFindIdempotent = `SELECT ` + eventColumns + ` FROM events
+WHERE project_id = ? AND idempotency_key = ? AND idempotency_key <> '' AND create_time > ?
+ORDER BY create_time LIMIT 1`
+
+	sqlWebhookURI = `SELECT uri FROM webhooks WHERE project_id = ? AND id = ?`
+
+	// Static routing: the project's enabled webhooks subscribed to the type.
+	sqlRouteStatic = `SELECT id, uri FROM webhooks
+WHERE project_id = ? AND state = 'enabled'
+AND EXISTS (SELECT 1 FROM json_each(subscribed_events) WHERE value = ?)
+ORDER BY create_time, id`
+
 	sqlInsertDelivery = `
 INSERT INTO deliveries (id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, create_time, update_time)
 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`
@@ -90,6 +105,7 @@ ORDER BY w.id, s.create_time DESC, s.rowid DESC`
 )
 
 type statements struct {
+	projectExists, findIdempotent, webhookURI, routeStatic                                     *sql.Stmt
 	insertEvent, insertDelivery, claim, record, insertAttempt, webhookFailed, webhookSucceeded *sql.Stmt
 	claimEvents, claimWebhooks                                                                 *sql.Stmt
 }
@@ -101,6 +117,10 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 		dst  **sql.Stmt
 		text string
 	}{
+		{writer, &st.projectExists, sqlProjectExists},
+		{writer, &st.findIdempotent, sqlFindIdempotent},
+		{writer, &st.webhookURI, sqlWebhookURI},
+		{writer, &st.routeStatic, sqlRouteStatic},
 		{writer, &st.insertEvent, sqlInsertEvent},
 		{writer, &st.insertDelivery, sqlInsertDelivery},
 		{writer, &st.claim, sqlClaim},
@@ -123,7 +143,7 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.insertEvent, st.insertDelivery, st.claim, st.record, st.insertAttempt, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks} {
+	for _, s := range []*sql.Stmt{st.projectExists, st.findIdempotent, st.webhookURI, st.routeStatic, st.insertEvent, st.insertDelivery, st.claim, st.record, st.insertAttempt, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
