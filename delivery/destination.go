@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -60,37 +59,49 @@ const (
 	verdictFailing                // the destination is down, slow or overloaded
 )
 
-// destination is the state of one destination: attempts in flight and its
-// circuit. A circuit is closed when openUntil is zero, open before
-// openUntil, and half-open after it (one trial attempt at a time).
+// destination is the state of one destination: attempts in flight, its
+// circuit, and what spacing its deferred claims get. A circuit is closed when
+// openUntil is zero, open before openUntil, and half-open after it (one trial
+// attempt at a time).
 type destination struct {
 	inflight  int
 	failures  int
 	openUntil time.Time
 	trial     bool
+	// latency is a moving average of attempt durations; progress is when an
+	// attempt last ended (or the destination last became busy). Together
+	// they estimate how long the destination takes per attempt, including
+	// one that is hanging right now.
+	latency  time.Duration
+	progress time.Time
+	// horizon is the latest due time handed to a deferred claim.
+	horizon time.Time
 }
 
 // destinations admits attempts per destination. It is what keeps a hanging
 // or failing destination from taking the workers that healthy ones need:
 // claims it refuses are deferred without occupying a worker.
 type destinations struct {
-	limit    int
-	breaker  BreakerConfig
-	deferFor time.Duration
+	limit   int
+	breaker BreakerConfig
+	maxStep time.Duration
 
 	mu     sync.Mutex
 	byKey  map[string]*destination
 	opened int // circuits open or half-open
 }
 
-func newDestinations(limit int, breaker BreakerConfig, deferFor time.Duration) *destinations {
-	return &destinations{limit: limit, breaker: breaker, deferFor: deferFor, byKey: map[string]*destination{}}
+// minStep is the smallest spacing between deferred claims of one
+// destination.
+const minStep = time.Millisecond
+
+func newDestinations(limit int, breaker BreakerConfig, maxStep time.Duration) *destinations {
+	return &destinations{limit: limit, breaker: breaker, maxStep: maxStep, byKey: map[string]*destination{}}
 }
 
 // acquire admits one attempt to key at now, or returns when its claim should
-// be due again: at the half-open time for an open circuit, a little later
-// for a destination at its in-flight cap. Deferral times are spread by up to
-// deferFor so that a big backlog does not come due in one instant.
+// be due again: after the half-open time for an open circuit, later for a
+// destination at its in-flight cap.
 func (ds *destinations) acquire(key string, now time.Time) (ok bool, retryAt time.Time) {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
@@ -99,28 +110,47 @@ func (ds *destinations) acquire(key string, now time.Time) (ok bool, retryAt tim
 		d = &destination{}
 		ds.byKey[key] = d
 	}
-	var spread time.Duration
-	if ds.deferFor > 0 {
-		spread = time.Duration(rand.Int64N(int64(ds.deferFor)))
-	}
 	if !d.openUntil.IsZero() {
 		if now.Before(d.openUntil) {
-			return false, d.openUntil.Add(spread)
+			return false, ds.spread(d, d.openUntil, now)
 		}
 		if d.trial || d.inflight > 0 {
-			return false, now.Add(ds.deferFor/2 + spread)
+			return false, ds.spread(d, now, now)
 		}
 		d.trial = true
 	} else if d.inflight >= ds.limit {
-		return false, now.Add(ds.deferFor/2 + spread)
+		return false, ds.spread(d, now, now)
+	}
+	if d.inflight == 0 {
+		d.progress = now
 	}
 	d.inflight++
 	return true, time.Time{}
 }
 
+// spread returns the due time of one more deferred claim of d, no earlier
+// than from. Deferred claims of a destination are spaced by the time it
+// takes per attempt divided by its cap, which is about the rate at which it
+// could take them: a fast destination's deferrals come back within
+// milliseconds, while a thousand claims for a hanging one are spread over
+// minutes instead of all being claimed, and deferred, again and again — the
+// churn that would delay every other destination's claims.
+func (ds *destinations) spread(d *destination, from, now time.Time) time.Time {
+	perAttempt := d.latency
+	if !d.progress.IsZero() && d.inflight > 0 {
+		perAttempt = max(perAttempt, now.Sub(d.progress))
+	}
+	step := min(max(perAttempt/time.Duration(ds.limit), minStep), ds.maxStep)
+	if d.horizon.After(from) {
+		from = d.horizon
+	}
+	d.horizon = from.Add(step)
+	return d.horizon
+}
+
 // release ends an attempt admitted by acquire and applies its verdict to the
-// circuit.
-func (ds *destinations) release(key string, v verdict, now time.Time) {
+// circuit. took is the attempt's duration (zero when nothing was sent).
+func (ds *destinations) release(key string, v verdict, took time.Duration, now time.Time) {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	d := ds.byKey[key]
@@ -128,6 +158,14 @@ func (ds *destinations) release(key string, v verdict, now time.Time) {
 		return
 	}
 	d.inflight--
+	d.progress = now
+	if took > 0 {
+		if d.latency == 0 {
+			d.latency = took
+		} else {
+			d.latency += (took - d.latency) / 4
+		}
+	}
 	wasOpen := !d.openUntil.IsZero()
 	switch v {
 	case verdictHealthy:
@@ -153,8 +191,8 @@ func (ds *destinations) release(key string, v verdict, now time.Time) {
 			ds.opened--
 		}
 	}
-	if d.inflight == 0 && d.failures == 0 && d.openUntil.IsZero() {
-		delete(ds.byKey, key) // healthy and idle: nothing worth remembering
+	if d.inflight == 0 && d.failures == 0 && d.openUntil.IsZero() && !d.horizon.After(now) {
+		delete(ds.byKey, key) // healthy, idle, nothing deferred: nothing worth remembering
 	}
 }
 

@@ -70,9 +70,9 @@ type Config struct {
 	// (scheme, host and port). Default 16.
 	PerDestinationLimit int
 	Breaker             BreakerConfig
-	// DeferDelay is about how long a claim for a destination at its cap
-	// waits before it is due again (it is spread between half and one and a
-	// half of it). Default 1s.
+	// DeferDelay is the longest spacing between the due times of deferred
+	// claims of one destination. They are spaced by the destination's time
+	// per attempt divided by PerDestinationLimit, up to this. Default 1s.
 	DeferDelay time.Duration
 	// Timeout bounds one attempt, from dialling to the end of reading the
 	// response. Default 10s.
@@ -323,9 +323,9 @@ func (e *Engine) dispatch(ctx context.Context, c *webhookd.Claim, results chan<-
 	attempts.Add(1)
 	go func() {
 		defer attempts.Done()
-		v := verdictNeutral
+		v, took := verdictNeutral, time.Duration(0)
 		defer func() {
-			e.dests.release(key, v, e.cfg.Clock.Now())
+			e.dests.release(key, v, took, e.cfg.Clock.Now())
 			e.busy.Add(-1)
 			e.metrics.inflight.Dec()
 			select {
@@ -337,7 +337,7 @@ func (e *Engine) dispatch(ctx context.Context, c *webhookd.Claim, results chan<-
 		if !sent {
 			return // abandoned at shutdown: the lease will expire
 		}
-		v = r.verdict
+		v, took = r.verdict, r.took
 		results <- r.result
 	}()
 }
@@ -363,6 +363,7 @@ func notAttempted(c *webhookd.Claim, canSignDynamic bool) string {
 type attemptOutcome struct {
 	result  webhookd.Result
 	verdict verdict
+	took    time.Duration
 }
 
 // attempt sends c once and decides what happens next. sent is false when ctx
@@ -402,7 +403,7 @@ func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOut
 	if r.err == nil {
 		res.Outcome = webhookd.OutcomeSucceeded
 		e.metrics.deliveries.WithLabelValues(string(res.Outcome)).Inc()
-		return attemptOutcome{result: res, verdict: verdictHealthy}, true
+		return attemptOutcome{result: res, verdict: verdictHealthy, took: r.latency}, true
 	}
 
 	res.Attempt.Error = r.err.Message
@@ -427,7 +428,7 @@ func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOut
 			"stage", r.err.Stage, "error", r.err.Message)
 	}
 	e.metrics.deliveries.WithLabelValues(string(res.Outcome)).Inc()
-	return attemptOutcome{result: res, verdict: verdictOf(r.err)}, true
+	return attemptOutcome{result: res, verdict: verdictOf(r.err), took: r.latency}, true
 }
 
 // verdictOf says whether a failure means the destination is in trouble.

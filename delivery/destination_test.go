@@ -1,0 +1,175 @@
+package delivery
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+var dt0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func TestDestinationKey(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"https://Example.COM/hooks?x=1":  "https://example.com:443",
+		"https://example.com:8443/a":     "https://example.com:8443",
+		"http://example.com/":            "http://example.com:80",
+		"HTTPS://example.com":            "https://example.com:443",
+		"https://[2001:db8::1]/x":        "https://[2001:db8::1]:443",
+		"https://user@example.com:443/x": "https://example.com:443",
+	}
+	for in, want := range tests {
+		if got := destinationKey(in); got != want {
+			t.Errorf("destinationKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInFlightCap(t *testing.T) {
+	t.Parallel()
+	ds := newDestinations(2, BreakerConfig{}.withDefaults(), time.Second)
+	const key = "https://a.test:443"
+	for i := range 2 {
+		if ok, _ := ds.acquire(key, dt0); !ok {
+			t.Fatalf("attempt %d refused under the cap", i+1)
+		}
+	}
+	ok, at := ds.acquire(key, dt0)
+	if ok || !at.After(dt0) {
+		t.Fatalf("third attempt: ok=%v at=%v, want deferred to later", ok, at)
+	}
+	if ok, _ := ds.acquire("https://b.test:443", dt0); !ok {
+		t.Fatal("another destination was refused because of a busy one")
+	}
+	ds.release(key, verdictHealthy, time.Millisecond, dt0)
+	if ok, _ := ds.acquire(key, dt0); !ok {
+		t.Fatal("refused after a slot was released")
+	}
+}
+
+// TestDeferralSpacing: deferred claims of a destination are spaced by its
+// time per attempt over its cap, so a hanging destination's backlog is spread
+// out while a fast one's comes back at once.
+func TestDeferralSpacing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		latency  time.Duration // of a finished attempt, before the test
+		hangFor  time.Duration // how long the attempts in flight have run
+		wantStep time.Duration
+	}{
+		{"fast destination", 2 * time.Millisecond, 0, time.Millisecond},                        // 2ms/4 is below the 1ms floor
+		{"slow destination", 400 * time.Millisecond, 0, 100 * time.Millisecond},                // 400ms/4
+		{"hanging destination", 2 * time.Millisecond, 2 * time.Second, 500 * time.Millisecond}, // 2s/4
+		{"hanging past the cap", 0, 10 * time.Second, time.Second},                             // 10s/4 capped at maxStep
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ds := newDestinations(4, BreakerConfig{}.withDefaults(), time.Second)
+			const key = "https://a.test:443"
+			for range 4 {
+				ds.acquire(key, dt0)
+			}
+			if tt.latency > 0 { // one attempt finishes, another starts
+				ds.release(key, verdictHealthy, tt.latency, dt0)
+				ds.acquire(key, dt0)
+			}
+			now := dt0.Add(tt.hangFor)
+			prev := now
+			for i := range 3 {
+				ok, at := ds.acquire(key, now)
+				if ok {
+					t.Fatal("admitted over the cap")
+				}
+				if step := at.Sub(prev); step != tt.wantStep {
+					t.Errorf("deferral %d: step %v, want %v", i+1, step, tt.wantStep)
+				}
+				prev = at
+			}
+		})
+	}
+}
+
+func TestCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	const key = "https://a.test:443"
+	openFor := 30 * time.Second
+	ds := newDestinations(10, BreakerConfig{FailureThreshold: 3, OpenFor: openFor}, time.Second)
+	fail := func(now time.Time) {
+		t.Helper()
+		if ok, _ := ds.acquire(key, now); !ok {
+			t.Fatalf("refused at %v", now.Sub(dt0))
+		}
+		ds.release(key, verdictFailing, time.Second, now)
+	}
+
+	fail(dt0)
+	fail(dt0)
+	ds.acquire(key, dt0) // a healthy answer resets the count
+	ds.release(key, verdictHealthy, time.Millisecond, dt0)
+	fail(dt0)
+	fail(dt0)
+	if ds.openCircuits() != 0 {
+		t.Fatal("open after 2 consecutive failures, threshold is 3")
+	}
+	fail(dt0)
+	if ds.openCircuits() != 1 {
+		t.Fatal("not open after 3 consecutive failures")
+	}
+	ok, at := ds.acquire(key, dt0.Add(time.Second))
+	if ok || at.Before(dt0.Add(openFor)) {
+		t.Fatalf("open circuit: ok=%v, due %v after opening; want deferred past the half-open time %v", ok, at.Sub(dt0), openFor)
+	}
+
+	halfOpen := dt0.Add(openFor)
+	if ok, _ := ds.acquire(key, halfOpen); !ok {
+		t.Fatal("half-open circuit refused the trial attempt")
+	}
+	if ok, _ := ds.acquire(key, halfOpen); ok {
+		t.Fatal("half-open circuit admitted a second attempt during the trial")
+	}
+	ds.release(key, verdictFailing, time.Second, halfOpen)
+	if ok, at := ds.acquire(key, halfOpen.Add(time.Second)); ok || at.Before(halfOpen.Add(openFor)) {
+		t.Fatalf("after a failed trial: ok=%v due %v; want open again for %v", ok, at.Sub(halfOpen), openFor)
+	}
+
+	again := halfOpen.Add(openFor)
+	if ok, _ := ds.acquire(key, again); !ok {
+		t.Fatal("second trial refused")
+	}
+	ds.release(key, verdictHealthy, time.Millisecond, again)
+	if ds.openCircuits() != 0 {
+		t.Fatal("still open after a successful trial")
+	}
+	if ok, _ := ds.acquire(key, again); !ok {
+		t.Fatal("closed circuit refused an attempt")
+	}
+}
+
+func TestVerdictOf(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  *AttemptError
+		want verdict
+	}{
+		{&AttemptError{Stage: StageStatus, StatusCode: http.StatusInternalServerError}, verdictFailing},
+		{&AttemptError{Stage: StageStatus, StatusCode: http.StatusServiceUnavailable}, verdictFailing},
+		{&AttemptError{Stage: StageStatus, StatusCode: http.StatusTooManyRequests}, verdictFailing},
+		{&AttemptError{Stage: StageStatus, StatusCode: http.StatusRequestTimeout}, verdictFailing},
+		{&AttemptError{Stage: StageStatus, StatusCode: http.StatusNotFound}, verdictHealthy},
+		{&AttemptError{Stage: StageStatus, StatusCode: http.StatusFound}, verdictHealthy},
+		{&AttemptError{Stage: StageTimeout}, verdictFailing},
+		{&AttemptError{Stage: StageConnect}, verdictFailing},
+		{&AttemptError{Stage: StageConnection}, verdictFailing},
+		{&AttemptError{Stage: StageTLS}, verdictFailing},
+		{&AttemptError{Stage: StageDNS}, verdictFailing},
+		{&AttemptError{Stage: StageRefused}, verdictNeutral},
+		{&AttemptError{Stage: StageSign}, verdictNeutral},
+	}
+	for _, tt := range tests {
+		if got := verdictOf(tt.err); got != tt.want {
+			t.Errorf("verdictOf(%s %d) = %v, want %v", tt.err.Stage, tt.err.StatusCode, got, tt.want)
+		}
+	}
+}
