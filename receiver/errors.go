@@ -34,7 +34,8 @@ var (
 	// ErrIDMismatch: the JWT's webhook_id is not the webhook-id header.
 	ErrIDMismatch = errors.New("webhook-id does not match the signed id")
 	// ErrBadPayload: the signature is valid but the body is not a webhook
-	// envelope (a JSON object with type and data).
+	// envelope: not a single JSON object, a timestamp that is not RFC 3339,
+	// or a type other than the JWT's event_type.
 	ErrBadPayload = errors.New("invalid webhook payload")
 	// ErrJWKSUnavailable: the JWKS could not be fetched and no cached key
 	// applies. The sender should retry later; the handler answers 503.
