@@ -33,6 +33,7 @@ type Config struct {
 	Workers       int            // WEBHOOKD_WORKERS
 	PerDestLimit  int            // WEBHOOKD_PER_DESTINATION_LIMIT
 	Timeout       time.Duration  // WEBHOOKD_DELIVERY_TIMEOUT
+	Lease         time.Duration  // WEBHOOKD_LEASE (default max(1m, 6×timeout))
 	DisableAfter  time.Duration  // WEBHOOKD_DISABLE_AFTER
 	ShutdownGrace time.Duration  // WEBHOOKD_SHUTDOWN_GRACE
 }
@@ -113,6 +114,7 @@ func (c *Config) fromEnv() error {
 	num("WEBHOOKD_WORKERS", &c.Workers)
 	num("WEBHOOKD_PER_DESTINATION_LIMIT", &c.PerDestLimit)
 	dur("WEBHOOKD_DELIVERY_TIMEOUT", &c.Timeout)
+	dur("WEBHOOKD_LEASE", &c.Lease)
 	dur("WEBHOOKD_DISABLE_AFTER", &c.DisableAfter)
 	dur("WEBHOOKD_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	return errors.Join(errs...)

@@ -44,6 +44,7 @@ func newEngine(cfg Config, st webhookd.Store, sealer *signing.Sealer, ring *sign
 		Workers:             cfg.Workers,
 		PerDestinationLimit: cfg.PerDestLimit,
 		Timeout:             cfg.Timeout,
+		Lease:               cfg.Lease,
 		DisableAfter:        cfg.DisableAfter,
 		ShutdownGrace:       cfg.ShutdownGrace,
 		Registerer:          reg,
