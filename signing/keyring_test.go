@@ -285,6 +285,14 @@ func TestSignDeliveryToken(t *testing.T) {
 	}
 	var raw map[string]any
 	decodeSegment(t, parts[1], &raw)
+	// Integer NumericDates: PyJWT and jsonwebtoken accept fractions, but
+	// stricter libraries do not.
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	for _, want := range []string{fmt.Sprintf(`"iat":%d,`, ringEpoch.Unix()), fmt.Sprintf(`"exp":%d,`, ringEpoch.Add(5*time.Minute).Unix())} {
+		if !strings.Contains(string(payload), want) {
+			t.Fatalf("payload %s lacks %s", payload, want)
+		}
+	}
 	sum := sha256.Sum256(in.Body)
 	want := map[string]any{
 		"iss":         in.Issuer,
