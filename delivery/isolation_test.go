@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/delivery"
 )
 
@@ -36,12 +38,12 @@ func TestIsolation(t *testing.T) {
 		<-r.Context().Done() // until the engine gives up on it
 	})
 	whHealthy, _ := h.webhook(healthy.URL)
-	whHanging, _ := h.webhook(hanging.URL)
 
 	cfg := h.config()
 	cfg.Workers = 16
 	cfg.PerDestinationLimit = limit
 	cfg.Timeout = time.Second
+	cfg.JWTSigner = &tokenSigner{}
 
 	measure := func(e *delivery.Engine) []time.Duration {
 		var lat []time.Duration
@@ -66,11 +68,22 @@ func TestIsolation(t *testing.T) {
 
 	// The whole backlog is due at once when the next engine starts: the
 	// worst moment, before the hanging destination's circuit opens.
-	pubStart := time.Now()
-	for range backlog {
-		h.publish(whHanging.ID)
+	// Dynamic deliveries make the backlog in a few transactions: each event
+	// goes to 100 URIs of the hanging destination (one destination: same
+	// scheme, host and port).
+	for i := range backlog / 100 {
+		uris := make([]string, 100)
+		for j := range uris {
+			uris[j] = fmt.Sprintf("%s/hook?n=%d", hanging.URL, i*100+j)
+		}
+		_, _, err := h.store.PublishEvent(t.Context(), webhookd.NewEvent{
+			ProjectID: h.project.ID, Type: webhookd.EventBatchSucceeded, Source: "api",
+			WebhookConfig: &webhookd.WebhookConfig{URIs: uris},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Logf("published %d events in %v", backlog, time.Since(pubStart))
 	cfg.Transport = delivery.NewTransport(nil)
 	e2, _ := h.start(cfg)
 	for range limit { // the hanging destination now holds its cap of workers
