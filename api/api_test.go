@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,15 +57,9 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	b.store = store
 	b.project, b.key = b.newProject(t, "test")
 
-	master := make([]byte, signing.MasterKeySize)
-	_, _ = rand.Read(master)
-	sealer, err := signing.NewSealer(master)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := api.Config{
 		Store:      store,
-		Sealer:     sealer,
+		Sealer:     mustSealer(t),
 		Clock:      b.clock,
 		Logger:     logger,
 		Notify:     func() { b.notified.Add(1) },
@@ -170,6 +165,9 @@ func (r *response) ok(t *testing.T, v any) {
 		t.Fatalf("status %d, want 200; body %s", r.code, r.body)
 	}
 	if v != nil {
+		// Decode into a zeroed value: fields a response omits must not keep
+		// what an earlier response put there.
+		reflect.ValueOf(v).Elem().SetZero()
 		if err := json.Unmarshal(r.body, v); err != nil {
 			t.Fatalf("decode %s: %v", r.body, err)
 		}
@@ -256,4 +254,40 @@ func TestNewValidatesConfig(t *testing.T) {
 func dump(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// counterValue returns the value of the counter series name{labels} in the
+// bundle's registry, 0 when it does not exist.
+func counterValue(t *testing.T, b *bundle, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := b.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue series
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func mustSealer(t *testing.T) *signing.Sealer {
+	t.Helper()
+	master := make([]byte, signing.MasterKeySize)
+	_, _ = rand.Read(master)
+	s, err := signing.NewSealer(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -172,9 +172,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) 
 		writeStatus(w, statusOf(webhookd.ENOTFOUND), fmt.Sprintf("No route for %s %s.", r.Method, path))
 		return
 	}
-	rt, vars, err := s.match(r.Method, rest)
-	if err != nil {
-		s.writeRouteError(w, r, err)
+	rt, vars, miss := s.match(r.Method, rest)
+	if miss != nil {
+		writeMiss(w, r, miss)
 		return
 	}
 	ri.route = rt.template
@@ -192,24 +192,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) 
 	}
 }
 
-// routeError is a path that matched no route (allow empty) or matched
-// routes of other methods only (allow lists them).
-type routeError struct {
+// miss is a path that matched no route (allow empty) or matched routes of
+// other methods only (allow lists them).
+type miss struct {
 	path  string
 	allow []string
-	err   error // a malformed path
 }
-
-func (e *routeError) Error() string { return "no route for " + e.path }
 
 // match finds the route for method and the escaped path below the prefix.
 // Segments are split on "/" before they are percent-decoded, so an id's
 // "%2F" stays inside the id; the custom-method suffix is split off the last
 // segment, also before decoding, so an id's "%3A" is never taken for one.
-func (s *Server) match(method, escaped string) (*route, []string, error) {
+func (s *Server) match(method, escaped string) (*route, []string, *miss) {
 	raw := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
 	if len(raw) < 2 || !slices.Contains(versions, raw[0]) {
-		return nil, nil, &routeError{path: escaped}
+		return nil, nil, &miss{path: escaped}
 	}
 	raw = raw[1:]
 	var verb string
@@ -220,8 +217,8 @@ func (s *Server) match(method, escaped string) (*route, []string, error) {
 	segs := make([]string, len(raw))
 	for i, seg := range raw {
 		dec, err := url.PathUnescape(seg)
-		if err != nil {
-			return nil, nil, &routeError{path: escaped, err: err}
+		if err != nil { // EscapedPath never gives a bad escape; be safe anyway
+			return nil, nil, &miss{path: escaped}
 		}
 		segs[i] = dec
 	}
@@ -236,21 +233,20 @@ func (s *Server) match(method, escaped string) (*route, []string, error) {
 		}
 		allow = append(allow, rt.method)
 	}
-	return nil, nil, &routeError{path: escaped, allow: allow}
+	return nil, nil, &miss{path: escaped, allow: allow}
 }
 
-func (s *Server) writeRouteError(w http.ResponseWriter, r *http.Request, err error) {
-	re := err.(*routeError)
-	switch {
-	case re.err != nil:
-		writeStatus(w, statusOf(webhookd.EINVALID), "The request path is not validly percent-encoded.")
-	case len(re.allow) > 0:
-		w.Header().Set("Allow", strings.Join(re.allow, ", "))
-		writeStatus(w, status{http.StatusMethodNotAllowed, "UNIMPLEMENTED"},
-			fmt.Sprintf("Method %s is not allowed on %s; allowed: %s.", r.Method, re.path, strings.Join(re.allow, ", ")))
-	default:
-		writeStatus(w, statusOf(webhookd.ENOTFOUND), fmt.Sprintf("No route for %s %s.", r.Method, re.path))
+// writeMiss answers 405 with Allow for a path served under other methods,
+// and 404 otherwise, both in the error format. 405 carries UNIMPLEMENTED, the
+// canonical code for "this method is not supported here".
+func writeMiss(w http.ResponseWriter, r *http.Request, m *miss) {
+	if len(m.allow) == 0 {
+		writeStatus(w, statusOf(webhookd.ENOTFOUND), fmt.Sprintf("No route for %s %s.", r.Method, m.path))
+		return
 	}
+	w.Header().Set("Allow", strings.Join(m.allow, ", "))
+	writeStatus(w, status{http.StatusMethodNotAllowed, "UNIMPLEMENTED"},
+		fmt.Sprintf("Method %s is not allowed on %s; allowed: %s.", r.Method, m.path, strings.Join(m.allow, ", ")))
 }
 
 // public returns the handler of an unauthenticated endpoint at path, if any.
