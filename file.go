@@ -36,7 +36,7 @@ const MaxFileSize = 64 << 20
 // File is an uploaded or generated file of a project: a batch's input JSONL
 // (src "files/…"), a batch's results JSONL, a generated video.
 type File struct {
-	// ID is the id as it appears in its path, /files/{id}: "file_…". The
+	// ID is the id as it appears in its path, /files/{id} (see PrefixFile). The
 	// Files API names the file "files/{id}" (see Name).
 	ID          string
 	ProjectID   string

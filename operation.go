@@ -27,14 +27,17 @@ func (k OperationKind) Valid() bool {
 	return false
 }
 
-// ID prefixes of operations and files. Operation ids are unique across kinds
+// ID prefixes of operations. Operation ids are unique across kinds
 // (GET /operations/{id} finds any of them), and the prefix tells the kind in
 // logs. The source document's own envelope example uses "batch_123456".
 const (
 	PrefixBatch       = "batch_"
 	PrefixInteraction = "int_"
 	PrefixVideo       = "vop_"
-	PrefixFile        = "file_"
+	// PrefixFile is empty on purpose: both SDKs take a file's id out of a
+	// download URI with the pattern files/([a-z0-9]+), so a file id must be
+	// lower-case letters and digits only, which NewID's alphabet is.
+	PrefixFile = ""
 )
 
 // OperationState is a kind-specific state. The values are the wire

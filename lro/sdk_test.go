@@ -1,0 +1,271 @@
+package lro_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/genai"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/lro"
+)
+
+// The official Go SDK against lro's parsers and renderings. sdkFixture is
+// the thinnest HTTP wiring that lets the SDK talk to lro (the real routes,
+// auth and errors live in package api): what the SDK sends must parse, and
+// what lro renders must come back as the SDK's typed values.
+
+type sdkFixture struct {
+	*simSetup
+	srv *httptest.Server
+}
+
+func newSDKFixture(t *testing.T) (*sdkFixture, *genai.Client) {
+	t.Helper()
+	s := setupSim(t, nil)
+	f := &sdkFixture{simSetup: s}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	m, err := lro.New(lro.Config{SimJobDuration: jobDuration, PublicBaseURL: f.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.m = m
+	f.driver = lro.NewDriver(s.store, lro.NewSimulator(m, s.store, s.clock), lro.DriverConfig{Lease: 1})
+	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
+		APIKey: "test-key", Backend: genai.BackendGeminiAPI, HTTPOptions: genai.HTTPOptions{BaseURL: f.srv.URL},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, client
+}
+
+func (f *sdkFixture) reply(w http.ResponseWriter, raw json.RawMessage, err error) {
+	if err != nil {
+		http.Error(w, `{"error":{"code":400,"message":`+strconv.Quote(webhookd.ErrorMessage(err))+`}}`, http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(raw)
+}
+
+func (f *sdkFixture) serve(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	body, _ := io.ReadAll(r.Body)
+	now := f.clock.Now()
+	path := strings.TrimPrefix(r.URL.Path, "/v1beta/")
+	send := func(raw json.RawMessage, err error) { f.reply(w, raw, err) }
+	switch {
+	case r.Method == http.MethodPost && strings.HasPrefix(path, "models/") && strings.HasSuffix(path, ":batchGenerateContent"):
+		req, err := f.m.ParseBatchGenerateContent(strings.TrimSuffix(strings.TrimPrefix(path, "models/"), ":batchGenerateContent"), body)
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		op, _ := f.m.NewBatch("prj_1", req, now)
+		_ = f.store.CommitOperationChange(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+		send(f.m.RenderBatch(op))
+	case r.Method == http.MethodPost && strings.HasSuffix(path, ":predictLongRunning"):
+		req, err := f.m.ParseVideo(strings.TrimSuffix(strings.TrimPrefix(path, "models/"), ":predictLongRunning"), body)
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		op, _ := f.m.NewVideo("prj_1", req, now)
+		_ = f.store.CommitOperationChange(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+		send(f.m.RenderVideo(op))
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "batches/"):
+		op, err := f.store.GetOperation(ctx, "prj_1", strings.TrimPrefix(path, "batches/"))
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		send(f.m.RenderBatch(op))
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "models/") && strings.Contains(path, "/operations/"):
+		op, err := f.store.GetOperation(ctx, "prj_1", path[strings.LastIndex(path, "/")+1:])
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		send(f.m.RenderVideo(op))
+	case r.Method == http.MethodPost && r.URL.Path == "/upload/v1beta/files": // start
+		s, err := lro.ParseUploadStart("prj_1", body, r.Header.Get(lro.HeaderUploadContentLength), r.Header.Get(lro.HeaderUploadContentType), now)
+		if err == nil {
+			err = f.store.CreateUploadSession(ctx, s)
+		}
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		w.Header().Set(lro.HeaderUploadURL, f.m.UploadURL(s.ID))
+		w.Header().Set(lro.HeaderUploadStatus, "active")
+		f.reply(w, json.RawMessage(`{}`), nil)
+	case r.Method == http.MethodPost && r.URL.Path == "/upload/v1/files": // chunks, at the URL UploadURL gave
+		id := r.URL.Query().Get("upload_id")
+		cmd, err := lro.ParseUploadCommand(r.Header.Get(lro.HeaderUploadCommand))
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		offset, _ := strconv.ParseInt(r.Header.Get(lro.HeaderUploadOffset), 10, 64)
+		if _, err := f.store.AppendUpload(ctx, "prj_1", id, offset, body); err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		if !cmd.Finalize {
+			w.Header().Set(lro.HeaderUploadStatus, "active")
+			f.reply(w, json.RawMessage(`{}`), nil)
+			return
+		}
+		file, err := f.store.FinalizeUpload(ctx, "prj_1", id, now)
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		raw, err := f.m.RenderFile(file)
+		w.Header().Set(lro.HeaderUploadStatus, "final")
+		f.reply(w, json.RawMessage(`{"file":`+string(raw)+`}`), err)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "files/") && strings.HasSuffix(path, ":download"):
+		content, err := f.store.GetFileContent(ctx, "prj_1", strings.TrimSuffix(strings.TrimPrefix(path, "files/"), ":download"))
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		_, _ = w.Write(content)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "files/"):
+		file, err := f.store.GetFile(ctx, "prj_1", strings.TrimPrefix(path, "files/"))
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		send(f.m.RenderFile(file))
+	default:
+		http.Error(w, `{"error":{"code":404,"message":"no route `+r.Method+` `+r.URL.Path+`"}}`, http.StatusNotFound)
+	}
+}
+
+// finish runs every job to its end.
+func (f *sdkFixture) finish(t *testing.T) {
+	t.Helper()
+	for range 3 {
+		if _, err := f.driver.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(jobDuration)
+	}
+}
+
+func TestGoSDKInlineBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, client := newSDKFixture(t)
+	job, err := client.Batches.Create(ctx, "gemini-2.5-flash", &genai.BatchJobSource{InlinedRequests: []*genai.InlinedRequest{
+		{Contents: genai.Text("hello"), Metadata: map[string]string{"key": "r1"}},
+		{Contents: []*genai.Content{{Role: "user", Parts: []*genai.Part{{InlineData: &genai.Blob{MIMEType: "image/png", Data: []byte{0}}}}}}},
+	}}, &genai.CreateBatchJobConfig{DisplayName: "nightly", WebhookConfig: &genai.WebhookConfig{
+		Uris: []string{"https://example.test/hook"}, UserMetadata: map[string]any{"job": "nightly"},
+	}})
+	if err != nil {
+		t.Fatalf("Batches.Create: %v", err)
+	}
+	if job.State != genai.JobStatePending || job.DisplayName != "nightly" || job.Model != "models/gemini-2.5-flash" || !strings.HasPrefix(job.Name, "batches/batch_") {
+		t.Fatalf("created %+v", job)
+	}
+	stored := f.get(t, strings.TrimPrefix(job.Name, "batches/"))
+	if stored.WebhookConfig == nil || stored.WebhookConfig.URIs[0] != "https://example.test/hook" || string(stored.WebhookConfig.UserMetadata) != `{"job":"nightly"}` {
+		t.Fatalf("webhook config %+v", stored.WebhookConfig)
+	}
+	f.finish(t)
+	job, err = client.Batches.Get(ctx, job.Name, nil)
+	if err != nil {
+		t.Fatalf("Batches.Get: %v", err)
+	}
+	if job.State != genai.JobStateSucceeded || job.EndTime.IsZero() || job.Dest == nil || len(job.Dest.InlinedResponses) != 2 {
+		t.Fatalf("got %+v dest %+v", job, job.Dest)
+	}
+	ok, failed := job.Dest.InlinedResponses[0], job.Dest.InlinedResponses[1]
+	if ok.Response == nil || ok.Response.Text() != "hello" || ok.Metadata["key"] != "r1" || failed.Error == nil || failed.Error.Code == nil || *failed.Error.Code != 3 {
+		t.Fatalf("responses %+v / %+v", ok, failed)
+	}
+	evs := f.events(t)
+	if len(evs) != 1 || evs[0].Type != webhookd.EventBatchSucceeded || eventData(t, evs[0])["error_count"] != float64(1) {
+		t.Fatalf("events %+v", evs)
+	}
+}
+
+func TestGoSDKFileBatchWithUpload(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, client := newSDKFixture(t)
+	input := `{"key":"a","request":{"contents":[{"parts":[{"text":"one"}]}]}}` + "\n"
+	file, err := client.Files.Upload(ctx, bytes.NewReader([]byte(input)), &genai.UploadFileConfig{MIMEType: "application/jsonl", DisplayName: "in.jsonl"})
+	if err != nil {
+		t.Fatalf("Files.Upload: %v", err)
+	}
+	if file.State != genai.FileStateActive || file.SizeBytes == nil || *file.SizeBytes != int64(len(input)) || file.DisplayName != "in.jsonl" {
+		t.Fatalf("uploaded %+v", file)
+	}
+	job, err := client.Batches.Create(ctx, "gemini-2.5-flash", &genai.BatchJobSource{FileName: file.Name}, nil)
+	if err != nil {
+		t.Fatalf("Batches.Create: %v", err)
+	}
+	f.finish(t)
+	job, err = client.Batches.Get(ctx, job.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.State != genai.JobStateSucceeded || job.Dest == nil || !strings.HasPrefix(job.Dest.FileName, "files/") {
+		t.Fatalf("got %+v dest %+v", job, job.Dest)
+	}
+	got, err := client.Files.Get(ctx, job.Dest.FileName, nil)
+	if err != nil || got.Source != genai.FileSourceGenerated || got.MIMEType != "application/jsonl" {
+		t.Fatalf("Files.Get = %+v, %v", got, err)
+	}
+	results, err := client.Files.Download(ctx, genai.NewDownloadURIFromFile(got), nil)
+	if err != nil {
+		t.Fatalf("Files.Download: %v", err)
+	}
+	if !strings.Contains(string(results), `"key":"a"`) || !strings.Contains(string(results), `"text":"one"`) {
+		t.Fatalf("results %s", results)
+	}
+}
+
+func TestGoSDKVideo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f, client := newSDKFixture(t)
+	op, err := client.Models.GenerateVideos(ctx, "veo-3.0-generate-001", "a cat", nil, &genai.GenerateVideosConfig{
+		WebhookConfig: &genai.WebhookConfig{UserMetadata: map[string]any{"clip": 7}},
+	})
+	if err != nil {
+		t.Fatalf("GenerateVideos: %v", err)
+	}
+	if op.Done || !strings.HasPrefix(op.Name, "models/veo-3.0-generate-001/operations/vop_") {
+		t.Fatalf("started %+v", op)
+	}
+	f.finish(t)
+	op, err = client.Operations.GetVideosOperation(ctx, op, nil)
+	if err != nil {
+		t.Fatalf("GetVideosOperation: %v", err)
+	}
+	if !op.Done || op.Response == nil || len(op.Response.GeneratedVideos) != 1 {
+		t.Fatalf("done %+v", op)
+	}
+	video := op.Response.GeneratedVideos[0].Video
+	content, err := client.Files.Download(ctx, genai.NewDownloadURIFromVideo(video), nil)
+	if err != nil || !bytes.Contains(content, []byte("a cat")) || video.MIMEType != "video/mp4" {
+		t.Fatalf("video %+v: %q, %v", video, content, err)
+	}
+	evs := f.events(t)
+	if len(evs) != 1 || evs[0].Type != webhookd.EventVideoGenerated || eventData(t, evs[0])["video_uri"] != video.URI {
+		t.Fatalf("events %+v; video uri %s", evs, video.URI)
+	}
+}
