@@ -29,6 +29,7 @@ func TestHotPathUsesIndexes(t *testing.T) {
 		{"attempt number", `SELECT count(*) FROM attempts WHERE delivery_id = ?`, []any{"d"}, "USING COVERING INDEX attempts_delivery"},
 		{"due count", `SELECT count(*) FROM deliveries WHERE state = 'pending' AND next_attempt_time <= ?`, []any{int64(0)}, "deliveries_due"},
 		{"delete webhook", sqlFailWebhookDeliveries, []any{"e", int64(0), "w"}, "USING INDEX deliveries_webhook"},
+		{"due operations", sqlDueOperations, []any{int64(0), 10}, "USING INDEX operations_due"},
 		{"recover", sqlRecover, named("now", "webhook", "since"), "USING INDEX deliveries_webhook"},
 	}
 	for _, tt := range tests {

@@ -236,16 +236,20 @@ func TestListenWakesOnDueDeliveries(t *testing.T) {
 	go func() { listening <- s.Listen(ctx, func() { woken <- struct{}{} }) }()
 
 	// Listen registers asynchronously: publish until the first wake arrives.
-	for registered := false; !registered; {
+	for i := 0; ; i++ {
+		if i == 1000 {
+			t.Fatal("PublishEvent never woke the listener")
+		}
 		if _, _, err := s.PublishEvent(t.Context(), webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded}); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case <-woken:
-			registered = true
 		default:
 			runtime.Gosched()
+			continue
 		}
+		break
 	}
 
 	// No destination: nothing became due.

@@ -1,0 +1,275 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// fileColumns leave out content: only GetFileContent reads it, so listings
+// and lookups never pull file bodies off the disk.
+const fileColumns = `id, project_id, display_name, mime_type, size_bytes, sha256, source, state, create_time, update_time, expire_time`
+
+func scanFile(sc scanner) (*webhookd.File, error) {
+	var f webhookd.File
+	var created, updated int64
+	var expires sql.NullInt64
+	err := sc.Scan(&f.ID, &f.ProjectID, &f.DisplayName, &f.MimeType, &f.SizeBytes, &f.SHA256, &f.Source, &f.State,
+		&created, &updated, &expires)
+	if err != nil {
+		return nil, err
+	}
+	f.CreateTime, f.UpdateTime, f.ExpireTime = fromMicros(created), fromMicros(updated), timePtr(expires)
+	return &f, nil
+}
+
+// CreateFile stores f with its content. Left empty, the ID, times, size and
+// digest are filled in.
+func (s *Store) CreateFile(ctx context.Context, f *webhookd.File) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return insertFile(ctx, tx, f, s.now()) })
+}
+
+func insertFile(ctx context.Context, tx *sql.Tx, f *webhookd.File, now time.Time) error {
+	if int64(len(f.Content)) > webhookd.MaxFileSize {
+		return webhookd.Errorf(webhookd.ETOOLARGE, "Files may be at most %d bytes.", webhookd.MaxFileSize)
+	}
+	if f.ID == "" {
+		f.ID = webhookd.NewID(webhookd.PrefixFile)
+	}
+	if f.CreateTime.IsZero() {
+		f.CreateTime = now
+	}
+	if f.UpdateTime.IsZero() {
+		f.UpdateTime = f.CreateTime
+	}
+	if f.SHA256 == nil {
+		sum := sha256.Sum256(f.Content)
+		f.SHA256, f.SizeBytes = sum[:], int64(len(f.Content))
+	}
+	if f.State == "" {
+		f.State = webhookd.FileActive
+	}
+	content := f.Content
+	if content == nil {
+		content = []byte{} // a zero-length BLOB, not NULL
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.ProjectID, f.DisplayName, f.MimeType, f.SizeBytes, f.SHA256, string(f.Source), string(f.State),
+		micros(f.CreateTime), micros(f.UpdateTime), nullMicros(f.ExpireTime), content)
+	switch {
+	case isForeignKeyViolation(err):
+		return webhookd.NotFound("Project")
+	case isUniqueViolation(err):
+		return webhookd.Errorf(webhookd.ECONFLICT, "File %s already exists.", f.ID)
+	case err != nil:
+		return fmt.Errorf("sqlite: create file: %w", err)
+	}
+	return nil
+}
+
+// GetFile returns a file's record without its content.
+func (s *Store) GetFile(ctx context.Context, projectID, id string) (*webhookd.File, error) {
+	f, err := scanFile(s.reader.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE project_id = ? AND id = ?`, projectID, id))
+	if err != nil {
+		return nil, notFound(err, "File", "get file")
+	}
+	return f, nil
+}
+
+// GetFileContent returns a file's bytes.
+func (s *Store) GetFileContent(ctx context.Context, projectID, id string) ([]byte, error) {
+	var content []byte
+	err := s.reader.QueryRowContext(ctx, `SELECT content FROM files WHERE project_id = ? AND id = ?`, projectID, id).Scan(&content)
+	if err != nil {
+		return nil, notFound(err, "File", "get file content")
+	}
+	if content == nil {
+		content = []byte{}
+	}
+	return content, nil
+}
+
+// ListFiles returns a page of a project's files, newest first.
+func (s *Store) ListFiles(ctx context.Context, projectID string, page webhookd.Page) ([]*webhookd.File, error) {
+	beforeTime, beforeID := int64(math.MaxInt64), ""
+	if !page.After.IsZero() {
+		beforeTime, beforeID = micros(page.After.Time), page.After.ID
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+fileColumns+` FROM files
+		WHERE project_id = ? AND (create_time, id) < (?, ?)
+		ORDER BY create_time DESC, id DESC LIMIT ?`, projectID, beforeTime, beforeID, limit(page))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list files: %w", err)
+	}
+	return collect(rows, scanFile, "list files")
+}
+
+// DeleteFile removes a file.
+func (s *Store) DeleteFile(ctx context.Context, projectID, id string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE project_id = ? AND id = ?`, projectID, id)
+		return mustAffect(res, err, "File", "delete file")
+	})
+}
+
+const uploadColumns = `id, project_id, file_id, display_name, mime_type, declared_size, received, create_time, expire_time`
+
+func scanUpload(sc scanner) (*webhookd.UploadSession, error) {
+	var u webhookd.UploadSession
+	var created, expires int64
+	err := sc.Scan(&u.ID, &u.ProjectID, &u.FileID, &u.DisplayName, &u.MimeType, &u.DeclaredSize, &u.Received, &created, &expires)
+	if err != nil {
+		return nil, err
+	}
+	u.CreateTime, u.ExpireTime = fromMicros(created), fromMicros(expires)
+	return &u, nil
+}
+
+// CreateUploadSession starts a resumable upload. Left empty, the ID (opaque,
+// 130 random bits), the file ID and the times are filled in.
+func (s *Store) CreateUploadSession(ctx context.Context, u *webhookd.UploadSession) error {
+	if u.ID == "" {
+		u.ID = webhookd.NewID("")
+	}
+	if u.FileID == "" {
+		u.FileID = webhookd.NewID(webhookd.PrefixFile)
+	}
+	if u.CreateTime.IsZero() {
+		u.CreateTime = s.now()
+	}
+	if u.ExpireTime.IsZero() {
+		u.ExpireTime = u.CreateTime.Add(webhookd.UploadSessionTTL)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO upload_sessions (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.ProjectID, u.FileID, u.DisplayName, u.MimeType, u.DeclaredSize, u.Received, micros(u.CreateTime), micros(u.ExpireTime))
+		return err
+	})
+	switch {
+	case isForeignKeyViolation(err):
+		return webhookd.NotFound("Project")
+	case isUniqueViolation(err):
+		return webhookd.Errorf(webhookd.ECONFLICT, "Upload session already exists.")
+	case err != nil:
+		return fmt.Errorf("sqlite: create upload session: %w", err)
+	}
+	return nil
+}
+
+// GetUploadSession returns an upload session of the project.
+func (s *Store) GetUploadSession(ctx context.Context, projectID, id string) (*webhookd.UploadSession, error) {
+	u, err := scanUpload(s.reader.QueryRowContext(ctx,
+		`SELECT `+uploadColumns+` FROM upload_sessions WHERE project_id = ? AND id = ?`, projectID, id))
+	if err != nil {
+		return nil, notFound(err, "Upload session", "get upload session")
+	}
+	return u, nil
+}
+
+// uploadTx reads a session inside a write transaction, which (being the only
+// writer) also serialises chunks sent at once for the same offset.
+func uploadTx(ctx context.Context, tx *sql.Tx, projectID, id string) (*webhookd.UploadSession, error) {
+	u, err := scanUpload(tx.QueryRowContext(ctx,
+		`SELECT `+uploadColumns+` FROM upload_sessions WHERE project_id = ? AND id = ?`, projectID, id))
+	if err != nil {
+		return nil, notFound(err, "Upload session", "read upload session")
+	}
+	return u, nil
+}
+
+// AppendUpload appends chunk at offset, which must be what the session has
+// received so far (see webhookd.UploadSession.CheckAppend).
+func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte) (*webhookd.UploadSession, error) {
+	var u *webhookd.UploadSession
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if u, err = uploadTx(ctx, tx, projectID, id); err != nil {
+			return err
+		}
+		if err := u.CheckAppend(offset, int64(len(chunk))); err != nil {
+			return err
+		}
+		if len(chunk) == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO upload_chunks (session_id, "offset", data) VALUES (?, ?, ?)`, id, offset, chunk); err != nil {
+			return fmt.Errorf("sqlite: append upload: %w", err)
+		}
+		u.Received += int64(len(chunk))
+		if _, err := tx.ExecContext(ctx, `UPDATE upload_sessions SET received = ? WHERE id = ?`, u.Received, id); err != nil {
+			return fmt.Errorf("sqlite: append upload: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// FinalizeUpload turns a finished session into a file and deletes the
+// session (its chunks go with it by ON DELETE CASCADE), in one transaction.
+// The returned file has no Content, as GetFile.
+func (s *Store) FinalizeUpload(ctx context.Context, projectID, id string, now time.Time) (*webhookd.File, error) {
+	now = now.UTC().Truncate(time.Microsecond) // what the row keeps
+	var f *webhookd.File
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := uploadTx(ctx, tx, projectID, id)
+		if err != nil {
+			return err
+		}
+		if err := u.CheckFinalize(); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT data FROM upload_chunks WHERE session_id = ? ORDER BY "offset"`, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: finalize upload: %w", err)
+		}
+		var content bytes.Buffer
+		content.Grow(int(u.Received))
+		if _, err := collect(rows, func(sc scanner) (struct{}, error) {
+			var data sql.RawBytes
+			if err := sc.Scan(&data); err != nil {
+				return struct{}{}, err
+			}
+			content.Write(data)
+			return struct{}{}, nil
+		}, "finalize upload"); err != nil {
+			return err
+		}
+		f = u.NewFile(content.Bytes(), now)
+		if err := insertFile(ctx, tx, f, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM upload_sessions WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("sqlite: finalize upload: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.Content = nil
+	return f, nil
+}
+
+// DeleteExpiredUploads discards the sessions (and their chunks) whose
+// ExpireTime has passed at the store clock's now.
+func (s *Store) DeleteExpiredUploads(ctx context.Context) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM upload_sessions WHERE expire_time <= ?`, micros(s.now()))
+		if err != nil {
+			return fmt.Errorf("sqlite: delete expired uploads: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
