@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -406,5 +408,38 @@ func BenchmarkVerifyJWT(b *testing.B) {
 		if _, err := v.Verify(b.Context(), h, []byte(testBody)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestJWKSConcurrentUnknownKid: many messages signed by a new key arrive at
+// once; the receiver fetches the key set once and verifies them all.
+func TestJWKSConcurrentUnknownKid(t *testing.T) {
+	t.Parallel()
+	b := setupJWT(t)
+	body := []byte(testBody)
+	if _, err := b.v.Verify(t.Context(), b.sender.sign(t, "m0", body), body); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(time.Minute)
+	if _, err := b.sender.ring.Rotate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		h := b.sender.sign(t, "m"+strconv.Itoa(i+1), body)
+		wg.Go(func() {
+			if _, err := b.v.Verify(t.Context(), h, body); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := b.sender.fetches.Load(); n != 2 {
+		t.Fatalf("fetches = %d, want 2 (initial + one for the new kid)", n)
 	}
 }
