@@ -23,7 +23,7 @@ bench: build
 	./bin/webhookd bench
 
 fuzz:
-	go test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./api/
+	go test -run '^$$' -fuzz FuzzDecodeObject -fuzztime $(FUZZTIME) ./api/
 
 ci:
 	bash .ci/run
