@@ -33,6 +33,31 @@ func BenchmarkPublishEvent(b *testing.B) {
 	}
 }
 
+// BenchmarkPublishEventParallel publishes from many goroutines, as API
+// handlers do: commits wait on the WAL flush, so throughput comes from
+// PostgreSQL flushing many transactions at once, and from the pool having
+// connections enough to keep them in flight.
+func BenchmarkPublishEventParallel(b *testing.B) {
+	s := newStore(b, nil)
+	f := newFixture(b, s, 10)
+	ne := webhookd.NewEvent{
+		ProjectID: f.project.ID,
+		Type:      webhookd.EventBatchSucceeded,
+		Data:      json.RawMessage(`{"id":"batches/b1"}`),
+		Source:    "api",
+	}
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.PublishEvent(b.Context(), ne); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkClaimRecord measures the engine's round trip with the store: claim
 // a batch, record an attempt for each. Every result is a retry due at once,
 // so the queue keeps its depth and every iteration does the same work.

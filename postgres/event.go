@@ -12,18 +12,6 @@ import (
 	"github.com/webhookd/webhookd"
 )
 
-// notifyChannel is the LISTEN/NOTIFY channel that tells every process that
-// deliveries became due. Channels are database-wide, so the payload carries
-// the schema and listeners ignore other schemas' notifications.
-const notifyChannel = "webhookd_deliveries"
-
-// notify queues a wake-up for the listeners; PostgreSQL sends it when (and
-// only if) tx commits, and folds repeats within one transaction into one.
-func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, s.schema)
-	return err
-}
-
 const eventColumns = `id, project_id, type, payload, webhook_config, COALESCE(idempotency_key, ''), source, create_time, delivery_count`
 
 func scanEvent(row pgx.CollectableRow) (*webhookd.Event, error) {
@@ -51,7 +39,7 @@ type target struct {
 }
 
 // PublishEvent writes the event and one delivery per routed destination in
-// one transaction (the outbox), and wakes the delivery engines on commit.
+// one transaction (the outbox), and wakes the delivery engines after commit.
 //
 // An idempotency key is serialised with a transaction-scoped advisory lock on
 // (project, key): a second publisher with the same key waits for the first
@@ -64,13 +52,13 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		ev, created, err = s.publishTx(ctx, tx, ne, s.now())
-		if err != nil || ev.DeliveryCount == 0 || !created {
-			return err
-		}
-		return s.notify(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
+	}
+	if created && ev.DeliveryCount > 0 {
+		s.notifier.wake()
 	}
 	return ev, created, nil
 }
@@ -315,19 +303,16 @@ func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) 
 // ignored, and starts a new retry window (attempt count and first attempt
 // time start over); the attempt log and the last outcome are kept.
 func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string) (*webhookd.Delivery, error) {
-	var d *webhookd.Delivery
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `UPDATE deliveries d
-			SET state = 'pending', next_attempt_time = $3, lease_token = '', attempt_count = 0, first_attempt_time = NULL, update_time = $3
-			WHERE d.project_id = $1 AND d.id = $2
-			RETURNING `+deliveryColumns, projectID, deliveryID, s.now())
-		var err error
-		if d, err = pgx.CollectExactlyOneRow(rows, scanDelivery); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx)
-	})
-	return d, mapErr(err, "retry delivery", "Delivery")
+	rows, _ := s.pool.Query(ctx, `UPDATE deliveries d
+		SET state = 'pending', next_attempt_time = $3, lease_token = '', attempt_count = 0, first_attempt_time = NULL, update_time = $3
+		WHERE d.project_id = $1 AND d.id = $2
+		RETURNING `+deliveryColumns, projectID, deliveryID, s.now())
+	d, err := pgx.CollectExactlyOneRow(rows, scanDelivery)
+	if err != nil {
+		return nil, mapErr(err, "retry delivery", "Delivery")
+	}
+	s.notifier.wake()
+	return d, nil
 }
 
 // RecoverDeliveries retries every failed delivery of the webhook created at
@@ -345,10 +330,14 @@ func (s *Store) RecoverDeliveries(ctx context.Context, projectID, webhookID stri
 		if err != nil {
 			return err
 		}
-		if n = tag.RowsAffected(); n == 0 {
-			return nil
-		}
-		return s.notify(ctx, tx)
+		n = tag.RowsAffected()
+		return nil
 	})
-	return int(n), mapErr(err, "recover deliveries", "Webhook")
+	if err != nil {
+		return 0, mapErr(err, "recover deliveries", "Webhook")
+	}
+	if n > 0 {
+		s.notifier.wake()
+	}
+	return int(n), nil
 }

@@ -3,11 +3,76 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// notifyChannel is the LISTEN/NOTIFY channel that tells every process that
+// deliveries became due. Channels are database-wide, so the payload carries
+// the schema and listeners ignore other schemas' notifications.
+const notifyChannel = "webhookd_deliveries"
+
+// notifier sends the wake-ups of one Store, after the commits that made
+// deliveries due, from one goroutine.
+//
+// The NOTIFY is not part of the writing transaction, on purpose: PostgreSQL
+// takes a database-wide lock when a notifying transaction commits and holds
+// it through the WAL flush, so notifying inside every publish would
+// serialise all publishes of all processes behind one lock and one fsync
+// each. Here the notification is its own transaction, committed without
+// waiting for the flush (it has nothing to make durable), and wake-ups that
+// arrive while one is being sent fold into the next. A wake-up lost to a
+// crash right after a commit costs latency only: engines also poll.
+type notifier struct {
+	pool    *pgxpool.Pool
+	payload string
+	log     *slog.Logger
+	kick    chan struct{}
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+func startNotifier(pool *pgxpool.Pool, payload string, log *slog.Logger) *notifier {
+	ctx, stop := context.WithCancel(context.Background())
+	n := &notifier{pool: pool, payload: payload, log: log, kick: make(chan struct{}, 1), stop: stop, done: make(chan struct{})}
+	go n.run(ctx)
+	return n
+}
+
+// wake asks for a notification without waiting for it.
+func (n *notifier) wake() {
+	select {
+	case n.kick <- struct{}{}:
+	default: // one is pending already; it covers this commit too
+	}
+}
+
+func (n *notifier) run(ctx context.Context) {
+	defer close(n.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		}
+		sctx, cancel := context.WithTimeout(ctx, closeTimeout)
+		_, err := n.pool.Exec(sctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`, notifyChannel, n.payload)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			n.log.Warn("postgres: notify failed; listeners will poll", "err", err)
+		}
+	}
+}
+
+// close stops the notifier; a wake-up still pending is dropped.
+func (n *notifier) close() {
+	n.stop()
+	<-n.done
+}
 
 // Reconnection backoff of Listen: short enough that a restarted database is
 // noticed quickly, capped so that a long outage does not hammer it.

@@ -66,12 +66,13 @@ func nullBytes(b []byte) []byte {
 
 // CommitOperationChange applies c in one transaction: operations created and
 // updated (each update under its version check), files, and events with
-// their deliveries. The delivery engines are woken on commit.
+// their deliveries. The delivery engines are woken after commit.
 func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationChange) error {
 	if c.Empty() {
 		return nil
 	}
 	now := s.now()
+	deliveries := 0
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		for _, op := range c.Create {
 			if err := insertOperation(ctx, tx, op); err != nil {
@@ -88,7 +89,6 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 				return err
 			}
 		}
-		deliveries := 0
 		for _, ne := range c.Events {
 			ev, _, err := s.publishTx(ctx, tx, ne, now)
 			if err != nil {
@@ -96,12 +96,15 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 			}
 			deliveries += ev.DeliveryCount
 		}
-		if deliveries == 0 {
-			return nil
-		}
-		return s.notify(ctx, tx)
+		return nil
 	})
-	return mapErr(err, "commit operation change", "Operation")
+	if err != nil {
+		return mapErr(err, "commit operation change", "Operation")
+	}
+	if deliveries > 0 {
+		s.notifier.wake()
+	}
+	return nil
 }
 
 func insertOperation(ctx context.Context, tx pgx.Tx, op *webhookd.Operation) error {

@@ -34,14 +34,25 @@ type Options struct {
 	// Schema, when set, is created if missing and used as the search_path,
 	// so that several deployments (or tests) can share one database.
 	Schema string
+	// MaxConns caps the pool; zero means DefaultMaxConns. A pool_max_conns
+	// setting in the URL takes precedence.
+	MaxConns int32
 }
+
+// DefaultMaxConns is the pool size when neither Options nor the URL sets one.
+// pgxpool's own default (the number of CPUs, at least 4) suits CPU-bound
+// work; the store's transactions mostly wait for the WAL flush of their
+// commit, so more of them in flight is what makes PostgreSQL flush many
+// commits at once.
+const DefaultMaxConns = 16
 
 // Store is a webhookd.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
-	clock  webhookd.Clock
-	log    *slog.Logger
-	schema string
+	pool     *pgxpool.Pool
+	clock    webhookd.Clock
+	log      *slog.Logger
+	schema   string
+	notifier *notifier
 }
 
 var _ webhookd.Store = (*Store)(nil)
@@ -61,6 +72,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
+		if opts.MaxConns > 0 {
+			cfg.MaxConns = opts.MaxConns
+		}
+	}
 	configureConn(cfg.ConnConfig, s.schema, "webhookd")
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		registerTypes(c)
@@ -74,6 +91,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		s.pool.Close()
 		return nil, err
 	}
+	s.notifier = startNotifier(s.pool, s.schema, s.log)
 	return s, nil
 }
 
@@ -101,6 +119,7 @@ func registerTypes(c *pgx.Conn) {
 // Close closes every pooled connection. Connections held by Listen and
 // TryLock are ended by their contexts and unlock functions.
 func (s *Store) Close() error {
+	s.notifier.close()
 	s.pool.Close()
 	return nil
 }

@@ -340,9 +340,9 @@ func TestListenWakesOtherProcesses(t *testing.T) {
 	f, g := newFixture(t, publisher, 1), newFixture(t, stranger, 1)
 	wakes := listenFor(t, listener)
 
-	// PostgreSQL delivers notifications in commit order, so had the other
-	// schema's publish woken the listener, a second wake-up would follow
-	// the first at once. Proving that none comes takes a (short) wait.
+	// Had the other schema's publish woken the listener, a second wake-up
+	// would follow the first within milliseconds. Proving that none comes
+	// takes a (short) wait.
 	g.publish(t, stranger)
 	f.publish(t, publisher)
 	waitWake(t, wakes, "the publish")
