@@ -104,7 +104,7 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent,
 		return nil, false, err
 	}
 	ev := &webhookd.Event{
-		ID:             webhookd.NewID(webhookd.PrefixEvent),
+		ID:             newSortableID(webhookd.PrefixEvent, now),
 		ProjectID:      ne.ProjectID,
 		Type:           ne.Type,
 		Payload:        payload,
@@ -122,7 +122,7 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent,
 	if len(dests) > 0 {
 		ins := tx.StmtContext(ctx, s.stmts.insertDelivery)
 		for _, d := range dests {
-			if _, err := ins.ExecContext(ctx, webhookd.NewID(webhookd.PrefixDelivery), ev.ID, ev.ProjectID,
+			if _, err := ins.ExecContext(ctx, newSortableID(webhookd.PrefixDelivery, now), ev.ID, ev.ProjectID,
 				string(d.kind), d.webhookID, d.uri, t, t, t); err != nil {
 				return nil, false, fmt.Errorf("sqlite: publish event: delivery: %w", err)
 			}

@@ -208,7 +208,7 @@ func (s *Store) recordOne(ctx context.Context, r webhookd.Result, now int64, rec
 	if a := r.Attempt; a != nil {
 		id := a.ID
 		if id == "" {
-			id = webhookd.NewID(webhookd.PrefixAttempt)
+			id = newSortableID(webhookd.PrefixAttempt, time.UnixMicro(now))
 		}
 		_, err := insertAttempt.ExecContext(ctx,
 			sql.Named("id", id),
