@@ -1,15 +1,21 @@
 package lro_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/genai"
 
@@ -61,7 +67,7 @@ func (f *sdkFixture) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	body, _ := io.ReadAll(r.Body)
 	now := f.clock.Now()
-	path := strings.TrimPrefix(r.URL.Path, "/v1beta/")
+	path := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v1beta/"), "/v1/")
 	send := func(raw json.RawMessage, err error) { f.reply(w, raw, err) }
 	switch {
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "models/") && strings.HasSuffix(path, ":batchGenerateContent"):
@@ -82,6 +88,20 @@ func (f *sdkFixture) serve(w http.ResponseWriter, r *http.Request) {
 		op, _ := f.m.NewVideo("prj_1", req, now)
 		_ = f.store.CommitOperationChange(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 		send(f.m.RenderVideo(op))
+	case r.Method == http.MethodGet && path == "batches":
+		ops, err := f.store.ListOperations(ctx, "prj_1", webhookd.OperationFilter{Kind: webhookd.OperationBatch}, webhookd.Page{Size: 50})
+		list := struct {
+			Operations []json.RawMessage `json:"operations"`
+		}{Operations: []json.RawMessage{}}
+		for _, op := range ops {
+			if err == nil {
+				var raw json.RawMessage
+				raw, err = f.m.RenderBatch(op)
+				list.Operations = append(list.Operations, raw)
+			}
+		}
+		raw, _ := json.Marshal(list)
+		f.reply(w, raw, err)
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "batches/"):
 		op, err := f.store.GetOperation(ctx, "prj_1", strings.TrimPrefix(path, "batches/"))
 		if err != nil {
@@ -96,7 +116,50 @@ func (f *sdkFixture) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		send(f.m.RenderVideo(op))
-	case r.Method == http.MethodPost && r.URL.Path == "/upload/v1beta/files": // start
+	case r.Method == http.MethodPost && path == "interactions":
+		req, err := f.m.ParseInteraction(body)
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		var prev *webhookd.Operation
+		if req.PreviousInteractionID != "" {
+			prev, _ = f.store.GetOperation(ctx, "prj_1", req.PreviousInteractionID)
+		}
+		c, op, err := f.m.NewInteraction("prj_1", req, prev, now)
+		if err == nil {
+			err = f.store.CommitOperationChange(ctx, c)
+		}
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		send(f.m.RenderInteraction(op, false))
+	case strings.HasPrefix(path, "interactions/"):
+		id, cancel := strings.CutSuffix(strings.TrimPrefix(path, "interactions/"), "/cancel")
+		op, err := f.store.GetOperation(ctx, "prj_1", id)
+		if err == nil && cancel {
+			var c webhookd.OperationChange
+			if c, err = f.m.CancelInteraction(op, now); err == nil && !c.Empty() {
+				err = f.store.CommitOperationChange(ctx, c)
+				op = c.Update[0]
+			}
+		}
+		if err != nil {
+			f.reply(w, nil, err)
+			return
+		}
+		send(f.m.RenderInteraction(op, r.URL.Query().Get("include_input") == "true"))
+	case r.Method == http.MethodPost && strings.HasPrefix(path, "batches/") && strings.HasSuffix(path, ":cancel"):
+		op, err := f.store.GetOperation(ctx, "prj_1", strings.TrimSuffix(strings.TrimPrefix(path, "batches/"), ":cancel"))
+		if err == nil {
+			var c webhookd.OperationChange
+			if c, err = f.m.CancelBatch(op, now); err == nil && !c.Empty() {
+				err = f.store.CommitOperationChange(ctx, c)
+			}
+		}
+		f.reply(w, json.RawMessage(`{}`), err)
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/") && !r.URL.Query().Has("upload_id"): // start
 		s, err := lro.ParseUploadStart("prj_1", body, r.Header.Get(lro.HeaderUploadContentLength), r.Header.Get(lro.HeaderUploadContentType), now)
 		if err == nil {
 			err = f.store.CreateUploadSession(ctx, s)
@@ -267,5 +330,63 @@ func TestGoSDKVideo(t *testing.T) {
 	evs := f.events(t)
 	if len(evs) != 1 || evs[0].Type != webhookd.EventVideoGenerated || eventData(t, evs[0])["video_uri"] != video.URI {
 		t.Fatalf("events %+v; video uri %s", evs, video.URI)
+	}
+}
+
+// TestJSSDK runs testdata/jssdk.mjs, which drives lro through the real
+// @google/genai (the SDK of the source document), when node and the SDK are
+// installed (make sdk-install puts it under sdktest/node_modules).
+func TestJSSDK(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	sdk, err := filepath.Abs("../sdktest/node_modules/@google/genai/dist/node/index.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sdk); err != nil {
+		t.Skipf("@google/genai is not installed under sdktest: %v", err)
+	}
+	f, _ := newSDKFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "testdata/jssdk.mjs", "file://"+sdk, f.srv.URL)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewScanner(stdout)
+	if !out.Scan() || out.Text() != "created" {
+		_ = cmd.Wait()
+		t.Fatalf("phase 1: %q\n%s", out.Text(), stderr.String())
+	}
+	f.finish(t)
+	_, _ = io.WriteString(stdin, "go\n")
+	_ = stdin.Close()
+	ok := out.Scan() && out.Text() == "ok"
+	if err := cmd.Wait(); err != nil || !ok {
+		t.Fatalf("node: %v\n%s", err, stderr.String())
+	}
+	types := map[string]int{}
+	for _, ev := range f.events(t) {
+		types[ev.Type]++
+	}
+	want := map[string]int{
+		webhookd.EventBatchSucceeded: 1, webhookd.EventBatchCancelled: 1, webhookd.EventInteractionCompleted: 2,
+		webhookd.EventInteractionRequiresAction: 1, webhookd.EventInteractionCancelled: 1,
+	}
+	if !reflect.DeepEqual(types, want) {
+		t.Errorf("events %v, want %v", types, want)
 	}
 }
