@@ -1,10 +1,20 @@
-// Package postgres is the scale-out webhookd.Store: PostgreSQL through pgx.
+// Package postgres is the scale-out webhookd.Store (and OperationStore):
+// PostgreSQL through pgx.
 //
 // Any number of webhookd processes may share one database. The deliveries
 // table is the queue: processes lease due rows with FOR UPDATE SKIP LOCKED,
-// wake each other with LISTEN/NOTIFY (Listen), and elect a single runner for
-// maintenance with advisory locks (TryLock). Migrations are embedded and
-// applied by Open under an advisory lock, so processes may start together.
+// wake each other with LISTEN/NOTIFY, and elect a single runner for
+// maintenance with advisory locks. Migrations are embedded and applied by
+// Open under an advisory lock, so processes may start together.
+//
+// A process wires the two cross-process pieces itself:
+//
+//	go store.Listen(ctx, engine.Wake) // other processes' events start delivery at once
+//
+//	if unlock, ok, err := store.TryLock(ctx, "retention"); err == nil && ok {
+//		sweep(ctx) // one process of the deployment at a time
+//		unlock()
+//	}
 package postgres
 
 import (

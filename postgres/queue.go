@@ -109,18 +109,18 @@ const recordQuery = `WITH r AS (
 const failingRunQuery = `WITH u AS (
 		SELECT * FROM unnest($1::text[], $2::boolean[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
 			AS u (webhook_id, reset, fail_start, last_fail, disable_after_us)
-	), run AS (
-		SELECT w.id, u.last_fail, u.disable_after_us,
-			CASE WHEN u.reset THEN u.fail_start ELSE COALESCE(w.failing_since, u.fail_start) END AS failing_since
-		FROM webhooks w JOIN u ON u.webhook_id = w.id
 	), target AS (
-		SELECT run.id, run.failing_since,
-			(w.state = 'enabled' AND run.last_fail IS NOT NULL
-				AND run.failing_since <= run.last_fail - run.disable_after_us * interval '1 microsecond') AS disable
-		FROM webhooks w JOIN run ON run.id = w.id
-		WHERE run.failing_since IS DISTINCT FROM w.failing_since
-			OR (w.state = 'enabled' AND run.last_fail IS NOT NULL
-				AND run.failing_since <= run.last_fail - run.disable_after_us * interval '1 microsecond')
+		SELECT w.id, run.failing_since, run.disable
+		FROM webhooks w
+		JOIN u ON u.webhook_id = w.id
+		CROSS JOIN LATERAL (
+			SELECT CASE WHEN u.reset THEN u.fail_start ELSE COALESCE(w.failing_since, u.fail_start) END AS failing_since
+		) since
+		CROSS JOIN LATERAL (
+			SELECT since.failing_since, w.state = 'enabled' AND u.last_fail IS NOT NULL
+				AND since.failing_since <= u.last_fail - u.disable_after_us * interval '1 microsecond' AS disable
+		) run
+		WHERE run.failing_since IS DISTINCT FROM w.failing_since OR run.disable
 		ORDER BY w.id
 		FOR UPDATE OF w
 	)
