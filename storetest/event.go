@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,6 +187,46 @@ func (s suite) events(t *testing.T) {
 		third := b.publish(t, webhookd.NewEvent{IdempotencyKey: "k1", Data: json.RawMessage(`{"n":3}`)})
 		if third.ID == first.ID || third.DeliveryCount != 1 {
 			t.Errorf("publish after the window = %+v, want a new event with 1 delivery", third)
+		}
+	})
+
+	s.test(t, "IdempotencyUnderConcurrency", func(t *testing.T, b *bundle) {
+		// API retries of one request can arrive at once, on any process:
+		// exactly one of them creates the event.
+		b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		const publishers = 8
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			ids     = map[string]bool{}
+			created int
+		)
+		errs := make(chan error, publishers)
+		for range publishers {
+			wg.Go(func() {
+				ev, c, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded, IdempotencyKey: "same"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				ids[ev.ID] = true
+				if c {
+					created++
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if created != 1 || len(ids) != 1 {
+			t.Errorf("%d concurrent publishes with one key: %d created, %d distinct events; want 1 and 1", publishers, created, len(ids))
+		}
+		if n := len(b.claim(t, 100, time.Minute)); n != 1 {
+			t.Errorf("deliveries queued = %d, want 1", n)
 		}
 	})
 

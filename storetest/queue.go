@@ -31,6 +31,15 @@ func (s suite) claims(t *testing.T) {
 		}
 	})
 
+	s.test(t, "NothingForZeroLimit", func(t *testing.T, b *bundle) {
+		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		d := b.publishTo(t, w)
+		if cs := b.claim(t, 0, time.Minute); len(cs) != 0 {
+			t.Fatalf("claim with limit 0 = %v, want none", claimIDs(cs))
+		}
+		b.claimOne(t, d, time.Minute) // and it did not lease anything
+	})
+
 	s.test(t, "DueByStoreClock", func(t *testing.T, b *bundle) {
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
 		d := b.publishTo(t, w)
