@@ -140,10 +140,19 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes every connection. The WAL is checkpointed into the main file
-// when the last connection closes.
+// Close closes every connection. It first lets SQLite refresh the planner's
+// statistics where they have drifted (PRAGMA optimize, as SQLite advises for
+// long-lived connections); the WAL is checkpointed into the main file when
+// the last connection closes.
 func (s *Store) Close() error {
 	var errs []error
+	if s.writer != nil && s.stmts != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
+		if _, err := s.writer.ExecContext(ctx, `PRAGMA optimize`); err != nil {
+			s.log.Warn("sqlite: optimize on close", "err", err)
+		}
+		cancel()
+	}
 	if s.stmts != nil {
 		errs = append(errs, s.stmts.close())
 	}
