@@ -37,14 +37,17 @@ func newSDKFixture(t *testing.T) (*sdkFixture, *genai.Client) {
 	t.Helper()
 	s := setupSim(t, nil)
 	f := &sdkFixture{simSetup: s}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	m, err := lro.New(lro.Config{SimJobDuration: jobDuration, PublicBaseURL: f.srv.URL})
+	// The machine needs the server's URL, and the server's goroutines read
+	// the machine: set it up between listening and serving.
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	m, err := lro.New(lro.Config{SimJobDuration: jobDuration, PublicBaseURL: "http://" + f.srv.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.m = m
 	f.driver = lro.NewDriver(s.store, lro.NewSimulator(m, s.store, s.clock), lro.DriverConfig{Lease: 1})
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
 	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
 		APIKey: "test-key", Backend: genai.BackendGeminiAPI, HTTPOptions: genai.HTTPOptions{BaseURL: f.srv.URL},
 	})
