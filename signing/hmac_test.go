@@ -243,3 +243,27 @@ func BenchmarkSignHMAC(b *testing.B) {
 		signing.SignHMAC([][]byte{key}, "msg_bench", 1769083200, body)
 	}
 }
+
+// FuzzSignHMACMatchesOfficial is a differential test: for any key, id,
+// timestamp and body, our header is the official library's signature.
+func FuzzSignHMACMatchesOfficial(f *testing.F) {
+	f.Add([]byte("0123456789abcdef0123456789abcdef"), "msg_1", int64(1769083200), []byte(`{"type":"x"}`))
+	f.Add([]byte{0}, "", int64(0), []byte{})
+	f.Add([]byte("k"), "id with spaces.and.dots", int64(-1), []byte("日本語\x00\xff"))
+	f.Fuzz(func(t *testing.T, key []byte, id string, ts int64, body []byte) {
+		if len(key) == 0 {
+			return
+		}
+		wh, err := standardwebhooks.NewWebhookRaw(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := wh.Sign(id, time.Unix(ts, 0), body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := signing.SignHMAC([][]byte{key}, id, ts, body); got != want {
+			t.Fatalf("SignHMAC = %q, official library %q", got, want)
+		}
+	})
+}
