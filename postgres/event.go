@@ -122,7 +122,7 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 // event that already used the key within the window, if any.
 func (s *Store) lockIdempotencyKey(ctx context.Context, tx pgx.Tx, projectID, key string, now time.Time) (*webhookd.Event, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
-		lockKey(s.schema, "idempotency", projectID, key)); err != nil {
+		lockKey(s.scope, "idempotency", projectID, key)); err != nil {
 		return nil, err
 	}
 	rows, _ := tx.Query(ctx, `SELECT `+eventColumns+` FROM events

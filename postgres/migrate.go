@@ -69,7 +69,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	}
 	defer conn.Release()
 
-	key := lockKey(s.schema, "migrate")
+	key := lockKey(s.scope, "migrate")
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key); err != nil {
 		return 0, fmt.Errorf("postgres: migrate: lock: %w", err)
 	}
@@ -123,7 +123,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("postgres: migrate %s: %w", m.name, err)
 		}
-		s.log.Info("postgres: applied migration", "name", m.name, "schema", s.schema)
+		s.log.Info("postgres: applied migration", "name", m.name, "schema", s.scope)
 		n++
 	}
 	return n, nil

@@ -90,7 +90,7 @@ const closeTimeout = 5 * time.Second
 // connections are shared and cannot carry session state safely.
 func (s *Store) dedicatedConn(ctx context.Context, role string) (*pgx.Conn, error) {
 	cfg := s.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["application_name"] = "webhookd " + role + " " + s.schema
+	cfg.RuntimeParams["application_name"] = "webhookd " + role + " " + s.scope
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
@@ -145,7 +145,7 @@ func (s *Store) listen(ctx context.Context, wake, listening func()) error {
 		if err != nil {
 			return fmt.Errorf("wait: %w", err)
 		}
-		if n.Channel == notifyChannel && n.Payload == s.schema {
+		if n.Channel == notifyChannel && n.Payload == s.scope {
 			wake()
 		}
 	}
@@ -163,7 +163,7 @@ func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 	if err != nil {
 		return nil, false, fmt.Errorf("postgres: lock %s: connect: %w", name, err)
 	}
-	key := lockKey(s.schema, "lock", name)
+	key := lockKey(s.scope, "lock", name)
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {
 		closeConn(ctx, conn)
 		return nil, false, fmt.Errorf("postgres: lock %s: %w", name, err)

@@ -58,10 +58,14 @@ const DefaultMaxConns = 16
 
 // Store is a webhookd.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
-	pool     *pgxpool.Pool
-	clock    webhookd.Clock
-	log      *slog.Logger
-	schema   string
+	pool   *pgxpool.Pool
+	clock  webhookd.Clock
+	log    *slog.Logger
+	schema string
+	// scope tells this deployment's notifications and advisory locks from
+	// those of others on the same database: the schema, whether it came
+	// from Options or from a search_path in the URL.
+	scope    string
 	notifier *notifier
 }
 
@@ -89,6 +93,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		}
 	}
 	configureConn(cfg.ConnConfig, s.schema, "webhookd")
+	s.scope = s.schema
+	if s.scope == "" {
+		s.scope = cfg.ConnConfig.RuntimeParams["search_path"]
+	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		registerTypes(c)
 		return nil
@@ -101,7 +109,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		s.pool.Close()
 		return nil, err
 	}
-	s.notifier = startNotifier(s.pool, s.schema, s.log)
+	s.notifier = startNotifier(s.pool, s.scope, s.log)
 	return s, nil
 }
 

@@ -583,3 +583,54 @@ func TestTimesAreUTC(t *testing.T) {
 		t.Errorf("CreateTime = %v (%v), want %v in UTC", p.CreateTime, p.CreateTime.Location(), created)
 	}
 }
+
+// TestSchemaFromURL opens stores whose schema comes from a search_path in the
+// URL rather than from Options, as a deployment may configure it: they are
+// scoped to that schema all the same, wake-ups and locks included.
+func TestSchemaFromURL(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	conn := dbConn(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	open := func(schema string) *postgres.Store {
+		s, err := postgres.Open(t.Context(), url+sep+"search_path="+schema, postgres.Options{Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	schema, other := testSchema(t), testSchema(t)
+	for _, sc := range []string{schema, other} {
+		if _, err := conn.Exec(t.Context(), `CREATE SCHEMA `+pgx.Identifier{sc}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b, elsewhere := open(schema), open(schema), open(other)
+	var tables int
+	err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = 'deliveries'`, schema).Scan(&tables)
+	if err != nil || tables != 1 {
+		t.Fatalf("deliveries tables in schema %s: %d, %v; want 1", schema, tables, err)
+	}
+
+	wakes := listenFor(t, b)
+	newFixture(t, a, 1).publish(t, a)
+	waitWake(t, wakes, "a publish in the URL's schema")
+
+	unlock, ok, err := a.TryLock(t.Context(), "sweep")
+	if err != nil || !ok {
+		t.Fatalf("TryLock = %v, %v", ok, err)
+	}
+	defer unlock()
+	if _, ok, err := b.TryLock(t.Context(), "sweep"); err != nil || ok {
+		t.Errorf("TryLock in the same schema = %v, %v; want it held by the other store", ok, err)
+	}
+	if unlock, ok, err := elsewhere.TryLock(t.Context(), "sweep"); err != nil || !ok {
+		t.Errorf("TryLock in another schema = %v, %v; want the lock, which is per schema", ok, err)
+	} else {
+		unlock()
+	}
+}
