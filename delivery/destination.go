@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/webhookd/webhookd"
 )
 
 // BreakerConfig configures the per-destination circuit breaker.
@@ -76,6 +78,11 @@ type destination struct {
 	progress time.Time
 	// horizon is the latest due time handed to a deferred claim.
 	horizon time.Time
+	// queue holds claims waiting, in memory, for one of the destination's
+	// slots: a worker that finishes an attempt takes the next one at once.
+	// Without it a burst for one fast destination would be deferred (written
+	// back and claimed again) by the batch.
+	queue []*webhookd.Claim
 }
 
 // destinations admits attempts per destination. It is what keeps a hanging
@@ -85,24 +92,46 @@ type destinations struct {
 	limit   int
 	breaker BreakerConfig
 	maxStep time.Duration
+	// queueCap bounds the claims waiting in one destination's queue, and
+	// totalCap those of all destinations, so that memory stays flat however
+	// large the backlog of a slow destination.
+	queueCap, totalCap int
 
 	mu     sync.Mutex
 	byKey  map[string]*destination
 	opened int // circuits open or half-open
+	queued int
+}
+
+// admission is what acquire decided for a claim.
+type admission int
+
+const (
+	admitted admission = iota // run it now, in a new slot
+	queued                    // a worker of its destination will run it
+	deferred                  // put it back, due at the returned time
+)
+
+// deferredClaim is a claim that must be put back, due at At.
+type deferredClaim struct {
+	Claim *webhookd.Claim
+	At    time.Time
 }
 
 // minStep is the smallest spacing between deferred claims of one
 // destination.
 const minStep = time.Millisecond
 
-func newDestinations(limit int, breaker BreakerConfig, maxStep time.Duration) *destinations {
-	return &destinations{limit: limit, breaker: breaker, maxStep: maxStep, byKey: map[string]*destination{}}
+func newDestinations(limit int, breaker BreakerConfig, maxStep time.Duration, queueCap, totalCap int) *destinations {
+	return &destinations{limit: limit, breaker: breaker, maxStep: maxStep, queueCap: queueCap, totalCap: totalCap, byKey: map[string]*destination{}}
 }
 
-// acquire admits one attempt to key at now, or returns when its claim should
-// be due again: after the half-open time for an open circuit, later for a
-// destination at its in-flight cap.
-func (ds *destinations) acquire(key string, now time.Time) (ok bool, retryAt time.Time) {
+// acquire decides what happens to claim c for key at now: it runs at once,
+// waits in the destination's queue (when it is at its cap with a closed
+// circuit and the queue has room; never when c is nil), or is deferred to
+// retryAt — after the half-open time for an open circuit, later for a busy
+// destination.
+func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a admission, retryAt time.Time) {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	d := ds.byKey[key]
@@ -112,20 +141,25 @@ func (ds *destinations) acquire(key string, now time.Time) (ok bool, retryAt tim
 	}
 	if !d.openUntil.IsZero() {
 		if now.Before(d.openUntil) {
-			return false, ds.spread(d, d.openUntil, now)
+			return deferred, ds.spread(d, d.openUntil, now)
 		}
 		if d.trial || d.inflight > 0 {
-			return false, ds.spread(d, now, now)
+			return deferred, ds.spread(d, now, now)
 		}
 		d.trial = true
 	} else if d.inflight >= ds.limit {
-		return false, ds.spread(d, now, now)
+		if c != nil && len(d.queue) < ds.queueCap && ds.queued < ds.totalCap {
+			d.queue = append(d.queue, c)
+			ds.queued++
+			return queued, time.Time{}
+		}
+		return deferred, ds.spread(d, now, now)
 	}
 	if d.inflight == 0 {
 		d.progress = now
 	}
 	d.inflight++
-	return true, time.Time{}
+	return admitted, time.Time{}
 }
 
 // spread returns the due time of one more deferred claim of d, no earlier
@@ -148,15 +182,43 @@ func (ds *destinations) spread(d *destination, from, now time.Time) time.Time {
 	return d.horizon
 }
 
-// release ends an attempt admitted by acquire and applies its verdict to the
-// circuit. took is the attempt's duration (zero when nothing was sent).
-func (ds *destinations) release(key string, v verdict, took time.Duration, now time.Time) {
+// finish ends an attempt admitted by acquire and applies its verdict to the
+// circuit; took is the attempt's duration (zero when nothing was sent).
+// The freed slot goes to the next queued claim, returned as next, unless the
+// circuit is now open or the engine is stopping: then every queued claim is
+// returned as deferred instead.
+func (ds *destinations) finish(key string, v verdict, took time.Duration, now time.Time, stopping bool) (next *webhookd.Claim, put []deferredClaim) {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	d := ds.byKey[key]
 	if d == nil {
-		return
+		return nil, nil
 	}
+	ds.applyLocked(key, d, v, took, now)
+	if len(d.queue) == 0 {
+		return nil, nil
+	}
+	if stopping || !d.openUntil.IsZero() {
+		for _, c := range d.queue {
+			at := now
+			if !stopping {
+				at = ds.spread(d, d.openUntil, now)
+			}
+			put = append(put, deferredClaim{Claim: c, At: at})
+		}
+		ds.queued -= len(d.queue)
+		d.queue = nil
+		return nil, put
+	}
+	next = d.queue[0]
+	d.queue[0] = nil
+	d.queue = d.queue[1:]
+	ds.queued--
+	d.inflight++
+	return next, nil
+}
+
+func (ds *destinations) applyLocked(key string, d *destination, v verdict, took time.Duration, now time.Time) {
 	d.inflight--
 	d.progress = now
 	if took > 0 {
@@ -191,7 +253,7 @@ func (ds *destinations) release(key string, v verdict, took time.Duration, now t
 			ds.opened--
 		}
 	}
-	if d.inflight == 0 && d.failures == 0 && d.openUntil.IsZero() && !d.horizon.After(now) {
+	if d.inflight == 0 && len(d.queue) == 0 && d.failures == 0 && d.openUntil.IsZero() && !d.horizon.After(now) {
 		delete(ds.byKey, key) // healthy, idle, nothing deferred: nothing worth remembering
 	}
 }

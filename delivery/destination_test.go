@@ -4,9 +4,69 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/webhookd/webhookd"
 )
 
 var dt0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// admit asks for a slot without a claim to queue: admitted or deferred.
+func admit(ds *destinations, key string, now time.Time) (bool, time.Time) {
+	a, at := ds.acquire(key, nil, now)
+	return a == admitted, at
+}
+
+// done ends an attempt; these tests queue nothing.
+func done(ds *destinations, key string, v verdict, took time.Duration, now time.Time) {
+	if next, put := ds.finish(key, v, took, now, false); next != nil || put != nil {
+		panic("unexpected queued claims")
+	}
+}
+
+func claimFor(id string) *webhookd.Claim {
+	return &webhookd.Claim{Delivery: &webhookd.Delivery{ID: id}}
+}
+
+// TestQueue: claims over a destination's cap wait in its bounded queue and
+// take the slot of the attempt that ends; an opening circuit or a stopping
+// engine hands them back to be deferred.
+func TestQueue(t *testing.T) {
+	t.Parallel()
+	const a, b = "https://a.test:443", "https://b.test:443"
+	ds := newDestinations(1, BreakerConfig{FailureThreshold: 1, OpenFor: time.Minute}, time.Second, 2, 3)
+	want := func(key, id string, wantA admission) {
+		t.Helper()
+		if got, _ := ds.acquire(key, claimFor(id), dt0); got != wantA {
+			t.Fatalf("acquire %s for %s = %v, want %v", id, key, got, wantA)
+		}
+	}
+	want(a, "a1", admitted)
+	want(a, "a2", queued)
+	want(a, "a3", queued)
+	want(a, "a4", deferred) // a's queue is full
+	want(b, "b1", admitted)
+	want(b, "b2", queued)
+	want(b, "b3", deferred) // all queues together are full
+
+	next, put := ds.finish(a, verdictHealthy, time.Millisecond, dt0, false)
+	if next == nil || next.Delivery.ID != "a2" || put != nil {
+		t.Fatalf("finish = %v, %v; want the slot handed to a2", next, put)
+	}
+	want(a, "a5", queued)                                             // a2 left the queue, so there is room again
+	next, put = ds.finish(a, verdictFailing, time.Second, dt0, false) // opens a's circuit
+	if next != nil || len(put) != 2 {
+		t.Fatalf("finish after the circuit opened = %v, %v; want both queued claims deferred", next, put)
+	}
+	for _, p := range put {
+		if p.At.Before(dt0.Add(time.Minute)) {
+			t.Errorf("%s deferred to %v, before the circuit half-opens", p.Claim.Delivery.ID, p.At.Sub(dt0))
+		}
+	}
+	next, put = ds.finish(b, verdictHealthy, time.Millisecond, dt0, true) // stopping
+	if next != nil || len(put) != 1 || !put[0].At.Equal(dt0) {
+		t.Fatalf("finish while stopping = %v, %v; want b2 deferred, due now", next, put)
+	}
+}
 
 func TestDestinationKey(t *testing.T) {
 	t.Parallel()
@@ -27,22 +87,22 @@ func TestDestinationKey(t *testing.T) {
 
 func TestInFlightCap(t *testing.T) {
 	t.Parallel()
-	ds := newDestinations(2, BreakerConfig{}.withDefaults(), time.Second)
+	ds := newDestinations(2, BreakerConfig{}.withDefaults(), time.Second, 0, 0)
 	const key = "https://a.test:443"
 	for i := range 2 {
-		if ok, _ := ds.acquire(key, dt0); !ok {
+		if ok, _ := admit(ds, key, dt0); !ok {
 			t.Fatalf("attempt %d refused under the cap", i+1)
 		}
 	}
-	ok, at := ds.acquire(key, dt0)
+	ok, at := admit(ds, key, dt0)
 	if ok || !at.After(dt0) {
 		t.Fatalf("third attempt: ok=%v at=%v, want deferred to later", ok, at)
 	}
-	if ok, _ := ds.acquire("https://b.test:443", dt0); !ok {
+	if ok, _ := admit(ds, "https://b.test:443", dt0); !ok {
 		t.Fatal("another destination was refused because of a busy one")
 	}
-	ds.release(key, verdictHealthy, time.Millisecond, dt0)
-	if ok, _ := ds.acquire(key, dt0); !ok {
+	done(ds, key, verdictHealthy, time.Millisecond, dt0)
+	if ok, _ := admit(ds, key, dt0); !ok {
 		t.Fatal("refused after a slot was released")
 	}
 }
@@ -66,19 +126,19 @@ func TestDeferralSpacing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ds := newDestinations(4, BreakerConfig{}.withDefaults(), time.Second)
+			ds := newDestinations(4, BreakerConfig{}.withDefaults(), time.Second, 0, 0)
 			const key = "https://a.test:443"
 			for range 4 {
-				ds.acquire(key, dt0)
+				admit(ds, key, dt0)
 			}
 			if tt.latency > 0 { // one attempt finishes, another starts
-				ds.release(key, verdictHealthy, tt.latency, dt0)
-				ds.acquire(key, dt0)
+				done(ds, key, verdictHealthy, tt.latency, dt0)
+				admit(ds, key, dt0)
 			}
 			now := dt0.Add(tt.hangFor)
 			prev := now
 			for i := range 3 {
-				ok, at := ds.acquire(key, now)
+				ok, at := admit(ds, key, now)
 				if ok {
 					t.Fatal("admitted over the cap")
 				}
@@ -95,19 +155,19 @@ func TestCircuitBreaker(t *testing.T) {
 	t.Parallel()
 	const key = "https://a.test:443"
 	openFor := 30 * time.Second
-	ds := newDestinations(10, BreakerConfig{FailureThreshold: 3, OpenFor: openFor}, time.Second)
+	ds := newDestinations(10, BreakerConfig{FailureThreshold: 3, OpenFor: openFor}, time.Second, 0, 0)
 	fail := func(now time.Time) {
 		t.Helper()
-		if ok, _ := ds.acquire(key, now); !ok {
+		if ok, _ := admit(ds, key, now); !ok {
 			t.Fatalf("refused at %v", now.Sub(dt0))
 		}
-		ds.release(key, verdictFailing, time.Second, now)
+		done(ds, key, verdictFailing, time.Second, now)
 	}
 
 	fail(dt0)
 	fail(dt0)
-	ds.acquire(key, dt0) // a healthy answer resets the count
-	ds.release(key, verdictHealthy, time.Millisecond, dt0)
+	admit(ds, key, dt0) // a healthy answer resets the count
+	done(ds, key, verdictHealthy, time.Millisecond, dt0)
 	fail(dt0)
 	fail(dt0)
 	if ds.openCircuits() != 0 {
@@ -117,32 +177,32 @@ func TestCircuitBreaker(t *testing.T) {
 	if ds.openCircuits() != 1 {
 		t.Fatal("not open after 3 consecutive failures")
 	}
-	ok, at := ds.acquire(key, dt0.Add(time.Second))
+	ok, at := admit(ds, key, dt0.Add(time.Second))
 	if ok || at.Before(dt0.Add(openFor)) {
 		t.Fatalf("open circuit: ok=%v, due %v after opening; want deferred past the half-open time %v", ok, at.Sub(dt0), openFor)
 	}
 
 	halfOpen := dt0.Add(openFor)
-	if ok, _ := ds.acquire(key, halfOpen); !ok {
+	if ok, _ := admit(ds, key, halfOpen); !ok {
 		t.Fatal("half-open circuit refused the trial attempt")
 	}
-	if ok, _ := ds.acquire(key, halfOpen); ok {
+	if ok, _ := admit(ds, key, halfOpen); ok {
 		t.Fatal("half-open circuit admitted a second attempt during the trial")
 	}
-	ds.release(key, verdictFailing, time.Second, halfOpen)
-	if ok, at := ds.acquire(key, halfOpen.Add(time.Second)); ok || at.Before(halfOpen.Add(openFor)) {
+	done(ds, key, verdictFailing, time.Second, halfOpen)
+	if ok, at := admit(ds, key, halfOpen.Add(time.Second)); ok || at.Before(halfOpen.Add(openFor)) {
 		t.Fatalf("after a failed trial: ok=%v due %v; want open again for %v", ok, at.Sub(halfOpen), openFor)
 	}
 
 	again := halfOpen.Add(openFor)
-	if ok, _ := ds.acquire(key, again); !ok {
+	if ok, _ := admit(ds, key, again); !ok {
 		t.Fatal("second trial refused")
 	}
-	ds.release(key, verdictHealthy, time.Millisecond, again)
+	done(ds, key, verdictHealthy, time.Millisecond, again)
 	if ds.openCircuits() != 0 {
 		t.Fatal("still open after a successful trial")
 	}
-	if ok, _ := ds.acquire(key, again); !ok {
+	if ok, _ := admit(ds, key, again); !ok {
 		t.Fatal("closed circuit refused an attempt")
 	}
 }

@@ -189,7 +189,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "delivery"),
 		sender: newSender(cfg.Transport, cfg.Sealer, cfg.JWTSigner, cfg.Issuer, cfg.Timeout, cfg.AllowHTTP),
-		dests:  newDestinations(cfg.PerDestinationLimit, cfg.Breaker, cfg.DeferDelay),
+		dests:  newDestinations(cfg.PerDestinationLimit, cfg.Breaker, cfg.DeferDelay, cfg.BatchSize, 4*cfg.BatchSize),
 		wake:   make(chan struct{}, 1),
 		freed:  make(chan struct{}, 1),
 	}
@@ -283,7 +283,7 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 				}
 				continue
 			}
-			e.dispatch(attemptCtx, claims[i], results, attempts)
+			e.dispatch(ctx, attemptCtx, claims[i], results, attempts)
 			i++
 		}
 		if len(claims) == e.cfg.BatchSize {
@@ -299,10 +299,10 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 	}
 }
 
-// dispatch starts an attempt for c, or settles c without one: fails it when
-// its webhook is not enabled, defers it when its destination is busy or its
-// circuit is open.
-func (e *Engine) dispatch(ctx context.Context, c *webhookd.Claim, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
+// dispatch starts an attempt for c, queues it for its destination, or
+// settles it without one: fails it when it must not be sent, defers it when
+// its destination is busy (and its queue full) or its circuit is open.
+func (e *Engine) dispatch(runCtx, attemptCtx context.Context, c *webhookd.Claim, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
 	d := c.Delivery
 	now := e.cfg.Clock.Now()
 	if reason := notAttempted(c, e.cfg.JWTSigner != nil); reason != "" {
@@ -311,8 +311,10 @@ func (e *Engine) dispatch(ctx context.Context, c *webhookd.Claim, results chan<-
 		return
 	}
 	key := destinationKey(d.URI)
-	ok, retryAt := e.dests.acquire(key, now)
-	if !ok {
+	switch a, retryAt := e.dests.acquire(key, c, now); a {
+	case queued:
+		return
+	case deferred:
 		r := e.deferral(c, now)
 		r.NextAttemptTime = retryAt
 		results <- r
@@ -323,9 +325,7 @@ func (e *Engine) dispatch(ctx context.Context, c *webhookd.Claim, results chan<-
 	attempts.Add(1)
 	go func() {
 		defer attempts.Done()
-		v, took := verdictNeutral, time.Duration(0)
 		defer func() {
-			e.dests.release(key, v, took, e.cfg.Clock.Now())
 			e.busy.Add(-1)
 			e.metrics.inflight.Dec()
 			select {
@@ -333,13 +333,37 @@ func (e *Engine) dispatch(ctx context.Context, c *webhookd.Claim, results chan<-
 			default:
 			}
 		}()
-		r, sent := e.attempt(ctx, c)
-		if !sent {
-			return // abandoned at shutdown: the lease will expire
-		}
-		v, took = r.verdict, r.took
-		results <- r.result
+		e.work(runCtx, attemptCtx, key, c, results)
 	}()
+}
+
+// work is one worker: it sends c, then, while its destination has claims
+// queued, the next of them in the same slot.
+func (e *Engine) work(runCtx, attemptCtx context.Context, key string, c *webhookd.Claim, results chan<- webhookd.Result) {
+	for c != nil {
+		v, took := verdictNeutral, time.Duration(0)
+		if r, sent := e.attempt(attemptCtx, c); sent {
+			v, took = r.verdict, r.took
+			results <- r.result
+		} // else abandoned at shutdown: the lease will expire
+		for {
+			now := e.cfg.Clock.Now()
+			next, put := e.dests.finish(key, v, took, now, runCtx.Err() != nil)
+			for _, p := range put {
+				r := e.deferral(p.Claim, now)
+				r.NextAttemptTime = p.At
+				results <- r
+			}
+			c = next
+			// A claim that waited in the queue must still hold its lease
+			// for a whole attempt; otherwise it goes back, due now.
+			if c == nil || !c.Delivery.NextAttemptTime.Before(now.Add(e.cfg.Timeout+e.cfg.FlushInterval+time.Second)) {
+				break
+			}
+			results <- e.deferral(c, now)
+			v, took = verdictNeutral, 0
+		}
+	}
 }
 
 // notAttempted returns why c must fail without an attempt, or "".

@@ -50,7 +50,7 @@ func (s *observedStore) nextRecord() <-chan struct{} {
 // harness is one test's world: a SQLite store in t.TempDir(), a project, a
 // master key, and whatever receivers and engines the test starts.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	store   *observedStore
 	clock   webhookd.Clock
 	sealer  *signing.Sealer
@@ -58,7 +58,7 @@ type harness struct {
 	log     *slog.Logger
 }
 
-func setup(t *testing.T, clock webhookd.Clock) *harness {
+func setup(t testing.TB, clock webhookd.Clock) *harness {
 	t.Helper()
 	if clock == nil {
 		clock = webhookd.SystemClock{}
@@ -83,7 +83,7 @@ func setup(t *testing.T, clock webhookd.Clock) *harness {
 }
 
 // testWriter sends log lines to t.Log, so they show only for failing tests.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -159,7 +159,7 @@ func (h *harness) start(cfg delivery.Config) (e *delivery.Engine, stop func()) {
 			if err := <-done; err != nil {
 				h.t.Errorf("Run: %v", err)
 			}
-			if tr, ok := cfg.Transport.(*http.Transport); ok {
+			if tr, ok := cfg.Transport.(interface{ CloseIdleConnections() }); ok {
 				tr.CloseIdleConnections()
 			}
 		})
@@ -232,7 +232,7 @@ type receiver struct {
 	arrived  chan request
 }
 
-func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
+func newReceiver(t testing.TB, answer func(n int, w http.ResponseWriter, r *http.Request)) *receiver {
 	t.Helper()
 	rc := &receiver{arrived: make(chan request, 4096)}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -28,12 +28,7 @@ func TestIsolation(t *testing.T) {
 	)
 	h := setup(t, nil)
 	healthy := newReceiver(t, ok)
-	var inflight, maxInflight atomic.Int64
 	hanging := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
-		n := inflight.Add(1)
-		defer inflight.Add(-1)
-		for m := maxInflight.Load(); n > m && !maxInflight.CompareAndSwap(m, n); m = maxInflight.Load() {
-		}
 		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done() // until the engine gives up on it
 	})
@@ -84,7 +79,11 @@ func TestIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg.Transport = delivery.NewTransport(nil)
+	// The cap is on the engine's side: count requests in flight where it
+	// sends them (the receiver sees a timed-out request end a little after
+	// the engine has moved on).
+	counted := &countingTransport{RoundTripper: delivery.NewTransport(nil), host: hanging.Listener.Addr().String()}
+	cfg.Transport = counted
 	e2, _ := h.start(cfg)
 	for range limit { // the hanging destination now holds its cap of workers
 		<-hanging.arrived
@@ -97,7 +96,7 @@ func TestIsolation(t *testing.T) {
 	if bound := 4*median(base) + 100*time.Millisecond; median(loaded) > bound {
 		t.Errorf("median latency beside a hanging destination %v, want at most %v (4× baseline + 100ms)", median(loaded), bound)
 	}
-	if m := maxInflight.Load(); m > limit {
+	if m := counted.max.Load(); m > limit {
 		t.Errorf("hanging destination had %d attempts in flight, cap is %d", m, limit)
 	}
 	st, err := h.store.QueueStats(t.Context())
@@ -107,4 +106,27 @@ func TestIsolation(t *testing.T) {
 	if st.Pending < backlog-limit*2 {
 		t.Errorf("%d deliveries pending, want the hanging backlog (~%d) still there", st.Pending, backlog)
 	}
+}
+
+// countingTransport records the most requests to host it had in flight at
+// once.
+type countingTransport struct {
+	http.RoundTripper
+	host          string
+	inflight, max atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host != c.host {
+		return c.RoundTripper.RoundTrip(r)
+	}
+	n := c.inflight.Add(1)
+	defer c.inflight.Add(-1)
+	for m := c.max.Load(); n > m && !c.max.CompareAndSwap(m, n); m = c.max.Load() {
+	}
+	return c.RoundTripper.RoundTrip(r)
+}
+
+func (c *countingTransport) CloseIdleConnections() {
+	c.RoundTripper.(*http.Transport).CloseIdleConnections()
 }
