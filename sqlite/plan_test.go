@@ -29,7 +29,11 @@ func TestHotPathUsesIndexes(t *testing.T) {
 		{"attempt number", `SELECT count(*) FROM attempts WHERE delivery_id = ?`, []any{"d"}, "USING COVERING INDEX attempts_delivery"},
 		{"due count", `SELECT count(*) FROM deliveries WHERE state = 'pending' AND next_attempt_time <= ?`, []any{int64(0)}, "deliveries_due"},
 		{"delete webhook", sqlFailWebhookDeliveries, []any{"e", int64(0), "w"}, "USING INDEX deliveries_webhook"},
-		{"due operations", sqlDueOperations, []any{int64(0), 10}, "USING INDEX operations_due"},
+		{"idempotency", sqlFindIdempotent, []any{"p", "k", int64(0)}, "USING INDEX events_idempotency"},
+		{"list events", `SELECT id FROM events WHERE project_id = ? AND (create_time, id) < (?, ?) ORDER BY create_time DESC, id DESC LIMIT ?`,
+			[]any{"p", int64(0), "", 10}, "USING COVERING INDEX events_project"},
+		{"claim secrets", sqlClaimWebhooks, []any{int64(0), "[]"}, "USING INDEX signing_secrets_webhook"},
+		{"due operations", sqlDueOperations, []any{int64(0), 10}, "INDEX operations_due"},
 		{"recover", sqlRecover, named("now", "webhook", "since"), "USING INDEX deliveries_webhook"},
 	}
 	for _, tt := range tests {
@@ -51,8 +55,14 @@ func TestHotPathUsesIndexes(t *testing.T) {
 			if err := rows.Err(); err != nil {
 				t.Fatal(err)
 			}
-			if joined := strings.Join(plan, "\n"); !strings.Contains(joined, tt.want) {
+			joined := strings.Join(plan, "\n")
+			if !strings.Contains(joined, tt.want) {
 				t.Errorf("plan of %s lacks %q:\n%s", tt.name, tt.want, joined)
+			}
+			// The index must also give the order: sorting would read every
+			// matching row before returning the first.
+			if strings.Contains(joined, "TEMP B-TREE") && tt.name != "claim secrets" {
+				t.Errorf("plan of %s sorts:\n%s", tt.name, joined)
 			}
 		})
 	}
