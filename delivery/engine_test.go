@@ -576,3 +576,29 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	return values
 }
+
+// TestGuardedByDefault: without a Transport the engine dials through a
+// netguard that refuses non-public addresses, so a loopback receiver is
+// never reached and each attempt says why; the refusal is retried (DNS or
+// the operator's allow-list may change).
+func TestGuardedByDefault(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, ok)
+	wh, _ := h.webhook(rc.URL)
+	ev := h.publish(wh.ID)
+	cfg := h.config()
+	cfg.Transport = nil
+	cfg.Policy = delivery.RetryPolicy{Schedule: []time.Duration{10 * time.Millisecond}, Window: time.Hour}
+	h.start(cfg)
+
+	h.waitFor("two refused attempts", func() bool { return h.delivery(ev.ID).AttemptCount >= 2 })
+	d := h.delivery(ev.ID)
+	want := "destination 127.0.0.1 is a loopback address; refused (set WEBHOOKD_DEV=1 or allow-list it)"
+	if d.State != webhookd.DeliveryPending || d.LastError != want || d.LastStatusCode != 0 {
+		t.Errorf("delivery = %s, status %d, error %q; want pending (retrying) with %q", d.State, d.LastStatusCode, d.LastError, want)
+	}
+	if n := len(rc.seen()); n != 0 {
+		t.Errorf("the loopback receiver saw %d requests through the default transport", n)
+	}
+}
