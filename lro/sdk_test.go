@@ -31,6 +31,7 @@ import (
 type sdkFixture struct {
 	*simSetup
 	srv *httptest.Server
+	svc *lro.Service
 }
 
 func newSDKFixture(t *testing.T) (*sdkFixture, *genai.Client) {
@@ -46,6 +47,7 @@ func newSDKFixture(t *testing.T) (*sdkFixture, *genai.Client) {
 	}
 	f.m = m
 	f.driver = lro.NewDriver(s.store, lro.NewSimulator(m, s.store, s.clock), lro.DriverConfig{Lease: 1})
+	f.svc = lro.NewService(m, s.store, s.clock, f.driver.Wake)
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
@@ -57,164 +59,87 @@ func newSDKFixture(t *testing.T) (*sdkFixture, *genai.Client) {
 	return f, client
 }
 
+// status maps domain error codes as the API does (a small copy for the fixture).
+var status = map[string]int{
+	webhookd.EINVALID: 400, webhookd.ENOTFOUND: 404, webhookd.ECONFLICT: 409, webhookd.EPRECONDITION: 400,
+	webhookd.ETOOLARGE: 413, webhookd.ENOTIMPLEMENTED: 501,
+}
+
 func (f *sdkFixture) reply(w http.ResponseWriter, raw json.RawMessage, err error) {
 	if err != nil {
-		http.Error(w, `{"error":{"code":400,"message":`+strconv.Quote(webhookd.ErrorMessage(err))+`}}`, http.StatusBadRequest)
+		code, ok := status[webhookd.ErrorCode(err)]
+		if !ok {
+			code = 500
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = w.Write([]byte(`{"error":{"code":` + strconv.Itoa(code) + `,"message":` + strconv.Quote(webhookd.ErrorMessage(err)) + `}}`))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(raw)
 }
 
+// serve routes the SDKs' requests to the Service, as the api package does
+// with its real router.
 func (f *sdkFixture) serve(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	body, _ := io.ReadAll(r.Body)
-	now := f.clock.Now()
 	path := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v1beta/"), "/v1/")
 	send := func(raw json.RawMessage, err error) { f.reply(w, raw, err) }
+	const p = "prj_1"
+	svc := f.svc
+	model, verb, _ := strings.Cut(strings.TrimPrefix(path, "models/"), ":")
 	switch {
-	case r.Method == http.MethodPost && strings.HasPrefix(path, "models/") && strings.HasSuffix(path, ":batchGenerateContent"):
-		req, err := f.m.ParseBatchGenerateContent(strings.TrimSuffix(strings.TrimPrefix(path, "models/"), ":batchGenerateContent"), body)
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		op, _ := f.m.NewBatch("prj_1", req, now)
-		_ = f.store.CommitOperationChange(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
-		send(f.m.RenderBatch(op))
-	case r.Method == http.MethodPost && strings.HasSuffix(path, ":predictLongRunning"):
-		req, err := f.m.ParseVideo(strings.TrimSuffix(strings.TrimPrefix(path, "models/"), ":predictLongRunning"), body)
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		op, _ := f.m.NewVideo("prj_1", req, now)
-		_ = f.store.CommitOperationChange(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
-		send(f.m.RenderVideo(op))
-	case r.Method == http.MethodGet && path == "batches":
-		ops, err := f.store.ListOperations(ctx, "prj_1", webhookd.OperationFilter{Kind: webhookd.OperationBatch}, webhookd.Page{Size: 50})
-		list := struct {
-			Operations []json.RawMessage `json:"operations"`
-		}{Operations: []json.RawMessage{}}
-		for _, op := range ops {
-			if err == nil {
-				var raw json.RawMessage
-				raw, err = f.m.RenderBatch(op)
-				list.Operations = append(list.Operations, raw)
-			}
-		}
-		raw, _ := json.Marshal(list)
-		f.reply(w, raw, err)
-	case r.Method == http.MethodGet && strings.HasPrefix(path, "batches/"):
-		op, err := f.store.GetOperation(ctx, "prj_1", strings.TrimPrefix(path, "batches/"))
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		send(f.m.RenderBatch(op))
+	case r.Method == http.MethodPost && verb == "batchGenerateContent":
+		send(svc.CreateBatch(ctx, p, model, lro.ShapeBatchGenerateContent, body))
+	case r.Method == http.MethodPost && verb == "batchCreate":
+		send(svc.CreateBatch(ctx, p, model, lro.ShapeBatchCreate, body))
+	case r.Method == http.MethodPost && verb == "predictLongRunning":
+		send(svc.CreateVideo(ctx, p, model, body))
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "models/") && strings.Contains(path, "/operations/"):
-		op, err := f.store.GetOperation(ctx, "prj_1", path[strings.LastIndex(path, "/")+1:])
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		send(f.m.RenderVideo(op))
-	case r.Method == http.MethodPost && path == "interactions":
-		req, err := f.m.ParseInteraction(body)
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		var prev *webhookd.Operation
-		if req.PreviousInteractionID != "" {
-			prev, _ = f.store.GetOperation(ctx, "prj_1", req.PreviousInteractionID)
-		}
-		c, op, err := f.m.NewInteraction("prj_1", req, prev, now)
-		if err == nil {
-			err = f.store.CommitOperationChange(ctx, c)
-		}
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		send(f.m.RenderInteraction(op, false))
-	case strings.HasPrefix(path, "interactions/"):
-		id, cancel := strings.CutSuffix(strings.TrimPrefix(path, "interactions/"), "/cancel")
-		op, err := f.store.GetOperation(ctx, "prj_1", id)
-		if err == nil && cancel {
-			var c webhookd.OperationChange
-			if c, err = f.m.CancelInteraction(op, now); err == nil && !c.Empty() {
-				err = f.store.CommitOperationChange(ctx, c)
-				op = c.Update[0]
-			}
-		}
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		send(f.m.RenderInteraction(op, r.URL.Query().Get("include_input") == "true"))
+		m, id, _ := strings.Cut(strings.TrimPrefix(path, "models/"), "/operations/")
+		send(svc.GetVideo(ctx, p, m, id))
+	case r.Method == http.MethodGet && path == "batches":
+		ops, _, err := svc.List(ctx, p, webhookd.OperationBatch, webhookd.Page{})
+		raw, _ := json.Marshal(map[string]any{"operations": ops})
+		send(raw, err)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "batches/"):
+		send(svc.GetBatch(ctx, p, strings.TrimPrefix(path, "batches/")))
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "batches/") && strings.HasSuffix(path, ":cancel"):
-		op, err := f.store.GetOperation(ctx, "prj_1", strings.TrimSuffix(strings.TrimPrefix(path, "batches/"), ":cancel"))
+		send(svc.CancelBatch(ctx, p, strings.TrimSuffix(strings.TrimPrefix(path, "batches/"), ":cancel")))
+	case r.Method == http.MethodPost && path == "interactions":
+		send(svc.CreateInteraction(ctx, p, body))
+	case r.Method == http.MethodPost && strings.HasPrefix(path, "interactions/") && strings.HasSuffix(path, "/cancel"):
+		send(svc.CancelInteraction(ctx, p, strings.TrimSuffix(strings.TrimPrefix(path, "interactions/"), "/cancel")))
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "interactions/"):
+		send(svc.GetInteraction(ctx, p, strings.TrimPrefix(path, "interactions/"), r.URL.Query().Get("include_input") == "true"))
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/") && !r.URL.Query().Has("upload_id"):
+		uploadURL, err := svc.StartUpload(ctx, p, body, r.Header.Get(lro.HeaderUploadContentLength), r.Header.Get(lro.HeaderUploadContentType))
 		if err == nil {
-			var c webhookd.OperationChange
-			if c, err = f.m.CancelBatch(op, now); err == nil && !c.Empty() {
-				err = f.store.CommitOperationChange(ctx, c)
-			}
-		}
-		f.reply(w, json.RawMessage(`{}`), err)
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/") && !r.URL.Query().Has("upload_id"): // start
-		s, err := lro.ParseUploadStart("prj_1", body, r.Header.Get(lro.HeaderUploadContentLength), r.Header.Get(lro.HeaderUploadContentType), now)
-		if err == nil {
-			err = f.store.CreateUploadSession(ctx, s)
-		}
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		w.Header().Set(lro.HeaderUploadURL, f.m.UploadURL(s.ID))
-		w.Header().Set(lro.HeaderUploadStatus, "active")
-		f.reply(w, json.RawMessage(`{}`), nil)
-	case r.Method == http.MethodPost && r.URL.Path == "/upload/v1/files": // chunks, at the URL UploadURL gave
-		id := r.URL.Query().Get("upload_id")
-		cmd, err := lro.ParseUploadCommand(r.Header.Get(lro.HeaderUploadCommand))
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		offset, _ := strconv.ParseInt(r.Header.Get(lro.HeaderUploadOffset), 10, 64)
-		if _, err := f.store.AppendUpload(ctx, "prj_1", id, offset, body); err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		if !cmd.Finalize {
+			w.Header().Set(lro.HeaderUploadURL, uploadURL)
 			w.Header().Set(lro.HeaderUploadStatus, "active")
-			f.reply(w, json.RawMessage(`{}`), nil)
-			return
 		}
-		file, err := f.store.FinalizeUpload(ctx, "prj_1", id, now)
-		if err != nil {
-			f.reply(w, nil, err)
-			return
+		send(json.RawMessage(`{}`), err)
+	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/upload/"):
+		res, err := svc.UploadChunk(ctx, p, r.URL.Query().Get("upload_id"), r.Header.Get(lro.HeaderUploadCommand), r.Header.Get(lro.HeaderUploadOffset), body)
+		if err == nil {
+			w.Header().Set(lro.HeaderUploadStatus, res.Status)
+			w.Header().Set(lro.HeaderUploadSizeReceived, strconv.FormatInt(res.Received, 10))
 		}
-		raw, err := f.m.RenderFile(file)
-		w.Header().Set(lro.HeaderUploadStatus, "final")
-		f.reply(w, json.RawMessage(`{"file":`+string(raw)+`}`), err)
+		send(res.Body, err)
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "files/") && strings.HasSuffix(path, ":download"):
-		content, err := f.store.GetFileContent(ctx, "prj_1", strings.TrimSuffix(strings.TrimPrefix(path, "files/"), ":download"))
+		content, mime, err := svc.DownloadFile(ctx, p, strings.TrimSuffix(strings.TrimPrefix(path, "files/"), ":download"))
 		if err != nil {
-			f.reply(w, nil, err)
+			send(nil, err)
 			return
 		}
+		w.Header().Set("Content-Type", mime)
 		_, _ = w.Write(content)
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "files/"):
-		file, err := f.store.GetFile(ctx, "prj_1", strings.TrimPrefix(path, "files/"))
-		if err != nil {
-			f.reply(w, nil, err)
-			return
-		}
-		send(f.m.RenderFile(file))
+		send(svc.GetFile(ctx, p, strings.TrimPrefix(path, "files/")))
 	default:
-		http.Error(w, `{"error":{"code":404,"message":"no route `+r.Method+` `+r.URL.Path+`"}}`, http.StatusNotFound)
+		send(nil, webhookd.NotFound("Route "+r.Method+" "+r.URL.Path))
 	}
 }
 

@@ -1,0 +1,440 @@
+package lro
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// Service is the operations use cases over a store, for the API handlers:
+// each method takes what the request carried (project, path ids, raw body),
+// commits through the store, and returns the wire rendering. Handlers only
+// route, authenticate and map errors; all job logic stays here.
+type Service struct {
+	m     *Machine
+	store webhookd.OperationStore
+	clock webhookd.Clock
+	// wake, when set, is called after a job was created, so that a Driver
+	// steps it at once (Driver.Wake).
+	wake func()
+}
+
+// NewService returns a Service. wake may be nil.
+func NewService(m *Machine, store webhookd.OperationStore, clock webhookd.Clock, wake func()) *Service {
+	if wake == nil {
+		wake = func() {}
+	}
+	return &Service{m: m, store: store, clock: clock, wake: wake}
+}
+
+// Machine returns the service's machine (for renderings).
+func (s *Service) Machine() *Machine { return s.m }
+
+// DefaultPageSize is the page size of listings that ask for none.
+const DefaultPageSize = 50
+
+// maxConflictRetries bounds how often a cancel is re-applied when a runner
+// step committed between its read and its write.
+const maxConflictRetries = 5
+
+// BatchShape tells which create route a batch came through.
+type BatchShape int
+
+// Batch create shapes.
+const (
+	ShapeBatchGenerateContent BatchShape = iota // POST /models/{model}:batchGenerateContent (SDKs)
+	ShapeBatchCreate                            // POST /models/{model}:batchCreate (the source document)
+)
+
+// CreateBatch parses and creates a batch and returns its Operation. A
+// batch over an uploaded file checks that the file exists now (an
+// EINVALID error naming the field otherwise); a file deleted later fails
+// the batch when it runs.
+func (s *Service) CreateBatch(ctx context.Context, projectID, model string, shape BatchShape, body []byte) (json.RawMessage, error) {
+	parse := s.m.ParseBatchGenerateContent
+	field := "batch.inputConfig.fileName"
+	if shape == ShapeBatchCreate {
+		parse, field = s.m.ParseBatchCreate, "src"
+	}
+	req, err := parse(model, body)
+	if err != nil {
+		return nil, err
+	}
+	if req.FileName != "" {
+		if _, err := s.store.GetFile(ctx, projectID, req.InputFileID()); err != nil {
+			if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+				return nil, webhookd.FieldErrorf(field, "File %s not found; upload it first (ai.files.upload).", req.FileName)
+			}
+			return nil, fmt.Errorf("lro: look up batch input %s: %w", req.FileName, err)
+		}
+	}
+	op, err := s.m.NewBatch(projectID, req, s.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.create(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}}); err != nil {
+		return nil, err
+	}
+	return s.m.RenderBatch(op)
+}
+
+func (s *Service) create(ctx context.Context, c webhookd.OperationChange) error {
+	if err := s.store.CommitOperationChange(ctx, c); err != nil {
+		return fmt.Errorf("lro: create operation: %w", err)
+	}
+	s.wake()
+	return nil
+}
+
+// get returns the project's operation id of kind, or ENOTFOUND naming what
+// the route calls it (another kind's id is not found either).
+func (s *Service) get(ctx context.Context, projectID, id string, kind webhookd.OperationKind) (*webhookd.Operation, error) {
+	op, err := s.store.GetOperation(ctx, projectID, id)
+	if err == nil && op.Kind != kind {
+		err = webhookd.ErrNotFound
+	}
+	if err != nil {
+		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+			return nil, webhookd.NotFound(kindNoun(kind))
+		}
+		return nil, fmt.Errorf("lro: get %s %s: %w", kind, id, err)
+	}
+	return op, nil
+}
+
+func kindNoun(kind webhookd.OperationKind) string {
+	switch kind {
+	case webhookd.OperationBatch:
+		return "Batch"
+	case webhookd.OperationInteraction:
+		return "Interaction"
+	case webhookd.OperationVideo:
+		return "Operation"
+	}
+	return "Operation"
+}
+
+// GetBatch returns the batch's Operation.
+func (s *Service) GetBatch(ctx context.Context, projectID, id string) (json.RawMessage, error) {
+	op, err := s.get(ctx, projectID, id, webhookd.OperationBatch)
+	if err != nil {
+		return nil, err
+	}
+	return s.m.RenderBatch(op)
+}
+
+// List returns one page of a project's operations of kind ("" for every
+// kind), newest first, rendered as their own routes render them
+// (interactions as Operations, see RenderOperation), and the cursor of the
+// next page (zero when this is the last).
+func (s *Service) List(ctx context.Context, projectID string, kind webhookd.OperationKind, page webhookd.Page) ([]json.RawMessage, webhookd.Cursor, error) {
+	size := page.Size
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	page.Size = size + 1 // one more tells whether another page exists
+	ops, err := s.store.ListOperations(ctx, projectID, webhookd.OperationFilter{Kind: kind}, page)
+	if err != nil {
+		return nil, webhookd.Cursor{}, fmt.Errorf("lro: list operations: %w", err)
+	}
+	var next webhookd.Cursor
+	if len(ops) > size {
+		ops = ops[:size]
+		last := ops[size-1]
+		next = webhookd.Cursor{Time: last.CreateTime, ID: last.ID}
+	}
+	out := make([]json.RawMessage, 0, len(ops))
+	for _, op := range ops {
+		raw, err := s.m.RenderOperation(op)
+		if err != nil {
+			return nil, webhookd.Cursor{}, err
+		}
+		out = append(out, raw)
+	}
+	return out, next, nil
+}
+
+// GetOperation returns any operation of the project (GET /operations/{id}).
+func (s *Service) GetOperation(ctx context.Context, projectID, id string) (json.RawMessage, error) {
+	op, err := s.store.GetOperation(ctx, projectID, id)
+	if err != nil {
+		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+			return nil, webhookd.NotFound("Operation")
+		}
+		return nil, fmt.Errorf("lro: get operation %s: %w", id, err)
+	}
+	return s.m.RenderOperation(op)
+}
+
+// transition reads the operation, applies fn and commits the change,
+// reading again when a runner step committed in between (ECONFLICT): a
+// caller's cancel must not fail because the job moved on meanwhile.
+func (s *Service) transition(ctx context.Context, projectID, id string, kind webhookd.OperationKind,
+	fn func(*webhookd.Operation, time.Time) (webhookd.OperationChange, error)) (*webhookd.Operation, error) {
+	for attempt := 0; ; attempt++ {
+		op, err := s.get(ctx, projectID, id, kind)
+		if err != nil {
+			return nil, err
+		}
+		c, err := fn(op, s.clock.Now())
+		if err != nil {
+			return nil, err
+		}
+		if c.Empty() {
+			return op, nil
+		}
+		err = s.store.CommitOperationChange(ctx, c)
+		if err == nil {
+			return c.Update[0], nil
+		}
+		if webhookd.ErrorCode(err) != webhookd.ECONFLICT || attempt == maxConflictRetries {
+			return nil, fmt.Errorf("lro: %s %s: %w", kind, id, err)
+		}
+	}
+}
+
+// CancelBatch cancels a batch and returns {} (the SDK ignores the body).
+func (s *Service) CancelBatch(ctx context.Context, projectID, id string) (json.RawMessage, error) {
+	if _, err := s.transition(ctx, projectID, id, webhookd.OperationBatch, s.m.CancelBatch); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(`{}`), nil
+}
+
+// Delete removes an operation of kind and returns {}.
+func (s *Service) Delete(ctx context.Context, projectID, id string, kind webhookd.OperationKind) (json.RawMessage, error) {
+	if _, err := s.get(ctx, projectID, id, kind); err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteOperation(ctx, projectID, id); err != nil {
+		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+			return nil, webhookd.NotFound(kindNoun(kind))
+		}
+		return nil, fmt.Errorf("lro: delete %s: %w", id, err)
+	}
+	return json.RawMessage(`{}`), nil
+}
+
+// CreateInteraction parses and creates an interaction and returns it:
+// queued for background ones, answered for synchronous ones. A follow-up
+// that completes the interaction it continues commits both together.
+// Synchronous interactions with store: false are answered and not kept.
+func (s *Service) CreateInteraction(ctx context.Context, projectID string, body []byte) (json.RawMessage, error) {
+	req, err := s.m.ParseInteraction(body)
+	if err != nil {
+		return nil, err
+	}
+	var prev *webhookd.Operation
+	if req.PreviousInteractionID != "" {
+		prev, err = s.get(ctx, projectID, req.PreviousInteractionID, webhookd.OperationInteraction)
+		if err != nil && webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+			return nil, err
+		}
+	}
+	c, op, err := s.m.NewInteraction(projectID, req, prev, s.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	if !req.Store && !req.Background {
+		c.Create = nil
+	}
+	if !c.Empty() {
+		if err := s.create(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return s.m.RenderInteraction(op, false)
+}
+
+// GetInteraction returns an interaction; includeInput adds its input.
+func (s *Service) GetInteraction(ctx context.Context, projectID, id string, includeInput bool) (json.RawMessage, error) {
+	op, err := s.get(ctx, projectID, id, webhookd.OperationInteraction)
+	if err != nil {
+		return nil, err
+	}
+	return s.m.RenderInteraction(op, includeInput)
+}
+
+// CancelInteraction cancels an interaction and returns it.
+func (s *Service) CancelInteraction(ctx context.Context, projectID, id string) (json.RawMessage, error) {
+	op, err := s.transition(ctx, projectID, id, webhookd.OperationInteraction, s.m.CancelInteraction)
+	if err != nil {
+		return nil, err
+	}
+	return s.m.RenderInteraction(op, false)
+}
+
+// CreateVideo parses and starts a video generation and returns its Operation.
+func (s *Service) CreateVideo(ctx context.Context, projectID, model string, body []byte) (json.RawMessage, error) {
+	req, err := s.m.ParseVideo(model, body)
+	if err != nil {
+		return nil, err
+	}
+	op, err := s.m.NewVideo(projectID, req, s.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.create(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}}); err != nil {
+		return nil, err
+	}
+	return s.m.RenderVideo(op)
+}
+
+// GetVideo returns a video operation (GET /models/{model}/operations/{id});
+// the model must be the operation's.
+func (s *Service) GetVideo(ctx context.Context, projectID, model, id string) (json.RawMessage, error) {
+	op, err := s.get(ctx, projectID, id, webhookd.OperationVideo)
+	if err != nil {
+		return nil, err
+	}
+	if m, err := parseModel(model); err != nil || m != op.Model {
+		return nil, webhookd.NotFound("Operation")
+	}
+	return s.m.RenderVideo(op)
+}
+
+// StartUpload starts a resumable upload (X-Goog-Upload-Command: start)
+// and returns the URL the client sends the chunks to.
+func (s *Service) StartUpload(ctx context.Context, projectID string, body []byte, contentLength, contentType string) (string, error) {
+	sess, err := ParseUploadStart(projectID, body, contentLength, contentType, s.clock.Now())
+	if err != nil {
+		return "", err
+	}
+	if err := s.store.CreateUploadSession(ctx, sess); err != nil {
+		return "", fmt.Errorf("lro: create upload session: %w", err)
+	}
+	return s.m.UploadURL(sess.ID), nil
+}
+
+// UploadResult is the answer to a chunk request: Status goes in
+// X-Goog-Upload-Status ("active" while more is expected, "final" once the
+// file exists, with File {"file": File} as the body), Received in
+// X-Goog-Upload-Size-Received.
+type UploadResult struct {
+	Status   string
+	Received int64
+	Body     json.RawMessage
+}
+
+// UploadChunk applies one chunk request of session id: command and offset
+// are the X-Goog-Upload-Command and X-Goog-Upload-Offset headers.
+func (s *Service) UploadChunk(ctx context.Context, projectID, id, command, offset string, chunk []byte) (UploadResult, error) {
+	cmd, err := ParseUploadCommand(command)
+	if err != nil {
+		return UploadResult{}, err
+	}
+	sess, err := s.store.GetUploadSession(ctx, projectID, id)
+	if err != nil {
+		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+			return UploadResult{}, webhookd.NotFound("Upload")
+		}
+		return UploadResult{}, fmt.Errorf("lro: get upload %s: %w", id, err)
+	}
+	switch {
+	case cmd.Cancel:
+		return UploadResult{Status: "cancelled", Received: sess.Received, Body: json.RawMessage(`{}`)}, nil
+	case cmd.Query:
+		return UploadResult{Status: "active", Received: sess.Received, Body: json.RawMessage(`{}`)}, nil
+	}
+	if cmd.Upload {
+		off := sess.Received
+		if o := strings.TrimSpace(offset); o != "" {
+			if off, err = strconv.ParseInt(o, 10, 64); err != nil || off < 0 {
+				return UploadResult{}, webhookd.FieldErrorf(HeaderUploadOffset, "%s must be a byte offset, got %q.", HeaderUploadOffset, offset)
+			}
+		}
+		if sess, err = s.store.AppendUpload(ctx, projectID, id, off, chunk); err != nil {
+			return UploadResult{}, err
+		}
+	}
+	if !cmd.Finalize {
+		return UploadResult{Status: "active", Received: sess.Received, Body: json.RawMessage(`{}`)}, nil
+	}
+	f, err := s.store.FinalizeUpload(ctx, projectID, id, s.clock.Now())
+	if err != nil {
+		return UploadResult{}, err
+	}
+	raw, err := s.m.RenderFile(f)
+	if err != nil {
+		return UploadResult{}, err
+	}
+	return UploadResult{Status: "final", Received: f.SizeBytes, Body: json.RawMessage(`{"file":` + string(raw) + `}`)}, nil
+}
+
+func (s *Service) file(ctx context.Context, projectID, id string) (*webhookd.File, error) {
+	f, err := s.store.GetFile(ctx, projectID, strings.TrimPrefix(id, "files/"))
+	if err != nil {
+		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+			return nil, webhookd.NotFound("File")
+		}
+		return nil, fmt.Errorf("lro: get file %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// GetFile returns a file's metadata (GET /files/{id}).
+func (s *Service) GetFile(ctx context.Context, projectID, id string) (json.RawMessage, error) {
+	f, err := s.file(ctx, projectID, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.m.RenderFile(f)
+}
+
+// ListFiles returns one page of files, newest first, and the next cursor.
+func (s *Service) ListFiles(ctx context.Context, projectID string, page webhookd.Page) ([]json.RawMessage, webhookd.Cursor, error) {
+	size := page.Size
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	page.Size = size + 1
+	files, err := s.store.ListFiles(ctx, projectID, page)
+	if err != nil {
+		return nil, webhookd.Cursor{}, fmt.Errorf("lro: list files: %w", err)
+	}
+	var next webhookd.Cursor
+	if len(files) > size {
+		files = files[:size]
+		next = webhookd.Cursor{Time: files[size-1].CreateTime, ID: files[size-1].ID}
+	}
+	out := make([]json.RawMessage, 0, len(files))
+	for _, f := range files {
+		raw, err := s.m.RenderFile(f)
+		if err != nil {
+			return nil, webhookd.Cursor{}, err
+		}
+		out = append(out, raw)
+	}
+	return out, next, nil
+}
+
+// DownloadFile returns a file's bytes and media type
+// (GET /files/{id}:download?alt=media).
+func (s *Service) DownloadFile(ctx context.Context, projectID, id string) ([]byte, string, error) {
+	f, err := s.file(ctx, projectID, id)
+	if err != nil {
+		return nil, "", err
+	}
+	content, err := s.store.GetFileContent(ctx, projectID, f.ID)
+	if err != nil {
+		return nil, "", fmt.Errorf("lro: read file %s: %w", f.ID, err)
+	}
+	return content, f.MimeType, nil
+}
+
+// DeleteFile removes a file and returns {}.
+func (s *Service) DeleteFile(ctx context.Context, projectID, id string) (json.RawMessage, error) {
+	f, err := s.file(ctx, projectID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteFile(ctx, projectID, f.ID); err != nil {
+		return nil, fmt.Errorf("lro: delete file %s: %w", f.ID, err)
+	}
+	return json.RawMessage(`{}`), nil
+}
