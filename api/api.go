@@ -8,6 +8,26 @@
 // Handlers call the Store; they never see SQL. Routing is by hand because the
 // Google URL style puts custom methods in the last segment ("{id}:ping") and
 // ids may carry an escaped slash ("%2F") that must not split the path.
+//
+// Routes, each under [PathPrefix]/{v1,v1beta,v1alpha}, with an API key:
+//
+//	POST   /webhooks                           create (new_signing_secret answered once)
+//	GET    /webhooks?page_size&page_token      list, oldest first
+//	GET    /webhooks/{id}                      get
+//	PATCH  /webhooks/{id}?update_mask=a,b      update (no mask: the fields present)
+//	DELETE /webhooks/{id}                      delete → {}
+//	POST   /webhooks/{id}:rotateSigningSecret  rotate → {"secret"}; also /webhooks/{id}/rotate_secret
+//	POST   /webhooks/{id}:ping                 webhook.ping to this webhook → {}
+//	POST   /webhooks/{id}:recover              {"since"} → {"recovered": n}
+//	POST   /events                             publish {type, data, webhook_config, idempotency_key}
+//	GET    /events?page_size&page_token        list, newest first
+//	GET    /events/{id}                        get
+//	GET    /events/{id}/deliveries             deliveries with every attempt
+//	GET    /deliveries/{id}                    one delivery with its attempts
+//	POST   /deliveries/{id}:retry              make it due now
+//
+// and without one, at the root and under the prefix: /healthz, /readyz,
+// /metrics and /.well-known/jwks.json (the last two when configured).
 package api
 
 import (

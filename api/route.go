@@ -149,27 +149,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) {
 	path := r.URL.EscapedPath()
-	rest, prefixed := path, s.cfg.PathPrefix == ""
-	if !prefixed {
-		if after, ok := strings.CutPrefix(path, s.cfg.PathPrefix); ok && (after == "" || after[0] == '/') {
-			rest, prefixed = after, true
-		}
-	}
+	rest, prefixed := s.stripPrefix(path)
 	// The unauthenticated endpoints answer under the prefix (where the
 	// public base URL points) and at the root (where probes and scrapers
 	// address the process).
-	if h, name := s.public(rest); h != nil && prefixed {
-		ri.route = name
-		h.ServeHTTP(w, r)
-		return
+	h, name := s.public(path)
+	if h == nil && prefixed {
+		h, name = s.public(rest)
 	}
-	if h, name := s.public(path); h != nil {
+	if h != nil {
 		ri.route = name
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeMiss(w, r, &miss{path: path, allow: []string{http.MethodGet, http.MethodHead}})
+			return
+		}
 		h.ServeHTTP(w, r)
 		return
 	}
 	if !prefixed {
-		writeStatus(w, statusOf(webhookd.ENOTFOUND), fmt.Sprintf("No route for %s %s.", r.Method, path))
+		writeMiss(w, r, &miss{path: path})
 		return
 	}
 	rt, vars, miss := s.match(r.Method, rest)
@@ -190,6 +188,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) 
 	if err := rt.handle(w, r); err != nil {
 		s.writeError(w, r, err)
 	}
+}
+
+// stripPrefix returns the escaped path below the configured prefix, and
+// whether path is below it at all. The prefix ends at a segment boundary:
+// "/proxy" does not own "/proxyv1".
+func (s *Server) stripPrefix(path string) (string, bool) {
+	if s.cfg.PathPrefix == "" {
+		return path, true
+	}
+	rest, ok := strings.CutPrefix(path, s.cfg.PathPrefix)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "", false
+	}
+	return rest, true
 }
 
 // miss is a path that matched no route (allow empty) or matched routes of

@@ -96,6 +96,7 @@ func TestPublicEndpoints(t *testing.T) {
 			t.Errorf("%s answered %s", path, res.body)
 		}
 	}
+	b.callKey(t, "", "POST", "/healthz", "").fails(t, 405, "UNIMPLEMENTED", "allowed: GET, HEAD")
 	// Without a Metrics handler there is no /metrics.
 	b.callKey(t, "", "GET", "/metrics", "").fails(t, 404, "NOT_FOUND", "No route")
 	// The prefix must end at a segment boundary.
