@@ -100,9 +100,10 @@ func closeConn(ctx context.Context, conn *pgx.Conn) {
 	_ = conn.Close(ctx)
 }
 
-// Listen calls wake whenever another transaction of this store's schema —
-// in this process or any other — made deliveries due (PublishEvent,
-// RetryDelivery, RecoverDeliveries), until ctx ends; it then returns nil.
+// Listen calls wake soon after any store on this schema — in this process or
+// any other — committed deliveries that are due now (PublishEvent,
+// CommitOperationChange, RetryDelivery, RecoverDeliveries), until ctx ends;
+// it then returns nil. Commits close together may share one wake-up.
 //
 // It holds one dedicated connection. When that connection fails, Listen logs,
 // reconnects with capped exponential backoff, and calls wake once it listens

@@ -361,6 +361,14 @@ func TestListenWakesOtherProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWake(t, wakes, "RetryDelivery")
+
+	err = publisher.CommitOperationChange(t.Context(), webhookd.OperationChange{Events: []webhookd.NewEvent{
+		{ProjectID: f.project.ID, Type: webhookd.EventBatchSucceeded, Source: "operation:batches/b1"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWake(t, wakes, "an operation's event")
 }
 
 // TestListenReconnects kills the listener's connection, as a database
