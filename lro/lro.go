@@ -15,7 +15,16 @@
 //   - the wire renderings the SDKs read (camelCase Operations for batches
 //     and video, snake_case Interactions);
 //   - the Runner seam and the Simulator behind it (an echo model), and the
-//     Driver that claims due operations and commits each step.
+//     Driver that claims due operations and commits each step;
+//   - Service, the use cases the API handlers call (create, get, list,
+//     cancel, delete of batches, interactions, videos and files);
+//   - package lrotest: the conformance suite of webhookd.OperationStore and
+//     an in-memory reference store.
+//
+// Timing: a batch waits one step in PENDING and one SimJobDuration in
+// RUNNING; a background interaction likewise in queued and in_progress; a
+// video runs for SimJobDuration. A batch not finished BatchExpiry after its
+// creation expires (the runner is woken at the deadline).
 //
 // Event data ids: data.id is the resource id as it appears in its path —
 // the batch id after "batches/", the interaction id, the video operation id

@@ -17,6 +17,10 @@ import (
 // one transaction. An error means "try again later" (op is stepped again
 // when its lease ends); a job that fails is a change to a failed state, not
 // an error.
+//
+// A replacement runner owns the whole state machine of what it runs,
+// batch expiry included; the Machine's Step and Cancel functions are there
+// to build its changes with the exact events and renderings.
 type Runner interface {
 	Step(ctx context.Context, op *webhookd.Operation) (webhookd.OperationChange, error)
 }
