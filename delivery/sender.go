@@ -185,12 +185,12 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 		r.latency = time.Since(start)
 		return r, nil
 	}
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseRead))
+	// A body cut short (reset, timeout) is only a hint lost: the status
+	// line decides the outcome.
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseRead))
 	resp.Body.Close()
 	r := attemptResult{statusCode: resp.StatusCode, latency: time.Since(start), body: keep(body)}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		// The receiver accepted the delivery; a body cut short changes
-		// nothing about that.
 		return r, nil
 	}
 	if ctx.Err() != nil {
@@ -209,7 +209,6 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 	case resp.Header.Get("Retry-After") != "":
 		msg += " (Retry-After: " + truncate(resp.Header.Get("Retry-After"), 64) + ")"
 	}
-	_ = readErr // the status decides; the body is only a hint
 	r.err = &AttemptError{Stage: StageStatus, StatusCode: resp.StatusCode, Message: msg}
 	return r, nil
 }
