@@ -30,7 +30,7 @@ func (s *Store) CreateFile(ctx context.Context, f *webhookd.File) error {
 
 func insertFile(ctx context.Context, tx pgx.Tx, f *webhookd.File, now time.Time) error {
 	if int64(len(f.Content)) > webhookd.MaxFileSize {
-		return webhookd.Errorf(webhookd.ETOOLARGE, "File is larger than %d bytes.", webhookd.MaxFileSize)
+		return webhookd.Errorf(webhookd.ETOOLARGE, "Files may be at most %d bytes.", webhookd.MaxFileSize)
 	}
 	f.ID = orID(f.ID, webhookd.PrefixFile)
 	f.CreateTime = orNow(f.CreateTime, now)
@@ -132,7 +132,7 @@ func lockUpload(ctx context.Context, tx pgx.Tx, projectID, id string) (*webhookd
 }
 
 // AppendUpload appends chunk at offset, which must be what the session has
-// received so far.
+// received so far (see webhookd.UploadSession.CheckAppend).
 func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte) (*webhookd.UploadSession, error) {
 	var u *webhookd.UploadSession
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -140,16 +140,10 @@ func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset i
 		if u, err = lockUpload(ctx, tx, projectID, id); err != nil {
 			return err
 		}
-		if offset != u.Received {
-			return webhookd.Errorf(webhookd.EPRECONDITION, "Upload offset %d does not match the %d bytes received.", offset, u.Received)
+		if err := u.CheckAppend(offset, int64(len(chunk))); err != nil {
+			return err
 		}
 		size := u.Received + int64(len(chunk))
-		if u.DeclaredSize >= 0 && size > u.DeclaredSize {
-			return webhookd.Errorf(webhookd.ETOOLARGE, "Upload exceeds its declared size of %d bytes.", u.DeclaredSize)
-		}
-		if size > webhookd.MaxFileSize {
-			return webhookd.Errorf(webhookd.ETOOLARGE, "Upload exceeds the maximum file size of %d bytes.", webhookd.MaxFileSize)
-		}
 		if len(chunk) == 0 {
 			return nil
 		}
@@ -179,8 +173,8 @@ func (s *Store) FinalizeUpload(ctx context.Context, projectID, id string, now ti
 		if err != nil {
 			return err
 		}
-		if u.DeclaredSize >= 0 && u.DeclaredSize != u.Received {
-			return webhookd.Errorf(webhookd.EPRECONDITION, "Upload is incomplete: %d of %d bytes received.", u.Received, u.DeclaredSize)
+		if err := u.CheckFinalize(); err != nil {
+			return err
 		}
 		rows, _ := tx.Query(ctx, `WITH body AS (
 				SELECT COALESCE(string_agg(data, ''::bytea ORDER BY "offset"), ''::bytea) AS content

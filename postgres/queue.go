@@ -159,7 +159,10 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		bodies[i] = []byte{}
 		if a := r.Attempt; a != nil {
 			hasAttempt[i] = true
-			attemptIDs[i] = orID(a.ID, webhookd.PrefixAttempt)
+			attemptIDs[i] = a.ID
+			if a.ID == "" {
+				attemptIDs[i] = newSortableID(webhookd.PrefixAttempt, now)
+			}
 			attemptTimes[i] = orNow(a.Time, now)
 			statuses[i] = int32(a.StatusCode)
 			latencies[i] = int64(a.Latency)
