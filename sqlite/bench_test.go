@@ -58,6 +58,30 @@ func BenchmarkPublishEvent(b *testing.B) {
 	}
 }
 
+// BenchmarkPublishEventConcurrent publishes from many goroutines at once, as
+// the API does under load: concurrent calls share commits (group commit).
+func BenchmarkPublishEventConcurrent(b *testing.B) {
+	s := benchStore(b)
+	p := &webhookd.Project{Name: "bench"}
+	if err := s.CreateProject(b.Context(), p); err != nil {
+		b.Fatal(err)
+	}
+	addWebhooks(b, s, p.ID, 1)
+	e := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Source: "api",
+		Data: []byte(`{"id":"batches/b1","output_file_uri":"files/f1","error_count":0}`)}
+	b.ReportAllocs()
+	b.SetParallelism(16) // goroutines per CPU
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := s.PublishEvent(b.Context(), e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 // BenchmarkClaimRecord measures the engine's store work per delivery: claim a
 // batch, then record every result (a success with its attempt) in one
 // transaction. One op is one delivery; deliveries are published in batches

@@ -39,96 +39,107 @@ type destination struct {
 	uri       string
 }
 
-// PublishEvent stores the event and one delivery per destination in one
-// transaction (see webhookd.Store for the routing rules).
-func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
-	var (
-		ev      *webhookd.Event
-		created bool
-	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		// now is read inside the transaction so that events' CreateTimes
-		// follow their commit order.
-		ev, created, err = s.publishTx(ctx, tx, ne, s.now())
-		return err
-	})
-	if err != nil {
+// publishTx is PublishEvent inside tx, for every transaction that publishes
+// (PublishEvent's batches, and operation changes).
+func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time) (*webhookd.Event, bool, error) {
+	pub, first, err := s.planPublish(ctx, tx, ne, now)
+	if err != nil || first != nil {
+		return first, false, err
+	}
+	if err := s.writePublish(ctx, tx, pub); err != nil {
 		return nil, false, err
 	}
-	if created && ev.DeliveryCount > 0 {
-		s.wake()
-	}
-	return ev, created, nil
+	return pub.ev, true, nil
 }
 
-// publishTx is PublishEvent inside tx, for every transaction that publishes
-// (PublishEvent itself, and operation changes).
-func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time) (*webhookd.Event, bool, error) {
+// publication is a new event and its destinations, checked and ready to be
+// written.
+type publication struct {
+	ev     *webhookd.Event
+	config any // the webhook_config column: JSON text or NULL
+	dests  []destination
+}
+
+// planPublish does everything of a publish that can fail because of the
+// caller — validation, the project, idempotency, routing — and writes
+// nothing, so that a batch of publishes can drop one bad event without a
+// savepoint (which would cost a sub-journal write per page). With an
+// idempotency key already used in the window it returns that first event.
+func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time) (*publication, *webhookd.Event, error) {
 	if ne.ProjectID == "" {
-		return nil, false, webhookd.FieldErrorf("project_id", "project_id is required.")
+		return nil, nil, webhookd.FieldErrorf("project_id", "project_id is required.")
 	}
 	if ne.Type == "" {
-		return nil, false, webhookd.FieldErrorf("type", "type is required.")
+		return nil, nil, webhookd.FieldErrorf("type", "type is required.")
 	}
 	var cfg any // NULL unless the event carries a webhook config
 	if ne.WebhookConfig != nil {
 		b, err := json.Marshal(ne.WebhookConfig)
 		if err != nil {
-			return nil, false, webhookd.FieldErrorf("webhook_config", "webhook_config: %v", err)
+			return nil, nil, webhookd.FieldErrorf("webhook_config", "webhook_config: %v", err)
 		}
 		cfg = string(b)
 	}
 	payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
 	if err != nil {
-		return nil, false, webhookd.FieldErrorf("data", "data must be a JSON object: %v", err)
+		return nil, nil, webhookd.FieldErrorf("data", "data must be a JSON object: %v", err)
 	}
 
 	var one int
 	if err := tx.StmtContext(ctx, s.stmts.projectExists).QueryRowContext(ctx, ne.ProjectID).Scan(&one); err != nil {
-		return nil, false, notFound(err, "Project", "publish event")
+		return nil, nil, notFound(err, "Project", "publish event")
 	}
 	if ne.IdempotencyKey != "" {
 		first, err := scanEvent(tx.StmtContext(ctx, s.stmts.findIdempotent).QueryRowContext(ctx,
 			ne.ProjectID, ne.IdempotencyKey, micros(now.Add(-webhookd.IdempotencyWindow))))
 		switch {
 		case err == nil:
-			return first, false, nil
+			return nil, first, nil
 		case !errors.Is(err, sql.ErrNoRows):
-			return nil, false, fmt.Errorf("sqlite: publish event: idempotency: %w", err)
+			return nil, nil, fmt.Errorf("sqlite: publish event: idempotency: %w", err)
 		}
 	}
 
 	dests, err := s.route(ctx, tx, ne)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
-	ev := &webhookd.Event{
-		ID:             newSortableID(webhookd.PrefixEvent, now),
-		ProjectID:      ne.ProjectID,
-		Type:           ne.Type,
-		Payload:        payload,
-		WebhookConfig:  ne.WebhookConfig,
-		IdempotencyKey: ne.IdempotencyKey,
-		Source:         ne.Source,
-		CreateTime:     now,
-		DeliveryCount:  len(dests),
-	}
-	t := micros(now)
+	return &publication{
+		ev: &webhookd.Event{
+			ID:             newSortableID(webhookd.PrefixEvent, now),
+			ProjectID:      ne.ProjectID,
+			Type:           ne.Type,
+			Payload:        payload,
+			WebhookConfig:  ne.WebhookConfig,
+			IdempotencyKey: ne.IdempotencyKey,
+			Source:         ne.Source,
+			CreateTime:     now,
+			DeliveryCount:  len(dests),
+		},
+		config: cfg,
+		dests:  dests,
+	}, nil, nil
+}
+
+// writePublish inserts a planned event and its deliveries. It fails only
+// when the database does, and then the whole transaction must roll back.
+func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, pub *publication) error {
+	ev := pub.ev
+	t := micros(ev.CreateTime)
 	if _, err := tx.StmtContext(ctx, s.stmts.insertEvent).ExecContext(ctx,
-		ev.ID, ev.ProjectID, ev.Type, ev.Payload, cfg, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount); err != nil {
-		return nil, false, fmt.Errorf("sqlite: publish event: %w", err)
+		ev.ID, ev.ProjectID, ev.Type, ev.Payload, pub.config, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount); err != nil {
+		return fmt.Errorf("sqlite: publish event: %w", err)
 	}
-	if len(dests) > 0 {
+	if len(pub.dests) > 0 {
 		ins := tx.StmtContext(ctx, s.stmts.insertDelivery)
-		for _, d := range dests {
-			if _, err := ins.ExecContext(ctx, newSortableID(webhookd.PrefixDelivery, now), ev.ID, ev.ProjectID,
+		for _, d := range pub.dests {
+			if _, err := ins.ExecContext(ctx, newSortableID(webhookd.PrefixDelivery, ev.CreateTime), ev.ID, ev.ProjectID,
 				string(d.kind), d.webhookID, d.uri, t, t, t); err != nil {
-				return nil, false, fmt.Errorf("sqlite: publish event: delivery: %w", err)
+				return fmt.Errorf("sqlite: publish event: delivery: %w", err)
 			}
 		}
 	}
-	return ev, true, nil
+	return nil
 }
 
 // route picks the destinations of a new event.

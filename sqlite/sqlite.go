@@ -52,6 +52,7 @@ type Store struct {
 	clock  webhookd.Clock
 	log    *slog.Logger
 	stmts  *statements
+	pub    *publisher
 
 	listeners listeners
 }
@@ -78,6 +79,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	params.Set("_busy_timeout", fmt.Sprint(busyTimeout.Milliseconds()))
 	params.Set("_foreign_keys", "1")
 	params.Set("_synchronous", "NORMAL")
+	params.Add("_pragma", "temp_store(memory)") // sorts and statement journals stay off the disk
 
 	w := url.Values{}
 	for k, v := range params {
@@ -122,6 +124,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	s.startPublisher()
 	if err := s.Ping(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
@@ -145,6 +148,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // long-lived connections); the WAL is checkpointed into the main file when
 // the last connection closes.
 func (s *Store) Close() error {
+	s.stopPublisher()
 	var errs []error
 	if s.writer != nil && s.stmts != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
