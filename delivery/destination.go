@@ -162,6 +162,18 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 	return admitted, time.Time{}
 }
 
+// later returns a due time for one more deferred claim of key, spaced like
+// the deferrals of a busy destination.
+func (ds *destinations) later(key string, now time.Time) time.Time {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	d := ds.byKey[key]
+	if d == nil {
+		return now
+	}
+	return ds.spread(d, now, now)
+}
+
 // spread returns the due time of one more deferred claim of d, no earlier
 // than from. Deferred claims of a destination are spaced by the time it
 // takes per attempt divided by its cap, which is about the rate at which it

@@ -356,11 +356,14 @@ func (e *Engine) work(runCtx, attemptCtx context.Context, key string, c *webhook
 			}
 			c = next
 			// A claim that waited in the queue must still hold its lease
-			// for a whole attempt; otherwise it goes back, due now.
+			// for a whole attempt; otherwise it goes back, spaced like the
+			// destination's other deferrals.
 			if c == nil || !c.Delivery.NextAttemptTime.Before(now.Add(e.cfg.Timeout+e.cfg.FlushInterval+time.Second)) {
 				break
 			}
-			results <- e.deferral(c, now)
+			r := e.deferral(c, now)
+			r.NextAttemptTime = e.dests.later(key, now)
+			results <- r
 			v, took = verdictNeutral, 0
 		}
 	}

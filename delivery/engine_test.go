@@ -602,3 +602,40 @@ func TestGuardedByDefault(t *testing.T) {
 		t.Errorf("the loopback receiver saw %d requests through the default transport", n)
 	}
 }
+
+// TestQueuedClaimNeedsItsLease: a claim that waited in its destination's
+// queue is sent only if its lease still covers a whole attempt; otherwise it
+// is put back (and sent later under a new lease), never sent under a lease
+// that could end mid-attempt and let another engine send it too.
+func TestQueuedClaimNeedsItsLease(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 1 {
+			<-r.Context().Done() // the first attempt times out
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	wh, _ := h.webhook(rc.URL)
+	first, second := h.publish(wh.ID), h.publish(wh.ID)
+	reg := prometheus.NewRegistry()
+	cfg := h.config()
+	cfg.Registerer = reg
+	cfg.PerDestinationLimit = 1
+	cfg.Timeout = 500 * time.Millisecond
+	cfg.Lease = 1500 * time.Millisecond // after the first attempt, 1s left: less than an attempt needs
+	h.start(cfg)
+
+	for _, ev := range []*webhookd.Event{first, second} {
+		if d := h.waitDone(ev.ID); d.State != webhookd.DeliverySucceeded {
+			t.Fatalf("delivery of %s = %s", ev.ID, d.State)
+		}
+	}
+	if got := gather(t, reg)["webhookd_deliveries_total{deferred}"]; got < 1 {
+		t.Errorf("deferred = %v, want the queued claim put back at least once", got)
+	}
+	if n := len(rc.seen()); n != 3 {
+		t.Errorf("receiver saw %d requests, want 3 (timeout, then one each)", n)
+	}
+}
