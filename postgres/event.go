@@ -58,7 +58,7 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
 	if created && ev.DeliveryCount > 0 {
-		s.notifier.wake()
+		s.wakeAll()
 	}
 	return ev, created, nil
 }
@@ -311,7 +311,7 @@ func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string)
 	if err != nil {
 		return nil, mapErr(err, "retry delivery", "Delivery")
 	}
-	s.notifier.wake()
+	s.wakeAll()
 	return d, nil
 }
 
@@ -337,7 +337,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, projectID, webhookID stri
 		return 0, mapErr(err, "recover deliveries", "Webhook")
 	}
 	if n > 0 {
-		s.notifier.wake()
+		s.wakeAll()
 	}
 	return int(n), nil
 }

@@ -74,6 +74,47 @@ func (n *notifier) close() {
 	<-n.done
 }
 
+// localWakes are the wake functions of this Store's running Listen calls.
+// They are called straight after a commit, so that this process's engines
+// start at once; the notification reaches them too, a moment later, and the
+// engines fold the two into one.
+type localWakes struct {
+	mu    sync.Mutex
+	next  int
+	wakes map[int]func()
+}
+
+func (l *localWakes) add(wake func()) (remove func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wakes == nil {
+		l.wakes = map[int]func(){}
+	}
+	id := l.next
+	l.next++
+	l.wakes[id] = wake
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		delete(l.wakes, id)
+	}
+}
+
+func (l *localWakes) call() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, wake := range l.wakes {
+		wake()
+	}
+}
+
+// wakeAll tells every delivery engine, here and in other processes, that a
+// commit made deliveries due.
+func (s *Store) wakeAll() {
+	s.local.call()
+	s.notifier.wake()
+}
+
 // Reconnection backoff of Listen: short enough that a restarted database is
 // noticed quickly, capped so that a long outage does not hammer it.
 const (
@@ -103,13 +144,16 @@ func closeConn(ctx context.Context, conn *pgx.Conn) {
 // Listen calls wake soon after any store on this schema — in this process or
 // any other — committed deliveries that are due now (PublishEvent,
 // CommitOperationChange, RetryDelivery, RecoverDeliveries), until ctx ends;
-// it then returns nil. Commits close together may share one wake-up.
+// it then returns nil. Commits close together may share one wake-up; a
+// commit of this Store wakes its own listeners at once, and again when the
+// notification arrives.
 //
 // It holds one dedicated connection. When that connection fails, Listen logs,
 // reconnects with capped exponential backoff, and calls wake once it listens
 // again, since notifications sent meanwhile are lost. wake is called from
 // Listen's goroutine and should not block (signal a channel with room for one).
 func (s *Store) Listen(ctx context.Context, wake func()) error {
+	defer s.local.add(wake)()
 	backoff := listenBackoffMin
 	for {
 		err := s.listen(ctx, wake, func() { backoff = listenBackoffMin })

@@ -102,7 +102,7 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 		return mapErr(err, "commit operation change", "Operation")
 	}
 	if deliveries > 0 {
-		s.notifier.wake()
+		s.wakeAll()
 	}
 	return nil
 }

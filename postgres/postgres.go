@@ -67,6 +67,7 @@ type Store struct {
 	// from Options or from a search_path in the URL.
 	scope    string
 	notifier *notifier
+	local    localWakes
 }
 
 var _ webhookd.Store = (*Store)(nil)

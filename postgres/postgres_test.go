@@ -642,3 +642,19 @@ func TestSchemaFromURL(t *testing.T) {
 		unlock()
 	}
 }
+
+// TestListenWakesOwnProcessAtOnce: a commit of the listening store itself
+// wakes it before the commit's call returns, without waiting for the
+// notification's round trip through the server.
+func TestListenWakesOwnProcessAtOnce(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	f := newFixture(t, s, 1)
+	wakes := listenFor(t, s)
+	f.publish(t, s)
+	select {
+	case <-wakes:
+	default:
+		t.Fatal("PublishEvent returned before waking the store's own listener")
+	}
+}
