@@ -276,3 +276,50 @@ func TestReceiveFlags(t *testing.T) {
 		t.Fatal("secretList.String shows the secret")
 	}
 }
+
+// TestReceiveVerifiesServe runs both halves for real: `webhookd serve`
+// delivers and an in-process `receive` verifies a static webhook's ping
+// (HMAC) and a dynamic delivery (a JWT checked against the server's JWKS,
+// its public URL as issuer, the destination URI as audience).
+func TestReceiveVerifiesServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	startServer(t, bin, dir, []string{
+		"WEBHOOKD_ADDR=" + addr,
+		"WEBHOOKD_DB=sqlite:" + filepath.Join(dir, "webhookd.db"),
+		"WEBHOOKD_API_KEY=" + crashAPIKey,
+		"WEBHOOKD_DEV=1",
+		"WEBHOOKD_MASTER_KEY_FILE=" + filepath.Join(dir, "master.key"),
+		"WEBHOOKD_PUBLIC_URL=" + base,
+		"WEBHOOKD_LOG_LEVEL=warn",
+	}, base)
+
+	dynAddr := freeAddr(t)
+	dynURI := "http://" + dynAddr + "/dynamic"
+	_, dynOut := startReceive(t, "--addr", dynAddr, "--jwks-url", base+signing.JWKSPath, "--audience", dynURI, "--issuer", base)
+	var ev struct {
+		ID string `json:"id"`
+	}
+	call(t, base, "POST", "/v1/events", map[string]any{
+		"type":           "batch.succeeded",
+		"data":           map[string]any{"id": "batches/e2e", "output_file_uri": "files/e2e.jsonl", "error_count": 0},
+		"webhook_config": map[string]any{"uris": []string{dynURI}, "user_metadata": map[string]string{"job_group": "e2e"}},
+	}, &ev)
+	dynOut.waitFor(t, regexp.MustCompile(`POST /dynamic id=`+regexp.QuoteMeta(ev.ID)+` type=batch\.succeeded kind=jwt verified=yes duplicate=no -> 200\n(?s:.*)"job_group": "e2e"`))
+
+	staticAddr := freeAddr(t)
+	var wh struct {
+		ID     string `json:"id"`
+		Secret string `json:"new_signing_secret"`
+	}
+	call(t, base, "POST", "/v1/webhooks", map[string]any{"uri": "http://" + staticAddr + "/static", "subscribed_events": []string{"batch.succeeded"}}, &wh)
+	_, staticOut := startReceive(t, "--addr", staticAddr, "--secret", wh.Secret)
+	call(t, base, "POST", "/v1/webhooks/"+wh.ID+":ping", map[string]any{}, nil)
+	staticOut.waitFor(t, regexp.MustCompile(`POST /static id=msg_\w+ type=webhook\.ping kind=hmac verified=yes duplicate=no -> 200`))
+}
