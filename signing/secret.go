@@ -1,6 +1,9 @@
-// Package signing produces and checks the signatures of deliveries: Standard
-// Webhooks HMAC for static webhooks, RS256 JWTs for dynamic ones, and the
-// encryption that keeps signing secrets and private keys sealed at rest.
+// Package signing produces the signatures of deliveries: Standard Webhooks
+// HMAC for static webhooks (SignHMAC), RS256 JWTs for dynamic ones (the
+// KeyRing, which also publishes the JWKS and rotates its keys), and the
+// encryption that keeps signing secrets and private keys sealed at rest
+// (Sealer). It is internal to the service; receivers verify with package
+// receiver, and testdata/hmac_vectors.json pins the wire format for both.
 package signing
 
 import (
