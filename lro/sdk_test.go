@@ -311,7 +311,7 @@ func TestJSSDK(t *testing.T) {
 		types[ev.Type]++
 	}
 	want := map[string]int{
-		webhookd.EventBatchSucceeded: 1, webhookd.EventBatchCancelled: 1, webhookd.EventInteractionCompleted: 2,
+		webhookd.EventBatchSucceeded: 2, webhookd.EventBatchCancelled: 1, webhookd.EventInteractionCompleted: 2,
 		webhookd.EventInteractionRequiresAction: 1, webhookd.EventInteractionCancelled: 1,
 	}
 	if !reflect.DeepEqual(types, want) {

@@ -24,6 +24,15 @@ const batch = await ai.batches.create({
   config: { displayName: 'probe', webhookConfig: { uris: ['https://example.test/h'], userMetadata: { job: 'nightly' } } },
 });
 check(batch.state === 'JOB_STATE_PENDING' && batch.name.startsWith('batches/') && batch.displayName === 'probe', 'batches.create', batch);
+// The source document's flow: upload the input JSONL, then batch over "files/…".
+const input = new Blob(['{"key":"a","request":{"contents":[{"parts":[{"text":"from a file"}]}]}}\n'], { type: 'application/jsonl' });
+const uploaded = await ai.files.upload({ file: input, config: { mimeType: 'application/jsonl', displayName: 'in.jsonl' } });
+check(uploaded.name?.startsWith('files/') && uploaded.state === 'ACTIVE' && uploaded.sizeBytes === String(input.size), 'files.upload', uploaded);
+const fileBatch = await ai.batches.create({
+  model: 'gemini-3-flash-preview', src: uploaded.name,
+  config: { displayName: 'My Setup', webhookConfig: { uris: ['https://my-api.com/gemini-webhook-dynamic'], user_metadata: { job_group: 'nightly-eval' } } },
+});
+check(fileBatch.state === 'JOB_STATE_PENDING', 'file batch', fileBatch);
 const cancelled = await ai.batches.create({ model: 'gemini-2.5-flash', src: [{ contents: [{ parts: [{ text: 'x' }] }] }] });
 await ai.batches.cancel({ name: cancelled.name });
 
@@ -47,8 +56,12 @@ check(done.state === 'JOB_STATE_SUCCEEDED', 'batch state', done.state);
 check(done.dest?.inlinedResponses?.[0]?.response?.candidates?.[0]?.content?.parts?.[0]?.text === 'hello', 'batch response', done.dest);
 const c = await ai.batches.get({ name: cancelled.name });
 check(c.state === 'JOB_STATE_CANCELLED', 'cancelled batch', c.state);
+const fromFile = await ai.batches.get({ name: fileBatch.name });
+check(fromFile.state === 'JOB_STATE_SUCCEEDED' && fromFile.dest?.fileName?.startsWith('files/'), 'file batch result', fromFile);
+const results = await ai.files.get({ name: fromFile.dest.fileName });
+check(results.mimeType === 'application/jsonl' && results.source === 'GENERATED' && results.downloadUri.endsWith(':download?alt=media'), 'results file', results);
 const list = await ai.batches.list({ config: { pageSize: 10 } });
-check(list.page.length === 2, 'batches.list', list.page.length);
+check(list.page.length === 3, 'batches.list', list.page.length);
 
 const got = await ai.interactions.get(inter.id);
 check(got.status === 'completed' && got.output_text === 'Say hi', 'interaction', got);
