@@ -12,7 +12,8 @@ import (
 // DefaultMaxBodyBytes bounds the body the handler reads.
 const DefaultMaxBodyBytes = 1 << 20
 
-// HandlerConfig configures NewHandler. Set OnEvent or Events.
+// HandlerConfig configures NewHandler. Set OnEvent or Events (Events wins
+// when both are set); with neither, the handler only verifies and answers.
 type HandlerConfig struct {
 	// OnEvent, if set, is called with each verified, new event before the
 	// handler answers. Keep it short (enqueue, store), since the sender
@@ -23,6 +24,9 @@ type HandlerConfig struct {
 	// Events, if set, receives each verified, new event without waiting:
 	// the handler answers 202 at once and the caller works through the
 	// channel. A full channel answers 503, and the sender retries later.
+	// The sender considers an event delivered once it is in the channel, so
+	// a crash before it is processed loses it; for at-least-once processing
+	// use OnEvent with a durable enqueue instead.
 	Events chan<- *Event
 	// MaxBodyBytes bounds the body; larger bodies answer 413. Default
 	// DefaultMaxBodyBytes.
