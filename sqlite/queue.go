@@ -151,13 +151,16 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		return nil
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		now := micros(s.now())
-		record := tx.StmtContext(ctx, s.stmts.record)
-		insertAttempt := tx.StmtContext(ctx, s.stmts.insertAttempt)
-		webhookFailed := tx.StmtContext(ctx, s.stmts.webhookFailed)
-		webhookSucceeded := tx.StmtContext(ctx, s.stmts.webhookSucceeded)
+		rec := &recorder{
+			now:              micros(s.now()),
+			record:           tx.StmtContext(ctx, s.stmts.record),
+			insertAttempt:    tx.StmtContext(ctx, s.stmts.insertAttempt),
+			webhookFailed:    tx.StmtContext(ctx, s.stmts.webhookFailed),
+			webhookSucceeded: tx.StmtContext(ctx, s.stmts.webhookSucceeded),
+			cleared:          map[string]bool{},
+		}
 		for _, r := range results {
-			if err := s.recordOne(ctx, r, now, record, insertAttempt, webhookFailed, webhookSucceeded); err != nil {
+			if err := rec.apply(ctx, r); err != nil {
 				return fmt.Errorf("sqlite: record result of %s: %w", r.DeliveryID, err)
 			}
 		}
@@ -165,7 +168,17 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 	})
 }
 
-func (s *Store) recordOne(ctx context.Context, r webhookd.Result, now int64, record, insertAttempt, webhookFailed, webhookSucceeded *sql.Stmt) error {
+// recorder applies the results of one RecordResults transaction.
+type recorder struct {
+	now                                                    int64
+	record, insertAttempt, webhookFailed, webhookSucceeded *sql.Stmt
+	// cleared holds the webhooks whose failing run a success of this batch
+	// has ended, with no failure since: another success has nothing to do.
+	cleared map[string]bool
+}
+
+func (rec *recorder) apply(ctx context.Context, r webhookd.Result) error {
+	now, record, insertAttempt := rec.now, rec.record, rec.insertAttempt
 	state := webhookd.DeliveryPending
 	switch r.Outcome {
 	case webhookd.OutcomeSucceeded:
@@ -229,11 +242,16 @@ func (s *Store) recordOne(ctx context.Context, r webhookd.Result, now int64, rec
 	}
 	switch {
 	case r.Outcome == webhookd.OutcomeSucceeded:
-		if _, err := webhookSucceeded.ExecContext(ctx, webhookID); err != nil {
+		if rec.cleared[webhookID] {
+			return nil
+		}
+		if _, err := rec.webhookSucceeded.ExecContext(ctx, webhookID); err != nil {
 			return fmt.Errorf("webhook %s: %w", webhookID, err)
 		}
+		rec.cleared[webhookID] = true
 	case r.Attempt != nil && (r.Outcome == webhookd.OutcomeRetry || r.Outcome == webhookd.OutcomeFailed):
-		_, err := webhookFailed.ExecContext(ctx,
+		delete(rec.cleared, webhookID)
+		_, err := rec.webhookFailed.ExecContext(ctx,
 			sql.Named("attempt_time", micros(r.Attempt.Time)),
 			sql.Named("disable_after", r.DisableAfter.Microseconds()),
 			sql.Named("now", now),

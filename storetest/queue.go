@@ -421,6 +421,39 @@ func (s suite) records(t *testing.T) {
 		}
 	})
 
+	s.test(t, "FailingRunInOneBatch", func(t *testing.T, b *bundle) {
+		// Results of one batch apply in order: a success between failures
+		// restarts the run, whatever the batch size.
+		const disableAfter = time.Hour
+		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		var ds []*webhookd.Delivery
+		for range 6 {
+			ds = append(ds, b.publishTo(t, w))
+		}
+		tokens := map[string]string{}
+		for _, c := range b.claim(t, 10, 3*time.Hour) {
+			tokens[c.Delivery.ID] = c.Delivery.LeaseToken
+		}
+		result := func(d *webhookd.Delivery, ok bool, at time.Duration) webhookd.Result {
+			r := webhookd.Result{DeliveryID: d.ID, LeaseToken: tokens[d.ID], DisableAfter: disableAfter,
+				Outcome: webhookd.OutcomeSucceeded, Attempt: b.attempt(200, "")}
+			if !ok {
+				r.Outcome, r.NextAttemptTime, r.Attempt = webhookd.OutcomeRetry, epoch.Add(2*time.Hour), b.attempt(500, "HTTP 500")
+			}
+			r.Attempt.Time = epoch.Add(at)
+			return r
+		}
+
+		b.record(t, result(ds[0], false, 0), result(ds[1], true, time.Minute), result(ds[2], false, 2*time.Minute))
+		if got := b.webhook(t, w); !timeIs(got.FailingSince, epoch.Add(2*time.Minute)) {
+			t.Fatalf("fail, succeed, fail: failing since %v, want the last failure %v", got.FailingSince, epoch.Add(2*time.Minute))
+		}
+		b.record(t, result(ds[3], true, 3*time.Minute), result(ds[4], false, 4*time.Minute), result(ds[5], true, 5*time.Minute))
+		if got := b.webhook(t, w); got.FailingSince != nil || got.State != webhookd.WebhookEnabled {
+			t.Fatalf("succeed, fail, succeed: failing since %v, state %q; want nil, enabled", got.FailingSince, got.State)
+		}
+	})
+
 	s.test(t, "SuccessEndsFailingRun", func(t *testing.T, b *bundle) {
 		const disableAfter = time.Hour
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
