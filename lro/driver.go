@@ -3,8 +3,11 @@ package lro
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookd/webhookd"
 )
@@ -28,6 +31,8 @@ type DriverConfig struct {
 	ClaimLimit int
 	// Logger receives step failures (default: discarded).
 	Logger *slog.Logger
+	// Registerer receives the webhookd_lro_* metrics (nil: not exported).
+	Registerer prometheus.Registerer
 }
 
 func (c DriverConfig) withDefaults() DriverConfig {
@@ -51,15 +56,22 @@ func (c DriverConfig) withDefaults() DriverConfig {
 // Any number of Drivers may share a store: claims are leases, and a commit
 // under a stale claim fails its version check and is dropped.
 type Driver struct {
-	store  DriverStore
-	runner Runner
-	cfg    DriverConfig
-	wake   chan struct{}
+	store   DriverStore
+	runner  Runner
+	cfg     DriverConfig
+	wake    chan struct{}
+	metrics *driverMetrics
 }
 
-// NewDriver returns a Driver.
-func NewDriver(store DriverStore, runner Runner, cfg DriverConfig) *Driver {
-	return &Driver{store: store, runner: runner, cfg: cfg.withDefaults(), wake: make(chan struct{}, 1)}
+// NewDriver returns a Driver; it fails only when its metrics cannot be
+// registered.
+func NewDriver(store DriverStore, runner Runner, cfg DriverConfig) (*Driver, error) {
+	cfg = cfg.withDefaults()
+	metrics, err := newDriverMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("lro: driver metrics: %w", err)
+	}
+	return &Driver{store: store, runner: runner, cfg: cfg, wake: make(chan struct{}, 1), metrics: metrics}, nil
 }
 
 // Wake makes a running Driver look for due operations now (after an API call
@@ -114,27 +126,38 @@ func (d *Driver) RunOnce(ctx context.Context) (int, error) {
 	}
 	var firstErr error
 	for _, op := range ops {
-		log := d.cfg.Logger.With(slog.String("operation", op.Name()), slog.String("project", op.ProjectID))
-		change, err := d.runner.Step(ctx, op)
-		if err != nil {
-			log.ErrorContext(ctx, "lro: step failed; retrying when the lease ends", slog.Any("error", err))
-			continue
-		}
-		if change.Empty() {
-			continue
-		}
-		if err := d.store.CommitOperationChange(ctx, change); err != nil {
-			if webhookd.ErrorCode(err) == webhookd.ECONFLICT || webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
-				log.DebugContext(ctx, "lro: step superseded", slog.Any("error", err))
-				continue
-			}
-			log.ErrorContext(ctx, "lro: commit step", slog.Any("error", err))
-			firstErr = errors.Join(firstErr, err)
-			continue
-		}
-		if len(change.Update) > 0 {
-			log.DebugContext(ctx, "lro: stepped", slog.String("state", string(change.Update[0].State)), slog.Int("events", len(change.Events)))
-		}
+		outcome, err := d.step(ctx, op)
+		d.metrics.steps.WithLabelValues(string(op.Kind), outcome).Inc()
+		firstErr = errors.Join(firstErr, err)
 	}
 	return len(ops), firstErr
+}
+
+// step runs and commits one claimed operation and tells how it went; the
+// error is a commit failure other than losing a race.
+func (d *Driver) step(ctx context.Context, op *webhookd.Operation) (outcome string, err error) {
+	log := d.cfg.Logger.With(slog.String("operation", op.Name()), slog.String("project", op.ProjectID))
+	change, err := d.runner.Step(ctx, op)
+	if err != nil {
+		log.ErrorContext(ctx, "lro: step failed; retrying when the lease ends", slog.Any("error", err))
+		return outcomeFailed, nil
+	}
+	if change.Empty() {
+		return outcomeIdle, nil
+	}
+	if err := d.store.CommitOperationChange(ctx, change); err != nil {
+		if webhookd.ErrorCode(err) == webhookd.ECONFLICT || webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+			log.DebugContext(ctx, "lro: step superseded", slog.Any("error", err))
+			return outcomeSuperseded, nil
+		}
+		log.ErrorContext(ctx, "lro: commit step", slog.Any("error", err))
+		return outcomeFailed, err
+	}
+	for _, n := range change.Update {
+		if n.ID == op.ID && n.State != op.State {
+			d.metrics.states.WithLabelValues(string(n.Kind), string(n.State)).Inc()
+			log.DebugContext(ctx, "lro: stepped", slog.String("state", string(n.State)), slog.Int("events", len(change.Events)))
+		}
+	}
+	return outcomeCommitted, nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/fakeclock"
 	"github.com/webhookd/webhookd/lro"
@@ -21,6 +23,7 @@ type simSetup struct {
 	clock  *fakeclock.Clock
 	store  *lrotest.MemStore
 	driver *lro.Driver
+	reg    *prometheus.Registry
 }
 
 const jobDuration = 5 * time.Second
@@ -35,8 +38,12 @@ func setupSim(t *testing.T, wrap func(lro.Runner) lro.Runner) *simSetup {
 		runner = wrap(runner)
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := lro.NewDriver(store, runner, lro.DriverConfig{Lease: time.Minute, Logger: logger})
-	return &simSetup{m: m, clock: clock, store: store, driver: d}
+	reg := prometheus.NewRegistry()
+	d, err := lro.NewDriver(store, runner, lro.DriverConfig{Lease: time.Minute, Logger: logger, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &simSetup{m: m, clock: clock, store: store, driver: d, reg: reg}
 }
 
 type testWriter struct{ t *testing.T }
@@ -44,6 +51,30 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// metric returns the value of the counter name with labels (0 if absent).
+func (s *simSetup) metric(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := s.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 func (s *simSetup) create(t *testing.T, c webhookd.OperationChange) {
@@ -138,6 +169,12 @@ func TestSimulatorRunsABatchFromAnUploadedFile(t *testing.T) {
 	}
 	s.clock.Advance(time.Hour)
 	s.runOnce(t, 0) // finished operations are never claimed again
+	if got := s.metric(t, "webhookd_lro_steps_total", map[string]string{"kind": "batch", "outcome": "committed"}); got != 2 {
+		t.Errorf("committed steps = %v, want 2", got)
+	}
+	if got := s.metric(t, "webhookd_lro_transitions_total", map[string]string{"kind": "batch", "state": "BATCH_STATE_SUCCEEDED"}); got != 1 {
+		t.Errorf("transitions to SUCCEEDED = %v, want 1", got)
+	}
 }
 
 func TestSimulatorFailsABatchWhoseInputWasDeleted(t *testing.T) {
@@ -234,6 +271,9 @@ func TestDriverDropsAStepACancelOvertook(t *testing.T) {
 	if got := s.get(t, op.ID).State; got != webhookd.BatchCancelled || len(evs) != 1 || evs[0].Type != webhookd.EventBatchCancelled {
 		t.Fatalf("state %s, events %+v; want only the cancel", got, evs)
 	}
+	if got := s.metric(t, "webhookd_lro_steps_total", map[string]string{"kind": "batch", "outcome": "superseded"}); got != 1 {
+		t.Errorf("superseded steps = %v, want 1", got)
+	}
 }
 
 func TestDriverRetriesAFailedStepAfterTheLease(t *testing.T) {
@@ -252,6 +292,9 @@ func TestDriverRetriesAFailedStepAfterTheLease(t *testing.T) {
 	s.runOnce(t, 1)
 	if got := s.get(t, op.ID); got.State != webhookd.BatchPending || s.store.Commits() != 1 {
 		t.Fatalf("a failed step wrote: %+v", got)
+	}
+	if got := s.metric(t, "webhookd_lro_steps_total", map[string]string{"kind": "batch", "outcome": "failed"}); got != 1 {
+		t.Errorf("failed steps = %v, want 1", got)
 	}
 	fail = false
 	s.runOnce(t, 0) // leased

@@ -46,7 +46,9 @@ func newSDKFixture(t *testing.T) (*sdkFixture, *genai.Client) {
 		t.Fatal(err)
 	}
 	f.m = m
-	f.driver = lro.NewDriver(s.store, lro.NewSimulator(m, s.store, s.clock), lro.DriverConfig{Lease: 1})
+	if f.driver, err = lro.NewDriver(s.store, lro.NewSimulator(m, s.store, s.clock), lro.DriverConfig{Lease: 1}); err != nil {
+		t.Fatal(err)
+	}
 	f.svc = lro.NewService(m, s.store, s.clock, f.driver.Wake)
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
