@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -160,16 +161,27 @@ func (r *KeyRing) retention() time.Duration {
 	return TokenLifetime + r.cfg.JWKSMaxAge + RetireMargin
 }
 
-// load reads every key from the store, opens and parses it, and installs the
-// snapshot. It is called with mu held.
+// load reads every key from the store and installs the snapshot. Keys the
+// previous snapshot holds keep their parsed private key; only new ones are
+// decrypted and parsed. It is called with mu held.
 func (r *KeyRing) load(ctx context.Context) (*ringState, error) {
 	stored, err := r.cfg.Store.ListSigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
+	parsed := map[string]*ringKey{}
+	if prev := r.state.Load(); prev != nil {
+		for _, k := range prev.keys {
+			parsed[k.meta.ID] = k
+		}
+	}
 	now := r.cfg.Clock.Now()
 	st := &ringState{}
 	for _, k := range stored {
+		if old, ok := parsed[k.ID]; ok && bytes.Equal(old.meta.SealedPrivateKey, k.SealedPrivateKey) {
+			st.keys = append(st.keys, &ringKey{meta: *k, priv: old.priv, jwk: old.jwk})
+			continue
+		}
 		rk, err := r.open(k)
 		if err != nil {
 			return nil, err
@@ -277,8 +289,7 @@ func (r *KeyRing) rotateLocked(ctx context.Context, st *ringState) (string, erro
 	if err := r.cfg.Store.CreateSigningKey(ctx, &stored); err != nil {
 		return "", fmt.Errorf("store signing key: %w", err)
 	}
-	fresh := newRingKey(meta, priv)
-	if err := r.retireOthers(ctx, st, fresh.meta.ID, now); err != nil {
+	if err := r.retireOthers(ctx, st, meta.ID, now); err != nil {
 		return "", err
 	}
 	r.cfg.Logger.InfoContext(ctx, "signing key created", "kid", meta.ID)
