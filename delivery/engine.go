@@ -53,7 +53,11 @@ type Config struct {
 	// Issuer is the iss claim of dynamic deliveries: the service's public
 	// base URL.
 	Issuer string
-	Clock  webhookd.Clock
+	// Clock gives attempt times (webhook-timestamp, retry arithmetic).
+	// Default: the system clock. It should be the store's clock.
+	Clock webhookd.Clock
+	// Logger receives the engine's log lines; never a secret. Default:
+	// discard.
 	Logger *slog.Logger
 	// Transport sends the requests. Default: NewTransport with a netguard
 	// that refuses every non-public address. Production passes the same,
@@ -69,7 +73,8 @@ type Config struct {
 	// PerDestinationLimit caps the attempts in flight to one destination
 	// (scheme, host and port). Default 16.
 	PerDestinationLimit int
-	Breaker             BreakerConfig
+	// Breaker configures the per-destination circuit breaker.
+	Breaker BreakerConfig
 	// DeferDelay is the longest spacing between the due times of deferred
 	// claims of one destination. They are spaced by the destination's time
 	// per attempt divided by PerDestinationLimit, up to this. Default 1s.
@@ -106,6 +111,9 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if kr, ok := c.JWTSigner.(*signing.KeyRing); ok && kr == nil {
+		c.JWTSigner = nil // a nil key ring in the interface is "not configured", not a signer
+	}
 	if c.Clock == nil {
 		c.Clock = webhookd.SystemClock{}
 	}

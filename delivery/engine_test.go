@@ -251,7 +251,10 @@ func TestNotAttempted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.start(h.config())
+	cfg := h.config()
+	var ring *signing.KeyRing // as wired when no key ring was set up
+	cfg.JWTSigner = ring
+	h.start(cfg)
 
 	for ev, want := range map[string]string{
 		evDisabled.ID: "webhook is disabled; not attempted",
