@@ -658,3 +658,39 @@ func TestListenWakesOwnProcessAtOnce(t *testing.T) {
 		t.Fatal("PublishEvent returned before waking the store's own listener")
 	}
 }
+
+// TestDeleteWebhookRacingResults deletes webhooks while the results of their
+// deliveries are recorded (with auto-disable, which writes the webhook row):
+// both lock deliveries before the webhook, so neither fails with a deadlock.
+func TestDeleteWebhookRacingResults(t *testing.T) {
+	t.Parallel()
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	s := newStore(t, clock)
+	ctx := t.Context()
+	for round := range 15 {
+		f := newFixture(t, s, 1)
+		for range 20 {
+			f.publish(t, s)
+		}
+		cs, err := s.ClaimDeliveries(ctx, 100, time.Hour)
+		if err != nil || len(cs) != 20 {
+			t.Fatalf("round %d: claimed %d, %v; want 20", round, len(cs), err)
+		}
+		results := make([]webhookd.Result, len(cs))
+		for i, c := range cs {
+			results[i] = webhookd.Result{
+				DeliveryID: c.Delivery.ID, LeaseToken: c.Delivery.LeaseToken, Outcome: webhookd.OutcomeFailed,
+				Attempt:      &webhookd.Attempt{Time: clock.Now(), StatusCode: 500},
+				DisableAfter: time.Nanosecond,
+			}
+		}
+		var wg sync.WaitGroup
+		var recordErr, deleteErr error
+		wg.Go(func() { recordErr = s.RecordResults(ctx, results) })
+		wg.Go(func() { deleteErr = s.DeleteWebhook(ctx, f.project.ID, f.webhooks[0].ID) })
+		wg.Wait()
+		if recordErr != nil || deleteErr != nil {
+			t.Fatalf("round %d: RecordResults: %v; DeleteWebhook: %v", round, recordErr, deleteErr)
+		}
+	}
+}

@@ -138,6 +138,9 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 	if len(results) == 0 {
 		return nil
 	}
+	// Lock the deliveries in id order (the join follows the arrays), as
+	// DeleteWebhook does, so that concurrent writers wait rather than deadlock.
+	slices.SortFunc(results, func(a, b webhookd.Result) int { return strings.Compare(a.DeliveryID, b.DeliveryID) })
 	now := s.now()
 	n := len(results)
 	var (

@@ -161,20 +161,29 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 // DeleteWebhook removes the webhook and its secrets, and fails its pending
 // deliveries. Deliveries and attempts are history and stay. The leases of
 // deliveries in flight are voided, so a late result cannot revive them.
+//
+// It locks the deliveries (in id order) before the webhook row, the order in
+// which RecordResults takes them, so that a delete racing the results of
+// the same webhook's deliveries waits instead of deadlocking.
 func (s *Store) DeleteWebhook(ctx context.Context, projectID, id string) error {
 	now := s.now()
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := exists(ctx, tx, "Webhook", webhookExists, projectID, id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE deliveries
+			SET state = 'failed', last_error = 'webhook deleted', lease_token = '', update_time = $2
+			WHERE id IN (
+				SELECT id FROM deliveries WHERE webhook_id = $1 AND state = 'pending' ORDER BY id FOR UPDATE
+			)`, id, now)
+		if err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM webhooks WHERE project_id = $1 AND id = $2`, projectID, id)
 		if err != nil {
 			return err
 		}
-		if err := affectedOne(tag, "Webhook"); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE deliveries
-			SET state = 'failed', last_error = 'webhook deleted', lease_token = '', update_time = $2
-			WHERE webhook_id = $1 AND state = 'pending'`, id, now)
-		return err
+		return affectedOne(tag, "Webhook")
 	})
 	return mapErr(err, "delete webhook", "Webhook")
 }
