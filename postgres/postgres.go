@@ -167,11 +167,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 const (
 	pgUniqueViolation     = "23505"
 	pgForeignKeyViolation = "23503"
+	pgBadCharacter        = "22021" // a NUL byte or invalid UTF-8 in text
 )
 
 // mapErr turns driver errors into domain errors: no rows becomes not found
-// (naming resource), a unique violation a conflict. Anything else is wrapped
-// with op for the log.
+// (naming resource), a unique violation a conflict, text PostgreSQL cannot
+// store invalid input. Anything else is wrapped with op for the log.
 func mapErr(err error, op, resource string) error {
 	if err == nil {
 		return nil
@@ -184,6 +185,10 @@ func mapErr(err error, op, resource string) error {
 		switch pgErr.Code {
 		case pgUniqueViolation:
 			return webhookd.Errorf(webhookd.ECONFLICT, "%s already exists.", resource)
+		case pgBadCharacter:
+			// SQLite stores such text; PostgreSQL refuses it. It is the
+			// caller's input, so the caller hears about it.
+			return webhookd.Errorf(webhookd.EINVALID, "Text fields must be valid UTF-8 without NUL characters.")
 		}
 	}
 	var domainErr *webhookd.Error

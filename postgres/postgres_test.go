@@ -515,6 +515,27 @@ func TestRecordStoresAnyResponse(t *testing.T) {
 	}
 }
 
+// TestTextPostgreSQLRefuses: a NUL byte in caller-supplied text is invalid
+// input (400), not an internal error, and stores nothing.
+func TestTextPostgreSQLRefuses(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	f := newFixture(t, s, 1)
+	_, _, err := s.PublishEvent(t.Context(), webhookd.NewEvent{
+		ProjectID: f.project.ID, Type: webhookd.EventBatchSucceeded, IdempotencyKey: "k\x00",
+	})
+	if code := webhookd.ErrorCode(err); code != webhookd.EINVALID {
+		t.Fatalf("publish with a NUL in the idempotency key: code %q (%v), want %q", code, err, webhookd.EINVALID)
+	}
+	p := &webhookd.Project{Name: "bad\xff"}
+	if code := webhookd.ErrorCode(s.CreateProject(t.Context(), p)); code != webhookd.EINVALID {
+		t.Errorf("project named with invalid UTF-8: code %q, want %q", code, webhookd.EINVALID)
+	}
+	if evs, err := s.ListEvents(t.Context(), f.project.ID, webhookd.Page{Size: 10}); err != nil || len(evs) != 0 {
+		t.Errorf("ListEvents = %d, %v; want nothing stored", len(evs), err)
+	}
+}
+
 // TestIdempotencyAcrossProcesses publishes one idempotency key from several
 // stores at once: exactly one event is created, and every caller gets it.
 func TestIdempotencyAcrossProcesses(t *testing.T) {
