@@ -14,6 +14,9 @@ import (
 // wants to know whether another page exists asks for Size+1.
 type Store interface {
 	KeyStore
+	// OperationStore holds long-running operations and files; its changes
+	// publish events through the same outbox as PublishEvent.
+	OperationStore
 
 	// Projects and API keys.
 	CreateProject(ctx context.Context, p *Project) error

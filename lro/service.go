@@ -19,8 +19,9 @@ type Service struct {
 	m     *Machine
 	store webhookd.OperationStore
 	clock webhookd.Clock
-	// wake, when set, is called after a job was created, so that a Driver
-	// steps it at once (Driver.Wake).
+	// wake, when set, is called after every commit: a new job is stepped at
+	// once (Driver.Wake), and the events a cancel emitted are delivered at
+	// once (the delivery engine's Notify).
 	wake func()
 }
 
@@ -190,6 +191,9 @@ func (s *Service) transition(ctx context.Context, projectID, id string, kind web
 		}
 		err = s.store.CommitOperationChange(ctx, c)
 		if err == nil {
+			if len(c.Events) > 0 {
+				s.wake()
+			}
 			return c.Update[0], nil
 		}
 		if webhookd.ErrorCode(err) != webhookd.ECONFLICT || attempt == maxConflictRetries {

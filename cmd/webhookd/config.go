@@ -36,6 +36,8 @@ type Config struct {
 	Lease         time.Duration  // WEBHOOKD_LEASE (default max(1m, 6×timeout))
 	DisableAfter  time.Duration  // WEBHOOKD_DISABLE_AFTER
 	ShutdownGrace time.Duration  // WEBHOOKD_SHUTDOWN_GRACE
+	SimJob        time.Duration  // WEBHOOKD_SIM_JOB_DURATION: how long a simulated job runs
+	BatchExpiry   time.Duration  // WEBHOOKD_BATCH_EXPIRY: a batch not finished by then expires
 }
 
 func defaultConfig() Config {
@@ -117,6 +119,8 @@ func (c *Config) fromEnv() error {
 	dur("WEBHOOKD_LEASE", &c.Lease)
 	dur("WEBHOOKD_DISABLE_AFTER", &c.DisableAfter)
 	dur("WEBHOOKD_SHUTDOWN_GRACE", &c.ShutdownGrace)
+	dur("WEBHOOKD_SIM_JOB_DURATION", &c.SimJob)
+	dur("WEBHOOKD_BATCH_EXPIRY", &c.BatchExpiry)
 	return errors.Join(errs...)
 }
 

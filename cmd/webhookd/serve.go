@@ -19,6 +19,8 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -117,6 +119,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return err
 	}
 
+	ops, driver, err := newOperations(cfg, st, eng, clock, reg, logger)
+	if err != nil {
+		return err
+	}
+	_ = ops // the API's job routes take it (api.Config.Operations), being added
+
 	handler, err := api.New(api.Config{
 		Store:      st,
 		Sealer:     sealer,
@@ -157,6 +165,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 			errc <- fmt.Errorf("delivery engine: %w", err)
 		}
 	})
+	wg.Go(func() { _ = driver.Run(engCtx) })
 	wg.Go(func() { runMaintenance(engCtx, st, ring, logger) })
 	if l, ok := st.(listener); ok {
 		wg.Go(func() {
@@ -189,6 +198,27 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	wg.Wait()
 	logger.Info("stopped")
 	return runErr
+}
+
+// newOperations builds the long-running operations: the built-in simulator
+// driven by a Driver, and the Service the API's job routes call. Commits
+// that emit events wake the delivery engine.
+func newOperations(cfg Config, st webhookd.Store, eng *delivery.Engine, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger) (*lro.Service, *lro.Driver, error) {
+	m, err := lro.New(lro.Config{
+		SimJobDuration: cfg.SimJob,
+		BatchExpiry:    cfg.BatchExpiry,
+		PublicBaseURL:  publicURL(cfg) + cfg.PathPrefix,
+		URIPolicy:      webhookd.URIPolicy{AllowHTTP: cfg.Dev},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	driver, err := lro.NewDriver(st, lro.NewSimulator(m, st, clock), lro.DriverConfig{Logger: logger, Registerer: reg, Notify: eng.Notify})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc := lro.NewService(m, st, clock, func() { driver.Wake(); eng.Notify() })
+	return svc, driver, nil
 }
 
 // listener is implemented by stores that can wake this process when another
