@@ -57,6 +57,7 @@ type benchOptions struct {
 	workers      int
 	perDest      int
 	maxWait      time.Duration
+	timeout      time.Duration
 	logLevel     string
 	cpuProfile   string
 	memProfile   string
@@ -92,11 +93,11 @@ Scenarios:
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.scenario, "scenario", scenarioHMAC, "hmac, rs256, failing or hang")
-	fs.IntVar(&o.events, "events", 0, "events to publish (default 20000; rs256: 3000)")
+	fs.IntVar(&o.events, "events", 0, "events to publish (default 10000; rs256: 3000)")
 	fs.IntVar(&o.fanout, "fanout", 1, "deliveries per event: webhooks subscribed (static) or webhook_config.uris (rs256, at most 20)")
 	fs.IntVar(&o.destinations, "destinations", 1, "receiver servers (distinct ports) the fan-out is spread over; at most --fanout")
 	fs.Float64Var(&o.rate, "rate", 0, "publish open-loop at this many `events/s` (default: closed loop, as fast as answered)")
-	fs.IntVar(&o.publishers, "publishers", 16, "concurrent publish calls (closed loop), or the most in flight (with --rate)")
+	fs.IntVar(&o.publishers, "publishers", 0, "concurrent publish calls (default 16), or with --rate the most in flight (default 512)")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "raw baseline's concurrent POSTs (default: what webhookd may use, min(workers, destinations×per-destination-limit))")
 	fs.Float64Var(&o.failRate, "fail-rate", 0.01, "failing scenario: `fraction` of messages whose first attempt fails")
 	fs.StringVar(&urls, "url", "", "bench a running webhookd at this base URL instead (comma-separate several processes sharing one database); it must run with WEBHOOKD_DEV=1")
@@ -104,6 +105,7 @@ Scenarios:
 	fs.IntVar(&o.workers, "workers", def.Workers, "webhookd's delivery workers (embedded; with --url give the server's value, for --concurrency)")
 	fs.IntVar(&o.perDest, "per-destination-limit", def.PerDestLimit, "webhookd's in-flight cap per destination (embedded; with --url give the server's)")
 	fs.DurationVar(&o.maxWait, "max-wait", 30*time.Second, "how long to wait for deliveries after the last publish")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "stop the whole run after this long, whatever it is doing")
 	fs.StringVar(&o.logLevel, "log-level", "error", "embedded webhookd's log level (logs go to stderr)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (embedded webhookd included) to `file`")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile at the end of the run to `file`")
@@ -118,9 +120,17 @@ Scenarios:
 		o.urls[i] = strings.TrimSuffix(u, "/")
 	}
 	if o.events == 0 {
-		o.events = 20000
+		o.events = 10000
 		if o.scenario == scenarioRS256 {
 			o.events = 3000
+		}
+	}
+	if o.publishers == 0 {
+		// Open loop needs room for the calls a slow moment piles up, or
+		// it silently turns into a closed loop (counted as late publishes).
+		o.publishers = 16
+		if o.rate > 0 {
+			o.publishers = 512
 		}
 	}
 	if o.concurrency == 0 {
@@ -142,8 +152,8 @@ Scenarios:
 		return nil, bad("rs256: --fanout is at most 20, the limit of webhook_config.uris")
 	case o.rate < 0 || o.failRate < 0 || o.failRate > 1:
 		return nil, bad("--rate must not be negative and --fail-rate must be between 0 and 1")
-	case o.maxWait <= 0:
-		return nil, bad("--max-wait must be positive")
+	case o.maxWait <= 0 || o.timeout <= 0:
+		return nil, bad("--max-wait and --timeout must be positive")
 	case len(o.urls) > 0 && o.apiKey == "":
 		return nil, bad("--url needs --api-key")
 	case o.workers < 1 || o.perDest < 1:
@@ -158,6 +168,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
 	stopProfiles, err := startProfiles(o)
 	if err != nil {
 		return err
@@ -234,6 +246,7 @@ func (r *benchResult) print(w io.Writer) {
 	o := r.opts
 	fmt.Fprintf(w, "webhookd bench: scenario %s on %s; %d events × fan-out %d over %d destination(s); raw concurrency %d; %s\n",
 		o.scenario, r.target, o.events, o.fanout, o.destinations, o.concurrency, publishMode(o))
+	fmt.Fprintf(w, "machine: %d CPUs (GOMAXPROCS %d), %s %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tcount\tseconds\tper second\tvs raw\t")
 	fmt.Fprintf(tw, "raw signed POST\t%d\t%.2f\t%.0f\t1.00\t\n", r.raw.Sent, r.raw.Elapsed.Seconds(), r.raw.PerSecond())
@@ -269,7 +282,7 @@ func (r *benchResult) print(w io.Writer) {
 
 func publishMode(o *benchOptions) string {
 	if o.rate > 0 {
-		return fmt.Sprintf("open-loop publishing at %.0f events/s", o.rate)
+		return fmt.Sprintf("open-loop publishing at %.0f events/s (at most %d in flight)", o.rate, o.publishers)
 	}
 	return fmt.Sprintf("closed-loop publishing with %d publishers", o.publishers)
 }

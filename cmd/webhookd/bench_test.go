@@ -70,7 +70,7 @@ func TestParseBenchFlags(t *testing.T) {
 		check   func(*testing.T, *benchOptions)
 	}{
 		{name: "defaults", check: func(t *testing.T, o *benchOptions) {
-			if o.scenario != scenarioHMAC || o.events != 20000 || o.fanout != 1 || o.concurrency != 16 {
+			if o.scenario != scenarioHMAC || o.events != 10000 || o.fanout != 1 || o.concurrency != 16 {
 				t.Errorf("defaults = %+v", o)
 			}
 		}},
