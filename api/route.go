@@ -284,11 +284,17 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyTimeout bounds a readiness check, so that a store that hangs makes
+// the probe fail instead of hang.
+const readyTimeout = 5 * time.Second
+
 // readyz answers 503 while Ready fails, so that a load balancer sends no
 // traffic to a process whose store is unreachable. The cause is logged, not
 // answered: it may name hosts.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.cfg.Ready(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.cfg.Ready(ctx); err != nil {
 		s.log.WarnContext(r.Context(), "not ready", slog.Any("err", err))
 		writeStatus(w, statusOf(webhookd.EUNAVAILABLE), "The service is not ready.")
 		return
