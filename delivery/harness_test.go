@@ -181,7 +181,8 @@ func (h *harness) waitFor(what string, cond func() bool) {
 		select {
 		case <-next:
 		case <-deadline.C:
-			h.t.Fatalf("timed out waiting for %s", what)
+			st, _ := h.store.QueueStats(context.Background())
+			h.t.Fatalf("timed out waiting for %s (queue: %+v)", what, st)
 		}
 	}
 }
@@ -202,6 +203,7 @@ func (h *harness) waitDone(eventID string) *webhookd.Delivery {
 	var d *webhookd.Delivery
 	h.waitFor("delivery of "+eventID+" to finish", func() bool {
 		d = h.delivery(eventID)
+		h.t.Logf("%s: %s, %d attempts, next %v, lease %q", d.ID, d.State, d.AttemptCount, d.NextAttemptTime.Format("15:04:05.000"), d.LeaseToken)
 		return d.State != webhookd.DeliveryPending
 	})
 	return d
