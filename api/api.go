@@ -26,6 +26,8 @@
 //	GET    /deliveries/{id}                    one delivery with its attempts
 //	POST   /deliveries/{id}:retry              make it due now
 //
+// and, when Config.Operations is set, the long-running operations (batches,
+// interactions, video, operations, files) listed in operation.go;
 // and without one, at the root and under the prefix: /healthz, /readyz,
 // /metrics and /.well-known/jwks.json (the last two when configured).
 package api
@@ -41,6 +43,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -95,6 +98,9 @@ type Config struct {
 	JWKS http.Handler
 	// Registerer, if set, receives the API request metrics.
 	Registerer prometheus.Registerer
+	// Operations, if set, serves the long-running operations routes
+	// (batches, interactions, video, operations, files; see operation.go).
+	Operations *lro.Service
 }
 
 // withDefaults returns c with every unset optional field filled in; it is the
@@ -173,5 +179,8 @@ func New(cfg Config) (*Server, error) {
 		metrics: m,
 	}
 	s.table = s.routes()
+	if cfg.Operations != nil {
+		s.table = append(s.table, s.operationRoutes()...)
+	}
 	return s, nil
 }

@@ -123,7 +123,6 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if err != nil {
 		return err
 	}
-	_ = ops // the API's job routes take it (api.Config.Operations), being added
 
 	handler, err := api.New(api.Config{
 		Store:      st,
@@ -138,6 +137,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		JWKS:       ring.JWKSHandler(),
 		Registerer: reg,
+		Operations: ops,
 	})
 	if err != nil {
 		return err

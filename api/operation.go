@@ -1,0 +1,323 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/lro"
+)
+
+// The long-running operations routes: batches, background interactions,
+// video generation, the generic operations listing and the Files API that
+// batch inputs and job outputs travel through. Every job rule lives in
+// lro.Service; these handlers only take what the request carried (path ids,
+// query, headers, the raw body) to it and write what it answers.
+//
+//	POST   /models/{model}:batchGenerateContent   create a batch (the SDKs' shape)
+//	POST   /models/{model}:batchCreate            create a batch (the source document's shape)
+//	GET    /batches?pageSize&pageToken            {operations, nextPageToken}, newest first
+//	GET    /batches/{id}                          the batch as an Operation
+//	POST   /batches/{id}:cancel                   → {}
+//	DELETE /batches/{id}                          → {}
+//	POST   /interactions                          create (background: true runs as a job)
+//	GET    /interactions/{id}?include_input       get
+//	POST   /interactions/{id}/cancel              cancel (a slash, as the SDK sends it)
+//	DELETE /interactions/{id}                     → {}
+//	POST   /models/{model}:predictLongRunning     start a video generation
+//	GET    /models/{model}/operations/{id}        poll it
+//	GET    /operations?pageSize&pageToken         every kind, newest first
+//	GET    /operations/{id}                       any operation
+//	POST   /upload/{v}/files                      resumable upload: start, then chunks (?upload_id)
+//	GET    /files?pageSize&pageToken              {files, nextPageToken}, newest first
+//	GET    /files/{id}                            file metadata
+//	GET    /files/{id}:download?alt=media         the file's bytes
+//	DELETE /files/{id}                            → {}
+
+// Body limits of the operations routes, which carry more than the
+// webhooks API's bodies do.
+const (
+	// MaxBatchBodyBytes bounds a batch create request, whose inline
+	// requests may be many: the Gemini API's limit for inline batches
+	// (20 MB). Larger inputs belong in an uploaded file.
+	MaxBatchBodyBytes = 20 << 20
+	// MaxUploadChunkBytes bounds one chunk of a resumable upload: the
+	// SDKs send 8 MiB chunks.
+	MaxUploadChunkBytes = 8 << 20
+)
+
+// Collections of the page tokens of these listings; a token of one does not
+// continue another.
+const (
+	collectionBatches    = "batches"
+	collectionOperations = "operations"
+	collectionFiles      = "files"
+)
+
+// operationRoutes is the operations surface, served when
+// Config.Operations is set.
+func (s *Server) operationRoutes() []route {
+	return []route{
+		newRoute(http.MethodPost, "/models/{model}:batchGenerateContent", s.batchCreator(lro.ShapeBatchGenerateContent)),
+		newRoute(http.MethodPost, "/models/{model}:batchCreate", s.batchCreator(lro.ShapeBatchCreate)),
+		newRoute(http.MethodGet, "/batches", s.listBatches),
+		newRoute(http.MethodGet, "/batches/{id}", s.getBatch),
+		newRoute(http.MethodPost, "/batches/{id}:cancel", s.cancelBatch),
+		newRoute(http.MethodDelete, "/batches/{id}", s.deleteOperation(webhookd.OperationBatch)),
+		newRoute(http.MethodPost, "/interactions", s.createInteraction),
+		newRoute(http.MethodGet, "/interactions/{id}", s.getInteraction),
+		newRoute(http.MethodPost, "/interactions/{id}/cancel", s.cancelInteraction),
+		newRoute(http.MethodDelete, "/interactions/{id}", s.deleteOperation(webhookd.OperationInteraction)),
+		newRoute(http.MethodPost, "/models/{model}:predictLongRunning", s.createVideo),
+		newRoute(http.MethodGet, "/models/{model}/operations/{id}", s.getVideo),
+		newRoute(http.MethodGet, "/operations", s.listOperations),
+		newRoute(http.MethodGet, "/operations/{id}", s.getOperation),
+		newRoute(http.MethodPost, "/upload/files", s.upload),
+		newRoute(http.MethodGet, "/files", s.listFiles),
+		newRoute(http.MethodGet, "/files/{id}", s.getFile),
+		newRoute(http.MethodGet, "/files/{id}:download", s.downloadFile),
+		newRoute(http.MethodDelete, "/files/{id}", s.deleteFile),
+	}
+}
+
+// answer returns the function that answers a rendering of lro, or returns
+// its error for ServeHTTP to answer: answer(w)(svc.GetBatch(…)).
+func answer(w http.ResponseWriter) func(json.RawMessage, error) error {
+	return func(raw json.RawMessage, err error) error {
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, raw)
+		return nil
+	}
+}
+
+// readRaw reads the request body as it came, bounded by limit: upload
+// chunks are bytes, not JSON, and an empty one (a bare finalize) must stay
+// empty rather than read as "{}".
+func readRaw(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &webhookd.Error{Code: webhookd.ETOOLARGE, Field: "body",
+			Message: fmt.Sprintf("The request body must be at most %d bytes.", tooLarge.Limit)}
+	case err != nil:
+		return nil, webhookd.Errorf(webhookd.EINVALID, "The request body could not be read.")
+	}
+	return body, nil
+}
+
+// boolParam reads an optional boolean query parameter in either spelling.
+func boolParam(r *http.Request, snake string) (bool, error) {
+	v, err := queryParam(r, snake)
+	if err != nil || v == "" {
+		return false, err
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, webhookd.FieldErrorf(snake, "%s must be true or false, got %q.", snake, v)
+	}
+	return b, nil
+}
+
+func (s *Server) batchCreator(shape lro.BatchShape) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		body, err := readRaw(w, r, max(s.cfg.MaxBodyBytes, MaxBatchBodyBytes))
+		if err != nil {
+			return err
+		}
+		return answer(w)(s.cfg.Operations.CreateBatch(r.Context(), projectOf(r), r.PathValue("model"), shape, body))
+	}
+}
+
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(s.cfg.Operations.GetBatch(r.Context(), projectOf(r), r.PathValue("id")))
+}
+
+// cancelBatch ignores the body: the SDK sends {} and reads nothing back.
+func (s *Server) cancelBatch(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(s.cfg.Operations.CancelBatch(r.Context(), projectOf(r), r.PathValue("id")))
+}
+
+func (s *Server) deleteOperation(kind webhookd.OperationKind) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return answer(w)(s.cfg.Operations.Delete(r.Context(), projectOf(r), r.PathValue("id"), kind))
+	}
+}
+
+// operationList is the google.longrunning ListOperationsResponse, in the
+// camelCase the legacy SDK stack reads.
+type operationList struct {
+	Operations    []json.RawMessage `json:"operations"`
+	NextPageToken string            `json:"nextPageToken,omitempty"`
+}
+
+func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
+	return s.listOps(w, r, collectionBatches, webhookd.OperationBatch)
+}
+
+// listOperations is the polling path that webhooks replace: every kind of
+// the project's operations, newest first.
+func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
+	return s.listOps(w, r, collectionOperations, "")
+}
+
+func (s *Server) listOps(w http.ResponseWriter, r *http.Request, collection string, kind webhookd.OperationKind) error {
+	l, err := s.parseListing(r, collection)
+	if err != nil {
+		return err
+	}
+	// lro asks its store for one more itself; give it the page as asked.
+	ops, next, err := s.cfg.Operations.List(r.Context(), l.projectID, kind, webhookd.Page{Size: l.size, After: l.after})
+	if err != nil {
+		return err
+	}
+	out := operationList{Operations: ops}
+	if !next.IsZero() {
+		out.NextPageToken = s.tokens.encode(collection, l.projectID, next)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(s.cfg.Operations.GetOperation(r.Context(), projectOf(r), r.PathValue("id")))
+}
+
+func (s *Server) createInteraction(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return answer(w)(s.cfg.Operations.CreateInteraction(r.Context(), projectOf(r), body))
+}
+
+// getInteraction answers the SDK's non-streaming get (it always sends
+// stream=false); a streamed get is not served.
+func (s *Server) getInteraction(w http.ResponseWriter, r *http.Request) error {
+	stream, err := boolParam(r, "stream")
+	if err != nil {
+		return err
+	}
+	if stream {
+		return &webhookd.Error{Code: webhookd.ENOTIMPLEMENTED, Field: "stream",
+			Message: "Streaming interactions is not supported; get with stream=false."}
+	}
+	includeInput, err := boolParam(r, "include_input")
+	if err != nil {
+		return err
+	}
+	return answer(w)(s.cfg.Operations.GetInteraction(r.Context(), projectOf(r), r.PathValue("id"), includeInput))
+}
+
+// cancelInteraction takes no body: the SDK sends none.
+func (s *Server) cancelInteraction(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(s.cfg.Operations.CancelInteraction(r.Context(), projectOf(r), r.PathValue("id")))
+}
+
+func (s *Server) createVideo(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return answer(w)(s.cfg.Operations.CreateVideo(r.Context(), projectOf(r), r.PathValue("model"), body))
+}
+
+func (s *Server) getVideo(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(s.cfg.Operations.GetVideo(r.Context(), projectOf(r), r.PathValue("model"), r.PathValue("id")))
+}
+
+// upload serves both halves of the resumable protocol on one path, as the
+// Files API does: without upload_id it starts a session and answers the
+// URL of its chunks; with one it takes a chunk (and may finalize).
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
+	ops := s.cfg.Operations
+	id, err := queryParam(r, "upload_id")
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		body, err := s.readBody(w, r)
+		if err != nil {
+			return err
+		}
+		url, err := ops.StartUpload(r.Context(), projectOf(r), body,
+			r.Header.Get(lro.HeaderUploadContentLength), r.Header.Get(lro.HeaderUploadContentType))
+		if err != nil {
+			return err
+		}
+		w.Header().Set(lro.HeaderUploadURL, url)
+		w.Header().Set(lro.HeaderUploadStatus, "active")
+		writeJSON(w, http.StatusOK, json.RawMessage(`{}`))
+		return nil
+	}
+	chunk, err := readRaw(w, r, MaxUploadChunkBytes)
+	if err != nil {
+		return err
+	}
+	res, err := ops.UploadChunk(r.Context(), projectOf(r), id,
+		r.Header.Get(lro.HeaderUploadCommand), r.Header.Get(lro.HeaderUploadOffset), chunk)
+	if err != nil {
+		return err
+	}
+	w.Header().Set(lro.HeaderUploadStatus, res.Status)
+	w.Header().Set(lro.HeaderUploadSizeReceived, strconv.FormatInt(res.Received, 10))
+	writeJSON(w, http.StatusOK, res.Body)
+	return nil
+}
+
+// fileList is the Files API's ListFilesResponse.
+type fileList struct {
+	Files         []json.RawMessage `json:"files"`
+	NextPageToken string            `json:"nextPageToken,omitempty"`
+}
+
+func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.parseListing(r, collectionFiles)
+	if err != nil {
+		return err
+	}
+	files, next, err := s.cfg.Operations.ListFiles(r.Context(), l.projectID, webhookd.Page{Size: l.size, After: l.after})
+	if err != nil {
+		return err
+	}
+	out := fileList{Files: files}
+	if !next.IsZero() {
+		out.NextPageToken = s.tokens.encode(collectionFiles, l.projectID, next)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(s.cfg.Operations.GetFile(r.Context(), projectOf(r), r.PathValue("id")))
+}
+
+// downloadFile answers the file's bytes with its own media type: the one
+// response of the API that is not JSON, as a download is not.
+func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
+	content, mime, err := s.cfg.Operations.DownloadFile(r.Context(), projectOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if mime == "" {
+		mime = "application/octet-stream"
+	}
+	h := w.Header()
+	h.Set("Content-Type", mime)
+	h.Set("Content-Length", strconv.Itoa(len(content)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(content)
+	return nil
+}
+
+func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request) error {
+	return answer(w)(s.cfg.Operations.DeleteFile(r.Context(), projectOf(r), r.PathValue("id")))
+}
