@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// DefaultSchedule is the base gap after each failed attempt: after attempt n
+// DefaultSchedule returns the base gap after each failed attempt: after attempt n
 // the delivery waits Schedule[n-1], and the last step repeats until the
 // retry window ends. Jitter shortens each gap by up to RetryJitter (never
 // lengthens it), and the steps grow by at least ×2.5, so even the shortest
@@ -20,7 +21,9 @@ import (
 //
 // With a 24 h window that is 12 or 13 attempts; the last one is placed in the
 // final hour of the window (see RetryPolicy.Next).
-var DefaultSchedule = []time.Duration{
+func DefaultSchedule() []time.Duration { return slices.Clone(defaultSchedule) }
+
+var defaultSchedule = []time.Duration{
 	5 * time.Second,
 	15 * time.Second,
 	time.Minute,
@@ -44,7 +47,7 @@ const RetryJitter = 0.2
 // without clocks or randomness.
 type RetryPolicy struct {
 	// Schedule is the base gap after each attempt; the last step repeats.
-	// Empty means DefaultSchedule. The largest step is the cap of every gap,
+	// Empty means DefaultSchedule(). The largest step is the cap of every gap,
 	// including one asked for by Retry-After.
 	Schedule []time.Duration
 	// Window is how long after the first attempt retries go on; zero means
@@ -57,7 +60,7 @@ type RetryPolicy struct {
 // gaps growing at least ×2 up to 4 h, the last attempt 23–24 h after the
 // first.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{Schedule: DefaultSchedule, Window: DefaultRetryWindow}
+	return RetryPolicy{Schedule: DefaultSchedule(), Window: DefaultRetryWindow}
 }
 
 // RetryParams are the inputs of RetryPolicy.Next.
@@ -90,7 +93,7 @@ func (p RetryPolicy) Validate() error {
 
 func (p RetryPolicy) schedule() []time.Duration {
 	if len(p.Schedule) == 0 {
-		return DefaultSchedule
+		return defaultSchedule
 	}
 	return p.Schedule
 }
