@@ -174,7 +174,7 @@ func (s *Store) DeleteOperation(ctx context.Context, projectID, id string) error
 }
 
 // ClaimOperations leases up to limit due operations, earliest first, the same
-// way ClaimDeliveries leases deliveries. The version bump fences the previous
+// way (and with the same plan) as ClaimDeliveries leases deliveries. The version bump fences the previous
 // holder: its commit fails the version check.
 func (s *Store) ClaimOperations(ctx context.Context, limit int, lease time.Duration) ([]*webhookd.Operation, error) {
 	if limit <= 0 {
@@ -190,10 +190,10 @@ func (s *Store) ClaimOperations(ctx context.Context, limit int, lease time.Durat
 			FOR UPDATE SKIP LOCKED
 		), claimed AS (
 			UPDATE operations o SET next_step_time = $3, version = o.version + 1
-			FROM due WHERE o.id = due.id
-			RETURNING o.*, due.due_time
+			WHERE o.id = ANY (ARRAY (SELECT id FROM due))
+			RETURNING o.*
 		)
-		SELECT `+operationColumns+` FROM claimed o ORDER BY o.due_time, o.id`, now, limit, now.Add(lease))
+		SELECT `+operationColumns+` FROM claimed o JOIN due ON due.id = o.id ORDER BY due.due_time, o.id`, now, limit, now.Add(lease))
 	ops, err := pgx.CollectRows(rows, scanOperation)
 	return ops, mapErr(err, "claim operations", "Operation")
 }

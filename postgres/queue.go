@@ -15,7 +15,10 @@ import (
 // claimQuery leases due deliveries and returns them with what sending needs,
 // in one statement. SKIP LOCKED lets every process claim at once without
 // waiting on each other's rows; the partial index deliveries_due keeps the
-// scan on pending rows only. The order of the result is the due order.
+// scan on pending rows only. The UPDATE finds the leased rows by = ANY of an
+// array, which always plans as primary-key lookups: joined to the CTE, the
+// planner prefers scanning the whole table while it is under some 60,000
+// rows (TestHotPathPlans). The order of the result is the due order.
 var claimQuery = `WITH due AS (
 		SELECT id, next_attempt_time AS due_time, seq
 		FROM deliveries
@@ -25,16 +28,17 @@ var claimQuery = `WITH due AS (
 		FOR UPDATE SKIP LOCKED
 	), claimed AS (
 		UPDATE deliveries d SET next_attempt_time = $3, lease_token = $4
-		FROM due WHERE d.id = due.id
-		RETURNING d.*, due.due_time, due.seq AS due_seq
+		WHERE d.id = ANY (ARRAY (SELECT id FROM due))
+		RETURNING d.*
 	)
 	SELECT ` + deliveryColumns + `, e.type, e.payload, COALESCE(w.state, ''), p.audience, ` + secretsColumns + `
 	FROM claimed d
+	JOIN due ON due.id = d.id
 	JOIN events e ON e.id = d.event_id
 	JOIN projects p ON p.id = d.project_id
 	LEFT JOIN webhooks w ON w.id = d.webhook_id
 	` + secretsJoin("$1") + `
-	ORDER BY d.due_time, d.due_seq`
+	ORDER BY due.due_time, due.seq`
 
 // ClaimDeliveries leases up to limit due deliveries until now+lease. All the
 // deliveries of one claim share one lease token: a token only has to tell
@@ -130,17 +134,15 @@ const failingRunQuery = `WITH u AS (
 		update_time = CASE WHEN t.disable THEN $6 ELSE w.update_time END
 	FROM target t WHERE w.id = t.id`
 
-// RecordResults applies a batch of results in one transaction: one statement
-// for the deliveries and attempts, and one more only when some result asks
-// for auto-disable.
+// RecordResults applies a batch of results in one transaction: a statement
+// that locks the deliveries, one for the deliveries and attempts, and one
+// more only when some result asks for auto-disable.
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
 	results = lastPerDelivery(results)
 	if len(results) == 0 {
 		return nil
 	}
-	// Lock the deliveries in id order (the join follows the arrays), as
-	// DeleteWebhook does, so that concurrent writers wait rather than deadlock.
-	slices.SortFunc(results, func(a, b webhookd.Result) int { return strings.Compare(a.DeliveryID, b.DeliveryID) })
+
 	now := s.now()
 	n := len(results)
 	var (
@@ -176,6 +178,12 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		}
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// Lock the deliveries in id order first, as DeleteWebhook does: the
+		// UPDATE below locks rows in whatever order its plan visits them,
+		// and two writers visiting shared rows in different orders deadlock.
+		if _, err := tx.Exec(ctx, `SELECT FROM deliveries WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+			return err
+		}
 		rows, _ := tx.Query(ctx, recordQuery, ids, tokens, outcomes, nextTimes, errs,
 			hasAttempt, attemptIDs, attemptTimes, statuses, latencies, attemptErrs, bodies, now)
 		var runs failingRuns

@@ -1,0 +1,114 @@
+package postgres
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/webhookd/webhookd"
+)
+
+// TestHotPathPlans checks that the queue's statements use their indexes on a
+// table that looks like production: mostly finished deliveries, a few
+// pending. A change to a WHERE clause that no longer matches the partial
+// index would turn every claim into a scan of the whole history.
+func TestHotPathPlans(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
+	}
+	ctx := context.Background()
+	schema := "test_plan_" + webhookd.NewID("")
+	s, err := Open(ctx, url, Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Close()
+		if conn, err := pgx.Connect(ctx, url); err == nil {
+			_, _ = conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			_ = conn.Close(ctx)
+		}
+	})
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, q := range []string{
+		`INSERT INTO projects (id, name, create_time) VALUES ('p', 'p', $1)`,
+		`INSERT INTO events (id, project_id, type, payload, create_time, delivery_count)
+			SELECT 'e' || g, 'p', 't', '{}', $1, 1 FROM generate_series(1, 20000) g`,
+		`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, create_time, update_time)
+			SELECT 'd' || g, 'e' || g, 'p', 'dynamic', 'https://x',
+				CASE WHEN g % 200 = 0 THEN 'pending' ELSE 'succeeded' END, $1::timestamptz - g * interval '1 second', $1, $1
+			FROM generate_series(1, 20000) g`,
+	} {
+		if _, err := s.pool.Exec(ctx, q, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+
+	explain := func(t *testing.T, query string, args ...any) string {
+		t.Helper()
+		var plan strings.Builder
+		rows, err := s.pool.Query(ctx, "EXPLAIN "+query, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(line + "\n")
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return plan.String()
+	}
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = "d" + strconv.Itoa(200*(i+1))
+	}
+	tests := []struct {
+		name  string
+		plan  func(t *testing.T) string
+		wants []string
+	}{
+		{
+			name:  "claim",
+			plan:  func(t *testing.T) string { return explain(t, claimQuery, now, 100, now.Add(time.Minute), "token") },
+			wants: []string{"deliveries_due"},
+		},
+		{
+			name: "record",
+			plan: func(t *testing.T) string {
+				n := len(ids)
+				return explain(t, recordQuery, ids, make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n),
+					make([]bool, n), make([]string, n), make([]time.Time, n), make([]int32, n), make([]int64, n),
+					make([]string, n), make([][]byte, n), now)
+			},
+			wants: []string{"deliveries_pkey"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := tt.plan(t)
+			if strings.Contains(plan, "Seq Scan on deliveries") {
+				t.Errorf("plan scans the whole deliveries table:\n%s", plan)
+			}
+			for _, want := range tt.wants {
+				if !strings.Contains(plan, want) {
+					t.Errorf("plan does not use %s:\n%s", want, plan)
+				}
+			}
+		})
+	}
+}
