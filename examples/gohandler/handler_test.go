@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd/receiver"
+	"github.com/webhookd/webhookd/signing"
+)
+
+// TestReceiverMux sends the README handler a signed delivery twice and a
+// forged one: the event reaches the application once, the forgery never.
+func TestReceiverMux(t *testing.T) {
+	secret := signing.GenerateSecret()
+	got := make(chan *receiver.Event, 4)
+	mux, err := receiverMux(secret, func(ev *receiver.Event) { got <- ev })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	key, _ := signing.ParseSecret(secret)
+	body := []byte(`{"type":"batch.succeeded","version":"v1","timestamp":"2026-11-26T12:00:00Z","data":{"id":"batch_1","output_file_uri":"files/f1","error_count":0}}`)
+	send := func(sig string) int {
+		ts := time.Now().Unix()
+		if sig == "" {
+			sig = signing.SignHMAC([][]byte{key}, "msg_readme", ts, body)
+		}
+		req, _ := http.NewRequest("POST", srv.URL+"/gemini-callback", bytes.NewReader(body))
+		req.Header.Set("webhook-id", "msg_readme")
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		req.Header.Set("webhook-signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 2 {
+		if code := send(""); code/100 != 2 {
+			t.Fatalf("delivery %d: status %d", i+1, code)
+		}
+	}
+	if code := send("v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="); code/100 == 2 {
+		t.Fatalf("a forged signature was accepted (%d)", code)
+	}
+	select {
+	case ev := <-got:
+		if ev.ID != "msg_readme" || ev.Type != "batch.succeeded" {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event never reached the application")
+	}
+	select {
+	case ev := <-got:
+		t.Fatalf("the duplicate reached the application: %+v", ev)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
