@@ -217,6 +217,11 @@ type miss struct {
 // segment, also before decoding, so an id's "%3A" is never taken for one.
 func (s *Server) match(method, escaped string) (*route, []string, *miss) {
 	raw := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
+	// Media uploads put "upload" before the version (/upload/v1/files); its
+	// routes are templated with it after ("/upload/files").
+	if len(raw) > 2 && raw[0] == "upload" && slices.Contains(versions, raw[1]) {
+		raw[0], raw[1] = raw[1], raw[0]
+	}
 	if len(raw) < 2 || !slices.Contains(versions, raw[0]) {
 		return nil, nil, &miss{path: escaped}
 	}
