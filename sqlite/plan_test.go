@@ -25,7 +25,7 @@ func TestHotPathUsesIndexes(t *testing.T) {
 		want  string
 	}{
 		{"claim", sqlClaim, named("now", "lease_end", "limit"), "USING INDEX deliveries_due"},
-		{"record", sqlRecord, named("state", "attempted", "next_attempt_time", "attempt_time", "status_code", "error", "now", "id", "lease_token"), "USING INDEX sqlite_autoindex_deliveries_1"},
+		{"record", sqlRecordBatch, named("results", "now"), "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1"},
 		{"attempt number", `SELECT count(*) FROM attempts WHERE delivery_id = ?`, []any{"d"}, "USING COVERING INDEX attempts_delivery"},
 		{"due count", `SELECT count(*) FROM deliveries WHERE state = 'pending' AND next_attempt_time <= ?`, []any{int64(0)}, "deliveries_due"},
 		{"delete webhook", sqlFailWebhookDeliveries, []any{"e", int64(0), "w"}, "USING INDEX deliveries_webhook"},

@@ -357,6 +357,8 @@ func (s suite) records(t *testing.T) {
 			webhookd.Result{DeliveryID: ds[1].ID, LeaseToken: tokens[ds[1].ID], Outcome: webhookd.OutcomeRetry, NextAttemptTime: next, Attempt: b.attempt(500, "HTTP 500")},
 			webhookd.Result{DeliveryID: ds[2].ID, LeaseToken: tokens[ds[2].ID], Outcome: webhookd.OutcomeFailed, Attempt: b.attempt(410, "HTTP 410")},
 			webhookd.Result{DeliveryID: ds[3].ID, LeaseToken: "stale", Outcome: webhookd.OutcomeSucceeded, Attempt: b.attempt(200, "")},
+			// The same result again in the batch: its lease was used up by the first.
+			webhookd.Result{DeliveryID: ds[0].ID, LeaseToken: tokens[ds[0].ID], Outcome: webhookd.OutcomeSucceeded, Attempt: b.attempt(200, "")},
 		)
 		wantStates := []webhookd.DeliveryState{webhookd.DeliverySucceeded, webhookd.DeliveryPending, webhookd.DeliveryFailed, webhookd.DeliveryPending}
 		wantCounts := []int{1, 1, 1, 0}
@@ -365,6 +367,9 @@ func (s suite) records(t *testing.T) {
 			if got.State != wantStates[i] || got.AttemptCount != wantCounts[i] {
 				t.Errorf("delivery %d: state %q attempts %d; want %q %d", i, got.State, got.AttemptCount, wantStates[i], wantCounts[i])
 			}
+		}
+		if n := len(b.attempts(t, ds[0])); n != 1 {
+			t.Errorf("attempts of a result repeated in one batch = %d, want 1", n)
 		}
 		must(t, b.store.RecordResults(b.ctx, nil))
 	})
