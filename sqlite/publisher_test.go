@@ -103,3 +103,19 @@ func TestPublishAfterCloseOrCancel(t *testing.T) {
 		t.Errorf("publish after Close: %v, want errClosed", err)
 	}
 }
+
+func TestListenReturnsOnClose(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "listen.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Listen(context.Background(), func() {}) }()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Listen after Close = %v, want nil", err)
+	}
+}

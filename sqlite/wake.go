@@ -16,8 +16,9 @@ type listeners struct {
 
 // Listen calls wake after every commit of this store that made deliveries
 // due (PublishEvent, RetryDelivery, RecoverDeliveries, operation changes that
-// publish), until ctx ends; it then returns nil. wake runs on the committing
-// goroutine and must not block (signal a channel with room for one).
+// publish), until ctx ends or the store closes; it then returns nil. wake
+// runs on the committing goroutine and must not block (signal a channel with
+// room for one).
 func (s *Store) Listen(ctx context.Context, wake func()) error {
 	s.listeners.mu.Lock()
 	if s.listeners.wakes == nil {
@@ -28,7 +29,10 @@ func (s *Store) Listen(ctx context.Context, wake func()) error {
 	s.listeners.wakes[id] = wake
 	s.listeners.mu.Unlock()
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-s.pub.quit:
+	}
 
 	s.listeners.mu.Lock()
 	delete(s.listeners.wakes, id)
