@@ -40,11 +40,11 @@ func TestHotPathPlans(t *testing.T) {
 	for _, q := range []string{
 		`INSERT INTO projects (id, name, create_time) VALUES ('p', 'p', $1)`,
 		`INSERT INTO events (id, project_id, type, payload, create_time, delivery_count)
-			SELECT 'e' || g, 'p', 't', '{}', $1, 1 FROM generate_series(1, 20000) g`,
+			SELECT 'e' || g, 'p', 't', '{}', $1, 1 FROM generate_series(1, 10000) g`,
 		`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, create_time, update_time)
 			SELECT 'd' || g, 'e' || g, 'p', 'dynamic', 'https://x',
-				CASE WHEN g % 200 = 0 THEN 'pending' ELSE 'succeeded' END, $1::timestamptz - g * interval '1 second', $1, $1
-			FROM generate_series(1, 20000) g`,
+				CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'succeeded' END, $1::timestamptz - g * interval '1 second', $1, $1
+			FROM generate_series(1, 10000) g`,
 	} {
 		if _, err := s.pool.Exec(ctx, q, now); err != nil {
 			t.Fatal(err)
@@ -75,7 +75,7 @@ func TestHotPathPlans(t *testing.T) {
 	}
 	ids := make([]string, 100)
 	for i := range ids {
-		ids[i] = "d" + strconv.Itoa(200*(i+1))
+		ids[i] = "d" + strconv.Itoa(100*(i+1))
 	}
 	tests := []struct {
 		name  string

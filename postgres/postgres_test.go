@@ -688,7 +688,7 @@ func TestDeleteWebhookRacingResults(t *testing.T) {
 	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s := newStore(t, clock)
 	ctx := t.Context()
-	for round := range 15 {
+	for round := range 10 {
 		f := newFixture(t, s, 1)
 		for range 20 {
 			f.publish(t, s)

@@ -92,7 +92,8 @@ const recordQuery = `WITH r AS (
 			last_error = CASE WHEN r.has_attempt THEN r.attempt_error WHEN r.error <> '' THEN r.error ELSE d.last_error END,
 			update_time = $13
 		FROM r
-		WHERE d.id = r.delivery_id AND r.lease_token <> '' AND d.lease_token = r.lease_token
+		WHERE d.id = ANY (ARRAY (SELECT delivery_id FROM r)) AND d.id = r.delivery_id
+			AND r.lease_token <> '' AND d.lease_token = r.lease_token
 		RETURNING d.id, d.attempt_count, d.kind, COALESCE(d.webhook_id, '') AS webhook_id
 	), ins AS (
 		INSERT INTO attempts (id, delivery_id, number, time, status_code, latency_ns, error, response_body)
