@@ -8,7 +8,13 @@
 // transactions begun IMMEDIATE so that the lock is taken up front) and serves
 // reads from a separate pool of read-only connections, which WAL mode lets
 // run beside the writer. The hot path — publish, claim, record — is a handful
-// of statements prepared once on the writer connection.
+// of statements prepared once on the writer connection, and commits are
+// shared: concurrent PublishEvent calls go into one transaction (group
+// commit), a claim is one UPDATE for the batch, and so is recording it.
+//
+// The Store also implements webhookd.OperationStore (operations, files,
+// uploads) and Listen, the in-process counterpart of PostgreSQL's
+// LISTEN/NOTIFY wake-ups.
 package sqlite
 
 import (
