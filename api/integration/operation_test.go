@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/url"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/genai"
 
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/lro"
@@ -24,13 +27,15 @@ type opsBundle struct {
 	driver *lro.Driver
 }
 
-func setupOps(t *testing.T) *opsBundle {
+// setupOps starts the API with operations, under prefix if not "".
+func setupOps(t *testing.T, prefix string) *opsBundle {
 	t.Helper()
 	ob := &opsBundle{}
 	ob.bundle = setup(t, func(cfg *api.Config) {
-		// Download and upload URLs are absolute; the tests use their path
-		// and query only, as the SDKs do, so the host here never answers.
-		m, err := lro.New(lro.Config{SimJobDuration: simJob, PublicBaseURL: "http://127.0.0.1:1", URIPolicy: cfg.URIPolicy})
+		cfg.PathPrefix = prefix
+		// Download and upload URLs are absolute; the tests, like the SDKs,
+		// use their path and query only, so the host here never answers.
+		m, err := lro.New(lro.Config{SimJobDuration: simJob, PublicBaseURL: "http://127.0.0.1:1" + prefix, URIPolicy: cfg.URIPolicy})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +105,7 @@ func names(ops []operation) []string {
 
 func TestOperationsListEveryKindNewestFirstAndPages(t *testing.T) {
 	t.Parallel()
-	ob := setupOps(t)
+	ob := setupOps(t, "")
 	var b1, b2, video operation
 	var inter struct {
 		ID string `json:"id"`
@@ -158,7 +163,7 @@ func TestOperationsListEveryKindNewestFirstAndPages(t *testing.T) {
 // protocol under the name it uses; the results file downloads.
 func TestDocumentBatchCreateOverUploadedFile(t *testing.T) {
 	t.Parallel()
-	ob := setupOps(t)
+	ob := setupOps(t, "")
 	input := `{"key":"k1","request":{"contents":[{"parts":[{"text":"from a file"}]}]}}` + "\n"
 
 	start := ob.request(t, "POST", "/upload/v1beta/files", `{"file":{"name":"files/uploaded_file_id","displayName":"in.jsonl"}}`)
@@ -238,7 +243,7 @@ func (b *bundle) authed(t *testing.T, method, path string) *http.Request {
 // limits of these routes.
 func TestOperationRoutesAnswer(t *testing.T) {
 	t.Parallel()
-	ob := setupOps(t)
+	ob := setupOps(t, "")
 	inline := `{"batch":{"inputConfig":{"requests":{"requests":[{"request":{"contents":[{"parts":[{"text":"x"}]}]}}]}}}}`
 	var done, pending, video operation
 	ob.call(t, "POST", "/v1/models/gemini-2.5-flash:batchGenerateContent", inline).ok(t, &done)
@@ -278,6 +283,7 @@ func TestOperationRoutesAnswer(t *testing.T) {
 		{"poll a video", "", "GET", "/v1/" + video.Name, "", 200, "", "", `"done":true`},
 		{"a video under another model", "", "GET", "/v1/models/veo-2" + strings.TrimPrefix(video.Name, "models/veo-3.0-generate-001"), "", 404, "NOT_FOUND", "Operation", ""},
 		{"an operation by id", "", "GET", "/v1/operations/" + video.Name[strings.LastIndex(video.Name, "/")+1:], "", 200, "", "", video.Name},
+		{"files, newest first, paged", "", "GET", "/v1/files?pageSize=1", "", 200, "", "", `"nextPageToken":"`},
 		{"an unknown file", "", "GET", "/v1/files/nope", "", 404, "NOT_FOUND", "File", ""},
 		{"batch input errors name the field", "", "POST", "/v1/models/gemini-2.5-flash:batchCreate", `{"src":"files/missing"}`, 400, "INVALID_ARGUMENT", "files/missing not found", ""},
 		{"a large inline batch", "", "POST", "/v1/models/gemini-2.5-flash:batchGenerateContent", big, 200, "", "", `"requestCount":"21"`},
@@ -311,5 +317,97 @@ func TestOperationRoutesAnswer(t *testing.T) {
 				t.Errorf("%s %s = %d %.300s, want 200 with %s", tt.method, tt.path, r.code, r.body, tt.answer)
 			}
 		})
+	}
+}
+
+// TestGoSDKOperations drives batches, files and video through the official
+// Go SDK (default v1beta) under a path prefix, as a Go caller would.
+func TestGoSDKOperations(t *testing.T) {
+	t.Parallel()
+	const prefix = "/gemini-proxy"
+	ob := setupOps(t, prefix)
+	ctx := ob.ctx
+	ai := ob.sdk(t, ob.key, prefix, "")
+
+	input := `{"key":"a","request":{"contents":[{"parts":[{"text":"one"}]}]}}` + "\n"
+	file, err := ai.Files.Upload(ctx, bytes.NewReader([]byte(input)), &genai.UploadFileConfig{MIMEType: "application/jsonl", DisplayName: "in.jsonl"})
+	if err != nil {
+		t.Fatalf("Files.Upload: %v", err)
+	}
+	if file.State != genai.FileStateActive || file.SizeBytes == nil || *file.SizeBytes != int64(len(input)) {
+		t.Fatalf("uploaded %+v", file)
+	}
+	fromFile, err := ai.Batches.Create(ctx, "gemini-2.5-flash", &genai.BatchJobSource{FileName: file.Name}, &genai.CreateBatchJobConfig{
+		DisplayName: "nightly", WebhookConfig: &genai.WebhookConfig{UserMetadata: map[string]any{"job": "nightly"}},
+	})
+	if err != nil {
+		t.Fatalf("Batches.Create: %v", err)
+	}
+	ob.clock.Advance(time.Second) // newest first is by create time
+	inline, err := ai.Batches.Create(ctx, "gemini-2.5-flash", &genai.BatchJobSource{InlinedRequests: []*genai.InlinedRequest{
+		{Contents: genai.Text("hello")},
+	}}, nil)
+	if err != nil {
+		t.Fatalf("Batches.Create inline: %v", err)
+	}
+	if err := ai.Batches.Cancel(ctx, inline.Name, nil); err != nil {
+		t.Fatalf("Batches.Cancel: %v", err)
+	}
+	video, err := ai.Models.GenerateVideosFromSource(ctx, "veo-3.0-generate-001", &genai.GenerateVideosSource{Prompt: "a cat"}, nil)
+	if err != nil {
+		t.Fatalf("GenerateVideos: %v", err)
+	}
+	ob.finish(t)
+
+	job, err := ai.Batches.Get(ctx, fromFile.Name, nil)
+	if err != nil {
+		t.Fatalf("Batches.Get: %v", err)
+	}
+	if job.State != genai.JobStateSucceeded || job.DisplayName != "nightly" || job.Dest == nil || !strings.HasPrefix(job.Dest.FileName, "files/") {
+		t.Fatalf("batch %+v dest %+v", job, job.Dest)
+	}
+	out, err := ai.Files.Get(ctx, job.Dest.FileName, nil)
+	if err != nil || out.Source != genai.FileSourceGenerated {
+		t.Fatalf("Files.Get = %+v, %v", out, err)
+	}
+	results, err := ai.Files.Download(ctx, genai.NewDownloadURIFromFile(out), nil)
+	if err != nil || !strings.Contains(string(results), `"text":"one"`) {
+		t.Fatalf("Files.Download = %q, %v", results, err)
+	}
+	if job, err = ai.Batches.Get(ctx, inline.Name, nil); err != nil || job.State != genai.JobStateCancelled {
+		t.Fatalf("cancelled batch = %+v, %v", job, err)
+	}
+	page, err := ai.Batches.List(ctx, &genai.ListBatchJobsConfig{PageSize: 1})
+	if err != nil {
+		t.Fatalf("Batches.List: %v", err)
+	}
+	if len(page.Items) != 1 || page.Items[0].Name != inline.Name || page.NextPageToken == "" {
+		t.Fatalf("first page %+v (next %q)", page.Items, page.NextPageToken)
+	}
+	if page, err = page.Next(ctx); err != nil || len(page.Items) != 1 || page.Items[0].Name != fromFile.Name {
+		t.Fatalf("second page %+v, %v", page, err)
+	}
+	if _, err := ai.Batches.Delete(ctx, inline.Name, nil); err != nil {
+		t.Fatalf("Batches.Delete: %v", err)
+	}
+	if _, err := ai.Batches.Get(ctx, inline.Name, nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("get after delete: %v", err)
+	}
+
+	if video, err = ai.Operations.GetVideosOperation(ctx, video, nil); err != nil {
+		t.Fatalf("GetVideosOperation: %v", err)
+	}
+	if !video.Done || video.Response == nil || len(video.Response.GeneratedVideos) != 1 {
+		t.Fatalf("video %+v", video)
+	}
+	clip, err := ai.Files.Download(ctx, genai.NewDownloadURIFromVideo(video.Response.GeneratedVideos[0].Video), nil)
+	if err != nil || !bytes.Contains(clip, []byte("a cat")) {
+		t.Fatalf("video download %q, %v", clip, err)
+	}
+	if _, err := ai.Files.Delete(ctx, file.Name, nil); err != nil {
+		t.Fatalf("Files.Delete: %v", err)
+	}
+	if _, err := ai.Files.Get(ctx, file.Name, nil); err == nil {
+		t.Fatal("the deleted file is still there")
 	}
 }
