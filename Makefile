@@ -22,8 +22,18 @@ test-sdk: build
 bench: build
 	./bin/webhookd bench
 
+# Every fuzz target of a parser of outside input, FUZZTIME each.
+FUZZ_TARGETS = api:FuzzDecodeObject api:FuzzPageToken \
+	receiver:FuzzSignatureHeader receiver:FuzzJWT receiver:FuzzParseJWKS receiver:FuzzVerifyBody receiver:FuzzCacheMaxAge \
+	signing:FuzzParseSecret netguard:FuzzClassify \
+	lro:FuzzParseBatchGenerateContent lro:FuzzParseBatchCreate lro:FuzzBatchInputFile lro:FuzzParseInteraction \
+	lro:FuzzParseVideo lro:FuzzParseUploadStart lro:FuzzParseUploadCommand
+
 fuzz:
-	go test -run '^$$' -fuzz FuzzDecodeObject -fuzztime $(FUZZTIME) ./api/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t#*:}; echo "== $$fn ($$pkg)"; \
+		go test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ | tail -2; \
+	done
 
 ci:
 	bash .ci/run
