@@ -215,9 +215,13 @@ func startProfiles(o *benchOptions) (stop func() error, err error) {
 
 // benchResult is everything the report prints.
 type benchResult struct {
-	opts      *benchOptions
-	target    string // "sqlite (embedded)" or the URLs
-	raw       loadgen.RawResult
+	opts   *benchOptions
+	target string // "sqlite (embedded)" or the URLs
+	// rawBefore and rawAfter bracket the webhookd phase, so that a change
+	// of the machine's load during the run shows (as their spread) and
+	// biases the ratio less (raw_per_s is their mean).
+	rawBefore loadgen.RawResult
+	rawAfter  loadgen.RawResult
 	signRate  float64 // rs256 only
 	signTook  time.Duration
 	publish   loadgen.PublishResult
@@ -232,6 +236,15 @@ type benchResult struct {
 }
 
 func (r *benchResult) deliveriesPerSecond() float64 { return loadgen.Rate(r.delivered, r.elapsed) }
+
+// rawPerSecond is the raw baseline: the mean of the rates before and after
+// the webhookd phase (or the one before, if the run stopped early).
+func (r *benchResult) rawPerSecond() float64 {
+	if r.rawAfter.Sent == 0 {
+		return r.rawBefore.PerSecond()
+	}
+	return (r.rawBefore.PerSecond() + r.rawAfter.PerSecond()) / 2
+}
 
 func ratio(a, b float64) float64 {
 	if b == 0 {
@@ -249,12 +262,20 @@ func (r *benchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "machine: %d CPUs (GOMAXPROCS %d), %s %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tcount\tseconds\tper second\tvs raw\t")
-	fmt.Fprintf(tw, "raw signed POST\t%d\t%.2f\t%.0f\t1.00\t\n", r.raw.Sent, r.raw.Elapsed.Seconds(), r.raw.PerSecond())
+	raw := r.rawPerSecond()
+	for _, rr := range []struct {
+		when string
+		res  loadgen.RawResult
+	}{{"before", r.rawBefore}, {"after", r.rawAfter}} {
+		if rr.res.Sent > 0 {
+			fmt.Fprintf(tw, "raw signed POST, %s\t%d\t%.2f\t%.0f\t%.2f\t\n", rr.when, rr.res.Sent, rr.res.Elapsed.Seconds(), rr.res.PerSecond(), ratio(rr.res.PerSecond(), raw))
+		}
+	}
 	if o.scenario == scenarioRS256 {
-		fmt.Fprintf(tw, "RS256 signing (%d cores)\t%d\t%.2f\t%.0f\t%.2f\t\n", runtime.GOMAXPROCS(0), rsaSignCount(o), r.signTook.Seconds(), r.signRate, ratio(r.signRate, r.raw.PerSecond()))
+		fmt.Fprintf(tw, "RS256 signing (%d cores)\t%d\t%.2f\t%.0f\t%.2f\t\n", runtime.GOMAXPROCS(0), rsaSignCount(o), r.signTook.Seconds(), r.signRate, ratio(r.signRate, raw))
 	}
 	fmt.Fprintf(tw, "publish (accepted)\t%d\t%.2f\t%.0f\t\t\n", r.publish.Accepted, r.publish.Last.Sub(r.publish.First).Seconds(), r.publish.PerSecond())
-	fmt.Fprintf(tw, "webhookd deliveries\t%d\t%.2f\t%.0f\t%.2f\t\n", r.delivered, r.elapsed.Seconds(), r.deliveriesPerSecond(), ratio(r.deliveriesPerSecond(), r.raw.PerSecond()))
+	fmt.Fprintf(tw, "webhookd deliveries\t%d\t%.2f\t%.0f\t%.2f\t\n", r.delivered, r.elapsed.Seconds(), r.deliveriesPerSecond(), ratio(r.deliveriesPerSecond(), raw))
 	_ = tw.Flush()
 	l := r.latency
 	fmt.Fprintf(w, "event-to-receipt latency (ms, %d deliveries): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n",
@@ -272,7 +293,7 @@ func (r *benchResult) print(w io.Writer) {
 		fmt.Fprintf(w, "RS256: deliveries/s ÷ signing/s = %.2f\n", ratio(r.deliveriesPerSecond(), r.signRate))
 	}
 	fmt.Fprintf(w, "result deliveries_per_s=%.0f raw_per_s=%.0f ratio=%.2f p50_ms=%.1f p99_ms=%.1f accepted_per_s=%.0f",
-		r.deliveriesPerSecond(), r.raw.PerSecond(), ratio(r.deliveriesPerSecond(), r.raw.PerSecond()),
+		r.deliveriesPerSecond(), raw, ratio(r.deliveriesPerSecond(), raw),
 		ms(l.P50), ms(l.P99), r.publish.PerSecond())
 	if o.scenario == scenarioRS256 {
 		fmt.Fprintf(w, " sign_per_s=%.0f sign_ratio=%.2f", r.signRate, ratio(r.deliveriesPerSecond(), r.signRate))
@@ -360,15 +381,22 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 	}
 
 	rawCount := o.events * o.fanout
-	progress.run("raw signed POST", func() string {
-		return fmt.Sprintf("%d/%d", setup.recv.Received(), rawCount)
-	})
-	res.raw = loadgen.RunRaw(ctx, loadgen.RawConfig{
-		Client: httpClient, Targets: setup.raw, Count: rawCount, Concurrency: o.concurrency, Body: body, Sign: setup.rawSign,
-	})
-	progress.done()
-	if res.raw.Err != nil {
-		return nil, fmt.Errorf("raw baseline: %d of %d failed, first: %w", res.raw.Failed, rawCount, res.raw.Err)
+	runRaw := func(when string) (loadgen.RawResult, error) {
+		from := setup.recv.Received()
+		progress.run("raw signed POST, "+when, func() string {
+			return fmt.Sprintf("%d/%d", setup.recv.Received()-from, rawCount)
+		})
+		r := loadgen.RunRaw(ctx, loadgen.RawConfig{
+			Client: httpClient, Targets: setup.raw, Count: rawCount, Concurrency: o.concurrency, Body: body, Sign: setup.rawSign,
+		})
+		progress.done()
+		if r.Err != nil {
+			return r, fmt.Errorf("raw baseline (%s): %d of %d failed, first: %w", when, r.Failed, rawCount, r.Err)
+		}
+		return r, nil
+	}
+	if res.rawBefore, err = runRaw("before"); err != nil {
+		return nil, err
 	}
 	rawReceived := setup.recv.Received()
 
@@ -418,6 +446,9 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 		}
 	}
 	progress.done()
+	if res.rawAfter, err = runRaw("after"); err != nil {
+		return nil, err
+	}
 
 	var last time.Time
 	sample := make([]time.Duration, 0, res.expected)

@@ -42,8 +42,9 @@ func TestBenchSmoke(t *testing.T) {
 			if res.expected != want || res.delivered != want {
 				t.Errorf("expected %d, delivered %d; want %d of %d", res.expected, res.delivered, want, want)
 			}
-			if res.raw.Sent != want || res.publish.Accepted != o.events || res.rejected != 0 {
-				t.Errorf("raw sent %d (want %d), accepted %d (want %d), rejected %d", res.raw.Sent, want, res.publish.Accepted, o.events, res.rejected)
+			if res.rawBefore.Sent != want || res.rawAfter.Sent != want || res.publish.Accepted != o.events || res.rejected != 0 {
+				t.Errorf("raw sent %d and %d (want %d), accepted %d (want %d), rejected %d",
+					res.rawBefore.Sent, res.rawAfter.Sent, want, res.publish.Accepted, o.events, res.rejected)
 			}
 			if res.latency.Count != want {
 				t.Errorf("latency sample has %d deliveries, want %d", res.latency.Count, want)
