@@ -14,7 +14,7 @@ const (
 	ENOTFOUND        = "not_found"       // 404 NOT_FOUND
 	ECONFLICT        = "conflict"        // 409 ALREADY_EXISTS / ABORTED
 	EPRECONDITION    = "precondition"    // 400 FAILED_PRECONDITION
-	ETOOLARGE        = "too_large"       // 413 INVALID_ARGUMENT
+	ETOOLARGE        = "too_large"       // 400 INVALID_ARGUMENT (SPEC §2: oversized bodies are a 400)
 	ENOTIMPLEMENTED  = "not_implemented" // 501 UNIMPLEMENTED
 	EUNAVAILABLE     = "unavailable"     // 503 UNAVAILABLE
 	EINTERNAL        = "internal"        // 500 INTERNAL

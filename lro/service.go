@@ -74,7 +74,7 @@ func (s *Service) CreateBatch(ctx context.Context, projectID, model string, shap
 			return nil, fmt.Errorf("lro: look up batch input %s: %w", req.FileName, err)
 		}
 	}
-	op, err := s.m.NewBatch(projectID, req, s.clock.Now())
+	op, err := s.m.NewBatch(projectID, req, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (s *Service) transition(ctx context.Context, projectID, id string, kind web
 		if err != nil {
 			return nil, err
 		}
-		c, err := fn(op, s.clock.Now())
+		c, err := fn(op, s.now())
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +240,7 @@ func (s *Service) CreateInteraction(ctx context.Context, projectID string, body 
 			return nil, err
 		}
 	}
-	c, op, err := s.m.NewInteraction(projectID, req, prev, s.clock.Now())
+	c, op, err := s.m.NewInteraction(projectID, req, prev, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +279,7 @@ func (s *Service) CreateVideo(ctx context.Context, projectID, model string, body
 	if err != nil {
 		return nil, err
 	}
-	op, err := s.m.NewVideo(projectID, req, s.clock.Now())
+	op, err := s.m.NewVideo(projectID, req, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +305,7 @@ func (s *Service) GetVideo(ctx context.Context, projectID, model, id string) (js
 // StartUpload starts a resumable upload (X-Goog-Upload-Command: start)
 // and returns the URL the client sends the chunks to.
 func (s *Service) StartUpload(ctx context.Context, projectID string, body []byte, contentLength, contentType string) (string, error) {
-	sess, err := ParseUploadStart(projectID, body, contentLength, contentType, s.clock.Now())
+	sess, err := ParseUploadStart(projectID, body, contentLength, contentType, s.now())
 	if err != nil {
 		return "", err
 	}
@@ -359,7 +359,7 @@ func (s *Service) UploadChunk(ctx context.Context, projectID, id, command, offse
 	if !cmd.Finalize {
 		return UploadResult{Status: "active", Received: sess.Received, Body: json.RawMessage(`{}`)}, nil
 	}
-	f, err := s.store.FinalizeUpload(ctx, projectID, id, s.clock.Now())
+	f, err := s.store.FinalizeUpload(ctx, projectID, id, s.now())
 	if err != nil {
 		return UploadResult{}, err
 	}
@@ -442,3 +442,7 @@ func (s *Service) DeleteFile(ctx context.Context, projectID, id string) (json.Ra
 	}
 	return json.RawMessage(`{}`), nil
 }
+
+// now is the service clock's time at the precision both stores keep
+// (microseconds), so a create response shows the same times as a later get.
+func (s *Service) now() time.Time { return s.clock.Now().Truncate(time.Microsecond) }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/lro"
@@ -139,7 +140,7 @@ func TestServiceListPages(t *testing.T) {
 	s, svc := newService(t)
 	var want []string
 	for i := range 5 {
-		s.clock.Advance(1)
+		s.clock.Advance(time.Microsecond) // the stores keep microseconds
 		body := `{"model":"gemini-2.5-flash","input":"x","background":true}`
 		if i%2 == 0 {
 			raw, err := svc.CreateBatch(ctx, "prj_1", "g", lro.ShapeBatchGenerateContent, []byte(inlineBody))
