@@ -1,11 +1,12 @@
 package api
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/webhookd/webhookd/internal/promreg"
 )
 
 // metrics are the API request metrics. Labels use the route template
@@ -37,24 +38,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return &metrics{requests: requests, latency: latency}, nil
 	}
 	var err error
-	if requests, err = register(reg, requests); err != nil {
+	if requests, err = promreg.Register(reg, requests); err != nil {
 		return nil, err
 	}
-	if latency, err = register(reg, latency); err != nil {
+	if latency, err = promreg.Register(reg, latency); err != nil {
 		return nil, err
 	}
 	return &metrics{requests: requests, latency: latency}, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 func (m *metrics) observe(method, route string, code int, d time.Duration) {

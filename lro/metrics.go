@@ -1,9 +1,10 @@
 package lro
 
 import (
-	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/webhookd/webhookd/internal/promreg"
 )
 
 // Step outcomes, the outcome label of webhookd_lro_steps_total.
@@ -36,22 +37,11 @@ func newDriverMetrics(reg prometheus.Registerer) (*driverMetrics, error) {
 		return &driverMetrics{steps: steps, states: states}, nil
 	}
 	var err error
-	if steps, err = register(reg, steps); err != nil {
+	if steps, err = promreg.Register(reg, steps); err != nil {
 		return nil, err
 	}
-	if states, err = register(reg, states); err != nil {
+	if states, err = promreg.Register(reg, states); err != nil {
 		return nil, err
 	}
 	return &driverMetrics{steps: steps, states: states}, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
