@@ -74,11 +74,12 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchOptions, error) {
                       [--destinations D] [--rate R] [--url URL --api-key KEY]
 
 Measures webhookd's delivery against the raw limit of this machine, in one
-run: first signed POSTs straight from a Go client to verifying loopback
-receivers, then N events published through the API and delivered by
-webhookd to the same receivers. With no --url it runs webhookd in-process on
-a fresh SQLite database in a temporary directory. Progress goes to stderr;
-the table and a last "result key=value …" line go to stdout.
+run: signed POSTs straight from a Go client to verifying loopback receivers
+(before and after the rest, to see the machine's drift), and N events
+published through the API and delivered by webhookd to the same receivers.
+With no --url it runs webhookd in-process on a fresh SQLite database in a
+temporary directory. Progress goes to stderr; the table and a last
+"result key=value …" line go to stdout.
 
 Scenarios:
   hmac     static webhooks, HMAC-SHA256 (the default)
