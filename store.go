@@ -87,6 +87,22 @@ type Store interface {
 	// QueueStats describes the pending deliveries at the store clock's now.
 	QueueStats(ctx context.Context) (QueueStats, error)
 
+	// PruneEvents is retention: it deletes, in one short transaction, at
+	// most p.Limit events that are finished and old enough, together with
+	// their deliveries and attempts, and returns how many events it
+	// deleted. An event is finished when none of its deliveries is pending;
+	// it is old enough when its newest delivery was last updated (finished)
+	// before p.FailedBefore if any delivery failed, before
+	// p.SucceededBefore otherwise, and — with no deliveries at all — when it
+	// was created before p.SucceededBefore. A pending delivery is never
+	// pruned, whatever its age, nor is an event whose idempotency key is
+	// still inside IdempotencyWindow at the store clock's now (a repeated
+	// publish must still find it). Callers loop until it returns fewer
+	// than p.Limit. Batches are small on purpose: the write
+	// lock (SQLite) and row locks (PostgreSQL) are held for one batch only,
+	// so claims and results interleave with a long prune.
+	PruneEvents(ctx context.Context, p PruneParams) (deleted int, err error)
+
 	Close() error
 }
 
@@ -143,4 +159,31 @@ type QueueStats struct {
 	Due int
 	// OldestDue is the NextAttemptTime of the oldest due delivery (zero if none).
 	OldestDue time.Time
+}
+
+// PruneParams selects what Store.PruneEvents deletes. Both cutoffs are
+// absolute times, computed by the caller from its retention settings, so the
+// store needs no policy of its own.
+type PruneParams struct {
+	// SucceededBefore is the cutoff for events whose deliveries all
+	// succeeded (and events that had no delivery).
+	SucceededBefore time.Time
+	// FailedBefore is the cutoff for events with at least one failed
+	// delivery; normally earlier than SucceededBefore, so failures are kept
+	// longer for recovery.
+	FailedBefore time.Time
+	// Limit is the most events one call deletes; it must be positive.
+	Limit int
+}
+
+// Validate reports a PruneParams a store must refuse: a zero cutoff would
+// mean "the year 1" and is always a caller's mistake.
+func (p PruneParams) Validate() error {
+	if p.Limit <= 0 {
+		return Errorf(EINVALID, "prune limit must be positive, got %d", p.Limit)
+	}
+	if p.SucceededBefore.IsZero() || p.FailedBefore.IsZero() {
+		return Errorf(EINVALID, "prune cutoffs must be set")
+	}
+	return nil
 }

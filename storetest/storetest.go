@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Recovery", s.recovery},
 		{"QueueStats", s.queueStats},
 		{"SigningKey", s.signingKeys},
+		{"Prune", s.prunes},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
