@@ -148,8 +148,9 @@ type PublishResult struct {
 	// last one.
 	First, Last time.Time
 	// Late counts open-loop publishes that started more than 10 ms after
-	// their scheduled time because Concurrency publishes were in flight:
-	// the service did not keep up with Rate.
+	// their scheduled time: Concurrency publishes were in flight (the
+	// service did not keep up with Rate), or the machine was too busy to
+	// start them on time.
 	Late int
 	Err  error
 }
