@@ -38,6 +38,11 @@ type Config struct {
 	ShutdownGrace time.Duration  // WEBHOOKD_SHUTDOWN_GRACE
 	SimJob        time.Duration  // WEBHOOKD_SIM_JOB_DURATION: how long a simulated job runs
 	BatchExpiry   time.Duration  // WEBHOOKD_BATCH_EXPIRY: a batch not finished by then expires
+	// Retention: events whose deliveries all succeeded are pruned this long
+	// after the last one finished; FailedRetention applies instead when any
+	// delivery failed, and must be at least Retention.
+	Retention       time.Duration // WEBHOOKD_RETENTION
+	FailedRetention time.Duration // WEBHOOKD_FAILED_RETENTION
 }
 
 func defaultConfig() Config {
@@ -51,6 +56,9 @@ func defaultConfig() Config {
 		Timeout:       10 * time.Second,
 		DisableAfter:  24 * time.Hour,
 		ShutdownGrace: 15 * time.Second,
+
+		Retention:       defaultRetention,
+		FailedRetention: defaultFailedRetention,
 	}
 }
 
@@ -121,6 +129,8 @@ func (c *Config) fromEnv() error {
 	dur("WEBHOOKD_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	dur("WEBHOOKD_SIM_JOB_DURATION", &c.SimJob)
 	dur("WEBHOOKD_BATCH_EXPIRY", &c.BatchExpiry)
+	dur("WEBHOOKD_RETENTION", &c.Retention)
+	dur("WEBHOOKD_FAILED_RETENTION", &c.FailedRetention)
 	return errors.Join(errs...)
 }
 
@@ -157,6 +167,13 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log format must be json or text, got %q", c.LogFormat))
+	}
+	if c.Retention <= 0 {
+		errs = append(errs, fmt.Errorf("retention must be positive, got %v (WEBHOOKD_RETENTION)", c.Retention))
+	}
+	if c.FailedRetention < c.Retention {
+		// Failures are what an operator recovers: never drop them first.
+		errs = append(errs, fmt.Errorf("failed retention %v must be at least retention %v (WEBHOOKD_FAILED_RETENTION)", c.FailedRetention, c.Retention))
 	}
 	return errors.Join(errs...)
 }

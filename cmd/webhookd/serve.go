@@ -25,7 +25,7 @@ import (
 )
 
 // maintenanceEvery is how often the singleton maintenance (key rotation,
-// key expiry) runs.
+// key expiry, retention) runs.
 const maintenanceEvery = time.Minute
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -166,7 +166,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		}
 	})
 	wg.Go(func() { _ = driver.Run(engCtx) })
-	wg.Go(func() { runMaintenance(engCtx, st, ring, logger) })
+	wg.Go(func() { runMaintenance(engCtx, st, ring, newRetention(cfg, clock), logger) })
 	if l, ok := st.(listener); ok {
 		wg.Go(func() {
 			if err := l.Listen(engCtx, eng.Notify); err != nil && !errors.Is(err, context.Canceled) {
@@ -233,10 +233,10 @@ type locker interface {
 	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 }
 
-// runMaintenance rotates and expires signing keys on schedule. With a shared
-// database only the process holding the advisory lock does it; the others
-// reload the ring so they sign with the current key.
-func runMaintenance(ctx context.Context, st webhookd.Store, ring *signing.KeyRing, logger *slog.Logger) {
+// runMaintenance rotates and expires signing keys and prunes old history on
+// schedule. With a shared database only the process holding the advisory
+// lock does it; the others reload the ring so they sign with the current key.
+func runMaintenance(ctx context.Context, st webhookd.Store, ring *signing.KeyRing, ret retention, logger *slog.Logger) {
 	t := time.NewTicker(maintenanceEvery)
 	defer t.Stop()
 	for {
@@ -245,13 +245,15 @@ func runMaintenance(ctx context.Context, st webhookd.Store, ring *signing.KeyRin
 			return
 		case <-t.C:
 		}
-		if err := maintainOnce(ctx, st, ring); err != nil && !errors.Is(err, context.Canceled) {
+		if err := maintainOnce(ctx, st, ring, ret, logger); err != nil && !errors.Is(err, context.Canceled) {
 			logger.Warn("maintenance", "err", err)
 		}
 	}
 }
 
-func maintainOnce(ctx context.Context, st webhookd.Store, ring *signing.KeyRing) error {
+// maintainOnce is one maintenance run. Retention runs even when key
+// maintenance fails: one must not starve the other.
+func maintainOnce(ctx context.Context, st webhookd.Store, ring *signing.KeyRing, ret retention, logger *slog.Logger) error {
 	if l, ok := st.(locker); ok {
 		unlock, held, err := l.TryLock(ctx, "webhookd-maintenance")
 		if err != nil {
@@ -262,7 +264,9 @@ func maintainOnce(ctx context.Context, st webhookd.Store, ring *signing.KeyRing)
 		}
 		defer unlock()
 	}
-	return ring.Maintain(ctx)
+	keyErr := ring.Maintain(ctx)
+	_, pruneErr := ret.run(ctx, st, logger)
+	return errors.Join(keyErr, pruneErr)
 }
 
 // publicURL is the issuer of delivery JWTs: the configured public URL, or

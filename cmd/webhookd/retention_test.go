@@ -1,0 +1,173 @@
+package main
+
+import (
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/fakeclock"
+	"github.com/webhookd/webhookd/sqlite"
+)
+
+// retentionFixture is a SQLite store on a fake clock with a project, and a
+// way to make finished events.
+type retentionFixture struct {
+	t       *testing.T
+	store   *sqlite.Store
+	clock   *fakeclock.Clock
+	project string
+}
+
+func newRetentionFixture(t *testing.T) *retentionFixture {
+	t.Helper()
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "retention.db"), sqlite.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	p := &webhookd.Project{ID: webhookd.NewID(webhookd.PrefixProject), Name: "p", CreateTime: clock.Now()}
+	if err := st.CreateProject(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	return &retentionFixture{t: t, store: st, clock: clock, project: p.ID}
+}
+
+// events publishes n events with one delivery each and records outcome for
+// every one (OutcomeRetry: still pending, due again in a year).
+func (f *retentionFixture) events(n int, outcome webhookd.Outcome) {
+	f.t.Helper()
+	ctx := f.t.Context()
+	for range n {
+		_, _, err := f.store.PublishEvent(ctx, webhookd.NewEvent{ProjectID: f.project, Type: webhookd.EventBatchSucceeded,
+			Data: []byte(`{"id":"b"}`), Source: "api", WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://example.com/h"}}})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	cs, err := f.store.ClaimDeliveries(ctx, n+1, time.Minute)
+	if err != nil || len(cs) != n {
+		f.t.Fatalf("claimed %d, %v; want %d", len(cs), err, n)
+	}
+	rs := make([]webhookd.Result, len(cs))
+	for i, c := range cs {
+		rs[i] = webhookd.Result{DeliveryID: c.Delivery.ID, LeaseToken: c.Delivery.LeaseToken, Outcome: outcome,
+			NextAttemptTime: f.clock.Now().Add(365 * 24 * time.Hour),
+			Attempt:         &webhookd.Attempt{Time: f.clock.Now(), StatusCode: 500}}
+	}
+	if err := f.store.RecordResults(ctx, rs); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *retentionFixture) eventCount() int {
+	f.t.Helper()
+	evs, err := f.store.ListEvents(f.t.Context(), f.project, webhookd.Page{Size: 1000})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return len(evs)
+}
+
+func TestRetentionRun(t *testing.T) {
+	t.Parallel()
+	const day = 24 * time.Hour
+	tests := []struct {
+		name          string
+		batch, perRun int
+		age           time.Duration
+		want          []prunedStats // one per run
+		left          int           // events left after the runs
+	}{
+		// 5 succeeded, 2 failed and 2 pending events, aged past 30 days
+		// (the succeeded go) or past 90 (the failed go too).
+		{"succeeded go after 30 days", 2, 100, 31 * day, []prunedStats{{Events: 5, Batches: 3}}, 4},
+		{"failed go after 90 days", 2, 100, 91 * day, []prunedStats{{Events: 7, Batches: 4}}, 2},
+		{"a full last batch needs one more to see the end", 5, 100, 31 * day, []prunedStats{{Events: 5, Batches: 2}}, 4},
+		{"nothing yet", 2, 100, 29 * day, []prunedStats{{Events: 0, Batches: 1}}, 9},
+		{"per-run cap", 2, 3, 91 * day, []prunedStats{{Events: 3, Batches: 2}, {Events: 3, Batches: 2}, {Events: 1, Batches: 1}}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newRetentionFixture(t)
+			f.events(5, webhookd.OutcomeSucceeded)
+			f.events(2, webhookd.OutcomeFailed)
+			f.events(2, webhookd.OutcomeRetry)
+			f.clock.Advance(tt.age)
+			r := retention{Clock: f.clock, Succeeded: 30 * day, Failed: 90 * day, Batch: tt.batch, PerRun: tt.perRun}
+			var log strings.Builder
+			logger := slog.New(slog.NewTextHandler(&log, nil))
+			for i, want := range tt.want {
+				got, err := r.run(t.Context(), f.store, logger)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("run %d: %+v, want %+v", i+1, got, want)
+				}
+			}
+			if got := f.eventCount(); got != tt.left {
+				t.Errorf("%d events left, want %d", got, tt.left)
+			}
+			if tt.want[0].Events > 0 && !strings.Contains(log.String(), "events_pruned="+strconv.Itoa(tt.want[0].Events)) {
+				t.Errorf("log does not say how many were pruned:\n%s", log.String())
+			}
+		})
+	}
+}
+
+func TestRetentionExpiresUploads(t *testing.T) {
+	t.Parallel()
+	f := newRetentionFixture(t)
+	now := f.clock.Now()
+	s := &webhookd.UploadSession{ID: webhookd.NewID(""), ProjectID: f.project, FileID: webhookd.NewID(webhookd.PrefixFile),
+		DeclaredSize: -1, CreateTime: now, ExpireTime: now.Add(webhookd.UploadSessionTTL)}
+	if err := f.store.CreateUploadSession(t.Context(), s); err != nil {
+		t.Fatal(err)
+	}
+	r := retention{Clock: f.clock, Succeeded: time.Hour, Failed: time.Hour, Batch: 10, PerRun: 10}
+	logger := slog.New(slog.DiscardHandler)
+	if got, err := r.run(t.Context(), f.store, logger); err != nil || got.Uploads != 0 {
+		t.Fatalf("before expiry: %+v, %v; want no upload expired", got, err)
+	}
+	f.clock.Set(s.ExpireTime)
+	if got, err := r.run(t.Context(), f.store, logger); err != nil || got.Uploads != 1 {
+		t.Fatalf("at expiry: %+v, %v; want 1 upload expired", got, err)
+	}
+}
+
+func TestRetentionConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name              string
+		retention, failed time.Duration
+		wantErr           string
+	}{
+		{"defaults", defaultRetention, defaultFailedRetention, ""},
+		{"equal", time.Hour, time.Hour, ""},
+		{"failed shorter", 48 * time.Hour, 24 * time.Hour, "WEBHOOKD_FAILED_RETENTION"},
+		{"zero", 0, time.Hour, "WEBHOOKD_RETENTION"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := defaultConfig()
+			c.Retention, c.FailedRetention = tt.retention, tt.failed
+			err := c.validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("validate: %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("validate: %v, want an error naming %s", err, tt.wantErr)
+			}
+		})
+	}
+	if c := defaultConfig(); c.Retention != 720*time.Hour || c.FailedRetention != 2160*time.Hour {
+		t.Errorf("defaults: retention %v, failed %v; want 720h and 2160h", c.Retention, c.FailedRetention)
+	}
+}
