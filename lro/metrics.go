@@ -1,7 +1,6 @@
 package lro
 
 import (
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookd/webhookd/internal/promreg"
