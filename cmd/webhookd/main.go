@@ -29,6 +29,7 @@ Usage:
   webhookd keys list --project ID|NAME
   webhookd keys revoke --project ID|NAME KEY_ID
   webhookd receive --addr ADDR [--secret whsec_…]… [--jwks-url URL --audience AUD]
+  webhookd bench [--scenario hmac|rs256|failing|hang] [flags]   measure delivery against the raw limit
   webhookd version
 
 Configuration is read from WEBHOOKD_* environment variables; flags override
