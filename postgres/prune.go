@@ -17,11 +17,17 @@ import (
 // retry can make a finished delivery pending again), so the streams only
 // propose: pruneCheckQuery decides, after the candidates' deliveries are
 // locked.
+//
+// The sibling checks end in OFFSET 0, which keeps PostgreSQL from turning
+// NOT EXISTS into an anti-join: as a join it may hash every delivery of the
+// table to check a few hundred candidates; as a subplan each candidate is one
+// probe of deliveries_event, and the scan stops at the batch's LIMIT.
 const (
 	pruneSucceededQuery = `SELECT d.event_id FROM deliveries d
 		WHERE d.state = 'succeeded' AND d.update_time < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = d.event_id AND x.id <> d.id
-			AND (x.state <> 'succeeded' OR (x.update_time, x.id) > (d.update_time, d.id)))
+			AND (x.state <> 'succeeded' OR (x.update_time, x.id) > (d.update_time, d.id))
+			OFFSET 0)
 		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id
 			AND e.idempotency_key IS NOT NULL AND e.create_time > $2)
 		ORDER BY d.update_time
@@ -31,7 +37,8 @@ const (
 		WHERE d.state = 'failed' AND d.update_time < $1
 		AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.event_id = d.event_id AND x.id <> d.id
 			AND (x.state = 'pending' OR x.update_time >= $1
-				OR (x.state = 'failed' AND (x.update_time, x.id) > (d.update_time, d.id))))
+				OR (x.state = 'failed' AND (x.update_time, x.id) > (d.update_time, d.id)))
+			OFFSET 0)
 		AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id
 			AND e.idempotency_key IS NOT NULL AND e.create_time > $2)
 		ORDER BY d.update_time
@@ -64,6 +71,13 @@ const (
 		WHERE e.id = ANY ($1) AND a.blocked = 0
 		AND CASE WHEN a.failed THEN a.newest < $4 ELSE COALESCE(a.newest, e.create_time) < $3 END
 		AND NOT (e.idempotency_key IS NOT NULL AND e.create_time > $5)`
+
+	// The deletes, children first, each by an index: attempts by
+	// attempts_delivery, deliveries by deliveries_event, events by key.
+	pruneAttemptsQuery = `DELETE FROM attempts
+		WHERE delivery_id = ANY (ARRAY (SELECT id FROM deliveries WHERE event_id = ANY ($1)))`
+	pruneDeliveriesQuery = `DELETE FROM deliveries WHERE event_id = ANY ($1)`
+	pruneEventsQuery     = `DELETE FROM events WHERE id = ANY ($1)`
 )
 
 // PruneEvents deletes up to p.Limit finished, old events with their
@@ -116,14 +130,13 @@ func (s *Store) PruneEvents(ctx context.Context, p webhookd.PruneParams) (int, e
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM attempts
-			WHERE delivery_id = ANY (ARRAY (SELECT id FROM deliveries WHERE event_id = ANY ($1)))`, ids); err != nil {
+		if _, err := tx.Exec(ctx, pruneAttemptsQuery, ids); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM deliveries WHERE event_id = ANY ($1)`, ids); err != nil {
+		if _, err := tx.Exec(ctx, pruneDeliveriesQuery, ids); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM events WHERE id = ANY ($1)`, ids)
+		tag, err := tx.Exec(ctx, pruneEventsQuery, ids)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,156 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/storetest"
+)
+
+// TestPrunePlans checks that retention walks its indexes in order instead of
+// scanning the history, which is the largest table the store has.
+func TestPrunePlans(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	args := named("before", "idempotent_since", "limit")
+	tests := []struct {
+		name, query string
+		args        []any
+		want        []string
+	}{
+		{"succeeded", sqlPruneSucceeded, args, []string{"INDEX deliveries_succeeded", "INDEX deliveries_event"}},
+		{"failed", sqlPruneFailed, args, []string{"INDEX deliveries_failed", "INDEX deliveries_event"}},
+		{"undelivered", sqlPruneUndelivered, args, []string{"INDEX events_undelivered", "INDEX deliveries_event"}},
+		{"attempts", sqlPruneAttempts, []any{"[]"}, []string{"INDEX attempts_delivery", "INDEX deliveries_event"}},
+		{"deliveries", sqlPruneDeliveries, []any{"[]"}, []string{"INDEX deliveries_event"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			plan := queryPlan(t, s, tt.query, tt.args...)
+			for _, want := range tt.want {
+				if !strings.Contains(plan, want) {
+					t.Errorf("plan lacks %q:\n%s", want, plan)
+				}
+			}
+			for _, line := range strings.Split(plan, "\n") {
+				if strings.HasPrefix(line, "SCAN deliveries") || strings.HasPrefix(line, "SCAN events") ||
+					strings.HasPrefix(line, "SCAN attempts") || strings.Contains(line, "TEMP B-TREE FOR ORDER BY") {
+					t.Errorf("plan scans or sorts: %q\n%s", line, plan)
+				}
+			}
+		})
+	}
+}
+
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
+
+// BenchmarkPruneBesideClaims prunes a large history (old succeeded events,
+// each with a delivery and an attempt) in batches of 500 while a claim loop
+// runs on the same single writer, and reports what the claims saw:
+//
+//	go test -run '^$' -bench PruneBesideClaims -benchtime 1x ./sqlite
+func BenchmarkPruneBesideClaims(b *testing.B) {
+	const history, queue = 100_000, 1_000
+	for _, pause := range []time.Duration{0, 10 * time.Millisecond} {
+		b.Run("pause="+pause.String(), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				s, err := Open(b.Context(), filepath.Join(b.TempDir(), "prune.db"), Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				old := time.Now().Add(-40 * 24 * time.Hour)
+				seedPruneLoad(b, s, history, queue, old)
+				b.StartTimer()
+				r := storetest.MeasurePruneBesideClaims(b, s, webhookd.PruneParams{
+					SucceededBefore: old.Add(24 * time.Hour), FailedBefore: old.Add(24 * time.Hour), Limit: 500}, pause, 200)
+				b.StopTimer()
+				var left int
+				if err := s.reader.QueryRowContext(b.Context(), `SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM attempts)`).Scan(&left); err != nil {
+					b.Fatal(err)
+				}
+				// What stays is the queue: its events, and no attempt (deferrals make none).
+				if r.Pruned != history || left != queue {
+					b.Fatalf("pruned %d of %d events; %d events and attempts left, want the %d of the queue", r.Pruned, history, left, queue)
+				}
+				b.Logf("SQLite, %d old events beside %d due deliveries, batches of 500, pause %v:\n%v", history, queue, pause, r)
+				b.ReportMetric(float64(r.Pruned)/r.PruneTime.Seconds(), "pruned/s")
+				b.ReportMetric(float64(r.During.P50.Microseconds())/1000, "claim-p50-ms")
+				b.ReportMetric(float64(r.During.P99.Microseconds())/1000, "claim-p99-ms")
+				b.ReportMetric(float64(r.Baseline.P99.Microseconds())/1000, "alone-p99-ms")
+				_ = s.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// seedPruneLoad writes, in one transaction, history events finished at old
+// (one succeeded delivery and one attempt each) and queue events whose one
+// delivery is pending and due.
+func seedPruneLoad(b *testing.B, s *Store, history, queue int, old time.Time) {
+	b.Helper()
+	now := time.Now()
+	tx, err := s.writer.BeginTx(b.Context(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO projects (id, name, create_time) VALUES ('p', 'p', ?)`, []any{micros(old)}},
+		{`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?)
+			INSERT INTO events (id, project_id, type, payload, create_time, delivery_count)
+			SELECT 'e' || n, 'p', 'batch.succeeded', CAST('{"type":"batch.succeeded","data":{}}' AS BLOB), ? + n, 1 FROM g`, []any{history, micros(old)}},
+		{`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, attempt_count, create_time, update_time)
+			SELECT 'd' || substr(id, 2), id, 'p', 'dynamic', 'https://example.com/h', 'succeeded', create_time, 1, create_time, create_time FROM events`, nil},
+		{`INSERT INTO attempts (id, delivery_id, number, time, status_code, response_body)
+			SELECT 'a' || substr(id, 2), id, 1, create_time, 200, 'ok' FROM deliveries`, nil},
+		{`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?)
+			INSERT INTO events (id, project_id, type, payload, create_time, delivery_count)
+			SELECT 'q' || n, 'p', 'batch.succeeded', CAST('{"type":"batch.succeeded","data":{}}' AS BLOB), ?, 1 FROM g`, []any{queue, micros(now)}},
+		{`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, create_time, update_time)
+			SELECT 'dq' || substr(id, 2), id, 'p', 'dynamic', 'https://example.com/h', 'pending', create_time, create_time, create_time
+			FROM events WHERE id LIKE 'q%'`, nil},
+	} {
+		if _, err := tx.ExecContext(b.Context(), q.sql, q.args...); err != nil {
+			b.Fatalf("seed: %v\n%s", err, q.sql)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(b.Context(), `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+}
