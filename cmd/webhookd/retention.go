@@ -28,7 +28,7 @@ const (
 const (
 	pruneBatch      = 500
 	pruneBatchPause = 10 * time.Millisecond
-	prunePerRun     = 100 * pruneBatch
+	prunePerRun     = 200 * pruneBatch
 )
 
 // retention is the part of maintenance that deletes old history.

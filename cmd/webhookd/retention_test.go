@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/fakeclock"
+	"github.com/webhookd/webhookd/postgres"
+	"github.com/webhookd/webhookd/signing"
 	"github.com/webhookd/webhookd/sqlite"
 )
 
@@ -17,7 +23,7 @@ import (
 // way to make finished events.
 type retentionFixture struct {
 	t       *testing.T
-	store   *sqlite.Store
+	store   webhookd.Store
 	clock   *fakeclock.Clock
 	project string
 }
@@ -30,6 +36,11 @@ func newRetentionFixture(t *testing.T) *retentionFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
+	return newRetentionFixtureOn(t, st, clock)
+}
+
+func newRetentionFixtureOn(t *testing.T, st webhookd.Store, clock *fakeclock.Clock) *retentionFixture {
+	t.Helper()
 	p := &webhookd.Project{ID: webhookd.NewID(webhookd.PrefixProject), Name: "p", CreateTime: clock.Now()}
 	if err := st.CreateProject(t.Context(), p); err != nil {
 		t.Fatal(err)
@@ -170,4 +181,77 @@ func TestRetentionConfig(t *testing.T) {
 	if c := defaultConfig(); c.Retention != 720*time.Hour || c.FailedRetention != 2160*time.Hour {
 		t.Errorf("defaults: retention %v, failed %v; want 720h and 2160h", c.Retention, c.FailedRetention)
 	}
+}
+
+// TestMaintainOncePrunes checks the wiring: a maintenance run prunes, and
+// with a shared PostgreSQL database only the process holding the
+// maintenance lock does.
+func TestMaintainOncePrunes(t *testing.T) {
+	t.Parallel()
+	sealer, err := signing.NewSealer(make([]byte, signing.MasterKeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const day = 24 * time.Hour
+	run := func(t *testing.T, f *retentionFixture, other locker) {
+		t.Helper()
+		logger := slog.New(slog.NewTextHandler(t.Output(), nil))
+		ring, err := signing.NewKeyRing(t.Context(), signing.KeyRingConfig{Store: f.store, Sealer: sealer, Clock: f.clock, Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.events(3, webhookd.OutcomeSucceeded)
+		f.clock.Advance(31 * day)
+		ret := retention{Clock: f.clock, Succeeded: 30 * day, Failed: 90 * day, Batch: 2, PerRun: 100}
+		if other != nil {
+			unlock, ok, err := other.TryLock(t.Context(), "webhookd-maintenance")
+			if err != nil || !ok {
+				t.Fatalf("TryLock by another process: %v, %v", ok, err)
+			}
+			if err := maintainOnce(t.Context(), f.store, ring, ret, logger); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.eventCount(); n != 3 {
+				t.Fatalf("%d events left after a run without the lock, want all 3", n)
+			}
+			unlock()
+		}
+		if err := maintainOnce(t.Context(), f.store, ring, ret, logger); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.eventCount(); n != 0 {
+			t.Fatalf("%d events left after maintenance, want 0", n)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		run(t, newRetentionFixture(t), nil)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
+		if url == "" {
+			t.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping the PostgreSQL maintenance test")
+		}
+		clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+		schema := "test_maint_" + webhookd.NewID("")
+		open := func() *postgres.Store {
+			st, err := postgres.Open(t.Context(), url, postgres.Options{Clock: clock, Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			return st
+		}
+		st, other := open(), open()
+		t.Cleanup(func() {
+			conn, err := pgx.Connect(context.Background(), url)
+			if err != nil {
+				return
+			}
+			defer conn.Close(context.Background())
+			_, _ = conn.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+		})
+		run(t, newRetentionFixtureOn(t, st, clock), other)
+	})
 }
