@@ -98,9 +98,9 @@ type Store interface {
 	// pruned, whatever its age, nor is an event whose idempotency key is
 	// still inside IdempotencyWindow at the store clock's now (a repeated
 	// publish must still find it). Callers loop until it returns fewer
-	// than p.Limit. Batches are small on purpose: the write
-	// lock (SQLite) and row locks (PostgreSQL) are held for one batch only,
-	// so claims and results interleave with a long prune.
+	// than p.Limit. Batches are small on purpose: the write lock (SQLite)
+	// and row locks (PostgreSQL) are held for one batch only, so claims and
+	// results interleave with a long prune.
 	PruneEvents(ctx context.Context, p PruneParams) (deleted int, err error)
 
 	Close() error
