@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,6 +29,8 @@ func TestPrunePlans(t *testing.T) {
 		{"succeeded", sqlPruneSucceeded, args, []string{"INDEX deliveries_succeeded", "INDEX deliveries_event"}},
 		{"failed", sqlPruneFailed, args, []string{"INDEX deliveries_failed", "INDEX deliveries_event"}},
 		{"undelivered", sqlPruneUndelivered, args, []string{"INDEX events_undelivered", "INDEX deliveries_event"}},
+		{"check", sqlPruneCheck, named("ids", "idempotent_since", "succeeded_before", "failed_before"),
+			[]string{"INDEX deliveries_event", "sqlite_autoindex_events_1"}},
 		{"attempts", sqlPruneAttempts, []any{"[]"}, []string{"INDEX attempts_delivery", "INDEX deliveries_event"}},
 		{"deliveries", sqlPruneDeliveries, []any{"[]"}, []string{"INDEX deliveries_event"}},
 	}
@@ -129,16 +132,18 @@ func seedPruneLoad(b *testing.B, s *Store, history, queue int, old time.Time) {
 		args []any
 	}{
 		{`INSERT INTO projects (id, name, create_time) VALUES ('p', 'p', ?)`, []any{micros(old)}},
-		{`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?)
+		{`WITH RECURSIVE g(n) AS (SELECT 1 WHERE :n > 0 UNION ALL SELECT n + 1 FROM g WHERE n < :n)
 			INSERT INTO events (id, project_id, type, payload, create_time, delivery_count)
-			SELECT 'e' || n, 'p', 'batch.succeeded', CAST('{"type":"batch.succeeded","data":{}}' AS BLOB), ? + n, 1 FROM g`, []any{history, micros(old)}},
+			SELECT 'e' || n, 'p', 'batch.succeeded', CAST('{"type":"batch.succeeded","data":{}}' AS BLOB), :t + n, 1 FROM g`,
+			[]any{sql.Named("n", history), sql.Named("t", micros(old))}},
 		{`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, attempt_count, create_time, update_time)
 			SELECT 'd' || substr(id, 2), id, 'p', 'dynamic', 'https://example.com/h', 'succeeded', create_time, 1, create_time, create_time FROM events`, nil},
 		{`INSERT INTO attempts (id, delivery_id, number, time, status_code, response_body)
 			SELECT 'a' || substr(id, 2), id, 1, create_time, 200, 'ok' FROM deliveries`, nil},
-		{`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?)
+		{`WITH RECURSIVE g(n) AS (SELECT 1 WHERE :n > 0 UNION ALL SELECT n + 1 FROM g WHERE n < :n)
 			INSERT INTO events (id, project_id, type, payload, create_time, delivery_count)
-			SELECT 'q' || n, 'p', 'batch.succeeded', CAST('{"type":"batch.succeeded","data":{}}' AS BLOB), ?, 1 FROM g`, []any{queue, micros(now)}},
+			SELECT 'q' || n, 'p', 'batch.succeeded', CAST('{"type":"batch.succeeded","data":{}}' AS BLOB), :t, 1 FROM g`,
+			[]any{sql.Named("n", queue), sql.Named("t", micros(now))}},
 		{`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, create_time, update_time)
 			SELECT 'dq' || substr(id, 2), id, 'p', 'dynamic', 'https://example.com/h', 'pending', create_time, create_time, create_time
 			FROM events WHERE id LIKE 'q%'`, nil},
@@ -152,5 +157,59 @@ func seedPruneLoad(b *testing.B, s *Store, history, queue int, old time.Time) {
 	}
 	if _, err := s.writer.ExecContext(b.Context(), `ANALYZE`); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkPruneHead measures the worst case of the search: nothing is
+// prunable, but the succeeded stream must step over the succeeded
+// deliveries of events that also have a failed one (kept for the longer
+// failed retention) before it can say so. The search runs on the read pool,
+// so the claim loop beside it should barely notice:
+//
+//	go test -run '^$' -bench PruneHead -benchtime 1x ./sqlite
+func BenchmarkPruneHead(b *testing.B) {
+	const mixed, queue = 50_000, 1_000
+	for b.Loop() {
+		b.StopTimer()
+		s, err := Open(b.Context(), filepath.Join(b.TempDir(), "head.db"), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		finished := time.Now().Add(-40 * 24 * time.Hour)
+		seedPruneLoad(b, s, 0, queue, finished)
+		tx, err := s.writer.BeginTx(b.Context(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, q := range []string{
+			`WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < ?)
+			INSERT INTO events (id, project_id, type, payload, create_time, delivery_count)
+			SELECT 'm' || n, 'p', 'batch.succeeded', CAST('{}' AS BLOB), ? + n, 2 FROM g`,
+			`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, create_time, update_time)
+			SELECT 'ds' || id, id, 'p', 'dynamic', 'https://example.com/ok', 'succeeded', create_time, create_time, create_time FROM events WHERE id LIKE 'm%'`,
+			`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, create_time, update_time)
+			SELECT 'df' || id, id, 'p', 'dynamic', 'https://example.com/dead', 'failed', create_time, create_time, create_time FROM events WHERE id LIKE 'm%'`,
+			`ANALYZE`,
+		} {
+			if _, err := tx.ExecContext(b.Context(), q, mixed, micros(finished)); err != nil && !strings.Contains(q, "ANALYZE") {
+				b.Fatalf("seed: %v\n%s", err, q)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		r := storetest.MeasurePruneBesideClaims(b, s, webhookd.PruneParams{
+			SucceededBefore: time.Now().Add(-30 * 24 * time.Hour), FailedBefore: time.Now().Add(-90 * 24 * time.Hour), Limit: 500}, 0, 200)
+		b.StopTimer()
+		if r.Pruned != 0 {
+			b.Fatalf("pruned %d events, want none: every one has a failed delivery inside its retention", r.Pruned)
+		}
+		b.Logf("SQLite, a search over %d kept events beside %d due deliveries:\n%v", mixed, queue, r)
+		b.ReportMetric(float64(r.PruneTime.Microseconds())/1000, "search-ms")
+		b.ReportMetric(float64(r.During.P99.Microseconds())/1000, "claim-p99-ms")
+		b.ReportMetric(float64(r.Baseline.P99.Microseconds())/1000, "alone-p99-ms")
+		_ = s.Close()
+		b.StartTimer()
 	}
 }
