@@ -81,42 +81,45 @@ const (
 )
 
 // PruneEvents deletes up to p.Limit finished, old events with their
-// deliveries and attempts in one short transaction: find candidates, lock
-// their deliveries without waiting, check the rule again under the locks,
-// delete children first. The rows it locks are finished deliveries, which
-// claims (pending rows only, SKIP LOCKED) never touch, so delivery goes on
-// beside a long prune.
+// deliveries and attempts. The search runs outside any transaction (it may
+// step over many rows it must keep, and a long transaction would hold back
+// vacuum); then one short transaction locks the candidates' deliveries
+// without waiting, checks the rule again under the locks, and deletes
+// children first. The rows it locks are finished deliveries, which claims
+// (pending rows only, SKIP LOCKED) never touch, so delivery goes on beside a
+// long prune.
 func (s *Store) PruneEvents(ctx context.Context, p webhookd.PruneParams) (int, error) {
 	if err := p.Validate(); err != nil {
 		return 0, err
 	}
 	succeededBefore, failedBefore := p.SucceededBefore.UTC(), p.FailedBefore.UTC()
 	idempotentSince := s.now().Add(-webhookd.IdempotencyWindow)
+	var candidates []string
+	for _, q := range []struct {
+		query  string
+		before time.Time
+	}{
+		{pruneSucceededQuery, succeededBefore},
+		{pruneFailedQuery, failedBefore},
+		{pruneUndeliveredQuery, succeededBefore},
+	} {
+		n := p.Limit - len(candidates)
+		if n <= 0 {
+			break
+		}
+		rows, _ := s.pool.Query(ctx, q.query, q.before, idempotentSince, n)
+		found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return 0, mapErr(err, "prune events: find", "Event")
+		}
+		candidates = append(candidates, found...) // the streams are disjoint
+	}
+	if len(candidates) == 0 {
+		return 0, nil
+	}
+
 	var deleted int64
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var candidates []string
-		for _, q := range []struct {
-			query  string
-			before time.Time
-		}{
-			{pruneSucceededQuery, succeededBefore},
-			{pruneFailedQuery, failedBefore},
-			{pruneUndeliveredQuery, succeededBefore},
-		} {
-			n := p.Limit - len(candidates)
-			if n <= 0 {
-				break
-			}
-			rows, _ := tx.Query(ctx, q.query, q.before, idempotentSince, n)
-			found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
-			candidates = append(candidates, found...) // the streams are disjoint
-		}
-		if len(candidates) == 0 {
-			return nil
-		}
 		rows, _ := tx.Query(ctx, pruneLockQuery, candidates)
 		locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
