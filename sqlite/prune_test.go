@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +212,56 @@ func BenchmarkPruneHead(b *testing.B) {
 		b.ReportMetric(float64(r.Baseline.P99.Microseconds())/1000, "alone-p99-ms")
 		_ = s.Close()
 		b.StartTimer()
+	}
+}
+
+// TestPruneCheck checks the rule applied under the write lock on its own:
+// the search proposes candidates from a snapshot, and by the time the
+// writer checks them a delivery may be pending again.
+func TestPruneCheck(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "check.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	now := time.Now()
+	old, young := micros(now.Add(-40*24*time.Hour)), micros(now.Add(-time.Hour))
+	for _, q := range []string{
+		`INSERT INTO projects (id, name, create_time) VALUES ('p', 'p', :old)`,
+		`INSERT INTO events (id, project_id, type, payload, idempotency_key, create_time, delivery_count) VALUES
+			('succeeded', 'p', 't', x'7b7d', '', :old, 1),
+			('pending', 'p', 't', x'7b7d', '', :old, 1),
+			('failed', 'p', 't', x'7b7d', '', :old, 2),
+			('undelivered', 'p', 't', x'7b7d', '', :old, 0),
+			('keyed', 'p', 't', x'7b7d', 'k', :young, 0)`,
+		`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, create_time, update_time) VALUES
+			('d1', 'succeeded', 'p', 'dynamic', 'u', 'succeeded', :old, :old, :old),
+			('d2', 'pending', 'p', 'dynamic', 'u', 'pending', :young, :old, :old),
+			('d3', 'failed', 'p', 'dynamic', 'u', 'succeeded', :old, :old, :old),
+			('d4', 'failed', 'p', 'dynamic', 'u', 'failed', :old, :old, :old)`,
+	} {
+		if _, err := s.writer.ExecContext(t.Context(), q, sql.Named("old", old), sql.Named("young", young)); err != nil {
+			t.Fatalf("seed: %v\n%s", err, q)
+		}
+	}
+	rows, err := s.reader.QueryContext(t.Context(), sqlPruneCheck,
+		sql.Named("ids", `["succeeded","pending","failed","undelivered","keyed"]`),
+		sql.Named("idempotent_since", micros(now.Add(-webhookd.IdempotencyWindow))),
+		sql.Named("succeeded_before", micros(now.Add(-30*24*time.Hour))),
+		sql.Named("failed_before", micros(now.Add(-90*24*time.Hour))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := collect(rows, func(sc scanner) (string, error) {
+		var id string
+		return id, sc.Scan(&id)
+	}, "check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"succeeded", "undelivered"}; !slices.Equal(got, want) {
+		t.Errorf("check kept %v of the candidates, want %v", got, want)
 	}
 }
