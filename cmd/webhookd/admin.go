@@ -27,7 +27,8 @@ func openAdmin(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.W
 	}
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "database: sqlite:PATH or postgres://URL (WEBHOOKD_DB)")
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -36,7 +37,28 @@ func openAdmin(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.W
 	if err != nil {
 		return nil, nil, err
 	}
-	return &adminEnv{store: st, clock: clock}, fs.Args(), nil
+	return &adminEnv{store: st, clock: clock}, positional, nil
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments, as
+// the usage shows them after the positional ones ("projects create NAME
+// --audience AUD"); the standard flag package stops at the first positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

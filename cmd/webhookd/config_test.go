@@ -1,0 +1,82 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigFromEnv(t *testing.T) {
+	env := map[string]string{
+		"WEBHOOKD_ADDR":                  "127.0.0.1:9999",
+		"WEBHOOKD_DB":                    "postgres://u@h/db",
+		"WEBHOOKD_DEV":                   "1",
+		"WEBHOOKD_EVENT_TYPES":           "order.paid, order.shipped,",
+		"WEBHOOKD_ALLOW_DESTINATIONS":    "10.1.2.0/24, 192.168.1.7",
+		"WEBHOOKD_RETRY_WINDOW":          "1h",
+		"WEBHOOKD_WORKERS":               "8",
+		"WEBHOOKD_SIM_JOB_DURATION":      "250ms",
+		"WEBHOOKD_PER_DESTINATION_LIMIT": "2",
+	}
+	old := envLookup
+	envLookup = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	t.Cleanup(func() { envLookup = old })
+
+	c := defaultConfig()
+	if err := c.fromEnv(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9999" || !c.Dev || c.Workers != 8 || c.PerDestLimit != 2 || c.RetryWindow != time.Hour || c.SimJob != 250*time.Millisecond {
+		t.Fatalf("config %+v", c)
+	}
+	if strings.Join(c.EventTypes, "|") != "order.paid|order.shipped" {
+		t.Fatalf("event types %q", c.EventTypes)
+	}
+	if len(c.AllowDest) != 2 || c.AllowDest[1].String() != "192.168.1.7/32" {
+		t.Fatalf("allow-list %v", c.AllowDest)
+	}
+	if c.masterKeyFile() != "webhookd.key" {
+		t.Fatalf("postgres master key file %q", c.masterKeyFile())
+	}
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	for _, tc := range []struct{ name, value, want string }{
+		{"WEBHOOKD_DEV", "yes please", "WEBHOOKD_DEV"},
+		{"WEBHOOKD_RETRY_WINDOW", "a day", "WEBHOOKD_RETRY_WINDOW"},
+		{"WEBHOOKD_WORKERS", "many", "WEBHOOKD_WORKERS"},
+		{"WEBHOOKD_ALLOW_DESTINATIONS", "10.0.0.0/99", "WEBHOOKD_ALLOW_DESTINATIONS"},
+		{"WEBHOOKD_DB", "mysql://x", "WEBHOOKD_DB"},
+		{"WEBHOOKD_PATH_PREFIX", "gemini/", "path prefix"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := envLookup
+			envLookup = func(k string) (string, bool) {
+				if k == tc.name {
+					return tc.value, true
+				}
+				return "", false
+			}
+			defer func() { envLookup = old }()
+			c := defaultConfig()
+			err := c.fromEnv()
+			if err == nil {
+				err = c.validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%s=%q: error %v, want one naming %s", tc.name, tc.value, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMasterKeyFileBesideTheDatabase(t *testing.T) {
+	c := defaultConfig()
+	c.DB = "sqlite:/var/lib/webhookd/prod.db"
+	if got := c.masterKeyFile(); got != "/var/lib/webhookd/prod.db.key" {
+		t.Fatalf("master key file %q", got)
+	}
+}
