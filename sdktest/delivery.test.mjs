@@ -49,7 +49,7 @@ async function waitAttempt(eventId, statusCode) {
     assert.equal(r.status, 200, r.text);
     const d = r.json.deliveries?.[0];
     return d && (d.attempts ?? []).some((a) => a.status_code === statusCode) ? d : null;
-  }, 15000, `an attempt answered ${statusCode} for ${eventId}`);
+  }, 30000, `an attempt answered ${statusCode} for ${eventId}`);
 }
 
 test("the document's Express receiver verifies deliveries through a secret rotation", async () => {

@@ -45,6 +45,9 @@ export async function startWebhookd(env = {}) {
       WEBHOOKD_PUBLIC_URL: baseUrl,
       WEBHOOKD_RETRY_SCHEDULE: '200ms,400ms,800ms',
       WEBHOOKD_RETRY_WINDOW: '5s',
+      // A receiver restarted by a test must not wait out the default 30 s
+      // circuit that its downtime opened.
+      WEBHOOKD_CIRCUIT_OPEN_FOR: '1s',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

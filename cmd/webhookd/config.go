@@ -34,6 +34,8 @@ type Config struct {
 	PerDestLimit  int            // WEBHOOKD_PER_DESTINATION_LIMIT
 	Timeout       time.Duration  // WEBHOOKD_DELIVERY_TIMEOUT
 	Lease         time.Duration  // WEBHOOKD_LEASE (default max(1m, 6×timeout))
+	CircuitOpen   time.Duration  // WEBHOOKD_CIRCUIT_OPEN_FOR: how long an open circuit defers a destination
+	CircuitFails  int            // WEBHOOKD_CIRCUIT_FAILURES: consecutive failures that open it
 	DisableAfter  time.Duration  // WEBHOOKD_DISABLE_AFTER
 	ShutdownGrace time.Duration  // WEBHOOKD_SHUTDOWN_GRACE
 	SimJob        time.Duration  // WEBHOOKD_SIM_JOB_DURATION: how long a simulated job runs
@@ -125,6 +127,8 @@ func (c *Config) fromEnv() error {
 	num("WEBHOOKD_PER_DESTINATION_LIMIT", &c.PerDestLimit)
 	dur("WEBHOOKD_DELIVERY_TIMEOUT", &c.Timeout)
 	dur("WEBHOOKD_LEASE", &c.Lease)
+	dur("WEBHOOKD_CIRCUIT_OPEN_FOR", &c.CircuitOpen)
+	num("WEBHOOKD_CIRCUIT_FAILURES", &c.CircuitFails)
 	dur("WEBHOOKD_DISABLE_AFTER", &c.DisableAfter)
 	dur("WEBHOOKD_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	dur("WEBHOOKD_SIM_JOB_DURATION", &c.SimJob)

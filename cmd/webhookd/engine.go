@@ -45,6 +45,7 @@ func newEngine(cfg Config, st webhookd.Store, sealer *signing.Sealer, ring *sign
 		PerDestinationLimit: cfg.PerDestLimit,
 		Timeout:             cfg.Timeout,
 		Lease:               cfg.Lease,
+		Breaker:             delivery.BreakerConfig{FailureThreshold: cfg.CircuitFails, OpenFor: cfg.CircuitOpen},
 		DisableAfter:        cfg.DisableAfter,
 		ShutdownGrace:       cfg.ShutdownGrace,
 		Registerer:          reg,
