@@ -90,7 +90,7 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 		return nil, false, err
 	}
 	ev := &webhookd.Event{
-		ID:             newSortableID(webhookd.PrefixEvent, now),
+		ID:             webhookd.NewSortableID(webhookd.PrefixEvent, now),
 		ProjectID:      ne.ProjectID,
 		Type:           ne.Type,
 		Payload:        payload,
@@ -179,7 +179,7 @@ func insertDeliveries(ctx context.Context, tx pgx.Tx, ev *webhookd.Event, target
 	webhookIDs := make([]*string, len(targets))
 	uris := make([]string, len(targets))
 	for i, t := range targets {
-		ids[i] = newSortableID(webhookd.PrefixDelivery, ev.CreateTime)
+		ids[i] = webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime)
 		kinds[i] = string(t.kind)
 		webhookIDs[i] = t.webhookID
 		uris[i] = t.uri

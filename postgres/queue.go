@@ -167,7 +167,7 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 			hasAttempt[i] = true
 			attemptIDs[i] = a.ID
 			if a.ID == "" {
-				attemptIDs[i] = newSortableID(webhookd.PrefixAttempt, now)
+				attemptIDs[i] = webhookd.NewSortableID(webhookd.PrefixAttempt, now)
 			}
 			attemptTimes[i] = orNow(a.Time, now)
 			statuses[i] = int32(a.StatusCode)

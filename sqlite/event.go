@@ -106,7 +106,7 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 	}
 	return &publication{
 		ev: &webhookd.Event{
-			ID:             newSortableID(webhookd.PrefixEvent, now),
+			ID:             webhookd.NewSortableID(webhookd.PrefixEvent, now),
 			ProjectID:      ne.ProjectID,
 			Type:           ne.Type,
 			Payload:        payload,
@@ -133,7 +133,7 @@ func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, pub *publication) 
 	if len(pub.dests) > 0 {
 		ins := tx.StmtContext(ctx, s.stmts.insertDelivery)
 		for _, d := range pub.dests {
-			if _, err := ins.ExecContext(ctx, newSortableID(webhookd.PrefixDelivery, ev.CreateTime), ev.ID, ev.ProjectID,
+			if _, err := ins.ExecContext(ctx, webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime), ev.ID, ev.ProjectID,
 				string(d.kind), d.webhookID, d.uri, t, t, t); err != nil {
 				return fmt.Errorf("sqlite: publish event: delivery: %w", err)
 			}

@@ -78,7 +78,7 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 			if at := r.Attempt; at != nil {
 				id := at.ID
 				if id == "" {
-					id = newSortableID(webhookd.PrefixAttempt, at.Time)
+					id = webhookd.NewSortableID(webhookd.PrefixAttempt, at.Time)
 				}
 				_, err := insertAttempt.ExecContext(ctx,
 					sql.Named("id", id),
