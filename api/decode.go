@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -35,14 +34,9 @@ type object struct {
 // readBody reads the request body, bounded by the configured size. An empty
 // body reads as "{}" so that bodiless POSTs (":ping") need no special case.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		return nil, &webhookd.Error{Code: webhookd.ETOOLARGE, Field: "body",
-			Message: fmt.Sprintf("The request body must be at most %d bytes.", tooLarge.Limit)}
-	case err != nil:
-		return nil, webhookd.Errorf(webhookd.EINVALID, "The request body could not be read.")
+	body, err := readRaw(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return []byte("{}"), nil
