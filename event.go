@@ -167,6 +167,27 @@ func RenderEnvelope(typ string, data json.RawMessage, t time.Time) ([]byte, erro
 	})
 }
 
+// Event returns the event a store writes for e at now: a time-ordered id
+// and the rendered payload. DeliveryCount is left for the store's routing to
+// set. It fails with an EINVALID error naming data when Data is not a JSON
+// object.
+func (e NewEvent) Event(now time.Time) (*Event, error) {
+	payload, err := RenderEnvelope(e.Type, e.Data, now)
+	if err != nil {
+		return nil, FieldErrorf("data", "data must be a JSON object.")
+	}
+	return &Event{
+		ID:             NewSortableID(PrefixEvent, now),
+		ProjectID:      e.ProjectID,
+		Type:           e.Type,
+		Payload:        payload,
+		WebhookConfig:  e.WebhookConfig,
+		IdempotencyKey: e.IdempotencyKey,
+		Source:         e.Source,
+		CreateTime:     now,
+	}, nil
+}
+
 // MergeUserMetadata returns data with user_metadata set to meta, when meta is
 // a non-empty JSON value. data must be a JSON object.
 func MergeUserMetadata(data json.RawMessage, meta json.RawMessage) (json.RawMessage, error) {

@@ -75,9 +75,9 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 		str := string(b)
 		wcJSON = &str
 	}
-	payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
+	ev, err := ne.Event(now)
 	if err != nil {
-		return nil, false, webhookd.FieldErrorf("data", "data must be a JSON object.")
+		return nil, false, err
 	}
 	if ne.IdempotencyKey != "" {
 		first, err := s.lockIdempotencyKey(ctx, tx, ne.ProjectID, ne.IdempotencyKey, now)
@@ -89,17 +89,7 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 	if err != nil {
 		return nil, false, err
 	}
-	ev := &webhookd.Event{
-		ID:             webhookd.NewSortableID(webhookd.PrefixEvent, now),
-		ProjectID:      ne.ProjectID,
-		Type:           ne.Type,
-		Payload:        payload,
-		WebhookConfig:  ne.WebhookConfig,
-		IdempotencyKey: ne.IdempotencyKey,
-		Source:         ne.Source,
-		CreateTime:     now,
-		DeliveryCount:  len(targets),
-	}
+	ev.DeliveryCount = len(targets)
 	_, err = tx.Exec(ctx, `INSERT INTO events
 		(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
 		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, $9)`,

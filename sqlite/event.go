@@ -80,9 +80,9 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 		}
 		cfg = string(b)
 	}
-	payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
+	ev, err := ne.Event(now)
 	if err != nil {
-		return nil, nil, webhookd.FieldErrorf("data", "data must be a JSON object: %v", err)
+		return nil, nil, err
 	}
 
 	var one int
@@ -104,18 +104,9 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 	if err != nil {
 		return nil, nil, err
 	}
+	ev.DeliveryCount = len(dests)
 	return &publication{
-		ev: &webhookd.Event{
-			ID:             webhookd.NewSortableID(webhookd.PrefixEvent, now),
-			ProjectID:      ne.ProjectID,
-			Type:           ne.Type,
-			Payload:        payload,
-			WebhookConfig:  ne.WebhookConfig,
-			IdempotencyKey: ne.IdempotencyKey,
-			Source:         ne.Source,
-			CreateTime:     now,
-			DeliveryCount:  len(dests),
-		},
+		ev:     ev,
 		config: cfg,
 		dests:  dests,
 	}, nil, nil
