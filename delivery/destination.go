@@ -92,9 +92,10 @@ type destinations struct {
 	limit   int
 	breaker BreakerConfig
 	maxStep time.Duration
-	// queueCap bounds the claims waiting in one destination's queue, and
-	// totalCap those of all destinations, so that memory stays flat however
-	// large the backlog of a slow destination.
+	// queueCap bounds the claims waiting in the queue of a destination
+	// whose pace is not known yet or is slow, and totalCap those of all
+	// destinations (and of one fast destination), so that memory stays flat
+	// however large the backlog. See queueLimit.
 	queueCap, totalCap int
 
 	mu     sync.Mutex
@@ -122,6 +123,11 @@ type deferredClaim struct {
 // destination.
 const minStep = time.Millisecond
 
+// queueHorizon is about how long a claim may wait in a destination's queue:
+// a destination queues as many claims as it starts in this time at its
+// recent pace (see queueLimit).
+const queueHorizon = 250 * time.Millisecond
+
 func newDestinations(limit int, breaker BreakerConfig, maxStep time.Duration, queueCap, totalCap int) *destinations {
 	return &destinations{limit: limit, breaker: breaker, maxStep: maxStep, queueCap: queueCap, totalCap: totalCap, byKey: map[string]*destination{}}
 }
@@ -148,7 +154,7 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 		}
 		d.trial = true
 	} else if d.inflight >= ds.limit {
-		if c != nil && len(d.queue) < ds.queueCap && ds.queued < ds.totalCap {
+		if c != nil && len(d.queue) < ds.queueLimit(d, now) && ds.queued < ds.totalCap {
 			d.queue = append(d.queue, c)
 			ds.queued++
 			return queued, time.Time{}
@@ -160,6 +166,35 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 	}
 	d.inflight++
 	return admitted, time.Time{}
+}
+
+// queueLimit is how many claims d may hold in its queue at now: as many as
+// its slots start within queueHorizon at its pace, between queueCap and
+// totalCap. A destination that answers in a few milliseconds can then
+// take a whole claim batch after another without any of it being deferred
+// (written back and claimed again, work that would halve the engine's rate
+// to one busy destination), while one that slows down or hangs — its pace
+// includes the attempt running longest — keeps queueCap at most, and the
+// rest of its claims are deferred at its pace instead of filling the
+// memory that other destinations' claims need. Until one of its attempts
+// has ended, its pace is unknown and it gets queueCap.
+func (ds *destinations) queueLimit(d *destination, now time.Time) int {
+	per := d.latency
+	if per <= 0 {
+		return ds.queueCap
+	}
+	if !d.progress.IsZero() && d.inflight > 0 {
+		per = max(per, now.Sub(d.progress))
+	}
+	n := int64(ds.limit) * int64(queueHorizon) / int64(per)
+	return int(min(max(n, int64(ds.queueCap)), int64(ds.totalCap)))
+}
+
+// room is how many more claims the queues can take in all.
+func (ds *destinations) room() int {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return max(ds.totalCap-ds.queued, 0)
 }
 
 // later returns a due time for one more deferred claim of key, spaced like

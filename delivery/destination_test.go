@@ -233,3 +233,35 @@ func TestVerdictOf(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueLimitFollowsPace: a destination queues as many claims as it
+// starts within queueHorizon at its pace — queueCap while its pace is
+// unknown, up to totalCap when it is fast, and back to queueCap once its
+// running attempt shows that it has slowed down or hangs.
+func TestQueueLimitFollowsPace(t *testing.T) {
+	t.Parallel()
+	const key = "https://a.test:443"
+	ds := newDestinations(4, BreakerConfig{}.withDefaults(), time.Second, 10, 1000)
+	d := func() *destination { return ds.byKey[key] }
+	if a, _ := ds.acquire(key, nil, dt0); a != admitted {
+		t.Fatal("first acquire not admitted")
+	}
+	if got := ds.queueLimit(d(), dt0); got != 10 {
+		t.Errorf("unknown pace: limit %d, want queueCap 10", got)
+	}
+	// Attempts of 5ms: 4 slots start 200 in 250ms.
+	ds.acquire(key, nil, dt0)
+	ds.finish(key, verdictHealthy, 5*time.Millisecond, dt0, false)
+	if got := ds.queueLimit(d(), dt0); got != 200 {
+		t.Errorf("5ms per attempt: limit %d, want 200", got)
+	}
+	// 1ms per attempt would be 1000 in 250ms; 100µs is capped at totalCap.
+	d().latency = 100 * time.Microsecond
+	if got := ds.queueLimit(d(), dt0); got != 1000 {
+		t.Errorf("100µs per attempt: limit %d, want totalCap 1000", got)
+	}
+	// The attempt in flight has run for 2s: the pace is at least that.
+	if got := ds.queueLimit(d(), dt0.Add(2*time.Second)); got != 10 {
+		t.Errorf("an attempt hanging for 2s: limit %d, want queueCap 10", got)
+	}
+}

@@ -197,7 +197,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "delivery"),
 		sender: newSender(cfg.Transport, cfg.Sealer, cfg.JWTSigner, cfg.Issuer, cfg.Timeout, cfg.AllowHTTP),
-		dests:  newDestinations(cfg.PerDestinationLimit, cfg.Breaker, cfg.DeferDelay, cfg.BatchSize, 4*cfg.BatchSize),
+		dests:  newDestinations(cfg.PerDestinationLimit, cfg.Breaker, cfg.DeferDelay, cfg.BatchSize, 10*cfg.BatchSize),
 		wake:   make(chan struct{}, 1),
 		freed:  make(chan struct{}, 1),
 	}
@@ -264,15 +264,37 @@ func (e *Engine) Run(ctx context.Context) error {
 // claimLoop claims due deliveries and starts their attempts until ctx ends.
 // It claims the next batch only when every claim of the last one has been
 // handed to a worker (or settled without one), so a claim waits for a worker
-// at most about BatchSize/Workers attempt timeouts (see Config.Lease).
+// at most about BatchSize/Workers attempt timeouts (see Config.Lease), and
+// only as many as the destination queues have room for: when they are full,
+// claims would mostly be deferred (written back and claimed again), so it
+// waits for an attempt to end instead — or for the poll interval, after
+// which it claims what free workers can take, so that destinations with
+// free slots are served even while others' queues are full.
 func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
 	poll := time.NewTimer(e.cfg.PollInterval)
 	defer poll.Stop()
+	waiting := false // for room, since the poll timer was last set
 	for {
 		if ctx.Err() != nil {
 			return
 		}
-		claims, err := e.cfg.Store.ClaimDeliveries(ctx, e.cfg.BatchSize, e.cfg.Lease)
+		limit := min(e.cfg.BatchSize, e.dests.room())
+		if limit < max(e.cfg.BatchSize/4, 1) {
+			if !waiting {
+				poll.Reset(e.cfg.PollInterval)
+				waiting = true
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.freed:
+				continue
+			case <-poll.C:
+				limit = max(limit, min(e.cfg.BatchSize, e.cfg.Workers-int(e.busy.Load())), 1)
+			}
+		}
+		waiting = false
+		claims, err := e.cfg.Store.ClaimDeliveries(ctx, limit, e.cfg.Lease)
 		if err != nil && ctx.Err() == nil {
 			e.log.ErrorContext(ctx, "claiming deliveries failed", "err", err)
 		}
@@ -294,7 +316,7 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 			e.dispatch(ctx, attemptCtx, claims[i], results, attempts)
 			i++
 		}
-		if len(claims) == e.cfg.BatchSize {
+		if len(claims) == limit {
 			continue // more are probably due
 		}
 		poll.Reset(e.cfg.PollInterval)
@@ -336,10 +358,7 @@ func (e *Engine) dispatch(runCtx, attemptCtx context.Context, c *webhookd.Claim,
 		defer func() {
 			e.busy.Add(-1)
 			e.metrics.inflight.Dec()
-			select {
-			case e.freed <- struct{}{}:
-			default:
-			}
+			e.signalFreed()
 		}()
 		e.work(runCtx, attemptCtx, key, c, results)
 	}()
@@ -362,6 +381,9 @@ func (e *Engine) work(runCtx, attemptCtx context.Context, key string, c *webhook
 				r.NextAttemptTime = p.At
 				results <- r
 			}
+			if next != nil {
+				e.signalFreed() // its place in the queue is free
+			}
 			c = next
 			// A claim that waited in the queue must still hold its lease
 			// for a whole attempt; otherwise it goes back, spaced like the
@@ -374,6 +396,15 @@ func (e *Engine) work(runCtx, attemptCtx context.Context, key string, c *webhook
 			results <- r
 			v, took = verdictNeutral, 0
 		}
+	}
+}
+
+// signalFreed tells a waiting claimLoop that a worker or a queue place was
+// released. It never blocks.
+func (e *Engine) signalFreed() {
+	select {
+	case e.freed <- struct{}{}:
+	default:
 	}
 }
 

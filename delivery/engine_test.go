@@ -646,3 +646,38 @@ func TestQueuedClaimNeedsItsLease(t *testing.T) {
 		t.Errorf("receiver saw %d requests, want at least 3 (a timeout, then one each)", n)
 	}
 }
+
+// TestBacklogToOneDestinationIsNotDeferred: a backlog many claim batches
+// long for one destination that answers at once is sent with no deferral —
+// the queue of a fast destination takes batch after batch, and the engine
+// waits for room instead of claiming deliveries only to write them back.
+// (Before the queue followed the destination's pace, most of such a
+// backlog was deferred, some deliveries many times, at a third of the rate.)
+func TestBacklogToOneDestinationIsNotDeferred(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, ok)
+	wh, _ := h.webhook(rc.URL)
+	const n = 1200
+	for range n {
+		h.publish(wh.ID)
+	}
+	reg := prometheus.NewRegistry()
+	cfg := h.config()
+	cfg.Logger = nil
+	cfg.Registerer = reg
+	cfg.PerDestinationLimit = 4
+	cfg.BatchSize = 50
+	h.start(cfg)
+	h.waitFor("the backlog", func() bool {
+		st, err := h.store.QueueStats(t.Context())
+		return err == nil && st.Pending == 0
+	})
+	m := gather(t, reg)
+	if got := m["webhookd_deliveries_total{succeeded}"]; got != n {
+		t.Errorf("succeeded = %v, want %d", got, n)
+	}
+	if got := m["webhookd_deliveries_total{deferred}"]; got != 0 {
+		t.Errorf("deferred = %v, want 0: claims were written back instead of waiting in the queue", got)
+	}
+}
