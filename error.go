@@ -71,6 +71,24 @@ func ErrorMessage(err error) string {
 	}
 }
 
+// ElementError returns err as the error of element i of list (such as
+// "events"), so that the caller of a call on many items learns which one
+// failed. An *Error keeps its code, and its field and message are prefixed
+// with "list[i]" (Field "data" becomes "events[2].data"); any other error is
+// wrapped.
+func ElementError(list string, i int, err error) error {
+	elem := fmt.Sprintf("%s[%d]", list, i)
+	var e *Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("%s: %w", elem, err)
+	}
+	field := elem
+	if e.Field != "" {
+		field += "." + e.Field
+	}
+	return &Error{Code: e.Code, Field: field, Message: elem + ": " + e.Message}
+}
+
 // ErrNotFound is returned by stores when a row does not exist (or belongs to
 // another project: the two are indistinguishable on purpose).
 var ErrNotFound = &Error{Code: ENOTFOUND, Message: "not found"}

@@ -153,6 +153,14 @@ type NewEvent struct {
 	OnlyWebhookID string
 }
 
+// PublishedEvent is one answer of Store.PublishEvents: the event, and
+// whether this call created it (false when an idempotency key answered an
+// event published before).
+type PublishedEvent struct {
+	Event   *Event
+	Created bool
+}
+
 // RenderEnvelope returns the payload bytes for an event of type typ with
 // data at time t. Timestamps are RFC 3339 in UTC, second precision.
 func RenderEnvelope(typ string, data json.RawMessage, t time.Time) ([]byte, error) {

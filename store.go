@@ -58,6 +58,16 @@ type Store interface {
 	// IdempotencyWindow, it returns the first event and created=false, and
 	// creates nothing.
 	PublishEvent(ctx context.Context, e NewEvent) (ev *Event, created bool, err error)
+	// PublishEvents publishes every event by PublishEvent's rules in one
+	// transaction, all or nothing, and answers them in input order. When
+	// one fails (invalid, unknown project or webhook, a database error),
+	// nothing of the call is stored and the error names it: an *Error
+	// keeps its code, its field and message prefixed with "events[i]" (see
+	// ElementError). Idempotency keys work as if the events were published
+	// one after another: a key used within IdempotencyWindow, by an earlier
+	// call or by an earlier event of this one, answers that first event
+	// with Created=false. An empty list is EINVALID.
+	PublishEvents(ctx context.Context, events []NewEvent) ([]PublishedEvent, error)
 	GetEvent(ctx context.Context, projectID, id string) (*Event, error)
 	// ListEvents orders by (CreateTime, ID) descending, newest first.
 	ListEvents(ctx context.Context, projectID string, page Page) ([]*Event, error)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,9 +64,77 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 	return ev, created, nil
 }
 
+// PublishEvents writes every event and its deliveries in one transaction,
+// each as PublishEvent does, and wakes the engines once after commit. An
+// event whose idempotency key an earlier event of the call used finds that
+// event, which the transaction has already written. The keys' locks are
+// taken first, all in one order, so that two calls sharing keys in
+// different orders wait for each other instead of deadlocking.
+func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) ([]webhookd.PublishedEvent, error) {
+	if len(events) == 0 {
+		return nil, webhookd.FieldErrorf("events", "events must list at least one event.")
+	}
+	out := make([]webhookd.PublishedEvent, len(events))
+	var failed error // the error of one event, already mapped
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := s.lockIdempotencyKeys(ctx, tx, events); err != nil {
+			return err
+		}
+		now := s.now()
+		for i, ne := range events {
+			ev, created, err := s.publishTx(ctx, tx, ne, now)
+			if err != nil {
+				failed = webhookd.ElementError("events", i, mapErr(err, "publish events", "Event"))
+				return failed
+			}
+			out[i] = webhookd.PublishedEvent{Event: ev, Created: created}
+		}
+		return nil
+	})
+	switch {
+	case failed != nil:
+		return nil, failed
+	case err != nil:
+		return nil, mapErr(err, "publish events", "Event")
+	}
+	for _, p := range out {
+		if p.Created && p.Event.DeliveryCount > 0 {
+			s.wakeAll()
+			break
+		}
+	}
+	return out, nil
+}
+
+// lockIdempotencyKeys takes, in sorted order, the lock of every key that
+// events use when they use more than one; publishTx takes each again, which
+// a transaction's advisory locks allow.
+func (s *Store) lockIdempotencyKeys(ctx context.Context, tx pgx.Tx, events []webhookd.NewEvent) error {
+	var keys []string
+	for _, ne := range events {
+		if ne.IdempotencyKey != "" {
+			keys = append(keys, lockKey(s.scope, "idempotency", ne.ProjectID, ne.IdempotencyKey))
+		}
+	}
+	slices.Sort(keys)
+	if keys = slices.Compact(keys); len(keys) < 2 {
+		return nil
+	}
+	// unnest yields the array's elements in order, so the locks are taken
+	// in that order.
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k`, keys)
+	return err
+}
+
 // publishTx writes ne and its deliveries in tx; the caller notifies the
 // listeners when any delivery was created.
 func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time) (*webhookd.Event, bool, error) {
+	if ne.ProjectID == "" {
+		return nil, false, webhookd.FieldErrorf("project_id", "project_id is required.")
+	}
+	if ne.Type == "" {
+		return nil, false, webhookd.FieldErrorf("type", "type is required.")
+	}
 	var wcJSON *string
 	if ne.WebhookConfig != nil {
 		b, err := json.Marshal(ne.WebhookConfig)

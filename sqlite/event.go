@@ -42,7 +42,7 @@ type destination struct {
 // publishTx is PublishEvent inside tx, for every transaction that publishes
 // (PublishEvent's batches, and operation changes).
 func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time) (*webhookd.Event, bool, error) {
-	pub, first, err := s.planPublish(ctx, tx, ne, now)
+	pub, first, err := s.planPublish(ctx, tx, ne, now, nil)
 	if err != nil || first != nil {
 		return first, false, err
 	}
@@ -64,8 +64,10 @@ type publication struct {
 // caller — validation, the project, idempotency, routing — and writes
 // nothing, so that a batch of publishes can drop one bad event without a
 // savepoint (which would cost a sub-journal write per page). With an
-// idempotency key already used in the window it returns that first event.
-func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time) (*publication, *webhookd.Event, error) {
+// idempotency key already used in the window, or planned by an earlier event
+// of the same request (planned, which may be nil), it returns that first
+// event.
+func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time, planned plannedKeys) (*publication, *webhookd.Event, error) {
 	if ne.ProjectID == "" {
 		return nil, nil, webhookd.FieldErrorf("project_id", "project_id is required.")
 	}
@@ -90,6 +92,9 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 		return nil, nil, notFound(err, "Project", "publish event")
 	}
 	if ne.IdempotencyKey != "" {
+		if first := planned[idempotencyKey{ne.ProjectID, ne.IdempotencyKey}]; first != nil {
+			return nil, first, nil
+		}
 		first, err := scanEvent(tx.StmtContext(ctx, s.stmts.findIdempotent).QueryRowContext(ctx,
 			ne.ProjectID, ne.IdempotencyKey, micros(now.Add(-webhookd.IdempotencyWindow))))
 		switch {

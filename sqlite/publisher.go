@@ -4,44 +4,52 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/webhookd/webhookd"
 )
 
-// maxPublishBatch bounds how many concurrent PublishEvent calls share one
-// transaction, so that one commit never holds the write lock for long.
+// maxPublishBatch bounds how many events concurrent calls share in one
+// transaction, so that one commit never holds the write lock for long. A
+// request is never split: one of PublishEvents may exceed it alone.
 const maxPublishBatch = 256
 
 // errClosed answers calls made after Close.
 var errClosed = errors.New("sqlite: store is closed")
 
-// publisher is group commit for PublishEvent. A commit costs about as much
-// for one event as for many (most of it is writing WAL frames), and the API
-// publishes one event per request. So concurrent calls are queued to one
-// goroutine, which takes every call waiting when it is free and publishes
-// them in one transaction; one bad event fails alone (see publishBatch). A
-// lone caller waits for nothing: its batch is itself.
+// publisher is group commit for PublishEvent and PublishEvents. A commit
+// costs about as much for one event as for many (most of it is writing WAL
+// frames), and the API publishes one event per request. So concurrent calls
+// are queued to one goroutine, which takes every call waiting when it is free
+// and publishes them in one transaction; one bad request fails alone (see
+// publishBatch). A lone caller waits for nothing: its batch is itself.
 type publisher struct {
 	queue chan *publishRequest // unbuffered: a request sent is a request taken
 	quit  chan struct{}
 	done  chan struct{}
 	once  sync.Once
 
-	largest atomic.Int64 // the largest batch so far, for tests
+	largest atomic.Int64 // the most requests that shared a transaction so far, for tests
 }
 
+// publishRequest is one call: one event for PublishEvent, any number for
+// PublishEvents, which are stored or failed together.
 type publishRequest struct {
 	ctx    context.Context
-	ne     webhookd.NewEvent
-	result chan publishResult // buffered: the publisher never blocks on a caller that left
+	events []webhookd.NewEvent
+	one    [1]webhookd.NewEvent // events of a PublishEvent, without another allocation
+	result chan publishResult   // buffered: the publisher never blocks on a caller that left
 }
 
 type publishResult struct {
-	ev      *webhookd.Event
-	created bool
-	err     error
+	published []webhookd.PublishedEvent
+	// failed is the index of the event whose own error err is, or -1 when
+	// err is the request's (its context) or the transaction's.
+	failed int
+	err    error
 }
 
 func (s *Store) startPublisher() {
@@ -63,21 +71,53 @@ func (s *Store) stopPublisher() {
 // transaction (see webhookd.Store for the routing rules), possibly shared
 // with concurrent calls (see publisher).
 func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
-	req := &publishRequest{ctx: ctx, ne: ne, result: make(chan publishResult, 1)}
+	req := &publishRequest{ctx: ctx, result: make(chan publishResult, 1)}
+	req.one[0] = ne
+	req.events = req.one[:]
+	r := s.publish(req)
+	if r.err != nil {
+		return nil, false, r.err
+	}
+	return r.published[0].Event, r.published[0].Created, nil
+}
+
+// PublishEvents stores the events and their deliveries, all or nothing (see
+// webhookd.Store), in a transaction possibly shared with concurrent calls
+// (see publisher and planRequest).
+func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) ([]webhookd.PublishedEvent, error) {
+	if len(events) == 0 {
+		return nil, webhookd.FieldErrorf("events", "events must list at least one event.")
+	}
+	// A copy: a caller that leaves on its context may reuse its slice
+	// while the publisher still reads the request.
+	req := &publishRequest{ctx: ctx, events: slices.Clone(events), result: make(chan publishResult, 1)}
+	r := s.publish(req)
+	switch {
+	case r.err != nil && r.failed >= 0:
+		return nil, webhookd.ElementError("events", r.failed, r.err)
+	case r.err != nil:
+		return nil, r.err
+	}
+	return r.published, nil
+}
+
+// publish hands req to the publisher and waits for its answer.
+func (s *Store) publish(req *publishRequest) publishResult {
+	ctx := req.ctx
 	select {
 	case s.pub.queue <- req:
 	case <-s.pub.quit:
-		return nil, false, errClosed
+		return publishResult{failed: -1, err: errClosed}
 	case <-ctx.Done():
-		return nil, false, ctx.Err()
+		return publishResult{failed: -1, err: ctx.Err()}
 	}
 	select {
 	case r := <-req.result:
-		return r.ev, r.created, r.err
+		return r
 	case <-ctx.Done():
-		// The event may still be published: as when a response is lost
-		// after a commit, the caller retries with its idempotency key.
-		return nil, false, ctx.Err()
+		// The events may still be published: as when a response is lost
+		// after a commit, the caller retries with its idempotency keys.
+		return publishResult{failed: -1, err: ctx.Err()}
 	}
 }
 
@@ -93,10 +133,11 @@ func (s *Store) runPublisher() {
 			return
 		}
 	collect:
-		for len(batch) < maxPublishBatch {
+		for n := len(batch[0].events); n < maxPublishBatch; {
 			select {
 			case r := <-s.pub.queue:
 				batch = append(batch, r)
+				n += len(r.events)
 			default:
 				break collect
 			}
@@ -109,10 +150,11 @@ func (s *Store) runPublisher() {
 }
 
 // publishBatch publishes the requests of one batch in one transaction and
-// answers each. A request the caller got wrong (invalid, unknown project or
-// webhook) fails alone, before it writes anything; a database failure fails
-// the whole batch, none of which is then stored. The transaction is not bound
-// to any caller's context: one caller leaving must not abort the others.
+// answers each. A request the caller got wrong (an event invalid, of an
+// unknown project or webhook) fails alone, before it writes anything; a
+// database failure fails the whole batch, none of which is then stored. The
+// transaction is not bound to any caller's context: one caller leaving must
+// not abort the others.
 func (s *Store) publishBatch(batch []*publishRequest) {
 	ctx := context.Background()
 	results := make([]publishResult, len(batch))
@@ -122,21 +164,20 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 		now := s.now()
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
-				results[i].err = err
+				results[i] = publishResult{failed: -1, err: err}
 				continue
 			}
-			pub, first, err := s.planPublish(ctx, tx, r.ne, now)
-			switch {
-			case err != nil:
-				results[i].err = err
-			case first != nil:
-				results[i] = publishResult{ev: first}
-			default:
+			published, writes, failed, err := s.planRequest(ctx, tx, r.events, now)
+			if err != nil {
+				results[i] = publishResult{failed: failed, err: err}
+				continue
+			}
+			for _, pub := range writes {
 				if err := s.writePublish(ctx, tx, pub); err != nil {
 					return err
 				}
-				results[i] = publishResult{ev: pub.ev, created: true}
 			}
+			results[i] = publishResult{published: published, failed: -1}
 		}
 		return nil
 	})
@@ -146,13 +187,67 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 		switch {
 		case res.err != nil:
 		case err != nil: // the transaction failed: nothing of the batch was stored
-			res = publishResult{err: err}
-		case res.created && res.ev.DeliveryCount > 0:
-			wake = true
+			res = publishResult{failed: -1, err: err}
+		default:
+			for _, p := range res.published {
+				wake = wake || (p.Created && p.Event.DeliveryCount > 0)
+			}
 		}
 		r.result <- res
 	}
 	if wake {
 		s.wake()
+	}
+}
+
+// planRequest plans every event of one request before it writes any. A
+// request of many events then fails as a whole, beside the requests that
+// share its transaction, with nothing to undo, just as a single event does
+// (see planPublish). A savepoint around multi-event requests would work too,
+// but it writes every page the request changes to a sub-journal and adds two
+// statements, inside the transaction that every concurrent publish waits
+// for; planning first costs nothing planPublish does not already do. It
+// returns the request's answers and the publications to write, or the index
+// of the event that failed.
+//
+// An event whose idempotency key an earlier event of the same request used
+// answers that event, as it would if the events were published one by one:
+// the database cannot find it yet, since nothing of the request is written.
+func (s *Store) planRequest(ctx context.Context, tx *sql.Tx, events []webhookd.NewEvent, now time.Time) (
+	published []webhookd.PublishedEvent, writes []*publication, failed int, err error,
+) {
+	var planned plannedKeys // nil, and never needed, for a single event
+	if len(events) > 1 {
+		planned = plannedKeys{}
+	}
+	published = make([]webhookd.PublishedEvent, len(events))
+	for i, ne := range events {
+		pub, first, err := s.planPublish(ctx, tx, ne, now, planned)
+		switch {
+		case err != nil:
+			return nil, nil, i, err
+		case first != nil:
+			published[i] = webhookd.PublishedEvent{Event: first}
+		default:
+			published[i] = webhookd.PublishedEvent{Event: pub.ev, Created: true}
+			writes = append(writes, pub)
+			planned.add(pub.ev)
+		}
+	}
+	return published, writes, -1, nil
+}
+
+// plannedKeys holds the events a request plans to create, by idempotency
+// key, for the events after them in the same request.
+type plannedKeys map[idempotencyKey]*webhookd.Event
+
+// idempotencyKey is a key as the store scopes it: per project.
+type idempotencyKey struct{ projectID, key string }
+
+// add records ev when it has an idempotency key; a nil plannedKeys records
+// nothing.
+func (p plannedKeys) add(ev *webhookd.Event) {
+	if p != nil && ev.IdempotencyKey != "" {
+		p[idempotencyKey{ev.ProjectID, ev.IdempotencyKey}] = ev
 	}
 }

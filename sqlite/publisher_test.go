@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -82,6 +83,94 @@ func TestPublisherBatchesAndIsolatesFailures(t *testing.T) {
 	}
 }
 
+// TestPublisherIsolatesFailingBatches mixes single publishes, good batches
+// and batches whose last event fails, from many goroutines at once: calls
+// share transactions, a failing batch stores nothing and fails alone, and
+// everything beside it is stored.
+func TestPublisherIsolatesFailingBatches(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "pub.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	p := &webhookd.Project{Name: "p"}
+	if err := s.CreateProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateWebhook(ctx, &webhookd.Webhook{ProjectID: p.ID, URI: "https://example.com/h", State: webhookd.WebhookEnabled,
+		SubscribedEvents: []string{webhookd.EventBatchSucceeded}}); err != nil {
+		t.Fatal(err)
+	}
+	good := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Data: json.RawMessage(`{"id":"batches/1"}`)}
+	bad := good
+	bad.Data = json.RawMessage(`{not json`)
+
+	const publishers, rounds = 12, 10
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers*rounds)
+	for i := range publishers {
+		wg.Go(func() {
+			<-start
+			for range rounds {
+				switch i % 3 {
+				case 0:
+					if _, _, err := s.PublishEvent(ctx, good); err != nil {
+						errs <- err
+					}
+				case 1:
+					if got, err := s.PublishEvents(ctx, []webhookd.NewEvent{good, good, good}); err != nil || len(got) != 3 {
+						errs <- fmt.Errorf("good batch: %d events, %v", len(got), err)
+					}
+				case 2:
+					_, err := s.PublishEvents(ctx, []webhookd.NewEvent{good, good, bad})
+					var e *webhookd.Error
+					if !errors.As(err, &e) || e.Code != webhookd.EINVALID || e.Field != "events[2].data" {
+						errs <- fmt.Errorf("failing batch: %v, want EINVALID of events[2].data", err)
+					}
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	want := publishers / 3 * rounds * (1 + 3)
+	evs, err := s.ListEvents(ctx, p.ID, webhookd.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != want {
+		t.Errorf("events stored = %d, want %d", len(evs), want)
+	}
+	st, err := s.QueueStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pending != want {
+		t.Errorf("pending deliveries = %d, want one per event (%d)", st.Pending, want)
+	}
+	if n := s.pub.largest.Load(); n < 2 {
+		t.Errorf("largest batch = %d: concurrent publishes never shared a transaction", n)
+	}
+
+	// A request larger than maxPublishBatch is published whole.
+	many := make([]webhookd.NewEvent, maxPublishBatch+10)
+	for i := range many {
+		many[i] = good
+	}
+	got, err := s.PublishEvents(ctx, many)
+	if err != nil || len(got) != len(many) {
+		t.Fatalf("PublishEvents of %d events = %d, %v", len(many), len(got), err)
+	}
+}
+
 func TestPublishAfterCloseOrCancel(t *testing.T) {
 	t.Parallel()
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "pub.db"), Options{})
@@ -95,12 +184,18 @@ func TestPublishAfterCloseOrCancel(t *testing.T) {
 	if _, _, err := s.PublishEvent(cancelled, ne); !errors.Is(err, context.Canceled) {
 		t.Errorf("publish with a cancelled context: %v, want context.Canceled", err)
 	}
+	if _, err := s.PublishEvents(cancelled, []webhookd.NewEvent{ne}); !errors.Is(err, context.Canceled) {
+		t.Errorf("batch publish with a cancelled context: %v, want context.Canceled", err)
+	}
 
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.PublishEvent(t.Context(), ne); !errors.Is(err, errClosed) {
 		t.Errorf("publish after Close: %v, want errClosed", err)
+	}
+	if _, err := s.PublishEvents(t.Context(), []webhookd.NewEvent{ne}); !errors.Is(err, errClosed) {
+		t.Errorf("batch publish after Close: %v, want errClosed", err)
 	}
 }
 

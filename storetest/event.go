@@ -65,6 +65,8 @@ func (s suite) events(t *testing.T) {
 		requireCode(t, err, webhookd.EINVALID)
 		_, _, err = b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: webhookd.NewID(webhookd.PrefixProject), Type: webhookd.EventBatchFailed})
 		requireCode(t, err, webhookd.ENOTFOUND)
+		_, _, err = b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID})
+		requireCode(t, err, webhookd.EINVALID)
 		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
 		must(t, err)
 		if len(evs) != 0 {

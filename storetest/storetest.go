@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"APIKey", s.apiKeys},
 		{"Webhook", s.webhooks},
 		{"Event", s.events},
+		{"EventBatch", s.eventBatches},
 		{"Claim", s.claims},
 		{"Record", s.records},
 		{"Recovery", s.recovery},
