@@ -20,6 +20,7 @@
 //	POST   /webhooks/{id}:ping                 webhook.ping to this webhook → {}
 //	POST   /webhooks/{id}:recover              {"since"} → {"recovered": n}
 //	POST   /events                             publish {type, data, webhook_config, idempotency_key}
+//	POST   /events:batchPublish                {events: [1..100 of those]} → {events}, all or nothing
 //	GET    /events?page_size&page_token        list, newest first
 //	GET    /events/{id}                        get
 //	GET    /events/{id}/deliveries             deliveries with every attempt

@@ -34,7 +34,13 @@ type object struct {
 // readBody reads the request body, bounded by the configured size. An empty
 // body reads as "{}" so that bodiless POSTs (":ping") need no special case.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := readRaw(w, r, s.cfg.MaxBodyBytes)
+	return readBodyUpTo(w, r, s.cfg.MaxBodyBytes)
+}
+
+// readBodyUpTo is readBody bounded by limit, for the routes whose bodies
+// may be larger than the configured size.
+func readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := readRaw(w, r, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +207,22 @@ func (o *object) rawObject(name string) (v json.RawMessage, ok bool, err error) 
 		return nil, true, webhookd.FieldErrorf(o.qualify(name), "%s must be a JSON object.", o.qualify(name))
 	}
 	return raw, true, nil
+}
+
+// list returns a field that must be a JSON array, its elements raw and
+// trimmed; a null element is kept as "null".
+func (o *object) list(name string) (v []json.RawMessage, ok bool, err error) {
+	raw, ok := o.fields[name]
+	if !ok {
+		return nil, false, nil
+	}
+	if raw[0] != '[' || json.Unmarshal(raw, &v) != nil {
+		return nil, true, webhookd.FieldErrorf(o.qualify(name), "%s must be a list.", o.qualify(name))
+	}
+	for i := range v {
+		v[i] = bytes.TrimSpace(v[i])
+	}
+	return v, true, nil
 }
 
 // object returns a nested object field decoded with sch.

@@ -169,6 +169,7 @@ func FuzzDecodeObject(f *testing.F) {
 			_, _, _ = o.string(k)
 			_, _, _ = o.strings(k)
 			_, _, _ = o.rawObject(k)
+			_, _, _ = o.list(k)
 			_, _, _ = o.object(k, testSchema)
 		}
 		if !json.Valid(data) {

@@ -20,6 +20,19 @@ const (
 	maxDynamicURIs = 20
 )
 
+// Limits of POST /events:batchPublish.
+const (
+	// MaxBatchPublishEvents bounds the events of one batch publish. They
+	// are written in one transaction, which on SQLite holds the single
+	// writer that every concurrent publish waits for.
+	MaxBatchPublishEvents = 100
+	// MaxBatchPublishBodyBytes bounds a batch publish body (or
+	// Config.MaxBodyBytes, if that is larger): 40 KiB per event at the most
+	// events, ample for thin envelopes, while each event alone is still
+	// bounded as a POST /events body is.
+	MaxBatchPublishBodyBytes = 4 << 20
+)
+
 // eventJSON is the wire form of an event. Data is the envelope's data as
 // delivered (with user_metadata merged in), not as published.
 type eventJSON struct {
@@ -62,6 +75,7 @@ func eventToJSON(ev *webhookd.Event) (eventJSON, error) {
 var (
 	publishEventSchema  = schema{fields: []string{"type", "data", "webhook_config", "idempotency_key"}}
 	webhookConfigSchema = schema{fields: []string{"uris", "user_metadata"}}
+	batchPublishSchema  = schema{fields: []string{"events"}}
 )
 
 // publishEvent is POST /events: any platform's event, through the same
@@ -73,37 +87,9 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ne := webhookd.NewEvent{ProjectID: projectOf(r), Source: "api"}
-	typ, _, err := body.string("type")
+	ne, err := s.newEvent(body, projectOf(r))
 	if err != nil {
 		return err
-	}
-	if typ == "" {
-		return webhookd.FieldErrorf("type", "type is required; valid types: %s.", strings.Join(s.cfg.Catalog.Types(), ", "))
-	}
-	var ok bool
-	if ne.Type, ok = s.cfg.Catalog.Canonical(typ); !ok {
-		return webhookd.FieldErrorf("type", "type: unknown event type %q; valid types: %s.", typ, strings.Join(s.cfg.Catalog.Types(), ", "))
-	}
-	if ne.Data, _, err = body.rawObject("data"); err != nil {
-		return err
-	}
-	if ne.Data == nil {
-		ne.Data = json.RawMessage(`{}`)
-	}
-	if ne.WebhookConfig, err = s.webhookConfig(body); err != nil {
-		return err
-	}
-	if ne.WebhookConfig != nil {
-		if ne.Data, err = webhookd.MergeUserMetadata(ne.Data, ne.WebhookConfig.UserMetadata); err != nil {
-			return err
-		}
-	}
-	if ne.IdempotencyKey, _, err = body.string("idempotency_key"); err != nil {
-		return err
-	}
-	if len(ne.IdempotencyKey) > maxIdempotencyKeyLength {
-		return webhookd.FieldErrorf("idempotency_key", "idempotency_key must be at most %d bytes.", maxIdempotencyKeyLength)
 	}
 	ev, created, err := s.cfg.Store.PublishEvent(r.Context(), ne)
 	if err != nil {
@@ -120,6 +106,117 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// batchPublishEvents is POST /events:batchPublish: {"events": [...]}, each
+// element what POST /events takes, published in one transaction, all or
+// nothing, and answered in order. Idempotency keys work as if the events
+// were published one after another (see webhookd.Store.PublishEvents).
+func (s *Server) batchPublishEvents(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBodyUpTo(w, r, max(s.cfg.MaxBodyBytes, MaxBatchPublishBodyBytes))
+	if err != nil {
+		return err
+	}
+	events, err := s.parseBatchPublish(body, projectOf(r))
+	if err != nil {
+		return err
+	}
+	published, err := s.cfg.Store.PublishEvents(r.Context(), events)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Events []eventJSON `json:"events"`
+	}{Events: make([]eventJSON, len(published))}
+	notify := false
+	for i, p := range published {
+		notify = notify || (p.Created && p.Event.DeliveryCount > 0)
+		if out.Events[i], err = eventToJSON(p.Event); err != nil {
+			return err
+		}
+	}
+	if notify {
+		s.cfg.Notify()
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// parseBatchPublish reads the body of POST /events:batchPublish. Each
+// event is read by newEvent, as POST /events reads its body, and is bounded
+// as that body is; errors name the event's fields as events[i].type.
+func (s *Server) parseBatchPublish(body []byte, projectID string) ([]webhookd.NewEvent, error) {
+	o, err := decodeObject("", body, batchPublishSchema)
+	if err != nil {
+		return nil, err
+	}
+	raws, ok, err := o.list("events")
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, webhookd.FieldErrorf("events", "events is required: a list of 1 to %d events.", MaxBatchPublishEvents)
+	case len(raws) == 0:
+		return nil, webhookd.FieldErrorf("events", "events must list at least one event.")
+	case len(raws) > MaxBatchPublishEvents:
+		return nil, webhookd.FieldErrorf("events", "events must list at most %d events, got %d.", MaxBatchPublishEvents, len(raws))
+	}
+	events := make([]webhookd.NewEvent, len(raws))
+	for i, raw := range raws {
+		path := fmt.Sprintf("events[%d]", i)
+		if int64(len(raw)) > s.cfg.MaxBodyBytes {
+			return nil, &webhookd.Error{Code: webhookd.ETOOLARGE, Field: path,
+				Message: fmt.Sprintf("%s must be at most %d bytes, as the body of POST /events.", path, s.cfg.MaxBodyBytes)}
+		}
+		eo, err := decodeObject(path, raw, publishEventSchema)
+		if err != nil {
+			return nil, err
+		}
+		if events[i], err = s.newEvent(eo, projectID); err != nil {
+			return nil, err
+		}
+	}
+	return events, nil
+}
+
+// newEvent reads one event to publish: the body of POST /events, or one
+// element of a batch publish, whose path o's errors name.
+func (s *Server) newEvent(o *object, projectID string) (webhookd.NewEvent, error) {
+	ne := webhookd.NewEvent{ProjectID: projectID, Source: "api"}
+	typ, _, err := o.string("type")
+	if err != nil {
+		return ne, err
+	}
+	field := o.qualify("type")
+	if typ == "" {
+		return ne, webhookd.FieldErrorf(field, "%s is required; valid types: %s.", field, strings.Join(s.cfg.Catalog.Types(), ", "))
+	}
+	var ok bool
+	if ne.Type, ok = s.cfg.Catalog.Canonical(typ); !ok {
+		return ne, webhookd.FieldErrorf(field, "%s: unknown event type %q; valid types: %s.", field, typ, strings.Join(s.cfg.Catalog.Types(), ", "))
+	}
+	if ne.Data, _, err = o.rawObject("data"); err != nil {
+		return ne, err
+	}
+	if ne.Data == nil {
+		ne.Data = json.RawMessage(`{}`)
+	}
+	if ne.WebhookConfig, err = s.webhookConfig(o); err != nil {
+		return ne, err
+	}
+	if ne.WebhookConfig != nil {
+		if ne.Data, err = webhookd.MergeUserMetadata(ne.Data, ne.WebhookConfig.UserMetadata); err != nil {
+			field := o.qualify("data")
+			return ne, webhookd.FieldErrorf(field, "%s must be a JSON object.", field)
+		}
+	}
+	if ne.IdempotencyKey, _, err = o.string("idempotency_key"); err != nil {
+		return ne, err
+	}
+	if field := o.qualify("idempotency_key"); len(ne.IdempotencyKey) > maxIdempotencyKeyLength {
+		return ne, webhookd.FieldErrorf(field, "%s must be at most %d bytes.", field, maxIdempotencyKeyLength)
+	}
+	return ne, nil
+}
+
 // webhookConfig reads the optional webhook_config (or webhookConfig) of a
 // publish request. Its URIs are checked like webhook URIs; its
 // user_metadata must be an object, which is echoed in every event's data.
@@ -132,11 +229,12 @@ func (s *Server) webhookConfig(body *object) (*webhookd.WebhookConfig, error) {
 	if wc.URIs, _, err = cfg.strings("uris"); err != nil {
 		return nil, err
 	}
+	uris := cfg.qualify("uris")
 	if len(wc.URIs) > maxDynamicURIs {
-		return nil, webhookd.FieldErrorf("webhook_config.uris", "webhook_config.uris must list at most %d URIs.", maxDynamicURIs)
+		return nil, webhookd.FieldErrorf(uris, "%s must list at most %d URIs.", uris, maxDynamicURIs)
 	}
 	for i, u := range wc.URIs {
-		if err := s.cfg.URIPolicy.ValidateURI(fmt.Sprintf("webhook_config.uris[%d]", i), u); err != nil {
+		if err := s.cfg.URIPolicy.ValidateURI(fmt.Sprintf("%s[%d]", uris, i), u); err != nil {
 			return nil, err
 		}
 	}

@@ -88,6 +88,7 @@ func (s *Server) routes() []route {
 		newRoute(http.MethodPost, "/webhooks/{id}:ping", s.pingWebhook),
 		newRoute(http.MethodPost, "/webhooks/{id}:recover", s.recoverDeliveries),
 		newRoute(http.MethodPost, "/events", s.publishEvent),
+		newRoute(http.MethodPost, "/events:batchPublish", s.batchPublishEvents),
 		newRoute(http.MethodGet, "/events", s.listEvents),
 		newRoute(http.MethodGet, "/events/{id}", s.getEvent),
 		newRoute(http.MethodGet, "/events/{id}/deliveries", s.listEventDeliveries),

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/webhookd/webhookd"
+)
+
+// FuzzParseBatchPublish checks that no body panics the batch publish
+// parser, that every error is an INVALID_ARGUMENT naming a field, and that
+// what it accepts is 1 to MaxBatchPublishEvents events, each exactly what
+// POST /events makes of the same object: the two routes validate alike.
+func FuzzParseBatchPublish(f *testing.F) {
+	for _, seed := range []string{
+		`{"events":[{"type":"batch.succeeded","data":{"id":"b1"}}]}`,
+		`{"events":[{"type":"batch.completed","idempotencyKey":"k"},{"type":"video.generated","idempotency_key":"k"}]}`,
+		`{"events":[{"type":"interaction.completed","webhookConfig":{"uris":["https://x.test/1"],"userMetadata":{"t":[1,null]}}}]}`,
+		`{"events":[{"type":"batch.failed","webhook_config":{"uris":["http://x.test"]}}]}`,
+		`{"events":[{"type":"batch.failed","data":{"user_metadata":1},"webhook_config":{"user_metadata":{"a":"b"}}}]}`,
+		`{"events":[]}`, `{"events":[null]}`, `{"events":["x"]}`, `{"events":{}}`, `{"events":[{}],"x":1}`,
+		`{"events":[{"type":"batch.failed","type":"x"}]}`, `{}`, `[]`, ``, `{"events":[{"type":"batch.failed"}] `,
+	} {
+		f.Add([]byte(seed))
+	}
+	s := &Server{cfg: Config{}.withDefaults()}
+	s.cfg.MaxBodyBytes = 512 // so that the fuzzer reaches the bound of one event
+	f.Fuzz(func(t *testing.T, body []byte) {
+		events, err := s.parseBatchPublish(body, "prj_fuzz")
+		if err != nil {
+			var e *webhookd.Error
+			if !errors.As(err, &e) || (e.Code != webhookd.EINVALID && e.Code != webhookd.ETOOLARGE) || e.Field == "" || e.Message == "" {
+				t.Fatalf("parseBatchPublish error %#v is not an INVALID_ARGUMENT naming a field", err)
+			}
+			return
+		}
+		if len(events) == 0 || len(events) > MaxBatchPublishEvents {
+			t.Fatalf("accepted %d events", len(events))
+		}
+		var in struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		if err := json.Unmarshal(body, &in); err != nil || len(in.Events) != len(events) {
+			t.Fatalf("accepted %q, which does not hold %d events: %v", body, len(events), err)
+		}
+		for i, raw := range in.Events {
+			o, err := decodeObject("", raw, publishEventSchema)
+			if err != nil {
+				t.Fatalf("events[%d] was accepted in a batch but not as a POST /events body: %v", i, err)
+			}
+			single, err := s.newEvent(o, "prj_fuzz")
+			if err != nil {
+				t.Fatalf("events[%d] was accepted in a batch but not as a POST /events body: %v", i, err)
+			}
+			if !reflect.DeepEqual(single, events[i]) {
+				t.Fatalf("events[%d] = %+v in a batch, %+v alone", i, events[i], single)
+			}
+			if _, ok := s.cfg.Catalog.Canonical(events[i].Type); !ok || !json.Valid(events[i].Data) || events[i].Data[0] != '{' {
+				t.Fatalf("events[%d] = %+v: unknown type or data not an object", i, events[i])
+			}
+		}
+	})
+}
