@@ -86,6 +86,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	params.Set("_foreign_keys", "1")
 	params.Set("_synchronous", "NORMAL")
 	params.Add("_pragma", "temp_store(memory)") // sorts and statement journals stay off the disk
+	// A checkpoint copies the WAL's pages into the database file when the
+	// WAL passes this many pages, on the connection that commits. The hot
+	// pages (the due index, the tails of the tables) change in nearly every
+	// transaction, so copying them ten times less often (about 40 MB of
+	// WAL instead of 4) saves most of that work: measured here, interleaved,
+	// claim+record 18% and concurrent publishes 10% faster than SQLite's
+	// default of 1000.
+	params.Add("_pragma", "wal_autocheckpoint(10000)")
 
 	w := url.Values{}
 	for k, v := range params {
