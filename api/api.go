@@ -161,6 +161,7 @@ type Server struct {
 	tokens  pageTokens
 	metrics *metrics
 	table   []route
+	keys    keyCache
 }
 
 // New validates cfg and returns the API server.

@@ -310,7 +310,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // authenticate finds the API key of the request. The key comes from
 // x-goog-api-key (what the SDKs send) or an Authorization bearer token; only
-// its SHA-256 is looked up, as only the hash is stored.
+// its SHA-256 is looked up, as only the hash is stored, and a key found is
+// remembered for KeyCacheTTL (see keyCache).
 func (s *Server) authenticate(r *http.Request) (*webhookd.APIKey, error) {
 	key := strings.TrimSpace(r.Header.Get("x-goog-api-key"))
 	if key == "" {
@@ -322,15 +323,27 @@ func (s *Server) authenticate(r *http.Request) (*webhookd.APIKey, error) {
 		return nil, webhookd.Errorf(webhookd.EUNAUTHENTICATED,
 			"The request has no API key; send it in the x-goog-api-key header or as Authorization: Bearer.")
 	}
-	k, err := s.cfg.Store.FindAPIKey(r.Context(), webhookd.HashAPIKey(key))
-	if webhookd.ErrorCode(err) == webhookd.ENOTFOUND ||
-		(err == nil && k.RevokeTime != nil && !k.RevokeTime.After(s.cfg.Clock.Now())) {
-		return nil, webhookd.Errorf(webhookd.EUNAUTHENTICATED, "API key not valid. Please pass a valid API key.")
+	hash, now := webhookd.HashAPIKey(key), s.cfg.Clock.Now()
+	k := s.keys.get(hash, now)
+	if k == nil {
+		var err error
+		k, err = s.cfg.Store.FindAPIKey(r.Context(), hash)
+		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
+			return nil, errKeyNotValid()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("find api key: %w", err)
+		}
+		s.keys.put(hash, k, now)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("find api key: %w", err)
+	if k.RevokeTime != nil && !k.RevokeTime.After(now) {
+		return nil, errKeyNotValid()
 	}
 	return k, nil
+}
+
+func errKeyNotValid() error {
+	return webhookd.Errorf(webhookd.EUNAUTHENTICATED, "API key not valid. Please pass a valid API key.")
 }
 
 // metricMethod bounds the method label to the methods the API knows.

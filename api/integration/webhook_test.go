@@ -358,6 +358,11 @@ func TestAuth(t *testing.T) {
 	if err := b.store.RevokeAPIKey(b.ctx, b.project.ID, rec.ID); err != nil {
 		t.Fatal(err)
 	}
+	// The server remembers a key it has seen for api.KeyCacheTTL: the
+	// revocation (made by another process, as `webhookd keys revoke` does)
+	// takes effect when that ends.
+	b.callKey(t, key, "GET", "/v1/webhooks", "").ok(t, nil)
+	b.clock.Advance(api.KeyCacheTTL)
 	b.callKey(t, key, "GET", "/v1/webhooks", "").fails(t, 401, "UNAUTHENTICATED", "API key not valid")
 }
 
