@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/internal/loadgen"
 	"github.com/webhookd/webhookd/receiver"
@@ -50,6 +51,7 @@ type benchOptions struct {
 	destinations int
 	rate         float64
 	publishers   int
+	batch        int
 	concurrency  int
 	failRate     float64
 	urls         []string
@@ -99,6 +101,7 @@ Scenarios:
 	fs.IntVar(&o.destinations, "destinations", 1, "receiver servers (distinct ports) the fan-out is spread over; at most --fanout")
 	fs.Float64Var(&o.rate, "rate", 0, "publish open-loop at this many `events/s` (default: closed loop, as fast as answered)")
 	fs.IntVar(&o.publishers, "publishers", 0, "concurrent publish calls (default 16), or with --rate the most in flight (default 512)")
+	fs.IntVar(&o.batch, "batch", 1, "events per publish call: 1 publishes with POST /v1/events, more (at most 100) with POST /v1/events:batchPublish")
 	fs.IntVar(&o.concurrency, "concurrency", 0, "raw baseline's concurrent POSTs (default: what webhookd may use, min(workers, destinations×per-destination-limit))")
 	fs.Float64Var(&o.failRate, "fail-rate", 0.01, "failing scenario: `fraction` of messages whose first attempt fails")
 	fs.StringVar(&urls, "url", "", "bench a running webhookd at this base URL instead (comma-separate several processes sharing one database); it must run with WEBHOOKD_DEV=1")
@@ -145,8 +148,10 @@ Scenarios:
 		return nil, bad("unexpected argument %q", fs.Arg(0))
 	case o.scenario != scenarioHMAC && o.scenario != scenarioRS256 && o.scenario != scenarioFailing && o.scenario != scenarioHang:
 		return nil, bad("--scenario must be hmac, rs256, failing or hang, got %q", o.scenario)
-	case o.events < 1 || o.fanout < 1 || o.destinations < 1 || o.publishers < 1 || o.concurrency < 1:
-		return nil, bad("--events, --fanout, --destinations, --publishers and --concurrency must be at least 1")
+	case o.events < 1 || o.fanout < 1 || o.destinations < 1 || o.publishers < 1 || o.concurrency < 1 || o.batch < 1:
+		return nil, bad("--events, --fanout, --destinations, --publishers, --concurrency and --batch must be at least 1")
+	case o.batch > api.MaxBatchPublishEvents:
+		return nil, bad("--batch is at most %d, the limit of POST /v1/events:batchPublish", api.MaxBatchPublishEvents)
 	case o.destinations > o.fanout:
 		return nil, bad("--destinations (%d) must not exceed --fanout (%d): each destination gets at least one webhook", o.destinations, o.fanout)
 	case o.scenario == scenarioRS256 && o.fanout > 20:
@@ -303,10 +308,14 @@ func (r *benchResult) print(w io.Writer) {
 }
 
 func publishMode(o *benchOptions) string {
-	if o.rate > 0 {
-		return fmt.Sprintf("open-loop publishing at %.0f events/s (at most %d in flight)", o.rate, o.publishers)
+	calls := "one event per call"
+	if o.batch > 1 {
+		calls = fmt.Sprintf("%d events per call (batchPublish)", o.batch)
 	}
-	return fmt.Sprintf("closed-loop publishing with %d publishers", o.publishers)
+	if o.rate > 0 {
+		return fmt.Sprintf("open-loop publishing at %.0f events/s (at most %d calls in flight), %s", o.rate, o.publishers, calls)
+	}
+	return fmt.Sprintf("closed-loop publishing with %d publishers, %s", o.publishers, calls)
 }
 
 // rsaSignCount is how many tokens the signing-rate measurement signs.
@@ -415,7 +424,7 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 		return fmt.Sprintf("published %d/%d, received %d/%d", published.Load(), o.events, setup.recv.Received()-rawReceived, res.expected)
 	})
 	res.publish = loadgen.Publish(ctx, loadgen.PublishConfig{
-		Clients: clients, Count: o.events, Concurrency: o.publishers, Rate: o.rate,
+		Clients: clients, Count: o.events, Concurrency: o.publishers, Rate: o.rate, Batch: o.batch,
 		Body: func(i int) []byte { return benchBody(i, setup.uris) },
 		OnPublished: func(i int, p loadgen.Published, start time.Time) {
 			ids[i], starts[i] = p.ID, start
