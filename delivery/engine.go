@@ -454,7 +454,7 @@ func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOut
 		DeliveryID: d.ID,
 		LeaseToken: d.LeaseToken,
 		Attempt: &webhookd.Attempt{
-			ID:           webhookd.NewID(webhookd.PrefixAttempt),
+			ID:           webhookd.NewSortableID(webhookd.PrefixAttempt, now),
 			DeliveryID:   d.ID,
 			Number:       d.AttemptCount + 1,
 			Time:         now,
