@@ -110,7 +110,8 @@ type admission int
 const (
 	admitted admission = iota // run it now, in a new slot
 	queued                    // a worker of its destination will run it
-	deferred                  // put it back, due at the returned time
+	deferred                  // put it back, due at the returned time (its circuit is open)
+	busy                      // put it back, due at the returned time: its destination and its queue are full
 )
 
 // deferredClaim is a claim that must be put back, due at At.
@@ -159,7 +160,7 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 			ds.queued++
 			return queued, time.Time{}
 		}
-		return deferred, ds.spread(d, now, now)
+		return busy, ds.spread(d, now, now)
 	}
 	if d.inflight == 0 {
 		d.progress = now

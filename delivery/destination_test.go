@@ -43,10 +43,10 @@ func TestQueue(t *testing.T) {
 	want(a, "a1", admitted)
 	want(a, "a2", queued)
 	want(a, "a3", queued)
-	want(a, "a4", deferred) // a's queue is full
+	want(a, "a4", busy) // a's queue is full
 	want(b, "b1", admitted)
 	want(b, "b2", queued)
-	want(b, "b3", deferred) // all queues together are full
+	want(b, "b3", busy) // all queues together are full
 
 	next, put := ds.finish(a, verdictHealthy, time.Millisecond, dt0, false)
 	if next == nil || next.Delivery.ID != "a2" || put != nil {

@@ -264,22 +264,30 @@ func (e *Engine) Run(ctx context.Context) error {
 // claimLoop claims due deliveries and starts their attempts until ctx ends.
 // It claims the next batch only when every claim of the last one has been
 // handed to a worker (or settled without one), so a claim waits for a worker
-// at most about BatchSize/Workers attempt timeouts (see Config.Lease), and
-// only as many as the destination queues have room for: when they are full,
-// claims would mostly be deferred (written back and claimed again), so it
-// waits for an attempt to end instead — or for the poll interval, after
-// which it claims what free workers can take, so that destinations with
-// free slots are served even while others' queues are full.
+// at most about BatchSize/Workers attempt timeouts (see Config.Lease).
+//
+// It claims no faster than the destinations take the claims: after a batch
+// that filled a destination's slots (some claims were queued, or deferred
+// because the queue was full too), it waits for an attempt to end before it
+// claims again — by then the destination's pace is known and its queue has
+// room — and it claims only as many as the queues have room for, waiting
+// for room when they are full. Claims taken sooner would mostly be deferred:
+// written back and claimed again, work that can halve the rate to a busy
+// destination. The wait ends at the poll interval at the latest; then it
+// claims what free workers can take, so that destinations with free slots
+// are served even while others' queues are full.
 func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
 	poll := time.NewTimer(e.cfg.PollInterval)
 	defer poll.Stop()
-	waiting := false // for room, since the poll timer was last set
+	minBatch := max(e.cfg.BatchSize/4, 1)
+	saturated := false // the last batch filled a destination's slots
+	waiting := false   // the poll timer is set for the current wait
 	for {
 		if ctx.Err() != nil {
 			return
 		}
 		limit := min(e.cfg.BatchSize, e.dests.room())
-		if limit < max(e.cfg.BatchSize/4, 1) {
+		if saturated || limit < minBatch {
 			if !waiting {
 				poll.Reset(e.cfg.PollInterval)
 				waiting = true
@@ -288,12 +296,15 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 			case <-ctx.Done():
 				return
 			case <-e.freed:
-				continue
+				if !saturated && min(e.cfg.BatchSize, e.dests.room()) < minBatch {
+					continue // still no room: wait on, until the same poll deadline
+				}
+				limit = max(min(e.cfg.BatchSize, e.dests.room()), 1)
 			case <-poll.C:
 				limit = max(limit, min(e.cfg.BatchSize, e.cfg.Workers-int(e.busy.Load())), 1)
 			}
+			waiting, saturated = false, false
 		}
-		waiting = false
 		claims, err := e.cfg.Store.ClaimDeliveries(ctx, limit, e.cfg.Lease)
 		if err != nil && ctx.Err() == nil {
 			e.log.ErrorContext(ctx, "claiming deliveries failed", "err", err)
@@ -313,7 +324,9 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 				}
 				continue
 			}
-			e.dispatch(ctx, attemptCtx, claims[i], results, attempts)
+			if e.dispatch(ctx, attemptCtx, claims[i], results, attempts) {
+				saturated = true
+			}
 			i++
 		}
 		if len(claims) == limit {
@@ -331,24 +344,26 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 
 // dispatch starts an attempt for c, queues it for its destination, or
 // settles it without one: fails it when it must not be sent, defers it when
-// its destination is busy (and its queue full) or its circuit is open.
-func (e *Engine) dispatch(runCtx, attemptCtx context.Context, c *webhookd.Claim, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
+// its destination is busy (and its queue full) or its circuit is open. It
+// reports whether c found its destination's slots full (c was queued, or
+// deferred because the queue was full too).
+func (e *Engine) dispatch(runCtx, attemptCtx context.Context, c *webhookd.Claim, results chan<- webhookd.Result, attempts *sync.WaitGroup) (saturated bool) {
 	d := c.Delivery
 	now := e.cfg.Clock.Now()
 	if reason := notAttempted(c, e.cfg.JWTSigner != nil); reason != "" {
 		e.log.Info("delivery failed without an attempt", "delivery", d.ID, "event", d.EventID, "reason", reason)
 		results <- e.fail(c, reason)
-		return
+		return false
 	}
 	key := destinationKey(d.URI)
 	switch a, retryAt := e.dests.acquire(key, c, now); a {
 	case queued:
-		return
-	case deferred:
+		return true
+	case deferred, busy:
 		r := e.deferral(c, now)
 		r.NextAttemptTime = retryAt
 		results <- r
-		return
+		return a == busy
 	}
 	e.busy.Add(1)
 	e.metrics.inflight.Inc()
@@ -362,6 +377,7 @@ func (e *Engine) dispatch(runCtx, attemptCtx context.Context, c *webhookd.Claim,
 		}()
 		e.work(runCtx, attemptCtx, key, c, results)
 	}()
+	return false
 }
 
 // work is one worker: it sends c, then, while its destination has claims
