@@ -385,8 +385,15 @@ func (e *Engine) dispatch(runCtx, attemptCtx context.Context, c *webhookd.Claim,
 func (e *Engine) work(runCtx, attemptCtx context.Context, key string, c *webhookd.Claim, results chan<- webhookd.Result) {
 	for c != nil {
 		v, took := verdictNeutral, time.Duration(0)
+		start := time.Now()
 		if r, sent := e.attempt(attemptCtx, c); sent {
-			v, took = r.verdict, r.took
+			// The destination's pace is how long the attempt held its
+			// slot — signing included, which for an RS256 JWT takes
+			// longer than a loopback POST — unless nothing was sent.
+			v = r.verdict
+			if r.took > 0 {
+				took = time.Since(start)
+			}
 			results <- r.result
 		} // else abandoned at shutdown: the lease will expire
 		for {
@@ -549,9 +556,18 @@ func (e *Engine) recordLoop(ctx context.Context, in <-chan webhookd.Result, done
 	flush := time.NewTimer(e.cfg.FlushInterval)
 	flush.Stop()
 	defer flush.Stop()
+	wakeups := newWakeups(e.cfg.Clock, e.Notify)
+	defer wakeups.stop()
 	write := func() {
 		if len(batch) > 0 {
 			e.record(ctx, batch)
+			// What was put back for later is due again at its
+			// NextAttemptTime: wake the claim loop then.
+			for _, r := range batch {
+				if r.Outcome == webhookd.OutcomeDeferred || r.Outcome == webhookd.OutcomeRetry {
+					wakeups.add(r.NextAttemptTime)
+				}
+			}
 			batch = batch[:0]
 		}
 		flush.Stop()

@@ -1,0 +1,108 @@
+package delivery
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// wakeups wakes the claim loop when deliveries this engine put back (a
+// deferral or a retry) come due, instead of at the next poll. Deferred
+// claims of a busy destination come back within milliseconds to seconds,
+// spaced at the destination's pace; waiting for a poll interval each time
+// would leave its slots idle for most of it.
+//
+// Due times closer than wakeupGranularity to each other share one wake-up,
+// so a thousand deferrals spaced a millisecond apart cost a hundred claims
+// a second at most, not a thousand. At most maxWakeups times are kept; the
+// poll finds any others.
+type wakeups struct {
+	clock webhookd.Clock
+	wake  func()
+
+	mu    sync.Mutex
+	times timeHeap
+	timer *time.Timer
+	at    time.Time // when the timer fires, zero if it is not set
+}
+
+const (
+	wakeupGranularity = 10 * time.Millisecond
+	maxWakeups        = 10000
+)
+
+func newWakeups(clock webhookd.Clock, wake func()) *wakeups {
+	return &wakeups{clock: clock, wake: wake}
+}
+
+// add schedules a wake-up at t.
+func (w *wakeups) add(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.times) >= maxWakeups {
+		return
+	}
+	heap.Push(&w.times, t)
+	w.scheduleLocked()
+}
+
+// scheduleLocked sets the timer for the earliest time, unless it is set
+// already for one no more than wakeupGranularity later.
+func (w *wakeups) scheduleLocked() {
+	if len(w.times) == 0 {
+		return
+	}
+	next := w.times[0]
+	if !w.at.IsZero() && !w.at.After(next.Add(wakeupGranularity)) {
+		return
+	}
+	w.at = next
+	d := max(next.Sub(w.clock.Now()), 0)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(d, w.fire)
+	} else {
+		w.timer.Reset(d)
+	}
+}
+
+// fire wakes the claim loop and drops every time the wake-up covers: up to
+// wakeupGranularity after the time it was set for, and all that have passed.
+func (w *wakeups) fire() {
+	w.mu.Lock()
+	cover := w.at.Add(wakeupGranularity)
+	if now := w.clock.Now(); now.After(cover) {
+		cover = now
+	}
+	for len(w.times) > 0 && !w.times[0].After(cover) {
+		heap.Pop(&w.times)
+	}
+	w.at = time.Time{}
+	w.scheduleLocked()
+	w.mu.Unlock()
+	w.wake()
+}
+
+// stop cancels the timer.
+func (w *wakeups) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.times, w.at = nil, time.Time{}
+}
+
+type timeHeap []time.Time
+
+func (h timeHeap) Len() int           { return len(h) }
+func (h timeHeap) Less(i, j int) bool { return h[i].Before(h[j]) }
+func (h timeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap) Push(x any)        { *h = append(*h, x.(time.Time)) }
+func (h *timeHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
