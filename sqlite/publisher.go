@@ -162,12 +162,13 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 		// now is read inside the transaction so that events' CreateTimes
 		// follow their commit order.
 		now := s.now()
+		cache := &planCache{}
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i] = publishResult{failed: -1, err: err}
 				continue
 			}
-			published, writes, failed, err := s.planRequest(ctx, tx, r.events, now)
+			published, writes, failed, err := s.planRequest(ctx, tx, r.events, now, cache)
 			if err != nil {
 				results[i] = publishResult{failed: failed, err: err}
 				continue
@@ -213,7 +214,7 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 // An event whose idempotency key an earlier event of the same request used
 // answers that event, as it would if the events were published one by one:
 // the database cannot find it yet, since nothing of the request is written.
-func (s *Store) planRequest(ctx context.Context, tx *sql.Tx, events []webhookd.NewEvent, now time.Time) (
+func (s *Store) planRequest(ctx context.Context, tx *sql.Tx, events []webhookd.NewEvent, now time.Time, cache *planCache) (
 	published []webhookd.PublishedEvent, writes []*publication, failed int, err error,
 ) {
 	var planned plannedKeys // nil, and never needed, for a single event
@@ -222,7 +223,7 @@ func (s *Store) planRequest(ctx context.Context, tx *sql.Tx, events []webhookd.N
 	}
 	published = make([]webhookd.PublishedEvent, len(events))
 	for i, ne := range events {
-		pub, first, err := s.planPublish(ctx, tx, ne, now, planned)
+		pub, first, err := s.planPublish(ctx, tx, ne, now, planned, cache)
 		switch {
 		case err != nil:
 			return nil, nil, i, err
