@@ -102,6 +102,9 @@ type destinations struct {
 	byKey  map[string]*destination
 	opened int // circuits open or half-open
 	queued int
+	// blocked is the destination that last turned a claim away because
+	// its slots and queue were full while it kept pace; see room.
+	blocked string
 }
 
 // admission is what acquire decided for a claim.
@@ -121,8 +124,10 @@ type deferredClaim struct {
 }
 
 // minStep is the smallest spacing between deferred claims of one
-// destination.
-const minStep = time.Millisecond
+// destination: a destination answering in a millisecond with 16 slots
+// takes a claim every 60µs, and deferred claims spaced wider than its pace
+// would come back slower than it can take them.
+const minStep = 20 * time.Microsecond
 
 // queueHorizon is about how long a claim may wait in a destination's queue:
 // a destination queues as many claims as it starts in this time at its
@@ -160,6 +165,15 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 			ds.queued++
 			return queued, time.Time{}
 		}
+		if c != nil && !ds.stalled(d, now) {
+			// It is keeping pace, only full: the claim is due again at
+			// once, and claims stop until its queue has room (see room),
+			// instead of being taken only to be put back, again and
+			// again, or spread over a guess of its pace that leaves its
+			// slots idle when the guess is slow.
+			ds.blocked = key
+			return busy, now
+		}
 		return busy, ds.spread(d, now, now)
 	}
 	if d.inflight == 0 {
@@ -191,11 +205,36 @@ func (ds *destinations) queueLimit(d *destination, now time.Time) int {
 	return int(min(max(n, int64(ds.queueCap)), int64(ds.totalCap)))
 }
 
-// room is how many more claims the queues can take in all.
-func (ds *destinations) room() int {
+// stalled says whether d has stopped keeping its pace: attempts are in
+// flight and none has ended for four times its time per attempt (at least
+// stallAfter), or its pace is not known yet.
+func (ds *destinations) stalled(d *destination, now time.Time) bool {
+	if d.latency <= 0 {
+		return true
+	}
+	return d.inflight > 0 && now.Sub(d.progress) > max(4*d.latency, stallAfter)
+}
+
+// stallAfter is the shortest time without an attempt ending that makes a
+// busy destination stalled.
+const stallAfter = 10 * time.Millisecond
+
+// room is how many more claims the queues can take: all of them together,
+// and the destination that last turned a claim away while keeping pace,
+// until it stalls, its circuit opens or it goes idle.
+func (ds *destinations) room(now time.Time) int {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
-	return max(ds.totalCap-ds.queued, 0)
+	r := ds.totalCap - ds.queued
+	if ds.blocked != "" {
+		d := ds.byKey[ds.blocked]
+		if d == nil || !d.openUntil.IsZero() || ds.stalled(d, now) {
+			ds.blocked = ""
+		} else {
+			r = min(r, ds.queueLimit(d, now)-len(d.queue))
+		}
+	}
+	return max(r, 0)
 }
 
 // later returns a due time for one more deferred claim of key, spaced like

@@ -118,7 +118,8 @@ func TestDeferralSpacing(t *testing.T) {
 		hangFor  time.Duration // how long the attempts in flight have run
 		wantStep time.Duration
 	}{
-		{"fast destination", 2 * time.Millisecond, 0, time.Millisecond},                        // 2ms/4 is below the 1ms floor
+		{"fast destination", 2 * time.Millisecond, 0, 500 * time.Microsecond},                  // 2ms/4
+		{"instant destination", 40 * time.Microsecond, 0, minStep},                             // 40µs/4 is below the floor
 		{"slow destination", 400 * time.Millisecond, 0, 100 * time.Millisecond},                // 400ms/4
 		{"hanging destination", 2 * time.Millisecond, 2 * time.Second, 500 * time.Millisecond}, // 2s/4
 		{"hanging past the cap", 0, 10 * time.Second, time.Second},                             // 10s/4 capped at maxStep
@@ -263,5 +264,49 @@ func TestQueueLimitFollowsPace(t *testing.T) {
 	// The attempt in flight has run for 2s: the pace is at least that.
 	if got := ds.queueLimit(d(), dt0.Add(2*time.Second)); got != 10 {
 		t.Errorf("an attempt hanging for 2s: limit %d, want queueCap 10", got)
+	}
+}
+
+// TestBusyKeepingPace: a claim turned away by a destination that is full
+// but keeping pace is due again at once and holds the claims back (room)
+// until its queue has room; one turned away by a destination that has
+// stalled is spread out and holds nothing back.
+func TestBusyKeepingPace(t *testing.T) {
+	t.Parallel()
+	const key = "https://a.test:443"
+	ds := newDestinations(2, BreakerConfig{}.withDefaults(), time.Second, 2, 2) // the queues are full at 2
+	admit(ds, key, dt0)
+	admit(ds, key, dt0)
+	ds.finish(key, verdictHealthy, time.Millisecond, dt0, false) // pace: 1ms
+	ds.acquire(key, claimFor("run"), dt0)
+	ds.acquire(key, claimFor("q1"), dt0)
+	ds.acquire(key, claimFor("q2"), dt0)
+	if got := ds.room(dt0); got != 0 {
+		t.Fatalf("room with the queues full = %d, want 0", got)
+	}
+	a, at := ds.acquire(key, claimFor("over"), dt0)
+	if a != busy || !at.Equal(dt0) {
+		t.Fatalf("acquire over a full queue = %v at +%v, want busy, due at once", a, at.Sub(dt0))
+	}
+	if ds.blocked != key {
+		t.Fatalf("blocked = %q, want %q", ds.blocked, key)
+	}
+	// An attempt ends and takes a queued claim: one place of room.
+	if next, _ := ds.finish(key, verdictHealthy, time.Millisecond, dt0, false); next == nil {
+		t.Fatal("the slot was not handed to a queued claim")
+	}
+	if got := ds.room(dt0); got != 1 {
+		t.Errorf("room after one queued claim left = %d, want 1", got)
+	}
+
+	// 50ms without an attempt ending, at 1ms per attempt: stalled.
+	later := dt0.Add(50 * time.Millisecond)
+	ds.acquire(key, claimFor("q3"), later)
+	a, at = ds.acquire(key, claimFor("over2"), later)
+	if a != busy || !at.After(later) {
+		t.Errorf("acquire at a stalled destination = %v at +%v, want busy, spread after now", a, at.Sub(later))
+	}
+	if got := ds.room(later); got != 0 || ds.blocked != "" {
+		t.Errorf("room = %d, blocked = %q; want 0 (the queues are full) and nothing blocked", got, ds.blocked)
 	}
 }

@@ -286,7 +286,7 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 		if ctx.Err() != nil {
 			return
 		}
-		limit := min(e.cfg.BatchSize, e.dests.room())
+		limit := min(e.cfg.BatchSize, e.dests.room(e.cfg.Clock.Now()))
 		if saturated || limit < minBatch {
 			if !waiting {
 				poll.Reset(e.cfg.PollInterval)
@@ -296,10 +296,9 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 			case <-ctx.Done():
 				return
 			case <-e.freed:
-				if !saturated && min(e.cfg.BatchSize, e.dests.room()) < minBatch {
+				if limit = min(e.cfg.BatchSize, e.dests.room(e.cfg.Clock.Now())); limit < minBatch {
 					continue // still no room: wait on, until the same poll deadline
 				}
-				limit = max(min(e.cfg.BatchSize, e.dests.room()), 1)
 			case <-poll.C:
 				limit = max(limit, min(e.cfg.BatchSize, e.cfg.Workers-int(e.busy.Load())), 1)
 			}
