@@ -269,13 +269,17 @@ func (e *Engine) Run(ctx context.Context) error {
 // It claims no faster than the destinations take the claims: after a batch
 // that filled a destination's slots (some claims were queued, or deferred
 // because the queue was full too), it waits for an attempt to end before it
-// claims again — by then the destination's pace is known and its queue has
-// room — and it claims only as many as the queues have room for, waiting
-// for room when they are full. Claims taken sooner would mostly be deferred:
+// claims again (for saturatedWait at most) — by then the destination's pace
+// is usually known and its queue has room — and it claims only as many as
+// the queues have room for, waiting for room when they are full. Claims taken sooner would mostly be deferred:
 // written back and claimed again, work that can halve the rate to a busy
 // destination. The wait ends at the poll interval at the latest; then it
 // claims what free workers can take, so that destinations with free slots
 // are served even while others' queues are full.
+// saturatedWait is the longest the claim loop waits for an attempt to end
+// after a batch that filled a destination's slots.
+const saturatedWait = 10 * time.Millisecond
+
 func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
 	poll := time.NewTimer(e.cfg.PollInterval)
 	defer poll.Stop()
@@ -289,7 +293,14 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 		limit := min(e.cfg.BatchSize, e.dests.room(e.cfg.Clock.Now()))
 		if saturated || limit < minBatch {
 			if !waiting {
-				poll.Reset(e.cfg.PollInterval)
+				// With room, the wait after a saturating batch is short:
+				// the destination that filled up may be one that never
+				// answers, and the next batch may be for others.
+				wait := e.cfg.PollInterval
+				if limit >= minBatch {
+					wait = min(wait, saturatedWait)
+				}
+				poll.Reset(wait)
 				waiting = true
 			}
 			select {
