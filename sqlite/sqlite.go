@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,32 @@ type Options struct {
 	// ReadConns caps the read pool; zero means one per CPU, at least two.
 	ReadConns int
 }
+
+// The page caches of SQLite, in KiB per connection (PRAGMA cache_size).
+//
+// modernc.org/sqlite builds SQLite with SQLITE_ENABLE_MEMORY_MANAGEMENT,
+// which makes the page cache one pool for every connection of the process,
+// bounded by the sum of their cache sizes; a connection may hold more than
+// its own size while others hold less. Here only the writer's pages last: in
+// WAL mode a reader empties its cache when it begins a read transaction
+// after a commit, and the writer commits many times a second. So the writer
+// comes to hold nearly the whole pool, the sooner the larger the database
+// (its transactions outgrow its own size). With SQLite's default of 2000 KiB
+// on each connection (the writer, the checkpointer and, on two CPUs, two
+// readers), that was about 8 MB, and the resident size grew by some 12 MiB
+// between a backlog of 10k deliveries and one of 1M (docs/benchmarks.md).
+// The writer keeps that default; the readers and the checkpointer get about
+// what one query needs (the inner pages of an index and the pages it
+// reads), so the pool is at most writerCacheKiB + (ReadConns+1)×readCacheKiB.
+// At the scale of the benchmarks the writer's cache misses did not change.
+//
+// A cached page costs about 8 KiB of memory, not 4: SQLite allocates each
+// page (4 KiB) with its header, and modernc.org/libc's allocator rounds that
+// up to a power of two.
+const (
+	writerCacheKiB = 2000
+	readCacheKiB   = 256
+)
 
 // busyTimeout is how long a connection waits for a lock held by another
 // process sharing the file (a `webhookd migrate` beside a running server)
@@ -94,10 +121,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// 18% and concurrent publishes 10% faster.)
 	params.Add("_pragma", "wal_autocheckpoint(10000)")
 
-	w := url.Values{}
-	for k, v := range params {
-		w[k] = v
-	}
+	w := withCache(params, writerCacheKiB)
 	w.Set("_journal_mode", "WAL") // persistent in the file; set by the writer only
 	w.Set("_txlock", "immediate")
 	writer, err := sql.Open("sqlite", path+"?"+w.Encode())
@@ -115,10 +139,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 
-	r := url.Values{}
-	for k, v := range params {
-		r[k] = v
-	}
+	r := withCache(params, readCacheKiB)
 	r.Set("_query_only", "1")
 	reader, err := sql.Open("sqlite", path+"?"+r.Encode())
 	if err != nil {
@@ -138,7 +159,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.startPublisher()
-	if err := s.startCheckpointer(path, params); err != nil {
+	if err := s.startCheckpointer(path, withCache(params, readCacheKiB)); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -147,6 +168,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// withCache returns a copy of the connection parameters params with a page
+// cache of cacheKiB.
+func withCache(params url.Values, cacheKiB int) url.Values {
+	c := url.Values{}
+	for k, v := range params {
+		c[k] = slices.Clone(v) // c's _pragma list grows: params' must not
+	}
+	c.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cacheKiB))
+	return c
 }
 
 // Ping checks that both the writer and the read pool answer.
