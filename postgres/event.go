@@ -52,7 +52,7 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		ev, created, err = s.publishTx(ctx, tx, ne, s.now())
+		ev, created, err = s.publishTx(ctx, tx, ne, s.now(), nil)
 		return err
 	})
 	if err != nil {
@@ -81,8 +81,9 @@ func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) (
 			return err
 		}
 		now := s.now()
+		routes := routeCache{} // the transaction writes no webhook: one routing query per (project, type)
 		for i, ne := range events {
-			ev, created, err := s.publishTx(ctx, tx, ne, now)
+			ev, created, err := s.publishTx(ctx, tx, ne, now, routes)
 			if err != nil {
 				failed = webhookd.ElementError("events", i, mapErr(err, "publish events", "Event"))
 				return failed
@@ -127,8 +128,9 @@ func (s *Store) lockIdempotencyKeys(ctx context.Context, tx pgx.Tx, events []web
 }
 
 // publishTx writes ne and its deliveries in tx; the caller notifies the
-// listeners when any delivery was created.
-func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time) (*webhookd.Event, bool, error) {
+// listeners when any delivery was created. routes, if not nil, keeps the
+// static routes found earlier in the same transaction.
+func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache) (*webhookd.Event, bool, error) {
 	if ne.ProjectID == "" {
 		return nil, false, webhookd.FieldErrorf("project_id", "project_id is required.")
 	}
@@ -154,7 +156,7 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 			return first, false, err
 		}
 	}
-	targets, err := s.route(ctx, tx, ne)
+	targets, err := s.route(ctx, tx, ne, routes)
 	if err != nil {
 		return nil, false, err
 	}
@@ -194,8 +196,12 @@ func (s *Store) lockIdempotencyKey(ctx context.Context, tx pgx.Tx, projectID, ke
 	return ev, err
 }
 
+// routeCache holds static routes by (project, event type) within one
+// transaction; its targets are shared and must not be changed.
+type routeCache map[[2]string][]target
+
 // route returns the destinations of ne, in a stable order.
-func (s *Store) route(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent) ([]target, error) {
+func (s *Store) route(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, routes routeCache) ([]target, error) {
 	switch {
 	case ne.OnlyWebhookID != "":
 		var uri string
@@ -219,14 +225,22 @@ func (s *Store) route(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent) ([]t
 		}
 		return out, nil
 	default:
+		key := [2]string{ne.ProjectID, ne.Type}
+		if ts, ok := routes[key]; ok {
+			return ts, nil
+		}
 		rows, _ := tx.Query(ctx, `SELECT id, uri FROM webhooks
 			WHERE project_id = $1 AND state = 'enabled' AND $2 = ANY (subscribed_events)
 			ORDER BY create_time, id`, ne.ProjectID, ne.Type)
-		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (target, error) {
+		ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (target, error) {
 			t := target{kind: webhookd.DeliveryStatic}
 			err := row.Scan(&t.webhookID, &t.uri)
 			return t, err
 		})
+		if err == nil && routes != nil {
+			routes[key] = ts
+		}
+		return ts, err
 	}
 }
 
