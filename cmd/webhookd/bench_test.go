@@ -25,9 +25,12 @@ func TestBenchSmoke(t *testing.T) {
 		{scenarioRS256, []string{"--fanout", "2", "--destinations", "2"}},
 		{scenarioFailing, []string{"--fail-rate", "0.05"}},
 		{scenarioHang, []string{"--rate", "200"}},
+		// batchPublish, with a last call shorter than the others (40 = 5×7 + 5)
+		{scenarioHMAC, []string{"--batch", "7"}},
+		{scenarioRS256, []string{"--batch", "7", "--rate", "400"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.scenario, func(t *testing.T) {
+		t.Run(tt.scenario+strings.Join(tt.args, ""), func(t *testing.T) {
 			args := append([]string{"--scenario", tt.scenario, "--events", "40", "--max-wait", "20s"}, tt.args...)
 			o, err := parseBenchFlags(args, io.Discard)
 			if err != nil {
@@ -96,6 +99,8 @@ func TestParseBenchFlags(t *testing.T) {
 		{name: "url without key", args: []string{"--url", "http://127.0.0.1:1"}, wantErr: "--api-key"},
 		{name: "fail rate above one", args: []string{"--fail-rate", "2"}, wantErr: "--fail-rate"},
 		{name: "stray argument", args: []string{"now"}, wantErr: "unexpected argument"},
+		{name: "batch over the batchPublish limit", args: []string{"--batch", "101"}, wantErr: "at most 100"},
+		{name: "empty batch", args: []string{"--batch", "0"}, wantErr: "--batch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
