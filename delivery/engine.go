@@ -261,6 +261,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// saturatedWait is the longest the claim loop waits for an attempt to end
+// after a batch that filled a destination's slots.
+const saturatedWait = 10 * time.Millisecond
+
 // claimLoop claims due deliveries and starts their attempts until ctx ends.
 // It claims the next batch only when every claim of the last one has been
 // handed to a worker (or settled without one), so a claim waits for a worker
@@ -271,15 +275,11 @@ func (e *Engine) Run(ctx context.Context) error {
 // because the queue was full too), it waits for an attempt to end before it
 // claims again (for saturatedWait at most) — by then the destination's pace
 // is usually known and its queue has room — and it claims only as many as
-// the queues have room for, waiting for room when they are full. Claims taken sooner would mostly be deferred:
-// written back and claimed again, work that can halve the rate to a busy
-// destination. The wait ends at the poll interval at the latest; then it
+// the queues have room for, waiting for room when they are full. Claims
+// taken sooner would mostly be deferred: written back and claimed again,
+// work that can halve the rate to a busy destination. The wait ends at the poll interval at the latest; then it
 // claims what free workers can take, so that destinations with free slots
 // are served even while others' queues are full.
-// saturatedWait is the longest the claim loop waits for an attempt to end
-// after a batch that filled a destination's slots.
-const saturatedWait = 10 * time.Millisecond
-
 func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
 	poll := time.NewTimer(e.cfg.PollInterval)
 	defer poll.Stop()

@@ -31,14 +31,10 @@ type checkpointer struct {
 }
 
 func (s *Store) startCheckpointer(path string, params url.Values) error {
-	db, err := sql.Open("sqlite", path+"?"+params.Encode())
+	db, err := openOne(path, params)
 	if err != nil {
-		return fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+		return fmt.Errorf("checkpoints: %w", err)
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	c := &checkpointer{db: db, quit: make(chan struct{}), done: make(chan struct{})}
 	s.ckpt = c
 	go func() {

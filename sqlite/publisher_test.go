@@ -12,11 +12,10 @@ import (
 	"github.com/webhookd/webhookd"
 )
 
-// TestPublisherBatchesAndIsolatesFailures publishes from many goroutines at
-// once, every other event invalid: calls share transactions, and each bad
-// event fails alone while the good ones of its batch are stored.
-func TestPublisherBatchesAndIsolatesFailures(t *testing.T) {
-	t.Parallel()
+// openWithWebhook opens a store in t.TempDir() with a project and one
+// enabled webhook subscribed to batch.succeeded.
+func openWithWebhook(t *testing.T) (*Store, *webhookd.Project) {
+	t.Helper()
 	ctx := t.Context()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "pub.db"), Options{})
 	if err != nil {
@@ -31,6 +30,16 @@ func TestPublisherBatchesAndIsolatesFailures(t *testing.T) {
 		SubscribedEvents: []string{webhookd.EventBatchSucceeded}}); err != nil {
 		t.Fatal(err)
 	}
+	return s, p
+}
+
+// TestPublisherBatchesAndIsolatesFailures publishes from many goroutines at
+// once, every other event invalid: calls share transactions, and each bad
+// event fails alone while the good ones of its batch are stored.
+func TestPublisherBatchesAndIsolatesFailures(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, p := openWithWebhook(t)
 
 	const publishers, rounds = 16, 10
 	start := make(chan struct{})
@@ -90,19 +99,7 @@ func TestPublisherBatchesAndIsolatesFailures(t *testing.T) {
 func TestPublisherIsolatesFailingBatches(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "pub.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	p := &webhookd.Project{Name: "p"}
-	if err := s.CreateProject(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateWebhook(ctx, &webhookd.Webhook{ProjectID: p.ID, URI: "https://example.com/h", State: webhookd.WebhookEnabled,
-		SubscribedEvents: []string{webhookd.EventBatchSucceeded}}); err != nil {
-		t.Fatal(err)
-	}
+	s, p := openWithWebhook(t)
 	good := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Data: json.RawMessage(`{"id":"batches/1"}`)}
 	bad := good
 	bad.Data = json.RawMessage(`{not json`)

@@ -78,6 +78,19 @@ const (
 // there is only one writer connection.
 const busyTimeout = 5 * time.Second
 
+// openOne opens a *sql.DB of exactly one connection, kept open for good.
+func openOne(path string, params url.Values) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
 // Store is the SQLite implementation of webhookd.Store.
 type Store struct {
 	writer *sql.DB // exactly one connection: SQLite has one writer at a time
@@ -124,14 +137,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w := withCache(params, writerCacheKiB)
 	w.Set("_journal_mode", "WAL") // persistent in the file; set by the writer only
 	w.Set("_txlock", "immediate")
-	writer, err := sql.Open("sqlite", path+"?"+w.Encode())
+	writer, err := openOne(path, w)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
-	writer.SetMaxOpenConns(1)
-	writer.SetMaxIdleConns(1)
-	writer.SetConnMaxLifetime(0)
-	writer.SetConnMaxIdleTime(0)
 	s.writer = writer
 
 	if _, err := s.Migrate(ctx); err != nil {
