@@ -54,25 +54,6 @@ func TestHotPathPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	explain := func(t *testing.T, query string, args ...any) string {
-		t.Helper()
-		var plan strings.Builder
-		rows, err := s.pool.Query(ctx, "EXPLAIN "+query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan.WriteString(line + "\n")
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return plan.String()
-	}
 	ids := make([]string, 100)
 	for i := range ids {
 		ids[i] = "d" + strconv.Itoa(100*(i+1))
@@ -84,14 +65,14 @@ func TestHotPathPlans(t *testing.T) {
 	}{
 		{
 			name:  "claim",
-			plan:  func(t *testing.T) string { return explain(t, claimQuery, now, 100, now.Add(time.Minute), "token") },
+			plan:  func(t *testing.T) string { return explain(t, s, claimQuery, now, 100, now.Add(time.Minute), "token") },
 			wants: []string{"deliveries_due"},
 		},
 		{
 			name: "record",
 			plan: func(t *testing.T) string {
 				n := len(ids)
-				return explain(t, recordQuery, ids, make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n),
+				return explain(t, s, recordQuery, ids, make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n),
 					make([]bool, n), make([]string, n), make([]time.Time, n), make([]int32, n), make([]int64, n),
 					make([]string, n), make([][]byte, n), now)
 			},
@@ -111,4 +92,25 @@ func TestHotPathPlans(t *testing.T) {
 			}
 		})
 	}
+}
+
+// explain returns PostgreSQL's plan of query with args.
+func explain(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	var plan strings.Builder
+	rows, err := s.pool.Query(t.Context(), "EXPLAIN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan.String()
 }

@@ -95,22 +95,7 @@ func TestPrunePlans(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var plan strings.Builder
-			rows, err := s.pool.Query(t.Context(), "EXPLAIN "+tt.query, tt.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
-					t.Fatal(err)
-				}
-				plan.WriteString(line + "\n")
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if p := plan.String(); !strings.Contains(p, tt.want) || strings.Contains(p, "Seq Scan on deliveries") ||
+			if p := explain(t, s, tt.query, tt.args...); !strings.Contains(p, tt.want) || strings.Contains(p, "Seq Scan on deliveries") ||
 				strings.Contains(p, "Seq Scan on events") || strings.Contains(p, "Seq Scan on attempts") {
 				t.Errorf("plan does not use %s, or scans a whole table:\n%s", tt.want, p)
 			}

@@ -38,24 +38,7 @@ func TestHotPathUsesIndexes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tt.query, tt.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, notused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			joined := strings.Join(plan, "\n")
+			joined := queryPlan(t, s, tt.query, tt.args...)
 			if !strings.Contains(joined, tt.want) {
 				t.Errorf("plan of %s lacks %q:\n%s", tt.name, tt.want, joined)
 			}
