@@ -113,7 +113,7 @@ type admission int
 const (
 	admitted admission = iota // run it now, in a new slot
 	queued                    // a worker of its destination will run it
-	deferred                  // put it back, due at the returned time (its circuit is open)
+	deferred                  // put it back, due at the returned time: its circuit is open, or it hangs
 	busy                      // put it back, due at the returned time: its destination and its queue are full
 )
 
@@ -160,6 +160,12 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 		}
 		d.trial = true
 	} else if d.inflight >= ds.limit {
+		if ds.hanging(d, now) {
+			// Its attempts have stopped ending: a queued claim would
+			// only wait under a running lease, and waiting for a slot
+			// would only delay the claims of others. Spread it out.
+			return deferred, ds.spread(d, now, now)
+		}
 		if c != nil && len(d.queue) < ds.queueLimit(d, now) && ds.queued < ds.totalCap {
 			d.queue = append(d.queue, c)
 			ds.queued++
@@ -205,13 +211,16 @@ func (ds *destinations) queueLimit(d *destination, now time.Time) int {
 	return int(min(max(n, int64(ds.queueCap)), int64(ds.totalCap)))
 }
 
-// stalled says whether d has stopped keeping its pace: attempts are in
-// flight and none has ended for four times its time per attempt (at least
-// stallAfter), or its pace is not known yet.
+// stalled says whether d is not known to keep its pace: it is hanging, or
+// its pace is not known yet.
 func (ds *destinations) stalled(d *destination, now time.Time) bool {
-	if d.latency <= 0 {
-		return true
-	}
+	return d.latency <= 0 || ds.hanging(d, now)
+}
+
+// hanging says whether d's attempts have stopped ending: attempts are in
+// flight and none has ended (or, while its pace is unknown, begun) for
+// four times its time per attempt, and at least stallAfter.
+func (ds *destinations) hanging(d *destination, now time.Time) bool {
 	return d.inflight > 0 && now.Sub(d.progress) > max(4*d.latency, stallAfter)
 }
 

@@ -299,14 +299,41 @@ func TestBusyKeepingPace(t *testing.T) {
 		t.Errorf("room after one queued claim left = %d, want 1", got)
 	}
 
-	// 50ms without an attempt ending, at 1ms per attempt: stalled.
+	// 50ms without an attempt ending, at 1ms per attempt: it hangs. Even
+	// with room in its queue, claims are spread out, not queued.
 	later := dt0.Add(50 * time.Millisecond)
-	ds.acquire(key, claimFor("q3"), later)
 	a, at = ds.acquire(key, claimFor("over2"), later)
-	if a != busy || !at.After(later) {
-		t.Errorf("acquire at a stalled destination = %v at +%v, want busy, spread after now", a, at.Sub(later))
+	if a != deferred || !at.After(later) {
+		t.Errorf("acquire at a hanging destination = %v at +%v, want deferred, spread after now", a, at.Sub(later))
 	}
-	if got := ds.room(later); got != 0 || ds.blocked != "" {
-		t.Errorf("room = %d, blocked = %q; want 0 (the queues are full) and nothing blocked", got, ds.blocked)
+	if got := ds.room(later); got != 1 || ds.blocked != "" {
+		t.Errorf("room = %d, blocked = %q; want 1 (the place left in the queues) and nothing blocked", got, ds.blocked)
+	}
+}
+
+// TestHanging: a destination is hanging once no attempt has ended for four
+// times its pace, or, before its pace is known, once its first attempts
+// have run for stallAfter; until then claims over its cap are queued.
+func TestHanging(t *testing.T) {
+	t.Parallel()
+	const key = "https://a.test:443"
+	ds := newDestinations(1, BreakerConfig{}.withDefaults(), time.Second, 10, 10)
+	admit(ds, key, dt0) // pace unknown from here on
+	if a, _ := ds.acquire(key, claimFor("early"), dt0.Add(stallAfter)); a != queued {
+		t.Fatalf("acquire %v after the first attempt began = %v, want queued", stallAfter, a)
+	}
+	a, at := ds.acquire(key, claimFor("late"), dt0.Add(stallAfter+time.Millisecond))
+	if a != deferred || !at.After(dt0.Add(stallAfter)) {
+		t.Fatalf("acquire once the first attempt ran past %v = %v at +%v, want deferred, spread", stallAfter, a, at.Sub(dt0))
+	}
+	if next, _ := ds.finish(key, verdictHealthy, 5*time.Millisecond, dt0.Add(time.Second), false); next == nil {
+		t.Fatal("the slot was not handed to the queued claim")
+	}
+	// Pace 5ms: hanging after 20ms without an attempt ending.
+	if a, _ := ds.acquire(key, claimFor("paced"), dt0.Add(time.Second+20*time.Millisecond)); a != queued {
+		t.Errorf("acquire 20ms after an attempt ended, at 5ms per attempt = %v, want queued", a)
+	}
+	if a, _ := ds.acquire(key, claimFor("stuck"), dt0.Add(time.Second+21*time.Millisecond)); a != deferred {
+		t.Errorf("acquire 21ms after an attempt ended, at 5ms per attempt = %v, want deferred", a)
 	}
 }

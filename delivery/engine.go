@@ -354,9 +354,11 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 
 // dispatch starts an attempt for c, queues it for its destination, or
 // settles it without one: fails it when it must not be sent, defers it when
-// its destination is busy (and its queue full) or its circuit is open. It
-// reports whether c found its destination's slots full (c was queued, or
-// deferred because the queue was full too).
+// its destination is busy (and its queue full), hangs, or its circuit is
+// open. It reports whether c found its destination's slots full (c was
+// queued, or deferred because the queue was full too) — not when the
+// destination hangs: no attempt of it is about to end, so waiting for one
+// would only delay the next claims, for other destinations.
 func (e *Engine) dispatch(runCtx, attemptCtx context.Context, c *webhookd.Claim, results chan<- webhookd.Result, attempts *sync.WaitGroup) (saturated bool) {
 	d := c.Delivery
 	now := e.cfg.Clock.Now()
