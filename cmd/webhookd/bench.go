@@ -286,6 +286,9 @@ func (r *benchResult) print(w io.Writer) {
 	l := r.latency
 	fmt.Fprintf(w, "event-to-receipt latency (ms, %d deliveries): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n",
 		l.Count, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+	pl := r.publish.Latency
+	fmt.Fprintf(w, "publish call latency (ms, %d calls): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n",
+		pl.Count, ms(pl.P50), ms(pl.P95), ms(pl.P99), ms(pl.Max))
 	fmt.Fprintf(w, "checks: expected %d, delivered %d, missing %d, duplicates %d, rejected signatures %d, publish errors %d",
 		r.expected, r.delivered, r.expected-r.delivered, r.dup, r.rejected, r.publish.Failed)
 	if o.scenario == scenarioFailing {

@@ -185,7 +185,11 @@ type PublishResult struct {
 	// service did not keep up with Rate), or the machine was too busy to
 	// start them on time.
 	Late int
-	Err  error
+	// Latency summarises how long the accepted calls took, from sending
+	// the request to reading the whole answer: the part of event-to-receipt
+	// latency spent before the service acknowledged the event.
+	Latency Latencies
+	Err     error
 }
 
 // PerSecond is the accepted events per second.
@@ -203,6 +207,7 @@ func Publish(ctx context.Context, cfg PublishConfig, progress *Counter) PublishR
 	var (
 		mu        sync.Mutex
 		lastEnd   time.Time
+		took      []time.Duration // of the accepted calls
 		wg        sync.WaitGroup
 		accepted  atomic.Int64
 		failed    atomic.Int64
@@ -234,6 +239,9 @@ func Publish(ctx context.Context, cfg PublishConfig, progress *Counter) PublishR
 		mu.Lock()
 		if end.After(lastEnd) {
 			lastEnd = end
+		}
+		if err == nil {
+			took = append(took, end.Sub(start))
 		}
 		mu.Unlock()
 		if err != nil {
@@ -301,7 +309,7 @@ func Publish(ctx context.Context, cfg PublishConfig, progress *Counter) PublishR
 	wg.Wait()
 	res := PublishResult{
 		Accepted: int(accepted.Load()), Failed: int(failed.Load()), Late: int(late.Load()), Err: firstErr,
-		First: startWall, Last: lastEnd,
+		First: startWall, Last: lastEnd, Latency: Summarize(took),
 	}
 	if res.Err == nil && ctx.Err() != nil && res.Accepted+res.Failed < cfg.Count {
 		res.Err = ctx.Err()
