@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,8 +14,30 @@ import (
 
 // notifyChannel is the LISTEN/NOTIFY channel that tells every process that
 // deliveries became due. Channels are database-wide, so the payload carries
-// the schema and listeners ignore other schemas' notifications.
+// the schema (the scope) and listeners ignore other schemas' notifications.
+// The payload is "scope sender", sender naming the Store that committed:
+// its own listeners were woken straight after the commit (see localWakes),
+// so they skip it instead of claiming a second time for nothing.
 const notifyChannel = "webhookd_deliveries"
+
+// notifyPayload is what the Store scope whose notifier is sender sends.
+func notifyPayload(scope, sender string) string { return scope + " " + sender }
+
+// parseNotifyPayload splits a payload into its scope and sender. A payload
+// without a sender (from a version before senders) has sender "".
+func parseNotifyPayload(payload string) (scope, sender string) {
+	if i := strings.LastIndexByte(payload, ' '); i >= 0 {
+		return payload[:i], payload[i+1:]
+	}
+	return payload, ""
+}
+
+// notifySpacing is the least time between two notifications of one Store.
+// Commits within it share one notification, so that a steady stream of
+// single-event publishes costs other processes a claim per spacing, not
+// one per event; it delays only other processes' wake-ups, by at most
+// this much, since this process's engines are woken at the commit.
+const notifySpacing = 5 * time.Millisecond
 
 // notifier sends the wake-ups of one Store, after the commits that made
 // deliveries due, from one goroutine.
@@ -64,6 +87,13 @@ func (n *notifier) run(ctx context.Context) {
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			n.log.Warn("postgres: notify failed; listeners will poll", "err", err)
+		}
+		t := time.NewTimer(notifySpacing)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -190,7 +220,7 @@ func (s *Store) listen(ctx context.Context, wake, listening func()) error {
 		if err != nil {
 			return fmt.Errorf("wait: %w", err)
 		}
-		if n.Channel == notifyChannel && n.Payload == s.scope {
+		if scope, sender := parseNotifyPayload(n.Payload); n.Channel == notifyChannel && scope == s.scope && sender != s.sender {
 			wake()
 		}
 	}

@@ -56,6 +56,15 @@ type Options struct {
 // commits at once.
 const DefaultMaxConns = 16
 
+// DefaultMinConns is how many connections the pool opens at start and keeps
+// open, unless the URL sets pool_min_conns. A connection opened on demand
+// arrives when it is needed most — in a burst, which it delays: opening it
+// costs a server process, whose caches then start cold. (Against a freshly
+// started server, the first claims of a 500 events/s burst took 100–800 ms
+// each on the 2-core machine of docs/benchmarks.md; the steady state's took
+// 1–3 ms.)
+const DefaultMinConns = DefaultMaxConns / 2
+
 // Store is a webhookd.Store on PostgreSQL. It is safe for concurrent use.
 type Store struct {
 	pool   *pgxpool.Pool
@@ -67,7 +76,9 @@ type Store struct {
 	// from Options or from a search_path in the URL.
 	scope    string
 	notifier *notifier
-	local    localWakes
+	// sender names this Store in its notifications (see notifyChannel).
+	sender string
+	local  localWakes
 }
 
 var _ webhookd.Store = (*Store)(nil)
@@ -93,6 +104,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 			cfg.MaxConns = opts.MaxConns
 		}
 	}
+	if !strings.Contains(url, "pool_min_conns") {
+		cfg.MinConns = min(DefaultMinConns, cfg.MaxConns)
+	}
 	configureConn(cfg.ConnConfig, s.schema, "webhookd")
 	s.scope = s.schema
 	if s.scope == "" {
@@ -110,7 +124,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		s.pool.Close()
 		return nil, err
 	}
-	s.notifier = startNotifier(s.pool, s.scope, s.log)
+	s.sender = webhookd.NewID("")
+	s.notifier = startNotifier(s.pool, notifyPayload(s.scope, s.sender), s.log)
 	return s, nil
 }
 

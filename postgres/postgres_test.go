@@ -666,17 +666,25 @@ func TestSchemaFromURL(t *testing.T) {
 
 // TestListenWakesOwnProcessAtOnce: a commit of the listening store itself
 // wakes it before the commit's call returns, without waiting for the
-// notification's round trip through the server.
+// notification's round trip through the server, and only then: its own
+// notification, which other stores act on, does not wake it again.
 func TestListenWakesOwnProcessAtOnce(t *testing.T) {
 	t.Parallel()
-	s := newStore(t, nil)
+	schema := testSchema(t)
+	s, other := openStore(t, schema, nil), openStore(t, schema, nil)
 	f := newFixture(t, s, 1)
-	wakes := listenFor(t, s)
+	wakes, otherWakes := listenFor(t, s), listenFor(t, other)
 	f.publish(t, s)
 	select {
 	case <-wakes:
 	default:
 		t.Fatal("PublishEvent returned before waking the store's own listener")
+	}
+	waitWake(t, otherWakes, "the publish, on the other store") // the notification went out
+	select {
+	case <-wakes:
+		t.Error("the store's own notification woke it a second time")
+	case <-time.After(300 * time.Millisecond):
 	}
 }
 

@@ -1,0 +1,56 @@
+package postgres
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/webhookd/webhookd"
+)
+
+func TestParseNotifyPayload(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		payload, scope, sender string
+	}{
+		{notifyPayload("bench_1", "abc"), "bench_1", "abc"},
+		{notifyPayload("", "abc"), "", "abc"},
+		{"public", "public", ""}, // a version before senders: every listener acts on it
+		{"", "", ""},
+	} {
+		scope, sender := parseNotifyPayload(tc.payload)
+		if scope != tc.scope || sender != tc.sender {
+			t.Errorf("parseNotifyPayload(%q) = %q, %q; want %q, %q", tc.payload, scope, sender, tc.scope, tc.sender)
+		}
+	}
+}
+
+// TestPoolKeepsMinConns: without pool_min_conns in the URL, the pool opens
+// DefaultMinConns connections by itself, before any query needs them.
+func TestPoolKeepsMinConns(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
+	}
+	schema := "test_" + strings.ToLower(webhookd.NewID(""))
+	s, err := Open(t.Context(), url, Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = s.pool.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+		_ = s.Close()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for s.pool.Stat().TotalConns() < DefaultMinConns {
+		if time.Now().After(deadline) {
+			t.Fatalf("pool holds %d connections 10s after Open, want %d", s.pool.Stat().TotalConns(), DefaultMinConns)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
