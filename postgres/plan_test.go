@@ -64,9 +64,11 @@ func TestHotPathPlans(t *testing.T) {
 		wants []string
 	}{
 		{
-			name:  "claim",
-			plan:  func(t *testing.T) string { return explain(t, s, claimQuery, now, 100, now.Add(time.Minute), "token") },
-			wants: []string{"deliveries_due"},
+			name: "claim",
+			plan: func(t *testing.T) string {
+				return explainWith(t, s, claimSettings, claimQuery, now, 100, now.Add(time.Minute), "token")
+			},
+			wants: []string{"Index Scan using deliveries_due"},
 		},
 		{
 			name: "record",
@@ -94,11 +96,74 @@ func TestHotPathPlans(t *testing.T) {
 	}
 }
 
+// TestClaimPlanUnknownBacklog: with no statistics yet (a fresh table, as
+// after a deploy; or statistics from before a retry storm), the claim still
+// scans deliveries_due in order and stops after its limit. Without
+// claimSettings the planner, taking the due rows for a handful, reads all
+// 5,000 with a bitmap scan and sorts them.
+func TestClaimPlanUnknownBacklog(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
+	}
+	ctx := context.Background()
+	schema := "test_plan_" + webhookd.NewID("")
+	s, err := Open(ctx, url, Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Close()
+		if conn, err := pgx.Connect(ctx, url); err == nil {
+			_, _ = conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+			_ = conn.Close(ctx)
+		}
+	})
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, q := range []string{
+		`ALTER TABLE deliveries SET (autovacuum_enabled = off)`, // no statistics during the test
+		`INSERT INTO projects (id, name, create_time) VALUES ('p', 'p', $1)`,
+		`INSERT INTO events (id, project_id, type, payload, create_time, delivery_count)
+			SELECT 'e' || g, 'p', 't', '{}', $1, 1 FROM generate_series(1, 5000) g`,
+		`INSERT INTO deliveries (id, event_id, project_id, kind, uri, state, next_attempt_time, create_time, update_time)
+			SELECT 'd' || g, 'e' || g, 'p', 'dynamic', 'https://x', 'pending', $1::timestamptz - g * interval '1 second', $1, $1
+			FROM generate_series(1, 5000) g`,
+	} {
+		if _, err := s.pool.Exec(ctx, strings.ReplaceAll(q, "$1", "'"+now.Format(time.RFC3339)+"'")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan := explainWith(t, s, claimSettings, claimQuery, now, 100, now.Add(time.Minute), "token")
+	if !strings.Contains(plan, "Index Scan using deliveries_due") || strings.Contains(plan, "Bitmap Heap Scan on deliveries ") {
+		t.Errorf("claim does not scan deliveries_due in order:\n%s", plan)
+	}
+}
+
 // explain returns PostgreSQL's plan of query with args.
 func explain(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
+	return explainWith(t, s, "", query, args...)
+}
+
+// explainWith returns the plan of query with args when it is sent after
+// settings, as one batch (as ClaimDeliveries sends claimSettings).
+func explainWith(t *testing.T, s *Store, settings, query string, args ...any) string {
+	t.Helper()
 	var plan strings.Builder
-	rows, err := s.pool.Query(t.Context(), "EXPLAIN "+query, args...)
+	b := &pgx.Batch{}
+	if settings != "" {
+		b.Queue(settings)
+	}
+	b.Queue("EXPLAIN "+query, args...)
+	br := s.pool.SendBatch(t.Context(), b)
+	defer br.Close()
+	if settings != "" {
+		if _, err := br.Exec(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := br.Query()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,15 @@ var claimQuery = `WITH due AS (
 	` + secretsJoin("$1") + `
 	ORDER BY due.due_time, due.seq`
 
+// claimSettings is sent with claimQuery, in the same implicit transaction,
+// so that it applies to the claim alone. Without it the planner, when its
+// statistics predate a backlog (a fresh table, a retry storm), reads every
+// due row with a bitmap scan and sorts them all to take the first hundred:
+// each claim then costs as much as the backlog is long, just when the
+// backlog needs claims to be fast. The ordered scan of deliveries_due stops
+// after the limit (TestHotPathPlans).
+const claimSettings = `SET LOCAL enable_bitmapscan = off`
+
 // ClaimDeliveries leases up to limit due deliveries until now+lease. All the
 // deliveries of one claim share one lease token: a token only has to tell
 // this claim from any other claim of the same delivery.
@@ -49,7 +58,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 	}
 	now := s.now()
 	token := webhookd.NewID("")
-	rows, _ := s.pool.Query(ctx, claimQuery, now, limit, now.Add(lease), token)
+	b := &pgx.Batch{}
+	b.Queue(claimSettings)
+	b.Queue(claimQuery, now, limit, now.Add(lease), token)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, mapErr(err, "claim deliveries", "Delivery")
+	}
+	rows, _ := br.Query()
 	claims, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*webhookd.Claim, error) {
 		var (
 			d   webhookd.Delivery
