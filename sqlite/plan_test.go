@@ -25,7 +25,8 @@ func TestHotPathUsesIndexes(t *testing.T) {
 		want  string
 	}{
 		{"claim", sqlClaim, named("now", "lease_end", "limit"), "USING INDEX deliveries_due"},
-		{"record", sqlRecordBatch, named("results", "now"), "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1"},
+		{"record", sqlRecordHead + sqlRecordRow + sqlRecordTail, make([]any, 9), "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1"},
+		{"attempts", sqlAttemptHead + sqlAttemptRow + sqlAttemptTail, make([]any, 8), "SEARCH d USING INDEX sqlite_autoindex_deliveries_1"},
 		{"attempt number", `SELECT count(*) FROM attempts WHERE delivery_id = ?`, []any{"d"}, "USING COVERING INDEX attempts_delivery"},
 		{"due count", `SELECT count(*) FROM deliveries WHERE state = 'pending' AND next_attempt_time <= ?`, []any{int64(0)}, "deliveries_due"},
 		{"delete webhook", sqlFailWebhookDeliveries, []any{"e", int64(0), "w"}, "USING INDEX deliveries_webhook"},

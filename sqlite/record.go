@@ -3,95 +3,120 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/webhookd/webhookd"
 )
 
-// recordRow is one result as sqlRecordBatch reads it from its JSON
-// parameter. Nil fields are JSON null, hence SQL NULL: "leave the column".
+// recordRow is one result as sqlRecordRow binds it. Nil fields are NULL:
+// "leave the column".
 type recordRow struct {
-	ID        string  `json:"id"`
-	Token     string  `json:"token"`
-	State     string  `json:"state"`
-	Attempted int     `json:"attempted"`
-	Next      *int64  `json:"next"`
-	At        *int64  `json:"at"`
-	Status    *int    `json:"status"`
-	Error     *string `json:"error"`
+	ID        string
+	Token     string
+	State     string
+	Attempted int
+	Next      *int64
+	At        *int64
+	Status    *int
+	Error     *string
 }
 
-// RecordResults applies a batch of results in one transaction: one UPDATE
-// for every delivery, whatever the batch size (the results travel as one
-// JSON parameter), then, in result order, the attempts and the webhooks'
-// failing runs.
+func (r *recordRow) args() []any {
+	return []any{r.ID, r.Token, r.State, r.Attempted, r.Next, r.At, r.Status, r.Error}
+}
+
+// RecordResults applies a batch of results in one transaction: the attempts
+// in one statement and the deliveries in another (per maxRowsPerStatement
+// rows; see multiRow), then, in result order, the webhooks' failing runs.
+// A delivery with several results in the batch takes the first.
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
 	rows := make([]recordRow, 0, len(results))
+	firsts := make([]webhookd.Result, 0, len(results))
+	var attempts [][]any
+	seen := make(map[string]bool, len(results))
 	for _, r := range results {
+		if seen[r.DeliveryID] {
+			continue
+		}
+		seen[r.DeliveryID] = true
 		row, err := newRecordRow(r)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, row)
+		firsts = append(firsts, r)
+		if at := r.Attempt; at != nil {
+			id := at.ID
+			if id == "" {
+				id = webhookd.NewSortableID(webhookd.PrefixAttempt, at.Time)
+			}
+			attempts = append(attempts, []any{id, r.DeliveryID, r.LeaseToken, micros(at.Time), at.StatusCode,
+				int64(at.Latency), at.Error, at.ResponseBody})
+		}
 	}
 	if len(rows) == 0 {
 		return nil
 	}
-	rowsJSON, err := json.Marshal(rows)
+	// Prepared before the transaction: preparing needs the writer's one
+	// connection, which the transaction holds.
+	updates, err := s.stmts.record.chunks(ctx, len(rows))
 	if err != nil {
-		return fmt.Errorf("sqlite: record results: %w", err)
+		return err
+	}
+	inserts, err := s.stmts.attempts.chunks(ctx, len(attempts))
+	if err != nil {
+		return err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		now := micros(s.now())
-		dbRows, err := tx.StmtContext(ctx, s.stmts.recordBatch).QueryContext(ctx,
-			sql.Named("results", string(rowsJSON)), sql.Named("now", now))
-		if err != nil {
-			return fmt.Errorf("sqlite: record results: %w", err)
+		// The attempts first: they are inserted under the leases that the
+		// update then clears.
+		for i, st := range inserts {
+			chunk := attempts[i*maxRowsPerStatement : min((i+1)*maxRowsPerStatement, len(attempts))]
+			args := make([]any, 0, len(chunk)*len(chunk[0]))
+			for _, a := range chunk {
+				args = append(args, a...)
+			}
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("sqlite: record results: attempts: %w", err)
+			}
 		}
+
 		type applied struct{ kind, webhookID string }
 		done := make(map[string]*applied, len(rows))
-		if _, err := collect(dbRows, func(sc scanner) (struct{}, error) {
-			var id string
-			var a applied
-			if err := sc.Scan(&id, &a.kind, &a.webhookID); err != nil {
-				return struct{}{}, err
+		for i, st := range updates {
+			chunk := rows[i*maxRowsPerStatement : min((i+1)*maxRowsPerStatement, len(rows))]
+			args := make([]any, 0, 1+len(chunk)*8)
+			args = append(args, now)
+			for j := range chunk {
+				args = append(args, chunk[j].args()...)
 			}
-			done[id] = &a
-			return struct{}{}, nil
-		}, "record results"); err != nil {
-			return err
+			dbRows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+			if err != nil {
+				return fmt.Errorf("sqlite: record results: %w", err)
+			}
+			if _, err := collect(dbRows, func(sc scanner) (struct{}, error) {
+				var id string
+				var a applied
+				if err := sc.Scan(&id, &a.kind, &a.webhookID); err != nil {
+					return struct{}{}, err
+				}
+				done[id] = &a
+				return struct{}{}, nil
+			}, "record results"); err != nil {
+				return err
+			}
 		}
 		if len(done) == 0 {
 			return nil // every lease was stale
 		}
 
-		insertAttempt := tx.StmtContext(ctx, s.stmts.insertAttempt)
 		wh := &failingRuns{now: now, failed: tx.StmtContext(ctx, s.stmts.webhookFailed),
 			succeeded: tx.StmtContext(ctx, s.stmts.webhookSucceeded), cleared: map[string]bool{}}
-		for _, r := range results {
+		for _, r := range firsts {
 			a := done[r.DeliveryID]
 			if a == nil {
 				continue // stale lease: someone else holds the delivery now
-			}
-			delete(done, r.DeliveryID) // a result repeated in the batch applies once
-			if at := r.Attempt; at != nil {
-				id := at.ID
-				if id == "" {
-					id = webhookd.NewSortableID(webhookd.PrefixAttempt, at.Time)
-				}
-				_, err := insertAttempt.ExecContext(ctx,
-					sql.Named("id", id),
-					sql.Named("delivery_id", r.DeliveryID),
-					sql.Named("time", micros(at.Time)),
-					sql.Named("status_code", at.StatusCode),
-					sql.Named("latency_ns", int64(at.Latency)),
-					sql.Named("error", at.Error),
-					sql.Named("response_body", at.ResponseBody),
-				)
-				if err != nil {
-					return fmt.Errorf("sqlite: record result of %s: attempt: %w", r.DeliveryID, err)
-				}
 			}
 			if r.DisableAfter > 0 && webhookd.DeliveryKind(a.kind) == webhookd.DeliveryStatic && a.webhookID != "" {
 				if err := wh.apply(ctx, r, a.webhookID); err != nil {
@@ -103,7 +128,7 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 	})
 }
 
-// newRecordRow turns a result into the values sqlRecordBatch writes.
+// newRecordRow turns a result into the values sqlRecordRow binds.
 func newRecordRow(r webhookd.Result) (recordRow, error) {
 	row := recordRow{ID: r.DeliveryID, Token: r.LeaseToken, State: string(webhookd.DeliveryPending)}
 	switch r.Outcome {

@@ -52,12 +52,13 @@ WHERE id IN (
 )
 RETURNING ` + deliveryColumns
 
-	// sqlRecordBatch applies a batch of results (a JSON array of recordRow),
-	// each only under the lease it was claimed with: a result whose lease
-	// ended (and was claimed again), or whose delivery was retried, failed
-	// by a webhook deletion or already recorded, matches no row. NULL values
-	// leave a column as it is.
-	sqlRecordBatch = `
+	// sqlRecord* apply a batch of results, its rows bound as parameters
+	// (see multiRow), each only under the lease it was claimed with: a
+	// result whose lease ended (and was claimed again), or whose delivery
+	// was retried, failed by a webhook deletion or already recorded, matches
+	// no row. NULL values leave a column as it is. ?1 is the time of the
+	// update; a row is (id, token, state, attempted, next, at, status, error).
+	sqlRecordHead = `
 UPDATE deliveries SET
     state              = r.state,
     attempt_count      = attempt_count + r.attempted,
@@ -67,23 +68,32 @@ UPDATE deliveries SET
     last_attempt_time  = coalesce(r.at, last_attempt_time),
     last_status_code   = coalesce(r.status, last_status_code),
     last_error         = coalesce(r.error, last_error),
-    update_time        = :now
+    update_time        = ?1
 FROM (
-    SELECT value ->> 'id' AS id, value ->> 'token' AS token, value ->> 'state' AS state,
-        value ->> 'attempted' AS attempted, value ->> 'next' AS next, value ->> 'at' AS at,
-        value ->> 'status' AS status, value ->> 'error' AS error
-    FROM json_each(:results)
+    SELECT column1 AS id, column2 AS token, column3 AS state, column4 AS attempted,
+        column5 AS next, column6 AS at, column7 AS status, column8 AS error
+    FROM (VALUES `
+	sqlRecordRow  = `(?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlRecordTail = `)
 ) AS r
 WHERE deliveries.id = r.id AND deliveries.state = 'pending' AND deliveries.lease_token = r.token AND r.token <> ''
 RETURNING deliveries.id, deliveries.kind, deliveries.webhook_id`
 
-	// Attempt numbers count every attempt of the delivery's life, also across
-	// RetryDelivery (which restarts attempt_count for the retry policy).
-	// (One row per execution: measured here, a JSON batch like
-	// sqlRecordBatch's was slower for this insert.)
-	sqlInsertAttempt = `
+	// sqlAttempt* insert the attempts of a batch of results, each only
+	// under its lease as sqlRecord* checks it, so they run first. A row is
+	// (id, delivery_id, token, time, status_code, latency_ns, error,
+	// response_body). Attempt numbers count every attempt of the delivery's
+	// life, also across RetryDelivery (which restarts attempt_count for the
+	// retry policy); a batch holds one result per delivery.
+	sqlAttemptHead = `
 INSERT INTO attempts (id, delivery_id, number, time, status_code, latency_ns, error, response_body)
-VALUES (:id, :delivery_id, (SELECT count(*) FROM attempts WHERE delivery_id = :delivery_id) + 1, :time, :status_code, :latency_ns, :error, :response_body)`
+SELECT v.column1, v.column2, (SELECT count(*) FROM attempts a WHERE a.delivery_id = v.column2) + 1,
+    v.column4, v.column5, v.column6, v.column7, v.column8
+FROM (VALUES `
+	sqlAttemptRow  = `(?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlAttemptTail = `) AS v
+JOIN deliveries d ON d.id = v.column2
+WHERE d.state = 'pending' AND d.lease_token = v.column3 AND v.column3 <> ''`
 
 	// sqlWebhookFailed starts or continues a webhook's failing run, and
 	// disables an enabled webhook whose run has lasted :disable_after.
@@ -114,13 +124,17 @@ ORDER BY w.id, s.create_time DESC, s.rowid DESC`
 )
 
 type statements struct {
-	projectExists, findIdempotent, webhookURI, routeStatic                                          *sql.Stmt
-	insertEvent, insertDelivery, claim, recordBatch, insertAttempt, webhookFailed, webhookSucceeded *sql.Stmt
-	claimEvents, claimWebhooks                                                                      *sql.Stmt
+	projectExists, findIdempotent, webhookURI, routeStatic              *sql.Stmt
+	insertEvent, insertDelivery, claim, webhookFailed, webhookSucceeded *sql.Stmt
+	claimEvents, claimWebhooks                                          *sql.Stmt
+	record, attempts                                                    *multiRow
 }
 
 func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
-	st := &statements{}
+	st := &statements{
+		record:   newMultiRow(writer, sqlRecordHead, sqlRecordRow, sqlRecordTail),
+		attempts: newMultiRow(writer, sqlAttemptHead, sqlAttemptRow, sqlAttemptTail),
+	}
 	for _, p := range []struct {
 		db   *sql.DB
 		dst  **sql.Stmt
@@ -133,8 +147,6 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 		{writer, &st.insertEvent, sqlInsertEvent},
 		{writer, &st.insertDelivery, sqlInsertDelivery},
 		{writer, &st.claim, sqlClaim},
-		{writer, &st.recordBatch, sqlRecordBatch},
-		{writer, &st.insertAttempt, sqlInsertAttempt},
 		{writer, &st.webhookFailed, sqlWebhookFailed},
 		{writer, &st.webhookSucceeded, sqlWebhookSucceeded},
 		{reader, &st.claimEvents, sqlClaimEvents},
@@ -152,10 +164,11 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.projectExists, st.findIdempotent, st.webhookURI, st.routeStatic, st.insertEvent, st.insertDelivery, st.claim, st.recordBatch, st.insertAttempt, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks} {
+	for _, s := range []*sql.Stmt{st.projectExists, st.findIdempotent, st.webhookURI, st.routeStatic, st.insertEvent, st.insertDelivery, st.claim, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
 	}
+	errs = append(errs, st.record.close(), st.attempts.close())
 	return errors.Join(errs...)
 }

@@ -374,6 +374,47 @@ func (s suite) records(t *testing.T) {
 		must(t, b.store.RecordResults(b.ctx, nil))
 	})
 
+	// More results than one statement of a store may take (SQLite writes
+	// 100 per statement): every one applies, with its attempt, and the
+	// stale ones among them do not.
+	s.test(t, "LargeBatch", func(t *testing.T, b *bundle) {
+		const n = 250
+		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		var ds []*webhookd.Delivery
+		for range n {
+			ds = append(ds, b.publishTo(t, w))
+		}
+		cs := b.claim(t, n, time.Minute)
+		if len(cs) != n {
+			t.Fatalf("claimed %d, want %d", len(cs), n)
+		}
+		results := make([]webhookd.Result, 0, n)
+		for i, c := range cs {
+			token := c.Delivery.LeaseToken
+			if i%50 == 7 {
+				token = "stale"
+			}
+			results = append(results, webhookd.Result{DeliveryID: c.Delivery.ID, LeaseToken: token,
+				Outcome: webhookd.OutcomeSucceeded, Attempt: b.attempt(200, "")})
+		}
+		b.record(t, results...)
+		stale := map[string]bool{}
+		for i, c := range cs {
+			stale[c.Delivery.ID] = i%50 == 7
+		}
+		for _, d := range ds {
+			got := b.delivery(t, d)
+			wantState, wantAttempts := webhookd.DeliverySucceeded, 1
+			if stale[d.ID] {
+				wantState, wantAttempts = webhookd.DeliveryPending, 0
+			}
+			if got.State != wantState || got.AttemptCount != wantAttempts || len(b.attempts(t, d)) != wantAttempts {
+				t.Fatalf("delivery %s: state %q, attempt count %d, %d attempts; want %q, %d", d.ID, got.State, got.AttemptCount,
+					len(b.attempts(t, d)), wantState, wantAttempts)
+			}
+		}
+	})
+
 	s.test(t, "AutoDisable", func(t *testing.T, b *bundle) {
 		const disableAfter = time.Hour
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)

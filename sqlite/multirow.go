@@ -1,0 +1,83 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// maxRowsPerStatement bounds the rows one multiRow statement takes; longer
+// lists are written in several statements of the same transaction.
+const maxRowsPerStatement = 100
+
+// multiRow is a statement whose rows are bound parameters, n at a time:
+// head, then n copies of row joined by commas, then tail. Binding the rows
+// directly is cheaper than one execution per row (each costs a trip through
+// database/sql and the driver) and than one JSON parameter (which SQLite
+// turns into text and parses again for every field). The prepared forms are
+// kept per n, for the one writer connection.
+type multiRow struct {
+	db              *sql.DB
+	head, row, tail string
+	params          int // parameters per row
+	mu              sync.Mutex
+	byN             map[int]*sql.Stmt
+}
+
+func newMultiRow(db *sql.DB, head, row, tail string) *multiRow {
+	return &multiRow{db: db, head: head, row: row, tail: tail, params: strings.Count(row, "?"), byN: map[int]*sql.Stmt{}}
+}
+
+// chunks returns the prepared statements that write rows rows, in order:
+// full ones of maxRowsPerStatement, then one for the rest. Call it before
+// taking the writer (preparing needs its connection).
+func (m *multiRow) chunks(ctx context.Context, rows int) ([]*sql.Stmt, error) {
+	var out []*sql.Stmt
+	for rows > 0 {
+		n := min(rows, maxRowsPerStatement)
+		st, err := m.stmt(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+		rows -= n
+	}
+	return out, nil
+}
+
+func (m *multiRow) stmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if st := m.byN[n]; st != nil {
+		return st, nil
+	}
+	var b strings.Builder
+	b.WriteString(m.head)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(m.row)
+	}
+	b.WriteString(m.tail)
+	st, err := m.db.PrepareContext(ctx, b.String())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare a statement of %d rows: %w", n, err)
+	}
+	m.byN[n] = st
+	return st, nil
+}
+
+func (m *multiRow) close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for n, st := range m.byN {
+		errs = append(errs, st.Close())
+		delete(m.byN, n)
+	}
+	return errors.Join(errs...)
+}
