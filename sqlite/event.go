@@ -121,22 +121,41 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 	}, nil, nil
 }
 
-// writePublish inserts a planned event and its deliveries. It fails only
-// when the database does, and then the whole transaction must roll back.
-func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, pub *publication) error {
-	ev := pub.ev
-	t := micros(ev.CreateTime)
-	if _, err := tx.StmtContext(ctx, s.stmts.insertEvent).ExecContext(ctx,
-		ev.ID, ev.ProjectID, ev.Type, ev.Payload, pub.config, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount); err != nil {
+// writePublish inserts planned events and their deliveries, the rows of
+// each table in a few statements (see multiRow). It fails only when the
+// database does, and then the whole transaction must roll back.
+func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, pubs ...*publication) error {
+	events := make([][]any, 0, len(pubs))
+	var deliveries [][]any
+	for _, pub := range pubs {
+		ev := pub.ev
+		t := micros(ev.CreateTime)
+		events = append(events, []any{ev.ID, ev.ProjectID, ev.Type, ev.Payload, pub.config, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount})
+		for _, d := range pub.dests {
+			deliveries = append(deliveries, []any{webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime), ev.ID, ev.ProjectID,
+				string(d.kind), d.webhookID, d.uri, t, t, t})
+		}
+	}
+	if err := execRows(ctx, tx, s.stmts.events, events); err != nil {
 		return fmt.Errorf("sqlite: publish event: %w", err)
 	}
-	if len(pub.dests) > 0 {
-		ins := tx.StmtContext(ctx, s.stmts.insertDelivery)
-		for _, d := range pub.dests {
-			if _, err := ins.ExecContext(ctx, webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime), ev.ID, ev.ProjectID,
-				string(d.kind), d.webhookID, d.uri, t, t, t); err != nil {
-				return fmt.Errorf("sqlite: publish event: delivery: %w", err)
-			}
+	if err := execRows(ctx, tx, s.stmts.deliveries, deliveries); err != nil {
+		return fmt.Errorf("sqlite: publish event: delivery: %w", err)
+	}
+	return nil
+}
+
+// execRows writes rows with m's statements prepared by prepareSizes.
+func execRows(ctx context.Context, tx *sql.Tx, m *multiRow, rows [][]any) error {
+	stmts, counts := m.within(len(rows))
+	for i, st := range stmts {
+		args := make([]any, 0, counts[i]*m.params)
+		for _, r := range rows[:counts[i]] {
+			args = append(args, r...)
+		}
+		rows = rows[counts[i]:]
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -22,7 +22,8 @@ const maxRowsPerStatement = 100
 type multiRow struct {
 	db              *sql.DB
 	head, row, tail string
-	params          int // parameters per row
+	params          int   // parameters per row
+	sizes           []int // row counts prepared by prepareSizes, largest first
 	mu              sync.Mutex
 	byN             map[int]*sql.Stmt
 }
@@ -46,6 +47,39 @@ func (m *multiRow) chunks(ctx context.Context, rows int) ([]*sql.Stmt, error) {
 		rows -= n
 	}
 	return out, nil
+}
+
+// powersOfTwo are the sizes prepareSizes prepares for statements written
+// inside transactions: any row count is a sum of a few of them.
+var powersOfTwo = []int{64, 32, 16, 8, 4, 2, 1}
+
+// prepareSizes prepares the statements of the given row counts, largest
+// first, so that inside a transaction (which holds the writer's connection
+// and so cannot prepare) within returns statements for any row count.
+func (m *multiRow) prepareSizes(ctx context.Context, sizes []int) error {
+	m.sizes = sizes
+	for _, n := range sizes {
+		if _, err := m.stmt(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// within returns prepared statements, of the sizes prepareSizes prepared,
+// that together write rows rows, and their row counts.
+func (m *multiRow) within(rows int) ([]*sql.Stmt, []int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var stmts []*sql.Stmt
+	var counts []int
+	for _, n := range m.sizes {
+		for rows >= n {
+			stmts, counts = append(stmts, m.byN[n]), append(counts, n)
+			rows -= n
+		}
+	}
+	return stmts, counts
 }
 
 func (m *multiRow) stmt(ctx context.Context, n int) (*sql.Stmt, error) {

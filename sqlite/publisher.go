@@ -173,10 +173,8 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 				results[i] = publishResult{failed: failed, err: err}
 				continue
 			}
-			for _, pub := range writes {
-				if err := s.writePublish(ctx, tx, pub); err != nil {
-					return err
-				}
+			if err := s.writePublish(ctx, tx, writes...); err != nil {
+				return err
 			}
 			results[i] = publishResult{published: published, failed: -1}
 		}

@@ -13,10 +13,6 @@ import (
 // tx.StmtContext reuses it inside every transaction instead of compiling the
 // SQL again.
 const (
-	sqlInsertEvent = `
-INSERT INTO events (id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
 	sqlProjectExists = `SELECT 1 FROM projects WHERE id = ?`
 
 	// The first event published with a key within the idempotency window.
@@ -32,9 +28,12 @@ WHERE project_id = ? AND state = 'enabled'
 AND EXISTS (SELECT 1 FROM json_each(subscribed_events) WHERE value = ?)
 ORDER BY create_time, id`
 
-	sqlInsertDelivery = `
-INSERT INTO deliveries (id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, create_time, update_time)
-VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`
+	// The publish: events and their deliveries, several rows at once (see
+	// multiRow).
+	sqlInsertEventsHead     = `INSERT INTO events (id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count) VALUES `
+	sqlInsertEventsRow      = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertDeliveriesHead = `INSERT INTO deliveries (id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, create_time, update_time) VALUES `
+	sqlInsertDeliveriesRow  = `(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`
 
 	// sqlClaim leases the oldest due deliveries in one statement: the
 	// subquery walks deliveries_due (the partial index of pending rows by due
@@ -124,16 +123,25 @@ ORDER BY w.id, s.create_time DESC, s.rowid DESC`
 )
 
 type statements struct {
-	projectExists, findIdempotent, webhookURI, routeStatic              *sql.Stmt
-	insertEvent, insertDelivery, claim, webhookFailed, webhookSucceeded *sql.Stmt
-	claimEvents, claimWebhooks                                          *sql.Stmt
-	record, attempts                                                    *multiRow
+	projectExists, findIdempotent, webhookURI, routeStatic *sql.Stmt
+	claim, webhookFailed, webhookSucceeded                 *sql.Stmt
+	claimEvents, claimWebhooks                             *sql.Stmt
+	record, attempts, events, deliveries                   *multiRow
 }
 
 func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 	st := &statements{
 		record:   newMultiRow(writer, sqlRecordHead, sqlRecordRow, sqlRecordTail),
 		attempts: newMultiRow(writer, sqlAttemptHead, sqlAttemptRow, sqlAttemptTail),
+		// Written inside the publisher's transactions: prepared now.
+		events:     newMultiRow(writer, sqlInsertEventsHead, sqlInsertEventsRow, ""),
+		deliveries: newMultiRow(writer, sqlInsertDeliveriesHead, sqlInsertDeliveriesRow, ""),
+	}
+	for _, m := range []*multiRow{st.events, st.deliveries} {
+		if err := m.prepareSizes(ctx, powersOfTwo); err != nil {
+			_ = st.close()
+			return nil, err
+		}
 	}
 	for _, p := range []struct {
 		db   *sql.DB
@@ -144,8 +152,6 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 		{writer, &st.findIdempotent, sqlFindIdempotent},
 		{writer, &st.webhookURI, sqlWebhookURI},
 		{writer, &st.routeStatic, sqlRouteStatic},
-		{writer, &st.insertEvent, sqlInsertEvent},
-		{writer, &st.insertDelivery, sqlInsertDelivery},
 		{writer, &st.claim, sqlClaim},
 		{writer, &st.webhookFailed, sqlWebhookFailed},
 		{writer, &st.webhookSucceeded, sqlWebhookSucceeded},
@@ -164,11 +170,11 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.projectExists, st.findIdempotent, st.webhookURI, st.routeStatic, st.insertEvent, st.insertDelivery, st.claim, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks} {
+	for _, s := range []*sql.Stmt{st.projectExists, st.findIdempotent, st.webhookURI, st.routeStatic, st.claim, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
 	}
-	errs = append(errs, st.record.close(), st.attempts.close())
+	errs = append(errs, st.record.close(), st.attempts.close(), st.events.close(), st.deliveries.close())
 	return errors.Join(errs...)
 }
