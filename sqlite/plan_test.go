@@ -24,7 +24,7 @@ func TestHotPathUsesIndexes(t *testing.T) {
 		args  []any
 		want  string
 	}{
-		{"claim", sqlClaim, named("now", "lease_end", "limit"), "USING INDEX deliveries_due"},
+		{"claim", sqlClaim, named("now", "lease_end", "limit"), "USING COVERING INDEX deliveries_due"},
 		{"record", sqlRecordHead + sqlRecordRow + sqlRecordTail, make([]any, 9), "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1"},
 		{"attempts", sqlAttemptHead + sqlAttemptRow + sqlAttemptTail, make([]any, 8), "SEARCH d USING INDEX sqlite_autoindex_deliveries_1"},
 		{"attempt number", `SELECT count(*) FROM attempts WHERE delivery_id = ?`, []any{"d"}, "USING COVERING INDEX attempts_delivery"},

@@ -25,9 +25,9 @@ func (r *recordRow) args() []any {
 	return []any{r.ID, r.Token, r.State, r.Attempted, r.Next, r.At, r.Status, r.Error}
 }
 
-// RecordResults applies a batch of results in one transaction: the attempts
-// in one statement and the deliveries in another (per maxRowsPerStatement
-// rows; see multiRow), then, in result order, the webhooks' failing runs.
+// RecordResults applies a batch of results in one transaction: the attempts,
+// then the deliveries, a few statements each (see multiRow), then, in result
+// order, the webhooks' failing runs.
 // A delivery with several results in the batch takes the first.
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
 	rows := make([]recordRow, 0, len(results))
@@ -57,36 +57,21 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 	if len(rows) == 0 {
 		return nil
 	}
-	// Prepared before the transaction: preparing needs the writer's one
-	// connection, which the transaction holds.
-	updates, err := s.stmts.record.chunks(ctx, len(rows))
-	if err != nil {
-		return err
-	}
-	inserts, err := s.stmts.attempts.chunks(ctx, len(attempts))
-	if err != nil {
-		return err
-	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		now := micros(s.now())
 		// The attempts first: they are inserted under the leases that the
 		// update then clears.
-		for i, st := range inserts {
-			chunk := attempts[i*maxRowsPerStatement : min((i+1)*maxRowsPerStatement, len(attempts))]
-			args := make([]any, 0, len(chunk)*len(chunk[0]))
-			for _, a := range chunk {
-				args = append(args, a...)
-			}
-			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("sqlite: record results: attempts: %w", err)
-			}
+		if err := execRows(ctx, tx, s.stmts.attempts, attempts); err != nil {
+			return fmt.Errorf("sqlite: record results: attempts: %w", err)
 		}
 
 		type applied struct{ kind, webhookID string }
 		done := make(map[string]*applied, len(rows))
+		updates, counts := s.stmts.record.within(len(rows))
 		for i, st := range updates {
-			chunk := rows[i*maxRowsPerStatement : min((i+1)*maxRowsPerStatement, len(rows))]
-			args := make([]any, 0, 1+len(chunk)*8)
+			chunk := rows[:counts[i]]
+			rows = rows[counts[i]:]
+			args := make([]any, 0, 1+len(chunk)*s.stmts.record.params)
 			args = append(args, now)
 			for j := range chunk {
 				args = append(args, chunk[j].args()...)

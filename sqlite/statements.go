@@ -40,11 +40,14 @@ ORDER BY create_time, id`
 	// time) and stops at the limit. Moving next_attempt_time to the end of
 	// the lease is what hides a claimed row from the next claim, and what
 	// brings it back if its holder dies. Each row gets its own random token.
+	// Rows are picked by rowid, which the index holds: the subquery reads
+	// the index alone, and the update finds each row without a search of
+	// the primary-key index.
 	sqlClaim = `
 UPDATE deliveries
 SET lease_token = lower(hex(randomblob(16))), next_attempt_time = :lease_end
-WHERE id IN (
-    SELECT id FROM deliveries
+WHERE rowid IN (
+    SELECT rowid FROM deliveries
     WHERE state = 'pending' AND next_attempt_time <= :now
     ORDER BY next_attempt_time
     LIMIT :limit
@@ -130,15 +133,18 @@ type statements struct {
 }
 
 func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
-	st := &statements{
-		record:   newMultiRow(writer, sqlRecordHead, sqlRecordRow, sqlRecordTail),
-		attempts: newMultiRow(writer, sqlAttemptHead, sqlAttemptRow, sqlAttemptTail),
-		// Written inside the publisher's transactions: prepared now.
-		events:     newMultiRow(writer, sqlInsertEventsHead, sqlInsertEventsRow, ""),
-		deliveries: newMultiRow(writer, sqlInsertDeliveriesHead, sqlInsertDeliveriesRow, ""),
-	}
-	for _, m := range []*multiRow{st.events, st.deliveries} {
-		if err := m.prepareSizes(ctx, powersOfTwo); err != nil {
+	st := &statements{}
+	for _, m := range []struct {
+		dst             **multiRow
+		head, row, tail string
+	}{
+		{&st.record, sqlRecordHead, sqlRecordRow, sqlRecordTail},
+		{&st.attempts, sqlAttemptHead, sqlAttemptRow, sqlAttemptTail},
+		{&st.events, sqlInsertEventsHead, sqlInsertEventsRow, ""},
+		{&st.deliveries, sqlInsertDeliveriesHead, sqlInsertDeliveriesRow, ""},
+	} {
+		var err error
+		if *m.dst, err = prepareMultiRow(ctx, writer, m.head, m.row, m.tail); err != nil {
 			_ = st.close()
 			return nil, err
 		}

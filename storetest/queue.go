@@ -375,8 +375,8 @@ func (s suite) records(t *testing.T) {
 	})
 
 	// More results than one statement of a store may take (SQLite writes
-	// 100 per statement): every one applies, with its attempt, and the
-	// stale ones among them do not.
+	// at most 64 rows per statement): every one applies, with its attempt,
+	// and the stale ones among them do not.
 	s.test(t, "LargeBatch", func(t *testing.T, b *bundle) {
 		const n = 250
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
