@@ -723,3 +723,30 @@ func TestDeleteWebhookRacingResults(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishAllOrNothing: an event's deliveries are written in the same
+// transaction as the event (for an event without an idempotency key, an
+// implicit one: both inserts in one batch). A delivery PostgreSQL refuses —
+// a URI with a NUL byte, which only the delivery's text column sees (the
+// webhook_config column holds it escaped) — leaves no event behind.
+func TestPublishAllOrNothing(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	f := newFixture(t, s, 0)
+	_, _, err := s.PublishEvent(t.Context(), webhookd.NewEvent{
+		ProjectID:     f.project.ID,
+		Type:          webhookd.EventBatchSucceeded,
+		Data:          json.RawMessage(`{}`),
+		WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://example.com/a\x00b"}},
+	})
+	if webhookd.ErrorCode(err) != webhookd.EINVALID {
+		t.Fatalf("publish with a NUL in a URI: %v, want %s", err, webhookd.EINVALID)
+	}
+	evs, err := s.ListEvents(t.Context(), f.project.ID, webhookd.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 0 {
+		t.Errorf("the event of a failed publish was stored: %+v", evs[0])
+	}
+}
