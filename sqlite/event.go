@@ -125,35 +125,50 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 // each table in a few statements (see multiRow). It fails only when the
 // database does, and then the whole transaction must roll back.
 func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, pubs ...*publication) error {
-	events := make([][]any, 0, len(pubs))
-	var deliveries [][]any
-	for _, pub := range pubs {
+	i := 0
+	err := execRows(ctx, tx, s.stmts.events, len(pubs), func(args []any) []any {
+		pub := pubs[i]
+		i++
 		ev := pub.ev
 		t := micros(ev.CreateTime)
-		events = append(events, []any{ev.ID, ev.ProjectID, ev.Type, ev.Payload, pub.config, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount})
-		for _, d := range pub.dests {
-			deliveries = append(deliveries, []any{webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime), ev.ID, ev.ProjectID,
-				string(d.kind), d.webhookID, d.uri, t, t, t})
-		}
-	}
-	if err := execRows(ctx, tx, s.stmts.events, events); err != nil {
+		return append(args, ev.ID, ev.ProjectID, ev.Type, ev.Payload, pub.config, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount)
+	})
+	if err != nil {
 		return fmt.Errorf("sqlite: publish event: %w", err)
 	}
-	if err := execRows(ctx, tx, s.stmts.deliveries, deliveries); err != nil {
+	n := 0
+	for _, pub := range pubs {
+		n += len(pub.dests)
+	}
+	p, d := 0, 0 // the next delivery: pubs[p].dests[d]
+	err = execRows(ctx, tx, s.stmts.deliveries, n, func(args []any) []any {
+		for d == len(pubs[p].dests) {
+			p, d = p+1, 0
+		}
+		ev, dest := pubs[p].ev, pubs[p].dests[d]
+		d++
+		t := micros(ev.CreateTime)
+		return append(args, webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime), ev.ID, ev.ProjectID,
+			string(dest.kind), dest.webhookID, dest.uri, t, t, t)
+	})
+	if err != nil {
 		return fmt.Errorf("sqlite: publish event: delivery: %w", err)
 	}
 	return nil
 }
 
-// execRows writes rows with m's statements prepared by prepareSizes.
-func execRows(ctx context.Context, tx *sql.Tx, m *multiRow, rows [][]any) error {
-	stmts, counts := m.within(len(rows))
+// execRows writes n rows with m's statements; next appends the values of
+// the next row to args. Only one statement's arguments exist at a time, so
+// a request of 100 events fanned out to 100 webhooks each does not build
+// its 10,000 rows in memory first.
+func execRows(ctx context.Context, tx *sql.Tx, m *multiRow, n int, next func(args []any) []any) error {
+	stmts, counts := m.within(n)
+	var args []any
 	for i, st := range stmts {
-		args := make([]any, 0, counts[i]*m.params)
-		for _, r := range rows[:counts[i]] {
-			args = append(args, r...)
+		args = args[:0]
+		for range counts[i] {
+			args = next(args)
 		}
-		rows = rows[counts[i]:]
 		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 			return err
 		}

@@ -61,7 +61,12 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		now := micros(s.now())
 		// The attempts first: they are inserted under the leases that the
 		// update then clears.
-		if err := execRows(ctx, tx, s.stmts.attempts, attempts); err != nil {
+		i := 0
+		err := execRows(ctx, tx, s.stmts.attempts, len(attempts), func(args []any) []any {
+			i++
+			return append(args, attempts[i-1]...)
+		})
+		if err != nil {
 			return fmt.Errorf("sqlite: record results: attempts: %w", err)
 		}
 

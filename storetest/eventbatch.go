@@ -13,6 +13,37 @@ import (
 )
 
 func (s suite) eventBatches(t *testing.T) {
+	// More deliveries than one statement of a store may take (SQLite
+	// writes at most 64 rows per statement), with an event that routes
+	// nowhere between two that fan out wide: each event gets its own, in
+	// routing order.
+	s.test(t, "WideFanOut", func(t *testing.T, b *bundle) {
+		const fanout = 70
+		var hooks []*webhookd.Webhook
+		for range fanout {
+			hooks = append(hooks, b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded))
+			b.clock.Advance(time.Millisecond) // routing order is creation order
+		}
+		events := []webhookd.NewEvent{
+			{ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded, Data: json.RawMessage(`{"n":0}`)},
+			{ProjectID: b.project.ID, Type: webhookd.EventBatchExpired, Data: json.RawMessage(`{"n":1}`)},
+			{ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded, Data: json.RawMessage(`{"n":2}`)},
+		}
+		got, err := b.store.PublishEvents(b.ctx, events)
+		must(t, err)
+		for i, want := range []int{fanout, 0, fanout} {
+			ds := b.deliveries(t, b.project.ID, got[i].Event.ID)
+			if got[i].Event.DeliveryCount != want || len(ds) != want {
+				t.Fatalf("events[%d]: delivery_count %d, %d deliveries; want %d", i, got[i].Event.DeliveryCount, len(ds), want)
+			}
+			for j, d := range ds {
+				if d.WebhookID != hooks[j].ID || d.EventID != got[i].Event.ID {
+					t.Fatalf("events[%d]: delivery %d is to %s of %s, want %s of %s", i, j, d.WebhookID, d.EventID, hooks[j].ID, got[i].Event.ID)
+				}
+			}
+		}
+	})
+
 	s.test(t, "PublishesInOrder", func(t *testing.T, b *bundle) {
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
 		b.clock.Advance(time.Minute)
