@@ -1,15 +1,8 @@
 package postgres
 
 import (
-	"context"
-	"os"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/webhookd/webhookd"
 )
 
 func TestParseNotifyPayload(t *testing.T) {
@@ -33,19 +26,7 @@ func TestParseNotifyPayload(t *testing.T) {
 // DefaultMinConns connections by itself, before any query needs them.
 func TestPoolKeepsMinConns(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
-	}
-	schema := "test_" + strings.ToLower(webhookd.NewID(""))
-	s, err := Open(t.Context(), url, Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = s.pool.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-		_ = s.Close()
-	})
+	s := openInternal(t, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for s.pool.Stat().TotalConns() < DefaultMinConns {
 		if time.Now().After(deadline) {

@@ -2,15 +2,12 @@ package postgres
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/webhookd/webhookd"
 )
 
 // TestHotPathPlans checks that the queue's statements use their indexes on a
@@ -19,23 +16,8 @@ import (
 // index would turn every claim into a scan of the whole history.
 func TestHotPathPlans(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
-	}
 	ctx := context.Background()
-	schema := "test_plan_" + webhookd.NewID("")
-	s, err := Open(ctx, url, Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = s.Close()
-		if conn, err := pgx.Connect(ctx, url); err == nil {
-			_, _ = conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-			_ = conn.Close(ctx)
-		}
-	})
+	s := openInternal(t, nil)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, q := range []string{
 		`INSERT INTO projects (id, name, create_time) VALUES ('p', 'p', $1)`,
@@ -103,23 +85,8 @@ func TestHotPathPlans(t *testing.T) {
 // 5,000 with a bitmap scan and sorts them.
 func TestClaimPlanUnknownBacklog(t *testing.T) {
 	t.Parallel()
-	url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
-	}
 	ctx := context.Background()
-	schema := "test_plan_" + webhookd.NewID("")
-	s, err := Open(ctx, url, Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = s.Close()
-		if conn, err := pgx.Connect(ctx, url); err == nil {
-			_, _ = conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-			_ = conn.Close(ctx)
-		}
-	})
+	s := openInternal(t, nil)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, q := range []string{
 		`ALTER TABLE deliveries SET (autovacuum_enabled = off)`, // no statistics during the test

@@ -21,7 +21,7 @@ func openInternal(tb testing.TB, clock webhookd.Clock) *Store {
 		tb.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
 	}
 	ctx := context.Background()
-	schema := "test_prune_" + webhookd.NewID("")
+	schema := "test_internal_" + webhookd.NewID("")
 	s, err := Open(ctx, url, Options{Schema: schema, Clock: clock})
 	if err != nil {
 		tb.Fatal(err)
