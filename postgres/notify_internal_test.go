@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,4 +35,22 @@ func TestPoolKeepsMinConns(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// FuzzNotifyPayload: any payload parses without panicking, and what a store
+// sends (a sender is an ID, without spaces) parses back to its parts.
+func FuzzNotifyPayload(f *testing.F) {
+	f.Add("bench_1", "abc")
+	f.Add("\"$user\", public", "x")
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, scope, sender string) {
+		parseNotifyPayload(scope) // any text a client may send
+		if strings.ContainsRune(sender, ' ') {
+			return
+		}
+		gotScope, gotSender := parseNotifyPayload(notifyPayload(scope, sender))
+		if gotScope != scope || gotSender != sender {
+			t.Errorf("parseNotifyPayload(notifyPayload(%q, %q)) = %q, %q", scope, sender, gotScope, gotSender)
+		}
+	})
 }
