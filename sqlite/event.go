@@ -158,22 +158,12 @@ func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, pubs ...*publicati
 }
 
 // execRows writes n rows with m's statements; next appends the values of
-// the next row to args. Only one statement's arguments exist at a time, so
-// a request of 100 events fanned out to 100 webhooks each does not build
-// its 10,000 rows in memory first.
+// the next row to args.
 func execRows(ctx context.Context, tx *sql.Tx, m *multiRow, n int, next func(args []any) []any) error {
-	stmts, counts := m.within(n)
-	var args []any
-	for i, st := range stmts {
-		args = args[:0]
-		for range counts[i] {
-			args = next(args)
-		}
-		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return forRows(m, n, nil, next, func(st *sql.Stmt, args []any) error {
+		_, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return err
+	})
 }
 
 // route picks the destinations of a new event.

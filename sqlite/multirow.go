@@ -20,8 +20,7 @@ import (
 // form for every count up to the batch size would hold the memory of a
 // hundred compiled statements.
 type multiRow struct {
-	params int // parameters per row
-	byN    map[int]*sql.Stmt
+	byN map[int]*sql.Stmt
 }
 
 // rowCounts are the forms of every multiRow, largest first: any count is a
@@ -30,7 +29,7 @@ var rowCounts = []int{64, 32, 16, 8, 4, 2, 1}
 
 // prepareMultiRow prepares the forms of a multiRow statement on db.
 func prepareMultiRow(ctx context.Context, db *sql.DB, head, row, tail string) (*multiRow, error) {
-	m := &multiRow{params: strings.Count(row, "?"), byN: make(map[int]*sql.Stmt, len(rowCounts))}
+	m := &multiRow{byN: make(map[int]*sql.Stmt, len(rowCounts))}
 	for _, n := range rowCounts {
 		var b strings.Builder
 		b.WriteString(head)
@@ -63,6 +62,26 @@ func (m *multiRow) within(rows int) ([]*sql.Stmt, []int) {
 		}
 	}
 	return stmts, counts
+}
+
+// forRows calls run with each of m's statements that together take n
+// rows, and its arguments: head, then the values next appends for each of
+// its rows, in order. Only one statement's arguments exist at a time, so a
+// request of 100 events fanned out to 100 webhooks each does not build its
+// 10,000 rows in memory first.
+func forRows(m *multiRow, n int, head []any, next func(args []any) []any, run func(st *sql.Stmt, args []any) error) error {
+	stmts, counts := m.within(n)
+	var args []any
+	for i, st := range stmts {
+		args = append(args[:0], head...)
+		for range counts[i] {
+			args = next(args)
+		}
+		if err := run(st, args); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *multiRow) close() error {

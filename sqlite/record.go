@@ -21,8 +21,20 @@ type recordRow struct {
 	Error     *string
 }
 
-func (r *recordRow) args() []any {
-	return []any{r.ID, r.Token, r.State, r.Attempted, r.Next, r.At, r.Status, r.Error}
+// appendArgs appends r's values in sqlRecordRow's order.
+func (r *recordRow) appendArgs(args []any) []any {
+	return append(args, r.ID, r.Token, r.State, r.Attempted, r.Next, r.At, r.Status, r.Error)
+}
+
+// appendAttemptArgs appends the values of r's attempt in sqlAttemptRow's
+// order.
+func appendAttemptArgs(args []any, r webhookd.Result) []any {
+	at := r.Attempt
+	id := at.ID
+	if id == "" {
+		id = webhookd.NewSortableID(webhookd.PrefixAttempt, at.Time)
+	}
+	return append(args, id, r.DeliveryID, r.LeaseToken, micros(at.Time), at.StatusCode, int64(at.Latency), at.Error, at.ResponseBody)
 }
 
 // RecordResults applies a batch of results in one transaction: the attempts,
@@ -32,7 +44,7 @@ func (r *recordRow) args() []any {
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
 	rows := make([]recordRow, 0, len(results))
 	firsts := make([]webhookd.Result, 0, len(results))
-	var attempts [][]any
+	var attempted []webhookd.Result // the firsts with an attempt
 	seen := make(map[string]bool, len(results))
 	for _, r := range results {
 		if seen[r.DeliveryID] {
@@ -45,13 +57,8 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		}
 		rows = append(rows, row)
 		firsts = append(firsts, r)
-		if at := r.Attempt; at != nil {
-			id := at.ID
-			if id == "" {
-				id = webhookd.NewSortableID(webhookd.PrefixAttempt, at.Time)
-			}
-			attempts = append(attempts, []any{id, r.DeliveryID, r.LeaseToken, micros(at.Time), at.StatusCode,
-				int64(at.Latency), at.Error, at.ResponseBody})
+		if r.Attempt != nil {
+			attempted = append(attempted, r)
 		}
 	}
 	if len(rows) == 0 {
@@ -61,10 +68,10 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		now := micros(s.now())
 		// The attempts first: they are inserted under the leases that the
 		// update then clears.
-		i := 0
-		err := execRows(ctx, tx, s.stmts.attempts, len(attempts), func(args []any) []any {
-			i++
-			return append(args, attempts[i-1]...)
+		next := 0
+		err := execRows(ctx, tx, s.stmts.attempts, len(attempted), func(args []any) []any {
+			next++
+			return appendAttemptArgs(args, attempted[next-1])
 		})
 		if err != nil {
 			return fmt.Errorf("sqlite: record results: attempts: %w", err)
@@ -72,20 +79,16 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 
 		type applied struct{ kind, webhookID string }
 		done := make(map[string]*applied, len(rows))
-		updates, counts := s.stmts.record.within(len(rows))
-		for i, st := range updates {
-			chunk := rows[:counts[i]]
-			rows = rows[counts[i]:]
-			args := make([]any, 0, 1+len(chunk)*s.stmts.record.params)
-			args = append(args, now)
-			for j := range chunk {
-				args = append(args, chunk[j].args()...)
-			}
+		next = 0
+		err = forRows(s.stmts.record, len(rows), []any{now}, func(args []any) []any {
+			next++
+			return rows[next-1].appendArgs(args)
+		}, func(st *sql.Stmt, args []any) error {
 			dbRows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 			if err != nil {
 				return fmt.Errorf("sqlite: record results: %w", err)
 			}
-			if _, err := collect(dbRows, func(sc scanner) (struct{}, error) {
+			_, err = collect(dbRows, func(sc scanner) (struct{}, error) {
 				var id string
 				var a applied
 				if err := sc.Scan(&id, &a.kind, &a.webhookID); err != nil {
@@ -93,9 +96,11 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 				}
 				done[id] = &a
 				return struct{}{}, nil
-			}, "record results"); err != nil {
-				return err
-			}
+			}, "record results")
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if len(done) == 0 {
 			return nil // every lease was stale
