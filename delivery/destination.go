@@ -189,6 +189,15 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 	return admitted, time.Time{}
 }
 
+// pace is d's time per attempt at now: its moving average, or, when longer,
+// how long the attempt running longest has run (since the last one ended).
+func (d *destination) pace(now time.Time) time.Duration {
+	if !d.progress.IsZero() && d.inflight > 0 {
+		return max(d.latency, now.Sub(d.progress))
+	}
+	return d.latency
+}
+
 // queueLimit is how many claims d may hold in its queue at now: as many as
 // its slots start within queueHorizon at its pace, between queueCap and
 // totalCap. A destination that answers in a few milliseconds can then
@@ -200,14 +209,10 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 // memory that other destinations' claims need. Until one of its attempts
 // has ended, its pace is unknown and it gets queueCap.
 func (ds *destinations) queueLimit(d *destination, now time.Time) int {
-	per := d.latency
-	if per <= 0 {
+	if d.latency <= 0 {
 		return ds.queueCap
 	}
-	if !d.progress.IsZero() && d.inflight > 0 {
-		per = max(per, now.Sub(d.progress))
-	}
-	n := int64(ds.limit) * int64(queueHorizon) / int64(per)
+	n := int64(ds.limit) * int64(queueHorizon) / int64(d.pace(now))
 	return int(min(max(n, int64(ds.queueCap)), int64(ds.totalCap)))
 }
 
@@ -266,11 +271,7 @@ func (ds *destinations) later(key string, now time.Time) time.Time {
 // minutes instead of all being claimed, and deferred, again and again — the
 // churn that would delay every other destination's claims.
 func (ds *destinations) spread(d *destination, from, now time.Time) time.Time {
-	perAttempt := d.latency
-	if !d.progress.IsZero() && d.inflight > 0 {
-		perAttempt = max(perAttempt, now.Sub(d.progress))
-	}
-	step := min(max(perAttempt/time.Duration(ds.limit), minStep), ds.maxStep)
+	step := min(max(d.pace(now)/time.Duration(ds.limit), minStep), ds.maxStep)
 	if d.horizon.After(from) {
 		from = d.horizon
 	}

@@ -277,9 +277,10 @@ const saturatedWait = 10 * time.Millisecond
 // is usually known and its queue has room — and it claims only as many as
 // the queues have room for, waiting for room when they are full. Claims
 // taken sooner would mostly be deferred: written back and claimed again,
-// work that can halve the rate to a busy destination. The wait ends at the poll interval at the latest; then it
-// claims what free workers can take, so that destinations with free slots
-// are served even while others' queues are full.
+// work that can halve the rate to a busy destination. The wait ends at the
+// poll interval at the latest; then it claims what free workers can take,
+// so that destinations with free slots are served even while others'
+// queues are full.
 func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
 	poll := time.NewTimer(e.cfg.PollInterval)
 	defer poll.Stop()
