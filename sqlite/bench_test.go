@@ -21,17 +21,37 @@ func benchStore(b *testing.B) *sqlite.Store {
 	return s
 }
 
-// addWebhooks adds n enabled webhooks subscribed to batch.succeeded.
-func addWebhooks(b *testing.B, s *sqlite.Store, projectID string, n int) {
+// benchProject opens a bench store with a project and n enabled webhooks
+// subscribed to batch.succeeded, and returns the store and the project's id.
+func benchProject(b *testing.B, webhooks int) (*sqlite.Store, string) {
 	b.Helper()
-	for range n {
-		w := &webhookd.Webhook{ProjectID: projectID, URI: "https://example.com/h", State: webhookd.WebhookEnabled,
+	s := benchStore(b)
+	p := &webhookd.Project{Name: "bench"}
+	if err := s.CreateProject(b.Context(), p); err != nil {
+		b.Fatal(err)
+	}
+	for range webhooks {
+		w := &webhookd.Webhook{ProjectID: p.ID, URI: "https://example.com/h", State: webhookd.WebhookEnabled,
 			SubscribedEvents: []string{webhookd.EventBatchSucceeded},
 			Secrets:          []webhookd.SigningSecret{{Sealed: make([]byte, 60), Truncated: "whsec_x..."}}}
 		if err := s.CreateWebhook(b.Context(), w); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return s, p.ID
+}
+
+// successes returns, in results (reused), a success with its attempt for
+// every claim, as the engine records them.
+func successes(results []webhookd.Result, cs []*webhookd.Claim) []webhookd.Result {
+	now := time.Now()
+	results = results[:0]
+	for _, c := range cs {
+		results = append(results, webhookd.Result{DeliveryID: c.Delivery.ID, LeaseToken: c.Delivery.LeaseToken,
+			Outcome: webhookd.OutcomeSucceeded, DisableAfter: 24 * time.Hour,
+			Attempt: &webhookd.Attempt{Time: now, StatusCode: 200, Latency: time.Millisecond, ResponseBody: "ok"}})
+	}
+	return results
 }
 
 // BenchmarkPublishEvent measures the outbox write of one event: the event and
@@ -39,13 +59,8 @@ func addWebhooks(b *testing.B, s *sqlite.Store, projectID string, n int) {
 func BenchmarkPublishEvent(b *testing.B) {
 	for _, fanout := range []int{1, 10} {
 		b.Run(fmt.Sprintf("fanout=%d", fanout), func(b *testing.B) {
-			s := benchStore(b)
-			p := &webhookd.Project{Name: "bench"}
-			if err := s.CreateProject(b.Context(), p); err != nil {
-				b.Fatal(err)
-			}
-			addWebhooks(b, s, p.ID, fanout)
-			e := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Source: "api",
+			s, projectID := benchProject(b, fanout)
+			e := webhookd.NewEvent{ProjectID: projectID, Type: webhookd.EventBatchSucceeded, Source: "api",
 				Data: []byte(`{"id":"batches/b1","output_file_uri":"files/f1","error_count":0}`)}
 			b.ReportAllocs()
 			for b.Loop() {
@@ -61,13 +76,8 @@ func BenchmarkPublishEvent(b *testing.B) {
 // BenchmarkPublishEventConcurrent publishes from many goroutines at once, as
 // the API does under load: concurrent calls share commits (group commit).
 func BenchmarkPublishEventConcurrent(b *testing.B) {
-	s := benchStore(b)
-	p := &webhookd.Project{Name: "bench"}
-	if err := s.CreateProject(b.Context(), p); err != nil {
-		b.Fatal(err)
-	}
-	addWebhooks(b, s, p.ID, 1)
-	e := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Source: "api",
+	s, projectID := benchProject(b, 1)
+	e := webhookd.NewEvent{ProjectID: projectID, Type: webhookd.EventBatchSucceeded, Source: "api",
 		Data: []byte(`{"id":"batches/b1","output_file_uri":"files/f1","error_count":0}`)}
 	b.ReportAllocs()
 	b.SetParallelism(16) // goroutines per CPU
@@ -88,14 +98,9 @@ func BenchmarkPublishEventConcurrent(b *testing.B) {
 // with the timer stopped.
 func BenchmarkClaimRecord(b *testing.B) {
 	const batch = 100
-	s := benchStore(b)
+	s, projectID := benchProject(b, batch) // one event fans out to a whole batch
 	ctx := b.Context()
-	p := &webhookd.Project{Name: "bench"}
-	if err := s.CreateProject(ctx, p); err != nil {
-		b.Fatal(err)
-	}
-	addWebhooks(b, s, p.ID, batch) // one event fans out to a whole batch
-	e := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Data: []byte(`{"id":"batches/b1"}`)}
+	e := webhookd.NewEvent{ProjectID: projectID, Type: webhookd.EventBatchSucceeded, Data: []byte(`{"id":"batches/b1"}`)}
 	results := make([]webhookd.Result, 0, batch)
 
 	b.ReportAllocs()
@@ -113,13 +118,7 @@ func BenchmarkClaimRecord(b *testing.B) {
 		if len(cs) != batch {
 			b.Fatalf("claimed %d, want %d", len(cs), batch)
 		}
-		now := time.Now()
-		results = results[:0]
-		for _, c := range cs {
-			results = append(results, webhookd.Result{DeliveryID: c.Delivery.ID, LeaseToken: c.Delivery.LeaseToken,
-				Outcome: webhookd.OutcomeSucceeded, DisableAfter: 24 * time.Hour,
-				Attempt: &webhookd.Attempt{Time: now, StatusCode: 200, Latency: time.Millisecond, ResponseBody: "ok"}})
-		}
+		results = successes(results, cs)
 		if err := s.RecordResults(ctx, results); err != nil {
 			b.Fatal(err)
 		}

@@ -12,15 +12,10 @@ import (
 // with one delivery.
 func BenchmarkPublishEvents(b *testing.B) {
 	const batch = 100
-	s := benchStore(b)
-	p := &webhookd.Project{Name: "bench"}
-	if err := s.CreateProject(b.Context(), p); err != nil {
-		b.Fatal(err)
-	}
-	addWebhooks(b, s, p.ID, 1)
+	s, projectID := benchProject(b, 1)
 	events := make([]webhookd.NewEvent, batch)
 	for i := range events {
-		events[i] = webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Source: "api",
+		events[i] = webhookd.NewEvent{ProjectID: projectID, Type: webhookd.EventBatchSucceeded, Source: "api",
 			Data: fmt.Appendf(nil, `{"id":"batches/b%d","output_file_uri":"files/f1","error_count":0}`, i)}
 	}
 	b.ReportAllocs()

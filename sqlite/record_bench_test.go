@@ -13,14 +13,9 @@ import (
 // stopped. One webhook, as most deliveries of a batch share few webhooks.
 func BenchmarkRecordResults(b *testing.B) {
 	const batch = 100
-	s := benchStore(b)
+	s, projectID := benchProject(b, 1)
 	ctx := b.Context()
-	p := &webhookd.Project{Name: "bench"}
-	if err := s.CreateProject(ctx, p); err != nil {
-		b.Fatal(err)
-	}
-	addWebhooks(b, s, p.ID, 1)
-	e := webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Data: []byte(`{"id":"batches/b1"}`)}
+	e := webhookd.NewEvent{ProjectID: projectID, Type: webhookd.EventBatchSucceeded, Data: []byte(`{"id":"batches/b1"}`)}
 	results := make([]webhookd.Result, 0, batch)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -35,13 +30,7 @@ func BenchmarkRecordResults(b *testing.B) {
 		if err != nil || len(cs) != batch {
 			b.Fatalf("claimed %d, %v; want %d", len(cs), err, batch)
 		}
-		now := time.Now()
-		results = results[:0]
-		for _, c := range cs {
-			results = append(results, webhookd.Result{DeliveryID: c.Delivery.ID, LeaseToken: c.Delivery.LeaseToken,
-				Outcome: webhookd.OutcomeSucceeded, DisableAfter: 24 * time.Hour,
-				Attempt: &webhookd.Attempt{Time: now, StatusCode: 200, Latency: time.Millisecond, ResponseBody: "ok"}})
-		}
+		results = successes(results, cs)
 		b.StartTimer()
 		if err := s.RecordResults(ctx, results); err != nil {
 			b.Fatal(err)
