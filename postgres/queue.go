@@ -154,9 +154,44 @@ const failingRunQuery = `WITH u AS (
 
 // RecordResults applies a batch of results in one transaction: a statement
 // that locks the deliveries, one for the deliveries and attempts, and one
-// more only when some result asks for auto-disable.
+// more only when some result asks for auto-disable. A delivery with results
+// of several claims in the batch takes the one holding its lease (see
+// webhookd.OnePerDelivery); that takes one more statement, after the lock.
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
-	results = lastPerDelivery(results)
+	if len(results) == 0 {
+		return nil
+	}
+	ids := make([]string, len(results))
+	for i, r := range results {
+		ids[i] = r.DeliveryID
+	}
+	return mapErr(s.inTx(ctx, func(tx pgx.Tx) error {
+		// Lock the deliveries in id order first, as DeleteWebhook does: the
+		// UPDATE below locks rows in whatever order its plan visits them,
+		// and two writers visiting shared rows in different orders deadlock.
+		if _, err := tx.Exec(ctx, `SELECT FROM deliveries WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+			return err
+		}
+		batch, err := webhookd.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
+			rows, _ := tx.Query(ctx, `SELECT id, lease_token FROM deliveries WHERE id = ANY ($1)`, ids)
+			tokens := make(map[string]string, len(ids))
+			var id, token string
+			_, err := pgx.ForEachRow(rows, []any{&id, &token}, func() error {
+				tokens[id] = token
+				return nil
+			})
+			return tokens, err
+		})
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, batch)
+	}), "record results", "Delivery")
+}
+
+// record applies a batch with one result per delivery, whose rows are
+// locked, in tx.
+func (s *Store) record(ctx context.Context, tx pgx.Tx, results []webhookd.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
@@ -195,53 +230,28 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 			attemptTimes[i] = now
 		}
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// Lock the deliveries in id order first, as DeleteWebhook does: the
-		// UPDATE below locks rows in whatever order its plan visits them,
-		// and two writers visiting shared rows in different orders deadlock.
-		if _, err := tx.Exec(ctx, `SELECT FROM deliveries WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, ids); err != nil {
-			return err
-		}
-		rows, _ := tx.Query(ctx, recordQuery, ids, tokens, outcomes, nextTimes, errs,
-			hasAttempt, attemptIDs, attemptTimes, statuses, latencies, attemptErrs, bodies, now)
-		var runs failingRuns
-		applied, err := pgx.CollectRows(rows, pgx.RowToStructByPos[appliedResult])
-		if err != nil {
-			return err
-		}
-		for _, a := range applied {
-			if r := byID[a.ID]; r.DisableAfter > 0 && a.Kind == string(webhookd.DeliveryStatic) && a.WebhookID != "" {
-				runs.add(a.WebhookID, r, now)
-			}
-		}
-		if len(runs) == 0 {
-			return nil
-		}
-		_, err = tx.Exec(ctx, failingRunQuery, runs.args(now)...)
+	rows, _ := tx.Query(ctx, recordQuery, ids, tokens, outcomes, nextTimes, errs,
+		hasAttempt, attemptIDs, attemptTimes, statuses, latencies, attemptErrs, bodies, now)
+	var runs failingRuns
+	applied, err := pgx.CollectRows(rows, pgx.RowToStructByPos[appliedResult])
+	if err != nil {
 		return err
-	})
-	return mapErr(err, "record results", "Delivery")
+	}
+	for _, a := range applied {
+		if r := byID[a.ID]; r.DisableAfter > 0 && a.Kind == string(webhookd.DeliveryStatic) && a.WebhookID != "" {
+			runs.add(a.WebhookID, r, now)
+		}
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, failingRunQuery, runs.args(now)...)
+	return err
 }
 
 // appliedResult is a delivery that recordQuery updated.
 type appliedResult struct {
 	ID, Kind, WebhookID string
-}
-
-// lastPerDelivery keeps the last result of each delivery: an UPDATE joins
-// each row once, so duplicates in a batch would apply in no defined order.
-func lastPerDelivery(results []webhookd.Result) []webhookd.Result {
-	seen := make(map[string]int, len(results))
-	out := make([]webhookd.Result, 0, len(results))
-	for _, r := range results {
-		if i, ok := seen[r.DeliveryID]; ok {
-			out[i] = r
-			continue
-		}
-		seen[r.DeliveryID] = len(out)
-		out = append(out, r)
-	}
-	return out
 }
 
 // failingRun folds one batch's attempts at one webhook, in time order, into

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/webhookd/webhookd"
@@ -39,37 +40,38 @@ func appendAttemptArgs(args []any, r webhookd.Result) []any {
 
 // RecordResults applies a batch of results in one transaction: the attempts,
 // then the deliveries, a few statements each (see multiRow), then, in result
-// order, the webhooks' failing runs.
-// A delivery with several results in the batch takes the first.
+// order, the webhooks' failing runs. A delivery with results of several
+// claims in the batch takes the one holding its lease (see
+// webhookd.OnePerDelivery).
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
-	rows := make([]recordRow, 0, len(results))
-	firsts := make([]webhookd.Result, 0, len(results))
-	var attempted []webhookd.Result // the firsts with an attempt
-	seen := make(map[string]bool, len(results))
-	for _, r := range results {
-		if seen[r.DeliveryID] {
-			continue
-		}
-		seen[r.DeliveryID] = true
-		row, err := newRecordRow(r)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, row)
-		firsts = append(firsts, r)
-		if r.Attempt != nil {
-			attempted = append(attempted, r)
-		}
-	}
-	if len(rows) == 0 {
+	if len(results) == 0 {
 		return nil
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
+		batch, err := webhookd.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
+			return leaseTokens(ctx, tx, ids)
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: record results: %w", err)
+		}
+		rows := make([]recordRow, len(batch))
+		var attempted []webhookd.Result // the results with an attempt
+		for i, r := range batch {
+			if rows[i], err = newRecordRow(r); err != nil {
+				return err
+			}
+			if r.Attempt != nil {
+				attempted = append(attempted, r)
+			}
+		}
+		if len(rows) == 0 {
+			return nil
+		}
 		now := micros(s.now())
 		// The attempts first: they are inserted under the leases that the
 		// update then clears.
 		next := 0
-		err := execRows(ctx, tx, s.stmts.attempts, len(attempted), func(args []any) []any {
+		err = execRows(ctx, tx, s.stmts.attempts, len(attempted), func(args []any) []any {
 			next++
 			return appendAttemptArgs(args, attempted[next-1])
 		})
@@ -108,7 +110,7 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 
 		wh := &failingRuns{now: now, failed: tx.StmtContext(ctx, s.stmts.webhookFailed),
 			succeeded: tx.StmtContext(ctx, s.stmts.webhookSucceeded), cleared: map[string]bool{}}
-		for _, r := range firsts {
+		for _, r := range batch {
 			a := done[r.DeliveryID]
 			if a == nil {
 				continue // stale lease: someone else holds the delivery now
@@ -121,6 +123,26 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		}
 		return nil
 	})
+}
+
+// leaseTokens returns the current lease token of each of the deliveries.
+func leaseTokens(ctx context.Context, tx *sql.Tx, ids []string) (map[string]string, error) {
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, lease_token FROM deliveries WHERE id IN (SELECT value FROM json_each(?))`, string(idsJSON))
+	if err != nil {
+		return nil, err
+	}
+	tokens := make(map[string]string, len(ids))
+	_, err = collect(rows, func(sc scanner) (struct{}, error) {
+		var id, token string
+		err := sc.Scan(&id, &token)
+		tokens[id] = token
+		return struct{}{}, err
+	}, "lease tokens")
+	return tokens, err
 }
 
 // newRecordRow turns a result into the values sqlRecordRow binds.

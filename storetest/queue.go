@@ -583,6 +583,43 @@ func (s suite) recovery(t *testing.T) {
 		b.claimOne(t, d, time.Hour)
 	})
 
+	// A retry while a claim is in flight, then a claim under the new lease:
+	// both claims' results can reach the same batch, in either order. Only
+	// the current lease's applies; the stale one must not hide it.
+	for _, staleFirst := range []bool{true, false} {
+		name := "ResultsOfTwoLeasesInOneBatch/CurrentFirst"
+		if staleFirst {
+			name = "ResultsOfTwoLeasesInOneBatch/StaleFirst"
+		}
+		s.test(t, name, func(t *testing.T, b *bundle) {
+			w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+			d := b.publishTo(t, w)
+			stale := b.claimOne(t, d, time.Hour)
+			if _, err := b.store.RetryDelivery(b.ctx, b.project.ID, d.ID); err != nil {
+				t.Fatal(err)
+			}
+			current := b.claimOne(t, d, time.Hour)
+			b.clock.Advance(time.Second)
+			rs := []webhookd.Result{
+				{DeliveryID: d.ID, LeaseToken: stale.Delivery.LeaseToken, Outcome: webhookd.OutcomeRetry,
+					NextAttemptTime: b.clock.Now().Add(time.Hour), Attempt: b.attempt(503, "stale")},
+				{DeliveryID: d.ID, LeaseToken: current.Delivery.LeaseToken, Outcome: webhookd.OutcomeSucceeded,
+					Attempt: b.attempt(200, ""), DisableAfter: time.Hour},
+			}
+			if !staleFirst {
+				rs[0], rs[1] = rs[1], rs[0]
+			}
+			b.record(t, rs...)
+			if got := b.delivery(t, d); got.State != webhookd.DeliverySucceeded || got.AttemptCount != 1 || got.LastStatusCode != 200 {
+				t.Errorf("delivery = state %q, %d attempts, last status %d; want succeeded by the current lease's one attempt",
+					got.State, got.AttemptCount, got.LastStatusCode)
+			}
+			if as := b.attempts(t, d); len(as) != 1 || as[0].StatusCode != 200 || as[0].Number != 1 {
+				t.Errorf("attempts = %+v, want only the current lease's (200, number 1)", as)
+			}
+		})
+	}
+
 	s.test(t, "RecoverDeliveries", func(t *testing.T, b *bundle) {
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
 		other := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
