@@ -48,6 +48,9 @@ export async function startWebhookd(env = {}) {
       // A receiver restarted by a test must not wait out the default 30 s
       // circuit that its downtime opened.
       WEBHOOKD_CIRCUIT_OPEN_FOR: '1s',
+      // SDKTEST_DEBUG=1 makes every server log at debug level (each
+      // attempt and its outcome), for a test that failed.
+      ...(process.env.SDKTEST_DEBUG ? { WEBHOOKD_LOG_LEVEL: 'debug' } : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
