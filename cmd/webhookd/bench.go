@@ -228,20 +228,37 @@ type benchResult struct {
 	// biases the ratio less (raw_per_s is their mean).
 	rawBefore loadgen.RawResult
 	rawAfter  loadgen.RawResult
-	signRate  float64 // rs256 only
-	signTook  time.Duration
-	publish   loadgen.PublishResult
-	expected  int // healthy deliveries expected
-	delivered int // of those, received and verified
-	elapsed   time.Duration
-	latency   loadgen.Latencies
-	dup       int
-	rejected  int
-	injected  int
-	wrongFan  int // events whose delivery_count was not the fan-out
+	// signBefore and signAfter are the RS256 signing rate (rs256 only),
+	// measured around the webhookd phase like the raw baseline; signRate
+	// is their mean.
+	signBefore, signAfter signResult
+	publish               loadgen.PublishResult
+	expected              int // healthy deliveries expected
+	delivered             int // of those, received and verified
+	elapsed               time.Duration
+	latency               loadgen.Latencies
+	dup                   int
+	rejected              int
+	injected              int
+	wrongFan              int // events whose delivery_count was not the fan-out
+}
+
+// signResult is one measurement of the RS256 signing rate.
+type signResult struct {
+	perSecond float64
+	took      time.Duration
 }
 
 func (r *benchResult) deliveriesPerSecond() float64 { return loadgen.Rate(r.delivered, r.elapsed) }
+
+// signRate is the RS256 signing rate: the mean of the rates before and
+// after the webhookd phase (or the one before, if the run stopped early).
+func (r *benchResult) signRate() float64 {
+	if r.signAfter.perSecond == 0 {
+		return r.signBefore.perSecond
+	}
+	return (r.signBefore.perSecond + r.signAfter.perSecond) / 2
+}
 
 // rawPerSecond is the raw baseline: the mean of the rates before and after
 // the webhookd phase (or the one before, if the run stopped early).
@@ -278,7 +295,14 @@ func (r *benchResult) print(w io.Writer) {
 		}
 	}
 	if o.scenario == scenarioRS256 {
-		fmt.Fprintf(tw, "RS256 signing (%d cores)\t%d\t%.2f\t%.0f\t%.2f\t\n", runtime.GOMAXPROCS(0), rsaSignCount(o), r.signTook.Seconds(), r.signRate, ratio(r.signRate, raw))
+		for _, sr := range []struct {
+			when string
+			res  signResult
+		}{{"before", r.signBefore}, {"after", r.signAfter}} {
+			if sr.res.perSecond > 0 {
+				fmt.Fprintf(tw, "RS256 signing (%d cores), %s\t%d\t%.2f\t%.0f\t%.2f\t\n", runtime.GOMAXPROCS(0), sr.when, rsaSignCount(o), sr.res.took.Seconds(), sr.res.perSecond, ratio(sr.res.perSecond, raw))
+			}
+		}
 	}
 	fmt.Fprintf(tw, "publish (accepted)\t%d\t%.2f\t%.0f\t\t\n", r.publish.Accepted, r.publish.Last.Sub(r.publish.First).Seconds(), r.publish.PerSecond())
 	fmt.Fprintf(tw, "webhookd deliveries\t%d\t%.2f\t%.0f\t%.2f\t\n", r.delivered, r.elapsed.Seconds(), r.deliveriesPerSecond(), ratio(r.deliveriesPerSecond(), raw))
@@ -299,13 +323,13 @@ func (r *benchResult) print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	if o.scenario == scenarioRS256 {
-		fmt.Fprintf(w, "RS256: deliveries/s ÷ signing/s = %.2f\n", ratio(r.deliveriesPerSecond(), r.signRate))
+		fmt.Fprintf(w, "RS256: deliveries/s ÷ signing/s = %.2f\n", ratio(r.deliveriesPerSecond(), r.signRate()))
 	}
 	fmt.Fprintf(w, "result deliveries_per_s=%.0f raw_per_s=%.0f ratio=%.2f p50_ms=%.1f p99_ms=%.1f accepted_per_s=%.0f",
 		r.deliveriesPerSecond(), raw, ratio(r.deliveriesPerSecond(), raw),
 		ms(l.P50), ms(l.P99), r.publish.PerSecond())
 	if o.scenario == scenarioRS256 {
-		fmt.Fprintf(w, " sign_per_s=%.0f sign_ratio=%.2f", r.signRate, ratio(r.deliveriesPerSecond(), r.signRate))
+		fmt.Fprintf(w, " sign_per_s=%.0f sign_ratio=%.2f", r.signRate(), ratio(r.deliveriesPerSecond(), r.signRate()))
 	}
 	fmt.Fprintln(w)
 }
@@ -385,12 +409,22 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 	}
 
 	body := benchEnvelope()
-	if o.scenario == scenarioRS256 {
-		progress.say(fmt.Sprintf("measuring RS256 signing on %d cores", runtime.GOMAXPROCS(0)))
-		res.signRate, res.signTook, err = setup.rs.SignRate(ctx, runtime.GOMAXPROCS(0), rsaSignCount(o))
-		if err != nil {
-			return nil, err
+	// The signing rate, like the raw baseline, is measured before and
+	// after the webhookd phase: this machine's speed drifts by up to a
+	// third within minutes, and one measurement on one side of the phase
+	// moved sign_ratio by as much.
+	measureSigning := func(when string) (signResult, error) {
+		if o.scenario != scenarioRS256 {
+			return signResult{}, nil
 		}
+		progress.say(fmt.Sprintf("measuring RS256 signing on %d cores, %s", runtime.GOMAXPROCS(0), when))
+		var sr signResult
+		var err error
+		sr.perSecond, sr.took, err = setup.rs.SignRate(ctx, runtime.GOMAXPROCS(0), rsaSignCount(o))
+		return sr, err
+	}
+	if res.signBefore, err = measureSigning("before"); err != nil {
+		return nil, err
 	}
 
 	rawCount := o.events * o.fanout
@@ -460,6 +494,9 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 	}
 	progress.done()
 	if res.rawAfter, err = runRaw("after"); err != nil {
+		return nil, err
+	}
+	if res.signAfter, err = measureSigning("after"); err != nil {
 		return nil, err
 	}
 

@@ -55,6 +55,9 @@ func TestBenchSmoke(t *testing.T) {
 			if tt.scenario == scenarioFailing && res.injected == 0 {
 				t.Error("the failing scenario failed no first attempt")
 			}
+			if measured := res.signBefore.perSecond > 0 && res.signAfter.perSecond > 0; measured != (tt.scenario == scenarioRS256) {
+				t.Errorf("signing rate before %.0f/s and after %.0f/s; want both measured only for rs256", res.signBefore.perSecond, res.signAfter.perSecond)
+			}
 			var out bytes.Buffer
 			res.print(&out)
 			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
