@@ -54,6 +54,9 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		if err != nil {
 			return fmt.Errorf("sqlite: record results: %w", err)
 		}
+		if len(batch) == 0 {
+			return nil // every result was a stale claim's
+		}
 		rows := make([]recordRow, len(batch))
 		var attempted []webhookd.Result // the results with an attempt
 		for i, r := range batch {
@@ -63,9 +66,6 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 			if r.Attempt != nil {
 				attempted = append(attempted, r)
 			}
-		}
-		if len(rows) == 0 {
-			return nil
 		}
 		now := micros(s.now())
 		// The attempts first: they are inserted under the leases that the

@@ -251,22 +251,23 @@ type signResult struct {
 
 func (r *benchResult) deliveriesPerSecond() float64 { return loadgen.Rate(r.delivered, r.elapsed) }
 
-// signRate is the RS256 signing rate: the mean of the rates before and
-// after the webhookd phase (or the one before, if the run stopped early).
+// signRate is the RS256 signing rate around the webhookd phase.
 func (r *benchResult) signRate() float64 {
-	if r.signAfter.perSecond == 0 {
-		return r.signBefore.perSecond
-	}
-	return (r.signBefore.perSecond + r.signAfter.perSecond) / 2
+	return bracketed(r.signBefore.perSecond, r.signAfter.perSecond)
 }
 
-// rawPerSecond is the raw baseline: the mean of the rates before and after
-// the webhookd phase (or the one before, if the run stopped early).
+// rawPerSecond is the raw baseline around the webhookd phase.
 func (r *benchResult) rawPerSecond() float64 {
-	if r.rawAfter.Sent == 0 {
-		return r.rawBefore.PerSecond()
+	return bracketed(r.rawBefore.PerSecond(), r.rawAfter.PerSecond())
+}
+
+// bracketed is a rate measured before and after the webhookd phase: their
+// mean, or the one before if the run stopped early (after is zero).
+func bracketed(before, after float64) float64 {
+	if after == 0 {
+		return before
 	}
-	return (r.rawBefore.PerSecond() + r.rawAfter.PerSecond()) / 2
+	return (before + after) / 2
 }
 
 func ratio(a, b float64) float64 {
@@ -418,10 +419,8 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 			return signResult{}, nil
 		}
 		progress.say(fmt.Sprintf("measuring RS256 signing on %d cores, %s", runtime.GOMAXPROCS(0), when))
-		var sr signResult
-		var err error
-		sr.perSecond, sr.took, err = setup.rs.SignRate(ctx, runtime.GOMAXPROCS(0), rsaSignCount(o))
-		return sr, err
+		perSecond, took, err := setup.rs.SignRate(ctx, runtime.GOMAXPROCS(0), rsaSignCount(o))
+		return signResult{perSecond: perSecond, took: took}, err
 	}
 	if res.signBefore, err = measureSigning("before"); err != nil {
 		return nil, err
