@@ -251,6 +251,26 @@ func (ds *destinations) room(now time.Time) int {
 	return max(r, 0)
 }
 
+// admit is room, and, for a new claim of key, whether acquire would defer
+// it at once because its circuit is open or it hangs: then it returns the
+// due time that deferral would get (taking its place in the spread), and
+// otherwise the zero time. The publish hand-off uses it to write such a
+// delivery already deferred.
+func (ds *destinations) admit(key string, now time.Time) (room int, putOff time.Time) {
+	room = ds.room(now)
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	d := ds.byKey[key]
+	switch {
+	case d == nil:
+	case !d.openUntil.IsZero() && now.Before(d.openUntil):
+		putOff = ds.spread(d, d.openUntil, now)
+	case d.openUntil.IsZero() && d.inflight >= ds.limit && ds.hanging(d, now):
+		putOff = ds.spread(d, now, now)
+	}
+	return room, putOff
+}
+
 // later returns a due time for one more deferred claim of key, spaced like
 // the deferrals of a busy destination.
 func (ds *destinations) later(key string, now time.Time) time.Time {

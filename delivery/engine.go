@@ -185,7 +185,10 @@ type Engine struct {
 	freed   chan struct{} // a worker slot was released
 	running atomic.Bool
 	busy    atomic.Int64 // attempts in flight
+	hand    handOffs
 }
+
+var _ webhookd.HandOff = (*Engine)(nil)
 
 // New checks cfg and returns an engine; nothing runs until Run.
 func New(cfg Config) (*Engine, error) {
@@ -201,6 +204,7 @@ func New(cfg Config) (*Engine, error) {
 		wake:   make(chan struct{}, 1),
 		freed:  make(chan struct{}, 1),
 	}
+	e.hand.ready = make(chan struct{}, 1)
 	m, err := newMetrics(cfg.Registerer, e.dests.openCircuits)
 	if err != nil {
 		return nil, err
@@ -240,7 +244,21 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var attempts sync.WaitGroup
 	e.log.InfoContext(ctx, "delivery engine started", "workers", e.cfg.Workers, "per_destination_limit", e.cfg.PerDestinationLimit)
-	e.claimLoop(ctx, attemptCtx, results, &attempts)
+	e.openHandOffs()
+	if hs, ok := e.cfg.Store.(webhookd.HandOffStore); ok {
+		remove := hs.HandOffTo(e)
+		e.claimLoop(ctx, attemptCtx, results, &attempts)
+		remove()
+	} else {
+		e.claimLoop(ctx, attemptCtx, results, &attempts)
+	}
+	// Deliveries handed over and not dispatched: due again at once.
+	if left := e.closeHandOffs(e.cfg.ShutdownGrace); len(left) > 0 {
+		now := e.cfg.Clock.Now()
+		for _, c := range left {
+			results <- e.deferral(c, now)
+		}
+	}
 
 	finished := make(chan struct{})
 	go func() { attempts.Wait(); close(finished) }()
@@ -281,14 +299,24 @@ const saturatedWait = 10 * time.Millisecond
 // poll interval at the latest; then it claims what free workers can take,
 // so that destinations with free slots are served even while others'
 // queues are full.
+//
+// Deliveries handed over at publish (see handOffs) are dispatched as soon as
+// they come, whatever the loop waits for; they never cause a claim.
 func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webhookd.Result, attempts *sync.WaitGroup) {
 	poll := time.NewTimer(e.cfg.PollInterval)
 	defer poll.Stop()
 	minBatch := max(e.cfg.BatchSize/4, 1)
 	saturated := false // the last batch filled a destination's slots
 	waiting := false   // the poll timer is set for the current wait
+	// handed dispatches what was handed over; it reports false when ctx
+	// ended meanwhile.
+	handed := func() bool {
+		sat, ok := e.dispatchAll(ctx, attemptCtx, e.takeHanded(), results, attempts)
+		saturated = saturated || sat
+		return ok
+	}
 	for {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !handed() {
 			return
 		}
 		limit := min(e.cfg.BatchSize, e.dests.room(e.cfg.Clock.Now()))
@@ -307,6 +335,8 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 			select {
 			case <-ctx.Done():
 				return
+			case <-e.hand.ready:
+				continue // dispatch them, and wait on until the same deadline
 			case <-e.freed:
 				if limit = min(e.cfg.BatchSize, e.dests.room(e.cfg.Clock.Now())); limit < minBatch {
 					continue // still no room: wait on, until the same poll deadline
@@ -320,37 +350,58 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 		if err != nil && ctx.Err() == nil {
 			e.log.ErrorContext(ctx, "claiming deliveries failed", "err", err)
 		}
-		for i := 0; i < len(claims); {
-			if e.busy.Load() >= int64(e.cfg.Workers) {
-				select {
-				case <-ctx.Done():
-					// Claims no worker took: due again at once, for
-					// whichever engine runs next.
-					now := e.cfg.Clock.Now()
-					for _, c := range claims[i:] {
-						results <- e.deferral(c, now)
-					}
-					return
-				case <-e.freed:
-				}
-				continue
-			}
-			if e.dispatch(ctx, attemptCtx, claims[i], results, attempts) {
-				saturated = true
-			}
-			i++
+		sat, ok := e.dispatchAll(ctx, attemptCtx, claims, results, attempts)
+		if !ok {
+			return
 		}
+		saturated = saturated || sat
 		if len(claims) == limit {
 			continue // more are probably due
 		}
 		poll.Reset(e.cfg.PollInterval)
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.wake:
-		case <-poll.C:
+	idle:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.hand.ready:
+				if !handed() {
+					return
+				}
+			case <-e.wake:
+				break idle
+			case <-poll.C:
+				break idle
+			}
 		}
 	}
+}
+
+// dispatchAll dispatches claims in order, waiting for a worker whenever all
+// are busy. It reports whether one of them found its destination's slots
+// full (see dispatch), and false when ctx ended first; the claims not
+// dispatched then are put back, due at once, for whichever engine runs
+// next.
+func (e *Engine) dispatchAll(ctx, attemptCtx context.Context, claims []*webhookd.Claim, results chan<- webhookd.Result, attempts *sync.WaitGroup) (saturated, ok bool) {
+	for i := 0; i < len(claims); {
+		if e.busy.Load() >= int64(e.cfg.Workers) {
+			select {
+			case <-ctx.Done():
+				now := e.cfg.Clock.Now()
+				for _, c := range claims[i:] {
+					results <- e.deferral(c, now)
+				}
+				return saturated, false
+			case <-e.freed:
+			}
+			continue
+		}
+		if e.dispatch(ctx, attemptCtx, claims[i], results, attempts) {
+			saturated = true
+		}
+		i++
+	}
+	return saturated, true
 }
 
 // dispatch starts an attempt for c, queues it for its destination, or

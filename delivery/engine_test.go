@@ -311,12 +311,17 @@ func TestDynamicDelivery(t *testing.T) {
 
 // TestNotify: with polling effectively off, a new event is still attempted
 // at once after Notify.
+// queueOnly hides every method of a store but the Queue's from the engine:
+// publishes then hand nothing off, and their deliveries must be claimed.
+type queueOnly struct{ delivery.Queue }
+
 func TestNotify(t *testing.T) {
 	t.Parallel()
 	h := setup(t, nil)
 	rc := newReceiver(t, ok)
 	wh, _ := h.webhook(rc.URL)
 	cfg := h.config()
+	cfg.Store = queueOnly{h.store}
 	cfg.PollInterval = time.Hour
 	e, _ := h.start(cfg)
 	// The claim the engine makes as it starts may find the first event;
@@ -684,5 +689,84 @@ func TestBacklogToOneDestinationIsNotDeferred(t *testing.T) {
 	// half of it was deferred (610 of 1200), some deliveries many times.
 	if got := m["webhookd_deliveries_total{deferred}"]; got > n/4 {
 		t.Errorf("deferred = %v, want at most %d: claims were written back instead of waiting in the queue", got, n/4)
+	}
+}
+
+// TestHandOff: once the engine runs, a publish hands it the new delivery,
+// which it sends without a claim — with no poll or Notify to make one.
+func TestHandOff(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, ok)
+	wh, _ := h.webhook(rc.URL)
+	reg := prometheus.NewRegistry()
+	cfg := h.config()
+	cfg.PollInterval = time.Hour
+	cfg.Registerer = reg
+	// The first event is claimed as the engine starts; once it arrives,
+	// Run has registered for the hand-off.
+	first := h.publish(wh.ID)
+	h.start(cfg)
+	<-rc.arrived
+	h.waitDone(first.ID)
+	for range 3 {
+		ev := h.publish(wh.ID)
+		select {
+		case req := <-rc.arrived:
+			if req.header.Get("webhook-id") != ev.ID {
+				t.Fatalf("got %s, want %s", req.header.Get("webhook-id"), ev.ID)
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("a published event was not handed over")
+		}
+		if d := h.waitDone(ev.ID); d.State != webhookd.DeliverySucceeded || d.AttemptCount != 1 {
+			t.Fatalf("handed-over delivery: %s after %d attempts, want succeeded after 1", d.State, d.AttemptCount)
+		}
+	}
+	if got := gather(t, reg)["webhookd_delivery_handoffs_total"]; got != 3 {
+		t.Errorf("webhookd_delivery_handoffs_total = %v, want 3", got)
+	}
+}
+
+// TestHandOffAtShutdown: deliveries handed over while every worker is busy
+// are put back, due at once and unleased, when the engine stops, so that the
+// next engine sends them without waiting for their lease.
+func TestHandOffAtShutdown(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	release := make(chan struct{})
+	slow := newReceiver(t, func(int, http.ResponseWriter, *http.Request) { <-release })
+	t.Cleanup(func() { close(release) })
+	fast := newReceiver(t, ok)
+	whSlow, _ := h.webhook(slow.URL)
+	whFast, _ := h.webhook(fast.URL)
+	cfg := h.config()
+	cfg.Workers = 1
+	cfg.PollInterval = time.Hour
+	cfg.ShutdownGrace = 50 * time.Millisecond
+	h.publish(whSlow.ID) // claimed at start; it takes the only worker
+	_, stop := h.start(cfg)
+	<-slow.arrived
+
+	var waiting []*webhookd.Event
+	for range 3 {
+		waiting = append(waiting, h.publish(whFast.ID))
+	}
+	for _, ev := range waiting {
+		if d := h.delivery(ev.ID); d.LeaseToken == "" {
+			t.Fatalf("%s was not handed over (no lease) while the engine ran", d.ID)
+		}
+	}
+	stop()
+	now := time.Now()
+	for _, ev := range waiting {
+		d := h.delivery(ev.ID)
+		if d.State != webhookd.DeliveryPending || d.LeaseToken != "" || d.NextAttemptTime.After(now) || d.AttemptCount != 0 {
+			t.Errorf("after shutdown: %s is %s, lease %q, due %v, %d attempts; want pending, unleased, due by %v, no attempt",
+				d.ID, d.State, d.LeaseToken, d.NextAttemptTime, d.AttemptCount, now)
+		}
+	}
+	if n := len(fast.seen()); n != 0 {
+		t.Fatalf("the fast receiver got %d requests; the only worker was busy", n)
 	}
 }

@@ -12,6 +12,7 @@ import (
 // outcome, attempt latency, queue depth and age, open circuits).
 type metrics struct {
 	deliveries     *prometheus.CounterVec
+	handOffs       prometheus.Counter
 	attemptSeconds prometheus.Histogram
 	queueDue       prometheus.Gauge
 	queueOldestAge prometheus.Gauge
@@ -25,6 +26,10 @@ func newMetrics(reg prometheus.Registerer, circuitsOpen func() int) (*metrics, e
 			Name: "webhookd_deliveries_total",
 			Help: "Claimed deliveries by what was done with them: succeeded, retry, failed, deferred.",
 		}, []string{"outcome"}),
+		handOffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webhookd_delivery_handoffs_total",
+			Help: "New deliveries the store handed to this process's engine at publish, leased, so that they needed no claim.",
+		}),
 		attemptSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "webhookd_delivery_attempt_duration_seconds",
 			Help:    "Time from sending a delivery's request to the end of reading its response.",
@@ -51,7 +56,7 @@ func newMetrics(reg prometheus.Registerer, circuitsOpen func() int) (*metrics, e
 		m.deliveries.WithLabelValues(string(o)) // export zeros, so rates work from the start
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.deliveries, m.attemptSeconds, m.queueDue, m.queueOldestAge, m.inflight, m.circuitsOpen} {
+		for _, c := range []prometheus.Collector{m.deliveries, m.handOffs, m.attemptSeconds, m.queueDue, m.queueOldestAge, m.inflight, m.circuitsOpen} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("delivery: register metrics: %w", err)
 			}

@@ -52,17 +52,21 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 	var (
 		ev      *webhookd.Event
 		created bool
+		ho      *webhookd.HandOffTx
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		ev, created, err = s.publishTx(ctx, tx, ne, s.now(), nil)
+		now := s.now()
+		ho = s.handOff.Begin(now)
+		ev, created, err = s.publishTx(ctx, tx, ne, now, nil, ho)
 		return err
 	})
+	s.settleHandOff(ctx, ho, err == nil)
 	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
 	if created && ev.DeliveryCount > 0 {
-		s.wakeAll()
+		s.wakeFor(ho)
 	}
 	return ev, created, nil
 }
@@ -79,14 +83,16 @@ func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) (
 	}
 	out := make([]webhookd.PublishedEvent, len(events))
 	var failed error // the error of one event, already mapped
+	var ho *webhookd.HandOffTx
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := s.lockIdempotencyKeys(ctx, tx, events); err != nil {
 			return err
 		}
 		now := s.now()
+		ho = s.handOff.Begin(now)
 		routes := routeCache{} // the transaction writes no webhook: one routing query per (project, type)
 		for i, ne := range events {
-			ev, created, err := s.publishTx(ctx, tx, ne, now, routes)
+			ev, created, err := s.publishTx(ctx, tx, ne, now, routes, ho)
 			if err != nil {
 				failed = webhookd.ElementError("events", i, mapErr(err, "publish events", "Event"))
 				return failed
@@ -95,6 +101,7 @@ func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) (
 		}
 		return nil
 	})
+	s.settleHandOff(ctx, ho, err == nil)
 	switch {
 	case failed != nil:
 		return nil, failed
@@ -103,7 +110,7 @@ func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) (
 	}
 	for _, p := range out {
 		if p.Created && p.Event.DeliveryCount > 0 {
-			s.wakeAll()
+			s.wakeFor(ho)
 			break
 		}
 	}
@@ -130,10 +137,10 @@ func (s *Store) lockIdempotencyKeys(ctx context.Context, tx pgx.Tx, events []web
 	return err
 }
 
-// publishTx writes ne and its deliveries in tx; the caller notifies the
-// listeners when any delivery was created. routes, if not nil, keeps the
-// static routes found earlier in the same transaction.
-func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache) (*webhookd.Event, bool, error) {
+// publishTx writes ne and its deliveries in tx, each as ho admits it (see
+// queueEventWrites); the caller settles ho and notifies the listeners. routes,
+// if not nil, keeps the static routes found earlier in the same transaction.
+func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache, ho *webhookd.HandOffTx) (*webhookd.Event, bool, error) {
 	ev, wcJSON, err := newEventRow(ne, now)
 	if err != nil {
 		return nil, false, err
@@ -150,7 +157,7 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 	}
 	ev.DeliveryCount = len(targets)
 	b := &pgx.Batch{}
-	queueEventWrites(b, ev, wcJSON, targets)
+	queueEventWrites(b, ev, wcJSON, targets, ho)
 	if err := execEventWrites(tx.SendBatch(ctx, b), targets); err != nil {
 		return nil, false, err
 	}
@@ -165,7 +172,8 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 // nothing a caller can tell: with read committed, each statement of the
 // explicit transaction saw the webhooks as of its own start too.
 func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
-	ev, wcJSON, err := newEventRow(ne, s.now())
+	now := s.now()
+	ev, wcJSON, err := newEventRow(ne, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -174,13 +182,16 @@ func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*we
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
 	ev.DeliveryCount = len(targets)
+	ho := s.handOff.Begin(now)
 	b := &pgx.Batch{}
-	queueEventWrites(b, ev, wcJSON, targets)
-	if err := execEventWrites(s.pool.SendBatch(ctx, b), targets); err != nil {
+	queueEventWrites(b, ev, wcJSON, targets, ho)
+	err = execEventWrites(s.pool.SendBatch(ctx, b), targets)
+	s.settleHandOff(ctx, ho, err == nil)
+	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
 	if ev.DeliveryCount > 0 {
-		s.wakeAll()
+		s.wakeFor(ho)
 	}
 	return ev, true, nil
 }
@@ -208,8 +219,10 @@ func newEventRow(ne webhookd.NewEvent, now time.Time) (*webhookd.Event, *string,
 
 // queueEventWrites queues the inserts of ev and of its deliveries, one per
 // target: the deliveries as arrays of their varying columns, unnested
-// server-side, whatever the fan-out.
-func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets []target) {
+// server-side, whatever the fan-out. Each delivery is written as ho admits
+// it: leased (its claim kept in ho.Claims, to be filled by settleHandOff),
+// put off, or due at once; a nil ho leaves them all due at once.
+func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets []target, ho *webhookd.HandOffTx) {
 	b.Queue(`INSERT INTO events
 		(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
 		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, $9)`,
@@ -221,18 +234,29 @@ func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets 
 	kinds := make([]string, len(targets))
 	webhookIDs := make([]*string, len(targets))
 	uris := make([]string, len(targets))
+	dues := make([]time.Time, len(targets))
+	tokens := make([]string, len(targets))
 	for i, t := range targets {
 		ids[i] = webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime)
 		kinds[i] = string(t.kind)
 		webhookIDs[i] = t.webhookID
 		uris[i] = t.uri
+		token, due := ho.Admit(t.uri)
+		if due.IsZero() {
+			due = ev.CreateTime
+		}
+		dues[i], tokens[i] = due, token
+		if token != "" {
+			ho.Claims = append(ho.Claims, &webhookd.Claim{Delivery: &webhookd.Delivery{ID: ids[i], LeaseToken: token}})
+		}
 	}
 	b.Queue(`INSERT INTO deliveries
-		(id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, create_time, update_time)
-		SELECT d.id, $5, $6, d.kind, d.webhook_id, d.uri, 'pending', $7, $7, $7
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS d (id, kind, webhook_id, uri, n)
+		(id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, lease_token, create_time, update_time)
+		SELECT d.id, $5, $6, d.kind, d.webhook_id, d.uri, 'pending', d.due, d.token, $7, $7
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $8::timestamptz[], $9::text[])
+			WITH ORDINALITY AS d (id, kind, webhook_id, uri, due, token, n)
 		ORDER BY d.n`,
-		ids, kinds, webhookIDs, uris, ev.ID, ev.ProjectID, ev.CreateTime)
+		ids, kinds, webhookIDs, uris, ev.ID, ev.ProjectID, ev.CreateTime, dues, tokens)
 }
 
 // execEventWrites reads the results of queueEventWrites's batch and closes

@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/webhookd/webhookd"
 )
 
 // notifyChannel is the LISTEN/NOTIFY channel that tells every process that
@@ -143,6 +145,15 @@ func (l *localWakes) call() {
 func (s *Store) wakeAll() {
 	s.local.call()
 	s.notifier.wake()
+}
+
+// wakeFor wakes the engines after a publish that created deliveries, unless
+// its hand-off took or put off every one of them: then none is due for a
+// claim.
+func (s *Store) wakeFor(ho *webhookd.HandOffTx) {
+	if ho == nil || ho.Claimable() {
+		s.wakeAll()
+	}
 }
 
 // Reconnection backoff of Listen: short enough that a restarted database is

@@ -90,7 +90,7 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 			}
 		}
 		for _, ne := range c.Events {
-			ev, _, err := s.publishTx(ctx, tx, ne, now, nil)
+			ev, _, err := s.publishTx(ctx, tx, ne, now, nil, nil)
 			if err != nil {
 				return err
 			}

@@ -79,6 +79,8 @@ type Store struct {
 	// sender names this Store in its notifications (see notifyChannel).
 	sender string
 	local  localWakes
+	// handOff is the engine publishes hand new deliveries to, if any.
+	handOff webhookd.HandOffPoint
 }
 
 var _ webhookd.Store = (*Store)(nil)

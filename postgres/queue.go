@@ -31,7 +31,7 @@ var claimQuery = `WITH due AS (
 		WHERE d.id = ANY (ARRAY (SELECT id FROM due))
 		RETURNING d.*
 	)
-	SELECT ` + deliveryColumns + `, e.type, e.payload, COALESCE(w.state, ''), p.audience, ` + secretsColumns + `
+	SELECT ` + claimColumns + `
 	FROM claimed d
 	JOIN due ON due.id = d.id
 	JOIN events e ON e.id = d.event_id
@@ -67,21 +67,80 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 		return nil, mapErr(err, "claim deliveries", "Delivery")
 	}
 	rows, _ := br.Query()
-	claims, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*webhookd.Claim, error) {
-		var (
-			d   webhookd.Delivery
-			c   = webhookd.Claim{Delivery: &d}
-			sec secretArrays
-		)
-		dest := append(deliveryDest(&d), &c.EventType, &c.Payload, &c.WebhookState, &c.Audience)
-		if err := row.Scan(append(dest, sec.dest()...)...); err != nil {
-			return nil, err
-		}
-		c.Secrets = sec.secrets(d.WebhookID)
-		return &c, nil
-	})
+	claims, err := pgx.CollectRows(rows, scanClaim)
 	return claims, mapErr(err, "claim deliveries", "Delivery")
 }
+
+// claimColumns are what a claim needs beside its delivery, from the joins
+// of claimQuery and handedQuery.
+const claimColumns = deliveryColumns + `, e.type, e.payload, COALESCE(w.state, ''), p.audience, ` + secretsColumns
+
+// scanClaim reads a row of claimColumns.
+func scanClaim(row pgx.CollectableRow) (*webhookd.Claim, error) {
+	var (
+		d   webhookd.Delivery
+		c   = webhookd.Claim{Delivery: &d}
+		sec secretArrays
+	)
+	dest := append(deliveryDest(&d), &c.EventType, &c.Payload, &c.WebhookState, &c.Audience)
+	if err := row.Scan(append(dest, sec.dest()...)...); err != nil {
+		return nil, err
+	}
+	c.Secrets = sec.secrets(d.WebhookID)
+	return &c, nil
+}
+
+// handedQuery reads the claims of deliveries a publish leased for the
+// hand-off, as claimQuery returns claims; a delivery whose lease is no
+// longer theirs (retried, or failed by a webhook deletion, since) is left
+// out.
+var handedQuery = `SELECT ` + claimColumns + `
+	FROM deliveries d
+	JOIN events e ON e.id = d.event_id
+	JOIN projects p ON p.id = d.project_id
+	LEFT JOIN webhooks w ON w.id = d.webhook_id
+	` + secretsJoin("$1") + `
+	WHERE d.id = ANY ($2) AND d.lease_token = $3 AND d.state = 'pending'`
+
+// handOverTimeout bounds the read of handed-off claims; the deliveries are
+// claimed again when their lease ends if it fails.
+const handOverTimeout = 10 * time.Second
+
+// settleHandOff ends the hand-off of a publish: after a commit it reads the
+// claims of the deliveries the publish leased and hands them over; after a
+// failure it only releases what was taken.
+func (s *Store) settleHandOff(ctx context.Context, ho *webhookd.HandOffTx, committed bool) {
+	if !ho.Taken() {
+		return
+	}
+	if !committed {
+		ho.Settle(false)
+		return
+	}
+	// The caller leaving must not strand the deliveries under a lease.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
+	defer cancel()
+	ids := make([]string, len(ho.Claims))
+	for i, c := range ho.Claims {
+		ids[i] = c.Delivery.ID
+	}
+	rows, _ := s.pool.Query(ctx, handedQuery, s.now(), ids, ho.Claims[0].Delivery.LeaseToken)
+	claims, err := pgx.CollectRows(rows, scanClaim)
+	if err != nil {
+		s.log.Error("handing new deliveries to the engine failed; they are due again when their lease ends",
+			"deliveries", len(ids), "err", err)
+		claims = nil
+	}
+	ho.Claims = claims
+	ho.Settle(true)
+}
+
+// HandOffTo makes publishes ask h about each new delivery and hand it those
+// it takes (see webhookd.HandOff), until remove is called. The events that
+// operation changes publish are only claimed.
+func (s *Store) HandOffTo(h webhookd.HandOff) (remove func()) { return s.handOff.HandOffTo(h) }
+
+var _ webhookd.HandOffStore = (*Store)(nil)
 
 // recordQuery applies a batch of results, given as parallel arrays, in one
 // statement: it updates the deliveries whose lease still matches, inserts

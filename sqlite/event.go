@@ -46,7 +46,7 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent,
 	if err != nil || first != nil {
 		return first, false, err
 	}
-	if err := s.writePublish(ctx, tx, pub); err != nil {
+	if err := s.writePublish(ctx, tx, nil, pub); err != nil {
 		return nil, false, err
 	}
 	return pub.ev, true, nil
@@ -122,9 +122,12 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 }
 
 // writePublish inserts planned events and their deliveries, the rows of
-// each table in a few statements (see multiRow). It fails only when the
-// database does, and then the whole transaction must roll back.
-func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, pubs ...*publication) error {
+// each table in a few statements (see multiRow). With a hand-off, each
+// delivery is written as its HandOff admits it: leased (and kept in
+// ho.Claims, not yet filled; see settleHandOff), put off, or due at once. It
+// fails only when the database does, and then the whole transaction must
+// roll back.
+func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, ho *webhookd.HandOffTx, pubs ...*publication) error {
 	i := 0
 	err := execRows(ctx, tx, s.stmts.events, len(pubs), func(args []any) []any {
 		pub := pubs[i]
@@ -147,9 +150,21 @@ func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, pubs ...*publicati
 		}
 		ev, dest := pubs[p].ev, pubs[p].dests[d]
 		d++
-		t := micros(ev.CreateTime)
-		return append(args, webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime), ev.ID, ev.ProjectID,
-			string(dest.kind), dest.webhookID, dest.uri, t, t, t)
+		id, t := webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime), micros(ev.CreateTime)
+		due := t
+		token, at := ho.Admit(dest.uri)
+		if !at.IsZero() {
+			due = micros(at)
+		}
+		if token != "" {
+			created := fromMicros(t)
+			ho.Claims = append(ho.Claims, &webhookd.Claim{Delivery: &webhookd.Delivery{
+				ID: id, EventID: ev.ID, ProjectID: ev.ProjectID, Kind: dest.kind, WebhookID: dest.webhookID, URI: dest.uri,
+				State: webhookd.DeliveryPending, NextAttemptTime: fromMicros(due), LeaseToken: token,
+				CreateTime: created, UpdateTime: created,
+			}})
+		}
+		return append(args, id, ev.ID, ev.ProjectID, string(dest.kind), dest.webhookID, dest.uri, due, token, t, t)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: publish event: delivery: %w", err)

@@ -155,13 +155,20 @@ func (s *Store) runPublisher() {
 // database failure fails the whole batch, none of which is then stored. The
 // transaction is not bound to any caller's context: one caller leaving must
 // not abort the others.
+//
+// The new deliveries the hand-off target takes are written leased and
+// handed to it after the commit (see webhookd.HandOff); the engines are
+// woken only when some are left for them to claim.
 func (s *Store) publishBatch(batch []*publishRequest) {
 	ctx := context.Background()
 	results := make([]publishResult, len(batch))
+	var ho *webhookd.HandOffTx
+	wake := false // a new delivery is due for the engines to claim
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// now is read inside the transaction so that events' CreateTimes
 		// follow their commit order.
 		now := s.now()
+		ho = s.handOff.Begin(now)
 		cache := &planCache{}
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
@@ -173,28 +180,27 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 				results[i] = publishResult{failed: failed, err: err}
 				continue
 			}
-			if err := s.writePublish(ctx, tx, writes...); err != nil {
+			if err := s.writePublish(ctx, tx, ho, writes...); err != nil {
 				return err
+			}
+			if ho == nil {
+				for _, w := range writes {
+					wake = wake || len(w.dests) > 0
+				}
 			}
 			results[i] = publishResult{published: published, failed: -1}
 		}
 		return nil
 	})
-	wake := false
+	s.settleHandOff(ho, err == nil)
 	for i, r := range batch {
 		res := results[i]
-		switch {
-		case res.err != nil:
-		case err != nil: // the transaction failed: nothing of the batch was stored
+		if res.err == nil && err != nil { // the transaction failed: nothing of the batch was stored
 			res = publishResult{failed: -1, err: err}
-		default:
-			for _, p := range res.published {
-				wake = wake || (p.Created && p.Event.DeliveryCount > 0)
-			}
 		}
 		r.result <- res
 	}
-	if wake {
+	if err == nil && (wake || ho.Claimable()) {
 		s.wake()
 	}
 }

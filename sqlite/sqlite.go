@@ -102,6 +102,8 @@ type Store struct {
 	ckpt   *checkpointer
 
 	listeners listeners
+	// handOff is the engine publishes hand new deliveries to, if any.
+	handOff webhookd.HandOffPoint
 }
 
 var _ webhookd.Store = (*Store)(nil)

@@ -32,8 +32,8 @@ ORDER BY create_time, id`
 	// multiRow).
 	sqlInsertEventsHead     = `INSERT INTO events (id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count) VALUES `
 	sqlInsertEventsRow      = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlInsertDeliveriesHead = `INSERT INTO deliveries (id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, create_time, update_time) VALUES `
-	sqlInsertDeliveriesRow  = `(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`
+	sqlInsertDeliveriesHead = `INSERT INTO deliveries (id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, lease_token, create_time, update_time) VALUES `
+	sqlInsertDeliveriesRow  = `(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`
 
 	// sqlClaim leases the oldest due deliveries in one statement: the
 	// subquery walks deliveries_due (the partial index of pending rows by due

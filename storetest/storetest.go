@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Record", s.records},
 		{"Recovery", s.recovery},
 		{"QueueStats", s.queueStats},
+		{"HandOff", s.handOffs},
 		{"SigningKey", s.signingKeys},
 		{"Prune", s.prunes},
 	}

@@ -132,7 +132,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		Clock:      clock,
 		Logger:     logger,
 		PathPrefix: cfg.PathPrefix,
-		Notify:     eng.Notify,
+		// No Notify: the store wakes the engine itself after every commit
+		// that leaves deliveries to claim (Listen, below), and not after a
+		// publish whose deliveries it handed to the engine, which a Notify
+		// here would make the engine look for in vain.
 		Ready:      st.Ping,
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		JWKS:       ring.JWKSHandler(),
