@@ -55,9 +55,10 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent,
 // publication is a new event and its destinations, checked and ready to be
 // written.
 type publication struct {
-	ev     *webhookd.Event
-	config any // the webhook_config column: JSON text or NULL
-	dests  []destination
+	ev       *webhookd.Event
+	config   any // the webhook_config column: JSON text or NULL
+	dests    []destination
+	audience string // the project's, for the claims handed off
 }
 
 // planPublish does everything of a publish that can fail because of the
@@ -88,12 +89,12 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 		return nil, nil, err
 	}
 
-	if !cache.hasProject(ne.ProjectID) {
-		var one int
-		if err := tx.StmtContext(ctx, s.stmts.projectExists).QueryRowContext(ctx, ne.ProjectID).Scan(&one); err != nil {
+	audience, known := cache.audience(ne.ProjectID)
+	if !known {
+		if err := tx.StmtContext(ctx, s.stmts.projectAudience).QueryRowContext(ctx, ne.ProjectID).Scan(&audience); err != nil {
 			return nil, nil, notFound(err, "Project", "publish event")
 		}
-		cache.addProject(ne.ProjectID)
+		cache.addProject(ne.ProjectID, audience)
 	}
 	if ne.IdempotencyKey != "" {
 		if first := planned[idempotencyKey{ne.ProjectID, ne.IdempotencyKey}]; first != nil {
@@ -115,16 +116,18 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 	}
 	ev.DeliveryCount = len(dests)
 	return &publication{
-		ev:     ev,
-		config: cfg,
-		dests:  dests,
+		ev:       ev,
+		config:   cfg,
+		dests:    dests,
+		audience: audience,
 	}, nil, nil
 }
 
 // writePublish inserts planned events and their deliveries, the rows of
 // each table in a few statements (see multiRow). With a hand-off, each
 // delivery is written as its HandOff admits it: leased (and kept in
-// ho.Claims, not yet filled; see settleHandOff), put off, or due at once. It
+// ho.Claims, without its webhook's state and secrets yet; see fillHandOff),
+// put off, or due at once. It
 // fails only when the database does, and then the whole transaction must
 // roll back.
 func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, ho *webhookd.HandOffTx, pubs ...*publication) error {
@@ -158,11 +161,14 @@ func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, ho *webhookd.HandO
 		}
 		if token != "" {
 			created := fromMicros(t)
-			ho.Claims = append(ho.Claims, &webhookd.Claim{Delivery: &webhookd.Delivery{
-				ID: id, EventID: ev.ID, ProjectID: ev.ProjectID, Kind: dest.kind, WebhookID: dest.webhookID, URI: dest.uri,
-				State: webhookd.DeliveryPending, NextAttemptTime: fromMicros(due), LeaseToken: token,
-				CreateTime: created, UpdateTime: created,
-			}})
+			ho.Claims = append(ho.Claims, &webhookd.Claim{
+				Delivery: &webhookd.Delivery{
+					ID: id, EventID: ev.ID, ProjectID: ev.ProjectID, Kind: dest.kind, WebhookID: dest.webhookID, URI: dest.uri,
+					State: webhookd.DeliveryPending, NextAttemptTime: fromMicros(due), LeaseToken: token,
+					CreateTime: created, UpdateTime: created,
+				},
+				EventType: ev.Type, Payload: ev.Payload, Audience: pubs[p].audience,
+			})
 		}
 		return append(args, id, ev.ID, ev.ProjectID, string(dest.kind), dest.webhookID, dest.uri, due, token, t, t)
 	})
@@ -231,22 +237,30 @@ func (s *Store) route(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, cac
 // per event (together about a third of a publish's time in the writer,
 // measured in webhookd bench's profile). A nil cache remembers nothing.
 type planCache struct {
-	projects map[string]bool
+	projects map[string]string // audience by project id
 	routes   map[routeKey][]destination
 }
 
 type routeKey struct{ projectID, eventType string }
 
-func (c *planCache) hasProject(id string) bool { return c != nil && c.projects[id] }
+// audience returns the audience of a project found earlier, and whether
+// it was.
+func (c *planCache) audience(id string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	a, ok := c.projects[id]
+	return a, ok
+}
 
-func (c *planCache) addProject(id string) {
+func (c *planCache) addProject(id, audience string) {
 	if c == nil {
 		return
 	}
 	if c.projects == nil {
-		c.projects = map[string]bool{}
+		c.projects = map[string]string{}
 	}
-	c.projects[id] = true
+	c.projects[id] = audience
 }
 
 // route returns the cached destinations of k; they are shared, and must

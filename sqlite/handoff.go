@@ -2,7 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"time"
+	"database/sql"
+	"fmt"
 
 	"github.com/webhookd/webhookd"
 )
@@ -14,30 +15,22 @@ var _ webhookd.HandOffStore = (*Store)(nil)
 // operation changes publish are only claimed.
 func (s *Store) HandOffTo(h webhookd.HandOff) (remove func()) { return s.handOff.HandOffTo(h) }
 
-// handOverTimeout bounds the read that fills handed-off claims; the
-// deliveries are claimed again when their lease ends if it fails.
-const handOverTimeout = 10 * time.Second
-
-// settleHandOff ends the hand-off of a publish transaction. After a commit
-// it fills the claims and hands them over on a goroutine of its own, so that
-// neither the publisher nor its callers wait for the read; after a failure it
-// only releases what was taken.
-func (s *Store) settleHandOff(ho *webhookd.HandOffTx, committed bool) {
+// fillHandOff completes, inside the publishing transaction, the claims of
+// the deliveries it leased: the publish already set their events' type and
+// payload and the audience; this reads their webhooks' state and secrets, on
+// the writer. Reading them after the commit, on the read pool, would put a
+// reader beside every publish, and readers that overlap the checkpoints
+// keep the WAL from restarting: it then grows to wal_autocheckpoint, where
+// commits stall for a checkpoint of their own (p99 latencies of hundreds
+// of milliseconds at 500 events/s).
+func (s *Store) fillHandOff(ctx context.Context, tx *sql.Tx, ho *webhookd.HandOffTx) error {
 	if !ho.Taken() {
-		return
+		return nil
 	}
-	if !committed {
-		ho.Settle(false)
-		return
+	webhooks, err := s.loadWebhooks(ctx, tx.StmtContext(ctx, s.stmts.handOffWebhooks), ho.Claims)
+	if err != nil {
+		return fmt.Errorf("sqlite: publish event: hand-off: %w", err)
 	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
-		defer cancel()
-		if err := s.fillClaims(ctx, ho.Claims); err != nil {
-			s.log.Error("handing new deliveries to the engine failed; they are due again when their lease ends",
-				"deliveries", len(ho.Claims), "err", err)
-			ho.Claims = nil
-		}
-		ho.Settle(true)
-	}()
+	webhooks.fill(ho.Claims)
+	return nil
 }

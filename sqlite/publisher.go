@@ -190,9 +190,9 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 			}
 			results[i] = publishResult{published: published, failed: -1}
 		}
-		return nil
+		return s.fillHandOff(ctx, tx, ho)
 	})
-	s.settleHandOff(ho, err == nil)
+	ho.Settle(err == nil)
 	for i, r := range batch {
 		res := results[i]
 		if res.err == nil && err != nil { // the transaction failed: nothing of the batch was stored

@@ -48,16 +48,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 // fillClaims adds to each claim its event's type and payload, its project's
 // audience and, for static deliveries, the webhook's state and live secrets.
 func (s *Store) fillClaims(ctx context.Context, claims []*webhookd.Claim) error {
-	var eventIDs, webhookIDs []string
-	seenEvent, seenWebhook := map[string]bool{}, map[string]bool{}
+	var eventIDs []string
+	seenEvent := map[string]bool{}
 	for _, c := range claims {
 		if id := c.Delivery.EventID; !seenEvent[id] {
 			seenEvent[id] = true
 			eventIDs = append(eventIDs, id)
-		}
-		if id := c.Delivery.WebhookID; id != "" && !seenWebhook[id] {
-			seenWebhook[id] = true
-			webhookIDs = append(webhookIDs, id)
 		}
 	}
 
@@ -88,40 +84,9 @@ func (s *Store) fillClaims(ctx context.Context, claims []*webhookd.Claim) error 
 		return err
 	}
 
-	type webhookInfo struct {
-		state   webhookd.WebhookState
-		secrets []webhookd.SigningSecret
-	}
-	webhooks := make(map[string]*webhookInfo, len(webhookIDs))
-	if len(webhookIDs) > 0 {
-		ids, err := json.Marshal(webhookIDs)
-		if err != nil {
-			return fmt.Errorf("sqlite: claim deliveries: %w", err)
-		}
-		rows, err := s.stmts.claimWebhooks.QueryContext(ctx, micros(s.now()), string(ids))
-		if err != nil {
-			return fmt.Errorf("sqlite: claim deliveries: webhooks: %w", err)
-		}
-		_, err = collect(rows, func(sc scanner) (struct{}, error) {
-			var id string
-			var state webhookd.WebhookState
-			sec, ok, err := scanSecret(sc, &id, &state)
-			if err != nil {
-				return struct{}{}, err
-			}
-			w := webhooks[id]
-			if w == nil {
-				w = &webhookInfo{state: state}
-				webhooks[id] = w
-			}
-			if ok {
-				w.secrets = append(w.secrets, sec)
-			}
-			return struct{}{}, nil
-		}, "claim deliveries: webhooks")
-		if err != nil {
-			return err
-		}
+	webhooks, err := s.loadWebhooks(ctx, s.stmts.claimWebhooks, claims)
+	if err != nil {
+		return err
 	}
 
 	for _, c := range claims {
@@ -130,11 +95,71 @@ func (s *Store) fillClaims(ctx context.Context, claims []*webhookd.Claim) error 
 			return fmt.Errorf("sqlite: claim deliveries: event %s of delivery %s is missing", c.Delivery.EventID, c.Delivery.ID)
 		}
 		c.EventType, c.Payload, c.Audience = e.typ, e.payload, e.audience
-		if w := webhooks[c.Delivery.WebhookID]; w != nil && c.Delivery.Kind == webhookd.DeliveryStatic {
+	}
+	webhooks.fill(claims)
+	return nil
+}
+
+// webhookInfo is what a static delivery's claim needs of its webhook.
+type webhookInfo struct {
+	state   webhookd.WebhookState
+	secrets []webhookd.SigningSecret
+}
+
+// webhookInfos are webhookInfo by webhook id.
+type webhookInfos map[string]*webhookInfo
+
+// fill sets the webhook state and secrets of the static claims. A webhook
+// that is gone leaves them empty: the engine fails such a delivery.
+func (ws webhookInfos) fill(claims []*webhookd.Claim) {
+	for _, c := range claims {
+		if w := ws[c.Delivery.WebhookID]; w != nil && c.Delivery.Kind == webhookd.DeliveryStatic {
 			c.WebhookState, c.Secrets = w.state, w.secrets
 		}
 	}
-	return nil
+}
+
+// loadWebhooks reads the state and live secrets of the claims' webhooks with
+// st, a claimWebhooks statement (of the read pool, or of the writer).
+func (s *Store) loadWebhooks(ctx context.Context, st *sql.Stmt, claims []*webhookd.Claim) (webhookInfos, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, c := range claims {
+		if id := c.Delivery.WebhookID; id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	webhooks := make(webhookInfos, len(ids))
+	if len(ids) == 0 {
+		return webhooks, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, micros(s.now()), string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim deliveries: webhooks: %w", err)
+	}
+	_, err = collect(rows, func(sc scanner) (struct{}, error) {
+		var id string
+		var state webhookd.WebhookState
+		sec, ok, err := scanSecret(sc, &id, &state)
+		if err != nil {
+			return struct{}{}, err
+		}
+		w := webhooks[id]
+		if w == nil {
+			w = &webhookInfo{state: state}
+			webhooks[id] = w
+		}
+		if ok {
+			w.secrets = append(w.secrets, sec)
+		}
+		return struct{}{}, nil
+	}, "claim deliveries: webhooks")
+	return webhooks, err
 }
 
 // QueueStats counts pending deliveries at the store clock's now. Both counts

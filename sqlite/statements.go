@@ -13,7 +13,9 @@ import (
 // tx.StmtContext reuses it inside every transaction instead of compiling the
 // SQL again.
 const (
-	sqlProjectExists = `SELECT 1 FROM projects WHERE id = ?`
+	// A publish's project: that it exists, and its audience for the
+	// claims it hands off.
+	sqlProjectAudience = `SELECT audience FROM projects WHERE id = ?`
 
 	// The first event published with a key within the idempotency window.
 	sqlFindIdempotent = `SELECT ` + eventColumns + ` FROM events
@@ -126,10 +128,13 @@ ORDER BY w.id, s.create_time DESC, s.rowid DESC`
 )
 
 type statements struct {
-	projectExists, findIdempotent, webhookURI, routeStatic *sql.Stmt
-	claim, webhookFailed, webhookSucceeded                 *sql.Stmt
-	claimEvents, claimWebhooks                             *sql.Stmt
-	record, attempts, events, deliveries                   *multiRow
+	projectAudience, findIdempotent, webhookURI, routeStatic *sql.Stmt
+	claim, webhookFailed, webhookSucceeded                   *sql.Stmt
+	claimEvents, claimWebhooks                               *sql.Stmt
+	// handOffWebhooks is claimWebhooks on the writer, for the publish
+	// transactions that hand deliveries off (see Store.fillHandOff).
+	handOffWebhooks                      *sql.Stmt
+	record, attempts, events, deliveries *multiRow
 }
 
 func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
@@ -154,7 +159,7 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 		dst  **sql.Stmt
 		text string
 	}{
-		{writer, &st.projectExists, sqlProjectExists},
+		{writer, &st.projectAudience, sqlProjectAudience},
 		{writer, &st.findIdempotent, sqlFindIdempotent},
 		{writer, &st.webhookURI, sqlWebhookURI},
 		{writer, &st.routeStatic, sqlRouteStatic},
@@ -163,6 +168,7 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 		{writer, &st.webhookSucceeded, sqlWebhookSucceeded},
 		{reader, &st.claimEvents, sqlClaimEvents},
 		{reader, &st.claimWebhooks, sqlClaimWebhooks},
+		{writer, &st.handOffWebhooks, sqlClaimWebhooks},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.text)
 		if err != nil {
@@ -176,7 +182,7 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.projectExists, st.findIdempotent, st.webhookURI, st.routeStatic, st.claim, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks} {
+	for _, s := range []*sql.Stmt{st.projectAudience, st.findIdempotent, st.webhookURI, st.routeStatic, st.claim, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks, st.handOffWebhooks} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
