@@ -21,9 +21,19 @@ const checkpointInterval = 200 * time.Millisecond
 // which showed as the p99 latency at 500 events/s. Instead, a goroutine with a
 // connection of its own runs a PASSIVE checkpoint every checkpointInterval:
 // it copies what no reader still needs without taking the write lock, so the
-// writer never waits for it and the copying runs on another core. The
-// writer's own checkpoint stays, at 10000 pages, as a safety net should
-// this one fall behind.
+// writer never waits for it and the copying runs on another core.
+//
+// That alone does not keep the WAL short. SQLite starts the WAL over from its
+// beginning only when a writer finds every frame copied, and at hundreds of
+// commits a second some commit always lands while the background checkpoint
+// runs, so the WAL grew to wal_autocheckpoint anyway (about every 2 s at 500
+// events/s), and the commit that crossed it stalled for a checkpoint of its
+// own: hundreds of milliseconds whenever the disk was busy. So each round
+// ends with a second checkpoint on the writer's connection, which no commit
+// can interleave with: it copies only the frames committed during the first
+// (a millisecond or two of the writer's time), and the next commit starts
+// the WAL over. The writer's own checkpoint stays, at 10000 pages, as a
+// safety net should this fall behind.
 type checkpointer struct {
 	db   *sql.DB
 	quit chan struct{}
@@ -48,8 +58,10 @@ func (s *Store) startCheckpointer(path string, params url.Values) error {
 			case <-tick.C:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), busyTimeout)
-			if _, err := db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-				s.log.Debug("sqlite: background checkpoint", "err", err)
+			for _, conn := range []*sql.DB{db, s.writer} {
+				if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+					s.log.Debug("sqlite: background checkpoint", "err", err)
+				}
 			}
 			cancel()
 		}
