@@ -251,11 +251,11 @@ func (ds *destinations) room(now time.Time) int {
 	return max(r, 0)
 }
 
-// admit is room, and, for a new claim of key, whether acquire would defer
-// it at once because its circuit is open or it hangs: then it returns the
-// due time that deferral would get (taking its place in the spread), and
-// otherwise the zero time. The publish hand-off uses it to write such a
-// delivery already deferred.
+// admit is room, and, for a new delivery to key, whether it is to be put
+// off: its circuit is open, or it has hung for putOffAfter with every slot
+// taken. Then it returns the due time a deferral would get (taking its place
+// in the spread), and otherwise the zero time. The publish hand-off uses it
+// to write such a delivery already deferred.
 func (ds *destinations) admit(key string, now time.Time) (room int, putOff time.Time) {
 	room = ds.room(now)
 	ds.mu.Lock()
@@ -265,11 +265,20 @@ func (ds *destinations) admit(key string, now time.Time) (room int, putOff time.
 	case d == nil:
 	case !d.openUntil.IsZero() && now.Before(d.openUntil):
 		putOff = ds.spread(d, d.openUntil, now)
-	case d.openUntil.IsZero() && d.inflight >= ds.limit && ds.hanging(d, now):
+	case d.openUntil.IsZero() && d.inflight >= ds.limit && now.Sub(d.progress) > putOffAfter:
 		putOff = ds.spread(d, now, now)
 	}
 	return room, putOff
 }
+
+// putOffAfter is how long a destination's attempts must have stopped ending
+// before new deliveries to it are put off at publish. It is much longer than
+// stallAfter on purpose: dispatch defers only the claims of a batch it cannot
+// queue, but the hand-off is asked about every delivery published, and a
+// short stall of a healthy destination (the machine busy signing, a pause)
+// would put off all of them, each a step further out than the last (in
+// webhookd bench's batched runs, seconds of deliveries).
+const putOffAfter = time.Second
 
 // later returns a due time for one more deferred claim of key, spaced like
 // the deferrals of a busy destination.

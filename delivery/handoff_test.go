@@ -104,6 +104,14 @@ func TestHandOffPutsOff(t *testing.T) {
 		t.Fatal("the failing destination's circuit did not open")
 	}
 
+	// A short stall is not a hang to the hand-off: it would put off every
+	// delivery published meanwhile.
+	clock.Advance(100 * time.Millisecond)
+	if take, at := e.Admit(hangs); !take || !at.IsZero() {
+		t.Fatalf("Admit after a 100ms stall: %v, %v; want taken", take, at)
+	}
+	e.Take(nil, 1)
+
 	clock.Advance(time.Minute) // no attempt of hangs has ended for a minute
 	now = clock.Now()
 	for _, tc := range []struct {
