@@ -28,8 +28,8 @@ const (
 )
 
 // Admit is the engine's side of webhookd.HandOff. While Run claims, it puts
-// off a delivery whose destination's circuit is open or which hangs, as
-// dispatch would defer its claim; otherwise it takes it if the
+// off a delivery whose destination's circuit is open, or which has hung for
+// putOffAfter, as dispatch would defer its claim; otherwise it takes it if the
 // destinations' queues have room (the claim loop's own limit, see
 // destinations.room) beside what it took and has not dispatched yet, so
 // that hand-offs never hold more claims in memory than claims would.
