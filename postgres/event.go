@@ -58,10 +58,12 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 		var err error
 		now := s.now()
 		ho = s.handOff.Begin(now)
-		ev, created, err = s.publishTx(ctx, tx, ne, now, nil, ho)
-		return err
+		if ev, created, err = s.publishTx(ctx, tx, ne, now, nil, ho); err != nil {
+			return err
+		}
+		return s.readHanded(ctx, tx, ho, now)
 	})
-	s.settleHandOff(ctx, ho, err == nil)
+	ho.Settle(err == nil)
 	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
@@ -99,9 +101,9 @@ func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) (
 			}
 			out[i] = webhookd.PublishedEvent{Event: ev, Created: created}
 		}
-		return nil
+		return s.readHanded(ctx, tx, ho, now)
 	})
-	s.settleHandOff(ctx, ho, err == nil)
+	ho.Settle(err == nil)
 	switch {
 	case failed != nil:
 		return nil, failed
@@ -158,7 +160,7 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 	ev.DeliveryCount = len(targets)
 	b := &pgx.Batch{}
 	queueEventWrites(b, ev, wcJSON, targets, ho)
-	if err := execEventWrites(tx.SendBatch(ctx, b), targets); err != nil {
+	if err := execEventWrites(tx.SendBatch(ctx, b), targets, nil); err != nil {
 		return nil, false, err
 	}
 	return ev, true, nil
@@ -185,8 +187,11 @@ func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*we
 	ho := s.handOff.Begin(now)
 	b := &pgx.Batch{}
 	queueEventWrites(b, ev, wcJSON, targets, ho)
-	err = execEventWrites(s.pool.SendBatch(ctx, b), targets)
-	s.settleHandOff(ctx, ho, err == nil)
+	// The claims handed off are read in the same round trip, and the same
+	// implicit transaction, as the inserts.
+	read := queueReadHanded(b, ho, now)
+	err = execEventWrites(s.pool.SendBatch(ctx, b), targets, read)
+	ho.Settle(err == nil)
 	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
@@ -220,7 +225,7 @@ func newEventRow(ne webhookd.NewEvent, now time.Time) (*webhookd.Event, *string,
 // queueEventWrites queues the inserts of ev and of its deliveries, one per
 // target: the deliveries as arrays of their varying columns, unnested
 // server-side, whatever the fan-out. Each delivery is written as ho admits
-// it: leased (its claim kept in ho.Claims, to be filled by settleHandOff),
+// it: leased (its claim kept in ho.Claims, to be read by readHanded),
 // put off, or due at once; a nil ho leaves them all due at once.
 func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets []target, ho *webhookd.HandOffTx) {
 	b.Queue(`INSERT INTO events
@@ -247,6 +252,7 @@ func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets 
 		}
 		dues[i], tokens[i] = due, token
 		if token != "" {
+			// A placeholder, until readHanded reads the claim.
 			ho.Claims = append(ho.Claims, &webhookd.Claim{Delivery: &webhookd.Delivery{ID: ids[i], LeaseToken: token}})
 		}
 	}
@@ -259,9 +265,10 @@ func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets 
 		ids, kinds, webhookIDs, uris, ev.ID, ev.ProjectID, ev.CreateTime, dues, tokens)
 }
 
-// execEventWrites reads the results of queueEventWrites's batch and closes
-// it. An unknown project fails the event's insert.
-func execEventWrites(br pgx.BatchResults, targets []target) (err error) {
+// execEventWrites reads the results of queueEventWrites's batch, and of
+// queueReadHanded's when read is not nil, and closes it. An unknown project
+// fails the event's insert.
+func execEventWrites(br pgx.BatchResults, targets []target, read *webhookd.HandOffTx) (err error) {
 	defer func() {
 		if cerr := br.Close(); err == nil {
 			err = cerr
@@ -273,7 +280,13 @@ func execEventWrites(br pgx.BatchResults, targets []target) (err error) {
 		return err
 	}
 	if len(targets) > 0 {
-		_, err = br.Exec()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	if read != nil {
+		rows, _ := br.Query()
+		read.Claims, err = pgx.CollectRows(rows, scanClaim)
 	}
 	return err
 }

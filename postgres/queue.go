@@ -91,9 +91,8 @@ func scanClaim(row pgx.CollectableRow) (*webhookd.Claim, error) {
 }
 
 // handedQuery reads the claims of deliveries a publish leased for the
-// hand-off, as claimQuery returns claims; a delivery whose lease is no
-// longer theirs (retried, or failed by a webhook deletion, since) is left
-// out.
+// hand-off, as claimQuery returns claims, inside the publishing
+// transaction.
 var handedQuery = `SELECT ` + claimColumns + `
 	FROM deliveries d
 	JOIN events e ON e.id = d.event_id
@@ -102,37 +101,40 @@ var handedQuery = `SELECT ` + claimColumns + `
 	` + secretsJoin("$1") + `
 	WHERE d.id = ANY ($2) AND d.lease_token = $3 AND d.state = 'pending'`
 
-// handOverTimeout bounds the read of handed-off claims; the deliveries are
-// claimed again when their lease ends if it fails.
-const handOverTimeout = 10 * time.Second
-
-// settleHandOff ends the hand-off of a publish: after a commit it reads the
-// claims of the deliveries the publish leased and hands them over; after a
-// failure it only releases what was taken.
-func (s *Store) settleHandOff(ctx context.Context, ho *webhookd.HandOffTx, committed bool) {
+// queueReadHanded queues, after a publish's inserts, the read of the claims
+// of the deliveries ho took (handedQuery), and returns ho, or nil when it
+// took none.
+func queueReadHanded(b *pgx.Batch, ho *webhookd.HandOffTx, now time.Time) *webhookd.HandOffTx {
 	if !ho.Taken() {
-		return
+		return nil
 	}
-	if !committed {
-		ho.Settle(false)
-		return
+	b.Queue(handedQuery, handedArgs(ho, now)...)
+	return ho
+}
+
+// readHanded reads, inside a publishing transaction, the claims of the
+// deliveries ho took, in place of the placeholders the inserts left.
+func (s *Store) readHanded(ctx context.Context, tx pgx.Tx, ho *webhookd.HandOffTx, now time.Time) error {
+	if !ho.Taken() {
+		return nil
 	}
-	// The caller leaving must not strand the deliveries under a lease.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
-	defer cancel()
+	rows, _ := tx.Query(ctx, handedQuery, handedArgs(ho, now)...)
+	claims, err := pgx.CollectRows(rows, scanClaim)
+	if err != nil {
+		return err
+	}
+	ho.Claims = claims
+	return nil
+}
+
+// handedArgs are handedQuery's arguments for ho's placeholders, which share
+// one lease token.
+func handedArgs(ho *webhookd.HandOffTx, now time.Time) []any {
 	ids := make([]string, len(ho.Claims))
 	for i, c := range ho.Claims {
 		ids[i] = c.Delivery.ID
 	}
-	rows, _ := s.pool.Query(ctx, handedQuery, s.now(), ids, ho.Claims[0].Delivery.LeaseToken)
-	claims, err := pgx.CollectRows(rows, scanClaim)
-	if err != nil {
-		s.log.Error("handing new deliveries to the engine failed; they are due again when their lease ends",
-			"deliveries", len(ids), "err", err)
-		claims = nil
-	}
-	ho.Claims = claims
-	ho.Settle(true)
+	return []any{now, ids, ho.Claims[0].Delivery.LeaseToken}
 }
 
 // HandOffTo makes publishes ask h about each new delivery and hand it those
