@@ -56,7 +56,7 @@ func NewLeaseToken() string {
 }
 
 // HandOffPoint is what every HandOffStore shares: the HandOff set, if any.
-// A store embeds it, which gives it HandOffTo, and begins a HandOffTx in
+// A store keeps one, implements HandOffTo with it, and begins a HandOffTx in
 // each publishing transaction.
 type HandOffPoint struct {
 	p atomic.Pointer[handOffBox]
@@ -93,7 +93,7 @@ type HandOffTx struct {
 	end   time.Time
 	taken int
 	// Claims are the deliveries written leased, for the store to fill
-	// (as ClaimDeliveries fills its claims) before Settle.
+	// (as ClaimDeliveries fills its claims) before the commit.
 	Claims []*Claim
 	// claimable says a delivery was left due at once, for engines to claim.
 	claimable bool
@@ -128,8 +128,8 @@ func (t *HandOffTx) Taken() bool { return t != nil && t.taken > 0 }
 // engines must be woken to claim it.
 func (t *HandOffTx) Claimable() bool { return t != nil && t.claimable }
 
-// Settle gives the HandOff the claims in Claims after a commit (filled: the
-// caller drops those it could not fill), or nothing after a failed
+// Settle gives the HandOff the claims in Claims after a commit (filled by
+// then, as ClaimDeliveries fills its claims), or nothing after a failed
 // transaction (committed false).
 func (t *HandOffTx) Settle(committed bool) {
 	if !t.Taken() {

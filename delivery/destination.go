@@ -239,6 +239,11 @@ const stallAfter = 10 * time.Millisecond
 func (ds *destinations) room(now time.Time) int {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
+	return ds.roomLocked(now)
+}
+
+// roomLocked is room, with ds.mu held.
+func (ds *destinations) roomLocked(now time.Time) int {
 	r := ds.totalCap - ds.queued
 	if ds.blocked != "" {
 		d := ds.byKey[ds.blocked]
@@ -257,9 +262,9 @@ func (ds *destinations) room(now time.Time) int {
 // in the spread), and otherwise the zero time. The publish hand-off uses it
 // to write such a delivery already deferred.
 func (ds *destinations) admit(key string, now time.Time) (room int, putOff time.Time) {
-	room = ds.room(now)
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
+	room = ds.roomLocked(now)
 	d := ds.byKey[key]
 	switch {
 	case d == nil:

@@ -245,20 +245,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	var attempts sync.WaitGroup
 	e.log.InfoContext(ctx, "delivery engine started", "workers", e.cfg.Workers, "per_destination_limit", e.cfg.PerDestinationLimit)
 	e.openHandOffs()
+	removeHandOff := func() {}
 	if hs, ok := e.cfg.Store.(webhookd.HandOffStore); ok {
-		remove := hs.HandOffTo(e)
-		e.claimLoop(ctx, attemptCtx, results, &attempts)
-		remove()
-	} else {
-		e.claimLoop(ctx, attemptCtx, results, &attempts)
+		removeHandOff = hs.HandOffTo(e)
 	}
-	// Deliveries handed over and not dispatched: due again at once.
-	if left := e.closeHandOffs(e.cfg.ShutdownGrace); len(left) > 0 {
-		now := e.cfg.Clock.Now()
-		for _, c := range left {
-			results <- e.deferral(c, now)
-		}
-	}
+	e.claimLoop(ctx, attemptCtx, results, &attempts)
+	removeHandOff()
+	e.putBack(e.closeHandOffs(e.cfg.ShutdownGrace), results) // handed over, never dispatched
 
 	finished := make(chan struct{})
 	go func() { attempts.Wait(); close(finished) }()
@@ -387,10 +380,7 @@ func (e *Engine) dispatchAll(ctx, attemptCtx context.Context, claims []*webhookd
 		if e.busy.Load() >= int64(e.cfg.Workers) {
 			select {
 			case <-ctx.Done():
-				now := e.cfg.Clock.Now()
-				for _, c := range claims[i:] {
-					results <- e.deferral(c, now)
-				}
+				e.putBack(claims[i:], results)
 				return saturated, false
 			case <-e.freed:
 			}
@@ -483,6 +473,15 @@ func (e *Engine) work(runCtx, attemptCtx context.Context, key string, c *webhook
 			results <- r
 			v, took = verdictNeutral, 0
 		}
+	}
+}
+
+// putBack makes claims no worker took due again at once, for whichever
+// engine runs next.
+func (e *Engine) putBack(claims []*webhookd.Claim, results chan<- webhookd.Result) {
+	now := e.cfg.Clock.Now()
+	for _, c := range claims {
+		results <- e.deferral(c, now)
 	}
 }
 

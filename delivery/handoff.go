@@ -34,14 +34,14 @@ const (
 // destinations.room) beside what it took and has not dispatched yet, so
 // that hand-offs never hold more claims in memory than claims would.
 func (e *Engine) Admit(uri string) (take bool, putOff time.Time) {
+	key := destinationKey(uri)
 	h := &e.hand
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.state != handOffOpen {
 		return false, time.Time{}
 	}
-	now := e.cfg.Clock.Now()
-	room, at := e.dests.admit(destinationKey(uri), now)
+	room, at := e.dests.admit(key, e.cfg.Clock.Now())
 	switch {
 	case !at.IsZero():
 		return false, at

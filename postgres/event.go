@@ -252,8 +252,8 @@ func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets 
 		}
 		dues[i], tokens[i] = due, token
 		if token != "" {
-			// A placeholder, until readHanded reads the claim.
-			ho.Claims = append(ho.Claims, &webhookd.Claim{Delivery: &webhookd.Delivery{ID: ids[i], LeaseToken: token}})
+			// A placeholder, until the claim is read (handedQuery).
+			ho.Claims = append(ho.Claims, &webhookd.Claim{Delivery: &webhookd.Delivery{ID: ids[i]}})
 		}
 	}
 	b.Queue(`INSERT INTO deliveries

@@ -99,7 +99,7 @@ var handedQuery = `SELECT ` + claimColumns + `
 	JOIN projects p ON p.id = d.project_id
 	LEFT JOIN webhooks w ON w.id = d.webhook_id
 	` + secretsJoin("$1") + `
-	WHERE d.id = ANY ($2) AND d.lease_token = $3 AND d.state = 'pending'`
+	WHERE d.id = ANY ($2)`
 
 // queueReadHanded queues, after a publish's inserts, the read of the claims
 // of the deliveries ho took (handedQuery), and returns ho, or nil when it
@@ -127,14 +127,13 @@ func (s *Store) readHanded(ctx context.Context, tx pgx.Tx, ho *webhookd.HandOffT
 	return nil
 }
 
-// handedArgs are handedQuery's arguments for ho's placeholders, which share
-// one lease token.
+// handedArgs are handedQuery's arguments for ho's placeholders.
 func handedArgs(ho *webhookd.HandOffTx, now time.Time) []any {
 	ids := make([]string, len(ho.Claims))
 	for i, c := range ho.Claims {
 		ids[i] = c.Delivery.ID
 	}
-	return []any{now, ids, ho.Claims[0].Delivery.LeaseToken}
+	return []any{now, ids}
 }
 
 // HandOffTo makes publishes ask h about each new delivery and hand it those

@@ -127,9 +127,8 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 // each table in a few statements (see multiRow). With a hand-off, each
 // delivery is written as its HandOff admits it: leased (and kept in
 // ho.Claims, without its webhook's state and secrets yet; see fillHandOff),
-// put off, or due at once. It
-// fails only when the database does, and then the whole transaction must
-// roll back.
+// put off, or due at once. It fails only when the database does, and then
+// the whole transaction must roll back.
 func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, ho *webhookd.HandOffTx, pubs ...*publication) error {
 	i := 0
 	err := execRows(ctx, tx, s.stmts.events, len(pubs), func(args []any) []any {
