@@ -32,11 +32,15 @@ func scanEvent(row pgx.CollectableRow) (*webhookd.Event, error) {
 	return &e, nil
 }
 
-// target is one destination routing picked.
+// target is one destination routing picked. A static target carries its
+// webhook's state and live secrets, read with the route, so that a delivery
+// the publish hands off is a complete claim without another read.
 type target struct {
 	kind      webhookd.DeliveryKind
 	webhookID *string
 	uri       string
+	state     webhookd.WebhookState
+	secrets   []webhookd.SigningSecret
 }
 
 // PublishEvent writes the event and one delivery per routed destination in
@@ -61,7 +65,7 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 		if ev, created, err = s.publishTx(ctx, tx, ne, now, nil, ho); err != nil {
 			return err
 		}
-		return s.readHanded(ctx, tx, ho, now)
+		return s.readAudiences(ctx, tx, ho)
 	})
 	ho.Settle(err == nil)
 	if err != nil {
@@ -101,7 +105,7 @@ func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) (
 			}
 			out[i] = webhookd.PublishedEvent{Event: ev, Created: created}
 		}
-		return s.readHanded(ctx, tx, ho, now)
+		return s.readAudiences(ctx, tx, ho)
 	})
 	ho.Settle(err == nil)
 	switch {
@@ -153,7 +157,7 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 			return first, false, err
 		}
 	}
-	targets, err := s.route(ctx, tx, ne, routes)
+	targets, err := s.route(ctx, tx, ne, now, routes)
 	if err != nil {
 		return nil, false, err
 	}
@@ -179,7 +183,7 @@ func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*we
 	if err != nil {
 		return nil, false, err
 	}
-	targets, err := s.route(ctx, s.pool, ne, nil)
+	targets, err := s.route(ctx, s.pool, ne, now, nil)
 	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
@@ -187,9 +191,9 @@ func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*we
 	ho := s.handOff.Begin(now)
 	b := &pgx.Batch{}
 	queueEventWrites(b, ev, wcJSON, targets, ho)
-	// The claims handed off are read in the same round trip, and the same
-	// implicit transaction, as the inserts.
-	read := queueReadHanded(b, ho, now)
+	// The audience of dynamic claims handed off is read in the same round
+	// trip as the inserts.
+	read := queueReadAudience(b, ho, ne.ProjectID)
 	err = execEventWrites(s.pool.SendBatch(ctx, b), targets, read)
 	ho.Settle(err == nil)
 	if err != nil {
@@ -225,8 +229,9 @@ func newEventRow(ne webhookd.NewEvent, now time.Time) (*webhookd.Event, *string,
 // queueEventWrites queues the inserts of ev and of its deliveries, one per
 // target: the deliveries as arrays of their varying columns, unnested
 // server-side, whatever the fan-out. Each delivery is written as ho admits
-// it: leased (its claim kept in ho.Claims, to be read by readHanded),
-// put off, or due at once; a nil ho leaves them all due at once.
+// it: leased (its claim kept in ho.Claims, complete but for the audience of
+// a dynamic one; see readAudiences), put off, or due at once; a nil ho
+// leaves them all due at once.
 func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets []target, ho *webhookd.HandOffTx) {
 	b.Queue(`INSERT INTO events
 		(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
@@ -252,8 +257,7 @@ func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets 
 		}
 		dues[i], tokens[i] = due, token
 		if token != "" {
-			// A placeholder, until the claim is read (handedQuery).
-			ho.Claims = append(ho.Claims, &webhookd.Claim{Delivery: &webhookd.Delivery{ID: ids[i]}})
+			ho.Claims = append(ho.Claims, handedClaim(ev, t, ids[i], due, token))
 		}
 	}
 	b.Queue(`INSERT INTO deliveries
@@ -265,9 +269,23 @@ func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets 
 		ids, kinds, webhookIDs, uris, ev.ID, ev.ProjectID, ev.CreateTime, dues, tokens)
 }
 
+// handedClaim is the claim of a delivery a publish writes leased: the row
+// as the insert writes it, with what the route read of its webhook.
+func handedClaim(ev *webhookd.Event, t target, id string, due time.Time, token string) *webhookd.Claim {
+	d := &webhookd.Delivery{
+		ID: id, EventID: ev.ID, ProjectID: ev.ProjectID, Kind: t.kind, URI: t.uri,
+		State: webhookd.DeliveryPending, NextAttemptTime: due, LeaseToken: token,
+		CreateTime: ev.CreateTime, UpdateTime: ev.CreateTime,
+	}
+	if t.webhookID != nil {
+		d.WebhookID = *t.webhookID
+	}
+	return &webhookd.Claim{Delivery: d, EventType: ev.Type, Payload: ev.Payload, WebhookState: t.state, Secrets: t.secrets}
+}
+
 // execEventWrites reads the results of queueEventWrites's batch, and of
-// queueReadHanded's when read is not nil, and closes it. An unknown project
-// fails the event's insert.
+// queueReadAudience's when read is not nil, and closes it. An unknown
+// project fails the event's insert.
 func execEventWrites(br pgx.BatchResults, targets []target, read *webhookd.HandOffTx) (err error) {
 	defer func() {
 		if cerr := br.Close(); err == nil {
@@ -285,10 +303,13 @@ func execEventWrites(br pgx.BatchResults, targets []target, read *webhookd.HandO
 		}
 	}
 	if read != nil {
-		rows, _ := br.Query()
-		read.Claims, err = pgx.CollectRows(rows, scanClaim)
+		var audience string
+		if err := br.QueryRow().Scan(&audience); err != nil {
+			return err
+		}
+		setAudience(read, read.Claims[0].Delivery.ProjectID, audience)
 	}
-	return err
+	return nil
 }
 
 // lockIdempotencyKey takes the key's lock for the rest of tx and returns the
@@ -319,17 +340,17 @@ type routeQuerier interface {
 type routeCache map[[2]string][]target
 
 // route returns the destinations of ne, in a stable order.
-func (s *Store) route(ctx context.Context, tx routeQuerier, ne webhookd.NewEvent, routes routeCache) ([]target, error) {
+func (s *Store) route(ctx context.Context, tx routeQuerier, ne webhookd.NewEvent, now time.Time, routes routeCache) ([]target, error) {
 	switch {
 	case ne.OnlyWebhookID != "":
-		var uri string
-		err := tx.QueryRow(ctx, `SELECT uri FROM webhooks WHERE project_id = $1 AND id = $2`,
-			ne.ProjectID, ne.OnlyWebhookID).Scan(&uri)
+		rows, _ := tx.Query(ctx, `SELECT w.id, w.uri, w.state, `+secretsColumns+`
+			FROM webhooks w `+secretsJoin("$3")+`
+			WHERE w.project_id = $1 AND w.id = $2`, ne.ProjectID, ne.OnlyWebhookID, now)
+		t, err := pgx.CollectExactlyOneRow(rows, scanTarget)
 		if err != nil {
 			return nil, mapErr(err, "route", "Webhook")
 		}
-		id := ne.OnlyWebhookID
-		return []target{{kind: webhookd.DeliveryStatic, webhookID: &id, uri: uri}}, nil
+		return []target{t}, nil
 	case ne.WebhookConfig.Dynamic():
 		// One delivery per distinct URI: a receiver listed twice gets the
 		// event once.
@@ -347,19 +368,30 @@ func (s *Store) route(ctx context.Context, tx routeQuerier, ne webhookd.NewEvent
 		if ts, ok := routes[key]; ok {
 			return ts, nil
 		}
-		rows, _ := tx.Query(ctx, `SELECT id, uri FROM webhooks
-			WHERE project_id = $1 AND state = 'enabled' AND $2 = ANY (subscribed_events)
-			ORDER BY create_time, id`, ne.ProjectID, ne.Type)
-		ts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (target, error) {
-			t := target{kind: webhookd.DeliveryStatic}
-			err := row.Scan(&t.webhookID, &t.uri)
-			return t, err
-		})
+		rows, _ := tx.Query(ctx, `SELECT w.id, w.uri, w.state, `+secretsColumns+`
+			FROM webhooks w `+secretsJoin("$3")+`
+			WHERE w.project_id = $1 AND w.state = 'enabled' AND $2 = ANY (w.subscribed_events)
+			ORDER BY w.create_time, w.id`, ne.ProjectID, ne.Type, now)
+		ts, err := pgx.CollectRows(rows, scanTarget)
 		if err == nil && routes != nil {
 			routes[key] = ts
 		}
 		return ts, err
 	}
+}
+
+// scanTarget reads a static target: id, uri, state and secretsColumns.
+func scanTarget(row pgx.CollectableRow) (target, error) {
+	var (
+		t   = target{kind: webhookd.DeliveryStatic}
+		id  string
+		sec secretArrays
+	)
+	if err := row.Scan(append([]any{&id, &t.uri, &t.state}, sec.dest()...)...); err != nil {
+		return t, err
+	}
+	t.webhookID, t.secrets = &id, sec.secrets(id)
+	return t, nil
 }
 
 // GetEvent returns one event of the project.

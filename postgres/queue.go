@@ -90,50 +90,53 @@ func scanClaim(row pgx.CollectableRow) (*webhookd.Claim, error) {
 	return &c, nil
 }
 
-// handedQuery reads the claims of deliveries a publish leased for the
-// hand-off, as claimQuery returns claims, inside the publishing
-// transaction.
-var handedQuery = `SELECT ` + claimColumns + `
-	FROM deliveries d
-	JOIN events e ON e.id = d.event_id
-	JOIN projects p ON p.id = d.project_id
-	LEFT JOIN webhooks w ON w.id = d.webhook_id
-	` + secretsJoin("$1") + `
-	WHERE d.id = ANY ($2)`
+// audienceQuery reads the JWT audience of a project, for the claims a
+// publish hands off (see webhookd.Claim.Audience). A primary-key lookup
+// with one scalar argument: PostgreSQL plans it once per connection, where
+// the join of claimQuery, read for the same claims, was planned afresh at
+// every publish and cost more than the publish's inserts.
+const audienceQuery = `SELECT audience FROM projects WHERE id = $1`
 
-// queueReadHanded queues, after a publish's inserts, the read of the claims
-// of the deliveries ho took (handedQuery), and returns ho, or nil when it
-// took none.
-func queueReadHanded(b *pgx.Batch, ho *webhookd.HandOffTx, now time.Time) *webhookd.HandOffTx {
+// queueReadAudience queues, after the inserts of a publish of one event of
+// project, the read of its audience when ho took a delivery, and returns ho
+// then, or nil (see execEventWrites).
+func queueReadAudience(b *pgx.Batch, ho *webhookd.HandOffTx, project string) *webhookd.HandOffTx {
 	if !ho.Taken() {
 		return nil
 	}
-	b.Queue(handedQuery, handedArgs(ho, now)...)
+	b.Queue(audienceQuery, project)
 	return ho
 }
 
-// readHanded reads, inside a publishing transaction, the claims of the
-// deliveries ho took, in place of the placeholders the inserts left.
-func (s *Store) readHanded(ctx context.Context, tx pgx.Tx, ho *webhookd.HandOffTx, now time.Time) error {
+// readAudiences sets, inside a publishing transaction, the audience of the
+// projects of the claims ho took.
+func (s *Store) readAudiences(ctx context.Context, tx pgx.Tx, ho *webhookd.HandOffTx) error {
 	if !ho.Taken() {
 		return nil
 	}
-	rows, _ := tx.Query(ctx, handedQuery, handedArgs(ho, now)...)
-	claims, err := pgx.CollectRows(rows, scanClaim)
-	if err != nil {
-		return err
+	done := map[string]bool{}
+	for _, c := range ho.Claims {
+		project := c.Delivery.ProjectID
+		if done[project] {
+			continue
+		}
+		done[project] = true
+		var audience string
+		if err := tx.QueryRow(ctx, audienceQuery, project).Scan(&audience); err != nil {
+			return err
+		}
+		setAudience(ho, project, audience)
 	}
-	ho.Claims = claims
 	return nil
 }
 
-// handedArgs are handedQuery's arguments for ho's placeholders.
-func handedArgs(ho *webhookd.HandOffTx, now time.Time) []any {
-	ids := make([]string, len(ho.Claims))
-	for i, c := range ho.Claims {
-		ids[i] = c.Delivery.ID
+// setAudience sets the audience of ho's claims of project.
+func setAudience(ho *webhookd.HandOffTx, project, audience string) {
+	for _, c := range ho.Claims {
+		if c.Delivery.ProjectID == project {
+			c.Audience = audience
+		}
 	}
-	return []any{now, ids}
 }
 
 // HandOffTo makes publishes ask h about each new delivery and hand it those

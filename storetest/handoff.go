@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -92,63 +93,104 @@ func (s suite) handOffs(t *testing.T) {
 	const lease = time.Minute
 
 	// A delivery handed over is exactly what a claim of it would return,
-	// and stored exactly as that claim would leave it.
-	s.test(t, "TakenAreLeasedAsAClaimWouldLeaveThem", func(t *testing.T, b *bundle) {
-		w1 := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
-		w2 := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
-		h := newHandOff(lease)
-		b.handOffTo(t, h)
+	// and stored exactly as that claim would leave it, whichever way it was
+	// published: static, dynamic and to one webhook; one event per call,
+	// with idempotency keys (a transaction of its own), or all in one call.
+	ways := []struct {
+		name    string
+		publish func(t *testing.T, b *bundle, es []webhookd.NewEvent) []*webhookd.Event
+	}{
+		{"OneByOne", func(t *testing.T, b *bundle, es []webhookd.NewEvent) []*webhookd.Event {
+			var out []*webhookd.Event
+			for _, e := range es {
+				out = append(out, b.publish(t, e))
+			}
+			return out
+		}},
+		{"WithIdempotencyKeys", func(t *testing.T, b *bundle, es []webhookd.NewEvent) []*webhookd.Event {
+			var out []*webhookd.Event
+			for i, e := range es {
+				e.IdempotencyKey = fmt.Sprintf("key-%d", i)
+				out = append(out, b.publish(t, e))
+			}
+			return out
+		}},
+		{"InOneCall", func(t *testing.T, b *bundle, es []webhookd.NewEvent) []*webhookd.Event {
+			for i := range es {
+				es[i] = b.event(es[i])
+			}
+			pubs, err := b.store.PublishEvents(b.ctx, es)
+			must(t, err)
+			var out []*webhookd.Event
+			for _, p := range pubs {
+				out = append(out, p.Event)
+			}
+			return out
+		}},
+	}
+	for _, way := range ways {
+		s.test(t, "TakenAreLeasedAsAClaimWouldLeaveThem/"+way.name, func(t *testing.T, b *bundle) {
+			w1 := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+			w2 := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+			h := newHandOff(lease)
+			b.handOffTo(t, h)
 
-		static := b.publish(t, webhookd.NewEvent{})
-		dynamic := b.publish(t, webhookd.NewEvent{Type: webhookd.EventBatchFailed,
-			WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://a.example/hook"}}})
-		var handed []*webhookd.Claim
-		for range 2 {
-			tk := h.next(t)
-			if tk.taken != len(tk.claims) {
-				t.Fatalf("Take(%d claims, taken %d): a committed publish hands over all it took", len(tk.claims), tk.taken)
+			events := way.publish(t, b, []webhookd.NewEvent{
+				{},
+				{Type: webhookd.EventBatchFailed, WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://a.example/hook"}}},
+				{OnlyWebhookID: w1.ID, Type: webhookd.EventWebhookPing, Source: "ping"},
+			})
+			var want []*webhookd.Delivery
+			for _, ev := range events {
+				want = append(want, b.deliveries(t, b.project.ID, ev.ID)...)
 			}
-			handed = append(handed, tk.claims...)
-		}
-		if d := sameSet([]string{w1.URI, w2.URI, "https://a.example/hook"}, h.askedURIs()); d != "" {
-			t.Errorf("Admit was asked about (-want +got):\n%s", d)
-		}
-		want := append(b.deliveries(t, b.project.ID, static.ID), b.deliveries(t, b.project.ID, dynamic.ID)...)
-		if d := sameSet(deliveryIDs(want), claimIDs(handed)); d != "" {
-			t.Fatalf("handed over (-want +got):\n%s", d)
-		}
-		now := b.clock.Now()
-		for _, c := range handed {
-			if c.Delivery.LeaseToken == "" || !c.Delivery.NextAttemptTime.Equal(now.Add(lease)) {
-				t.Errorf("handed %s: lease token %q, next attempt %v; want a token and %v", c.Delivery.ID, c.Delivery.LeaseToken, c.Delivery.NextAttemptTime, now.Add(lease))
+			var handed []*webhookd.Claim
+			for len(handed) < len(want) {
+				tk := h.next(t)
+				if tk.taken != len(tk.claims) {
+					t.Fatalf("Take(%d claims, taken %d): a committed publish hands over all it took", len(tk.claims), tk.taken)
+				}
+				handed = append(handed, tk.claims...)
 			}
-			if d := diff(b.delivery(t, c.Delivery), c.Delivery); d != "" {
-				t.Errorf("handed %s is not the stored delivery (-stored +handed):\n%s", c.Delivery.ID, d)
+			if d := sameSet([]string{w1.URI, w2.URI, "https://a.example/hook", w1.URI}, h.askedURIs()); d != "" {
+				t.Errorf("Admit was asked about (-want +got):\n%s", d)
 			}
-		}
-		if cs := b.claim(t, 10, lease); len(cs) != 0 {
-			t.Fatalf("claimed %v while handed over under a lease", claimIDs(cs))
-		}
+			if d := sameSet(deliveryIDs(want), claimIDs(handed)); d != "" {
+				t.Fatalf("handed over (-want +got):\n%s", d)
+			}
+			now := b.clock.Now()
+			for _, c := range handed {
+				if c.Delivery.LeaseToken == "" || !c.Delivery.NextAttemptTime.Equal(now.Add(lease)) {
+					t.Errorf("handed %s: lease token %q, next attempt %v; want a token and %v", c.Delivery.ID, c.Delivery.LeaseToken, c.Delivery.NextAttemptTime, now.Add(lease))
+				}
+				if d := diff(b.delivery(t, c.Delivery), c.Delivery); d != "" {
+					t.Errorf("handed %s is not the stored delivery (-stored +handed):\n%s", c.Delivery.ID, d)
+				}
+			}
+			if cs := b.claim(t, 10, lease); len(cs) != 0 {
+				t.Fatalf("claimed %v while handed over under a lease", claimIDs(cs))
+			}
 
-		// The holder died before it sent them: claimed again when the
-		// lease ends, and the claims carry what the hand-off carried.
-		b.clock.Advance(lease)
-		claimed := map[string]*webhookd.Claim{}
-		for _, c := range b.claim(t, 10, lease) {
-			claimed[c.Delivery.ID] = c
-		}
-		for _, c := range handed {
-			got := claimed[c.Delivery.ID]
-			if got == nil {
-				t.Errorf("%s was not claimed after its lease ended", c.Delivery.ID)
-				continue
+			// The holder died before it sent them: claimed again when the
+			// lease ends, and the claims carry what the hand-off carried.
+			b.clock.Advance(lease)
+			claimed := map[string]*webhookd.Claim{}
+			for _, c := range b.claim(t, 10, lease) {
+				claimed[c.Delivery.ID] = c
 			}
-			got.Delivery, c.Delivery = nil, nil
-			if d := diff(got, c); d != "" {
-				t.Errorf("the hand-off's claim differs from the claim's, besides the lease (-claim +hand-off):\n%s", d)
+			for _, c := range handed {
+				got := claimed[c.Delivery.ID]
+				if got == nil {
+					t.Errorf("%s was not claimed after its lease ended", c.Delivery.ID)
+					continue
+				}
+				got.Delivery, c.Delivery = nil, nil
+				if d := diff(got, c); d != "" {
+					t.Errorf("the hand-off's claim differs from the claim's, besides the lease (-claim +hand-off):\n%s", d)
+				}
 			}
-		}
-	})
+		})
+	}
 
 	s.test(t, "ResultUnderTheHandedLease", func(t *testing.T, b *bundle) {
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)

@@ -202,6 +202,17 @@ func (b *bundle) newWebhookState(t *testing.T, projectID string, state webhookd.
 // publish publishes e, which must create a new event.
 func (b *bundle) publish(t *testing.T, e webhookd.NewEvent) *webhookd.Event {
 	t.Helper()
+	ev, created, err := b.store.PublishEvent(b.ctx, b.event(e))
+	must(t, err)
+	if !created {
+		t.Fatalf("PublishEvent created = false, want a new event")
+	}
+	return ev
+}
+
+// event fills in what e leaves out: the bundle's project, a type, data and
+// a source.
+func (b *bundle) event(e webhookd.NewEvent) webhookd.NewEvent {
 	if e.ProjectID == "" {
 		e.ProjectID = b.project.ID
 	}
@@ -214,12 +225,7 @@ func (b *bundle) publish(t *testing.T, e webhookd.NewEvent) *webhookd.Event {
 	if e.Source == "" {
 		e.Source = "api"
 	}
-	ev, created, err := b.store.PublishEvent(b.ctx, e)
-	must(t, err)
-	if !created {
-		t.Fatalf("PublishEvent created = false, want a new event")
-	}
-	return ev
+	return e
 }
 
 // publishTo publishes one event to webhook w alone and returns its delivery.
