@@ -83,12 +83,37 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 // event, which the transaction has already written. The keys' locks are
 // taken first, all in one order, so that two calls sharing keys in
 // different orders wait for each other instead of deadlocking.
+//
+// The events without a key are written together, one insert per table for
+// all of them (see queueEventWrites), instead of a round trip each. When
+// such a write fails, the database does not say which event was at fault:
+// the call is then made again, one event at a time, to name it.
 func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) ([]webhookd.PublishedEvent, error) {
 	if len(events) == 0 {
 		return nil, webhookd.FieldErrorf("events", "events must list at least one event.")
 	}
+	out, err := s.publishEvents(ctx, events, true)
+	if _, ok := errors.AsType[*groupError](err); ok {
+		out, err = s.publishEvents(ctx, events, false)
+	}
+	return out, err
+}
+
+// groupError is the failure of a write of several events together.
+type groupError struct{ err error }
+
+func (e *groupError) Error() string { return e.err.Error() }
+func (e *groupError) Unwrap() error { return e.err }
+
+// publishEvents is PublishEvents, with the events without a key written
+// together if grouped, or one by one.
+func (s *Store) publishEvents(ctx context.Context, events []webhookd.NewEvent, grouped bool) ([]webhookd.PublishedEvent, error) {
 	out := make([]webhookd.PublishedEvent, len(events))
 	var failed error // the error of one event, already mapped
+	fail := func(i int, err error) error {
+		failed = webhookd.ElementError("events", i, mapErr(err, "publish events", "Event"))
+		return failed
+	}
 	var ho *webhookd.HandOffTx
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := s.lockIdempotencyKeys(ctx, tx, events); err != nil {
@@ -97,13 +122,53 @@ func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) (
 		now := s.now()
 		ho = s.handOff.Begin(now)
 		routes := routeCache{} // the transaction writes no webhook: one routing query per (project, type)
-		for i, ne := range events {
-			ev, created, err := s.publishTx(ctx, tx, ne, now, routes, ho)
-			if err != nil {
-				failed = webhookd.ElementError("events", i, mapErr(err, "publish events", "Event"))
-				return failed
+		var (
+			group   []pending
+			groupAt []int // the index in events of each of group
+		)
+		flush := func() error {
+			if len(group) == 0 {
+				return nil
 			}
-			out[i] = webhookd.PublishedEvent{Event: ev, Created: created}
+			b := &pgx.Batch{}
+			n := queueEventWrites(b, group, ho)
+			err := execEventWrites(tx.SendBatch(ctx, b), n > 0, nil)
+			switch {
+			case err != nil && len(group) > 1:
+				return &groupError{err}
+			case err != nil:
+				return fail(groupAt[0], err)
+			}
+			group, groupAt = group[:0], groupAt[:0]
+			return nil
+		}
+		for i, ne := range events {
+			if !grouped || ne.IdempotencyKey != "" {
+				// A key's lookup must see the events before it.
+				if err := flush(); err != nil {
+					return err
+				}
+				ev, created, err := s.publishTx(ctx, tx, ne, now, routes, ho)
+				if err != nil {
+					return fail(i, err)
+				}
+				out[i] = webhookd.PublishedEvent{Event: ev, Created: created}
+				continue
+			}
+			ev, wcJSON, err := newEventRow(ne, now)
+			if err != nil {
+				return fail(i, err)
+			}
+			targets, err := s.route(ctx, tx, ne, now, routes)
+			if err != nil {
+				return fail(i, err)
+			}
+			ev.DeliveryCount = len(targets)
+			group, groupAt = append(group, pending{ev, wcJSON, targets}), append(groupAt, i)
+			out[i] = webhookd.PublishedEvent{Event: ev, Created: true}
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		return s.readAudiences(ctx, tx, ho)
 	})
@@ -163,8 +228,8 @@ func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, 
 	}
 	ev.DeliveryCount = len(targets)
 	b := &pgx.Batch{}
-	queueEventWrites(b, ev, wcJSON, targets, ho)
-	if err := execEventWrites(tx.SendBatch(ctx, b), targets, nil); err != nil {
+	queueEventWrites(b, []pending{{ev, wcJSON, targets}}, ho)
+	if err := execEventWrites(tx.SendBatch(ctx, b), len(targets) > 0, nil); err != nil {
 		return nil, false, err
 	}
 	return ev, true, nil
@@ -190,11 +255,11 @@ func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*we
 	ev.DeliveryCount = len(targets)
 	ho := s.handOff.Begin(now)
 	b := &pgx.Batch{}
-	queueEventWrites(b, ev, wcJSON, targets, ho)
-	// The audience of dynamic claims handed off is read in the same round
-	// trip as the inserts.
+	queueEventWrites(b, []pending{{ev, wcJSON, targets}}, ho)
+	// The audience of the claims handed off is read in the same round trip
+	// as the inserts.
 	read := queueReadAudience(b, ho, ne.ProjectID)
-	err = execEventWrites(s.pool.SendBatch(ctx, b), targets, read)
+	err = execEventWrites(s.pool.SendBatch(ctx, b), len(targets) > 0, read)
 	ho.Settle(err == nil)
 	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
@@ -226,47 +291,75 @@ func newEventRow(ne webhookd.NewEvent, now time.Time) (*webhookd.Event, *string,
 	return ev, wcJSON, err
 }
 
-// queueEventWrites queues the inserts of ev and of its deliveries, one per
-// target: the deliveries as arrays of their varying columns, unnested
-// server-side, whatever the fan-out. Each delivery is written as ho admits
-// it: leased (its claim kept in ho.Claims, complete but for the audience of
-// a dynamic one; see readAudiences), put off, or due at once; a nil ho
-// leaves them all due at once.
-func queueEventWrites(b *pgx.Batch, ev *webhookd.Event, wcJSON *string, targets []target, ho *webhookd.HandOffTx) {
+// pending is an event on its way to the database: its row, its
+// webhook_config column and its targets.
+type pending struct {
+	ev      *webhookd.Event
+	wcJSON  *string
+	targets []target
+}
+
+// queueEventWrites queues the inserts of the events of ps and of their
+// deliveries, one per target: each table's rows as arrays of their varying
+// columns, unnested server-side, so that one statement per table writes
+// them whatever the number of events and the fan-out. Each delivery is
+// written as ho admits it: leased (its claim kept in ho.Claims, complete
+// but for the audience; see readAudiences), put off, or due at once; a nil
+// ho leaves them all due at once. It returns the number of deliveries.
+func queueEventWrites(b *pgx.Batch, ps []pending, ho *webhookd.HandOffTx) int {
+	var (
+		evIDs, projects, types, keys, sources = make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps))
+		payloads                              = make([][]byte, len(ps))
+		configs                               = make([]*string, len(ps))
+		created                               = make([]time.Time, len(ps))
+		counts                                = make([]int32, len(ps))
+		n                                     int
+	)
+	for i, p := range ps {
+		ev := p.ev
+		evIDs[i], projects[i], types[i], keys[i], sources[i] = ev.ID, ev.ProjectID, ev.Type, ev.IdempotencyKey, ev.Source
+		payloads[i], configs[i], created[i], counts[i] = ev.Payload, p.wcJSON, ev.CreateTime, int32(ev.DeliveryCount)
+		n += len(p.targets)
+	}
 	b.Queue(`INSERT INTO events
 		(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7, $8, $9)`,
-		ev.ID, ev.ProjectID, ev.Type, ev.Payload, wcJSON, ev.IdempotencyKey, ev.Source, ev.CreateTime, ev.DeliveryCount)
-	if len(targets) == 0 {
-		return
+		SELECT e.id, e.project_id, e.type, e.payload, e.config, NULLIF(e.key, ''), e.source, e.created, e.count
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::integer[])
+			WITH ORDINALITY AS e (id, project_id, type, payload, config, key, source, created, count, n)
+		ORDER BY e.n`,
+		evIDs, projects, types, payloads, configs, keys, sources, created, counts)
+	if n == 0 {
+		return 0
 	}
-	ids := make([]string, len(targets))
-	kinds := make([]string, len(targets))
-	webhookIDs := make([]*string, len(targets))
-	uris := make([]string, len(targets))
-	dues := make([]time.Time, len(targets))
-	tokens := make([]string, len(targets))
-	for i, t := range targets {
-		ids[i] = webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime)
-		kinds[i] = string(t.kind)
-		webhookIDs[i] = t.webhookID
-		uris[i] = t.uri
-		token, due := ho.Admit(t.uri)
-		if due.IsZero() {
-			due = ev.CreateTime
-		}
-		dues[i], tokens[i] = due, token
-		if token != "" {
-			ho.Claims = append(ho.Claims, handedClaim(ev, t, ids[i], due, token))
+	var (
+		ids, events, dProjects, kinds, uris, tokens = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		webhookIDs                                  = make([]*string, 0, n)
+		dues, dCreated                              = make([]time.Time, 0, n), make([]time.Time, 0, n)
+	)
+	for _, p := range ps {
+		ev := p.ev
+		for _, t := range p.targets {
+			id := webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime)
+			token, due := ho.Admit(t.uri)
+			if due.IsZero() {
+				due = ev.CreateTime
+			}
+			if token != "" {
+				ho.Claims = append(ho.Claims, handedClaim(ev, t, id, due, token))
+			}
+			ids, events, dProjects, kinds = append(ids, id), append(events, ev.ID), append(dProjects, ev.ProjectID), append(kinds, string(t.kind))
+			webhookIDs, uris, tokens = append(webhookIDs, t.webhookID), append(uris, t.uri), append(tokens, token)
+			dues, dCreated = append(dues, due), append(dCreated, ev.CreateTime)
 		}
 	}
 	b.Queue(`INSERT INTO deliveries
 		(id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, lease_token, create_time, update_time)
-		SELECT d.id, $5, $6, d.kind, d.webhook_id, d.uri, 'pending', d.due, d.token, $7, $7
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $8::timestamptz[], $9::text[])
-			WITH ORDINALITY AS d (id, kind, webhook_id, uri, due, token, n)
+		SELECT d.id, d.event_id, d.project_id, d.kind, d.webhook_id, d.uri, 'pending', d.due, d.token, d.created, d.created
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::timestamptz[])
+			WITH ORDINALITY AS d (id, event_id, project_id, kind, webhook_id, uri, due, token, created, n)
 		ORDER BY d.n`,
-		ids, kinds, webhookIDs, uris, ev.ID, ev.ProjectID, ev.CreateTime, dues, tokens)
+		ids, events, dProjects, kinds, webhookIDs, uris, dues, tokens, dCreated)
+	return n
 }
 
 // handedClaim is the claim of a delivery a publish writes leased: the row
@@ -283,10 +376,10 @@ func handedClaim(ev *webhookd.Event, t target, id string, due time.Time, token s
 	return &webhookd.Claim{Delivery: d, EventType: ev.Type, Payload: ev.Payload, WebhookState: t.state, Secrets: t.secrets}
 }
 
-// execEventWrites reads the results of queueEventWrites's batch, and of
-// queueReadAudience's when read is not nil, and closes it. An unknown
-// project fails the event's insert.
-func execEventWrites(br pgx.BatchResults, targets []target, read *webhookd.HandOffTx) (err error) {
+// execEventWrites reads the results of queueEventWrites's batch (with a
+// deliveries insert if deliveries), and of queueReadAudience's when read is
+// not nil, and closes it. An unknown project fails the events' insert.
+func execEventWrites(br pgx.BatchResults, deliveries bool, read *webhookd.HandOffTx) (err error) {
 	defer func() {
 		if cerr := br.Close(); err == nil {
 			err = cerr
@@ -297,7 +390,7 @@ func execEventWrites(br pgx.BatchResults, targets []target, read *webhookd.HandO
 	} else if err != nil {
 		return err
 	}
-	if len(targets) > 0 {
+	if deliveries {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}

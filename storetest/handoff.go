@@ -249,24 +249,27 @@ func (s suite) handOffs(t *testing.T) {
 			{ProjectID: "projects/missing", Type: webhookd.EventBatchSucceeded, Data: []byte(`{}`), Source: "api"},
 		})
 		requireCode(t, err, webhookd.ENOTFOUND)
-		// A store may ask before it finds the failure; then it settles
-		// what was taken with no claims.
-		if asked := h.askedURIs(); len(asked) != 0 {
-			if tk := h.next(t); len(tk.claims) != 0 || tk.taken != len(asked) {
-				t.Fatalf("after a failed publish that asked about %v: Take(%v, %d), want Take(none, %d)", asked, claimIDs(tk.claims), tk.taken, len(asked))
+		// A store may ask before it finds the failure (and ask again if it
+		// tries again); then it settles what was taken with no claims.
+		asked := h.askedURIs()
+		for settled := 0; settled < len(asked); {
+			tk := h.next(t)
+			if len(tk.claims) != 0 {
+				t.Fatalf("after a failed publish that asked about %v: Take(%v, %d), want no claims", asked, claimIDs(tk.claims), tk.taken)
 			}
+			settled += tk.taken
 		}
 		h.none(t)
 
 		b.publish(t, webhookd.NewEvent{IdempotencyKey: "k"})
 		h.next(t)
-		asked := len(h.askedURIs())
+		before := len(h.askedURIs())
 		if _, created, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded,
 			Data: []byte(`{}`), Source: "api", IdempotencyKey: "k"}); err != nil || created {
 			t.Fatalf("repeated publish: created %v, err %v; want the first event", created, err)
 		}
-		if got := len(h.askedURIs()); got != asked {
-			t.Fatalf("a repeated publish asked Admit %d more times, want none", got-asked)
+		if got := len(h.askedURIs()); got != before {
+			t.Fatalf("a repeated publish asked Admit %d more times, want none", got-before)
 		}
 		h.none(t)
 	})
