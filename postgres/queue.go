@@ -72,7 +72,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 }
 
 // claimColumns are what a claim needs beside its delivery, from the joins
-// of claimQuery and handedQuery.
+// of claimQuery.
 const claimColumns = deliveryColumns + `, e.type, e.payload, COALESCE(w.state, ''), p.audience, ` + secretsColumns
 
 // scanClaim reads a row of claimColumns.
