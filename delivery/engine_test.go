@@ -309,12 +309,12 @@ func TestDynamicDelivery(t *testing.T) {
 	}
 }
 
-// TestNotify: with polling effectively off, a new event is still attempted
-// at once after Notify.
 // queueOnly hides every method of a store but the Queue's from the engine:
 // publishes then hand nothing off, and their deliveries must be claimed.
 type queueOnly struct{ delivery.Queue }
 
+// TestNotify: with polling effectively off, a new event is still attempted
+// at once after Notify.
 func TestNotify(t *testing.T) {
 	t.Parallel()
 	h := setup(t, nil)

@@ -130,9 +130,7 @@ func (s *Store) publishEvents(ctx context.Context, events []webhookd.NewEvent, g
 			if len(group) == 0 {
 				return nil
 			}
-			b := &pgx.Batch{}
-			n := queueEventWrites(b, group, ho)
-			err := execEventWrites(tx.SendBatch(ctx, b), n > 0, nil)
+			err := s.writeEvents(ctx, tx, group, ho)
 			switch {
 			case err != nil && len(group) > 1:
 				return &groupError{err}
@@ -143,29 +141,29 @@ func (s *Store) publishEvents(ctx context.Context, events []webhookd.NewEvent, g
 			return nil
 		}
 		for i, ne := range events {
-			if !grouped || ne.IdempotencyKey != "" {
-				// A key's lookup must see the events before it.
+			// A key's lookup must see the events before it, and the
+			// events after it must see it.
+			keyed := ne.IdempotencyKey != ""
+			if keyed {
 				if err := flush(); err != nil {
 					return err
 				}
-				ev, created, err := s.publishTx(ctx, tx, ne, now, routes, ho)
-				if err != nil {
-					return fail(i, err)
-				}
-				out[i] = webhookd.PublishedEvent{Event: ev, Created: created}
+			}
+			p, first, err := s.prepare(ctx, tx, ne, now, routes)
+			if err != nil {
+				return fail(i, err)
+			}
+			if first != nil {
+				out[i] = webhookd.PublishedEvent{Event: first}
 				continue
 			}
-			ev, wcJSON, err := newEventRow(ne, now)
-			if err != nil {
-				return fail(i, err)
+			group, groupAt = append(group, p), append(groupAt, i)
+			out[i] = webhookd.PublishedEvent{Event: p.ev, Created: true}
+			if keyed || !grouped {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
-			targets, err := s.route(ctx, tx, ne, now, routes)
-			if err != nil {
-				return fail(i, err)
-			}
-			ev.DeliveryCount = len(targets)
-			group, groupAt = append(group, pending{ev, wcJSON, targets}), append(groupAt, i)
-			out[i] = webhookd.PublishedEvent{Event: ev, Created: true}
 		}
 		if err := flush(); err != nil {
 			return err
@@ -212,27 +210,43 @@ func (s *Store) lockIdempotencyKeys(ctx context.Context, tx pgx.Tx, events []web
 // queueEventWrites); the caller settles ho and notifies the listeners. routes,
 // if not nil, keeps the static routes found earlier in the same transaction.
 func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache, ho *webhookd.HandOffTx) (*webhookd.Event, bool, error) {
+	p, first, err := s.prepare(ctx, tx, ne, now, routes)
+	if err != nil || first != nil {
+		return first, false, err
+	}
+	if err := s.writeEvents(ctx, tx, []pending{p}, ho); err != nil {
+		return nil, false, err
+	}
+	return p.ev, true, nil
+}
+
+// prepare checks ne and routes it, in tx, or returns the event that already
+// used its idempotency key (see lockIdempotencyKey).
+func (s *Store) prepare(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache) (pending, *webhookd.Event, error) {
 	ev, wcJSON, err := newEventRow(ne, now)
 	if err != nil {
-		return nil, false, err
+		return pending{}, nil, err
 	}
 	if ne.IdempotencyKey != "" {
 		first, err := s.lockIdempotencyKey(ctx, tx, ne.ProjectID, ne.IdempotencyKey, now)
 		if err != nil || first != nil {
-			return first, false, err
+			return pending{}, first, err
 		}
 	}
 	targets, err := s.route(ctx, tx, ne, now, routes)
 	if err != nil {
-		return nil, false, err
+		return pending{}, nil, err
 	}
 	ev.DeliveryCount = len(targets)
+	return pending{ev, wcJSON, targets}, nil, nil
+}
+
+// writeEvents writes the events of ps and their deliveries in tx, in one
+// round trip (see queueEventWrites).
+func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, ps []pending, ho *webhookd.HandOffTx) error {
 	b := &pgx.Batch{}
-	queueEventWrites(b, []pending{{ev, wcJSON, targets}}, ho)
-	if err := execEventWrites(tx.SendBatch(ctx, b), len(targets) > 0, nil); err != nil {
-		return nil, false, err
-	}
-	return ev, true, nil
+	n := queueEventWrites(b, ps, ho)
+	return execEventWrites(tx.SendBatch(ctx, b), n > 0, nil)
 }
 
 // publishPipelined publishes an event without an idempotency key in two
