@@ -83,6 +83,11 @@ type destination struct {
 	// Without it a burst for one fast destination would be deferred (written
 	// back and claimed again) by the batch.
 	queue []*webhookd.Claim
+	// allowance is the queue limit room last counted on for d: claims
+	// taken on that count are queued even when the limit has dropped
+	// since, which it does with every slow attempt, instead of being
+	// written back only to be claimed again.
+	allowance int
 }
 
 // destinations admits attempts per destination. It is what keeps a hanging
@@ -166,7 +171,7 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 			// would only delay the claims of others. Spread it out.
 			return deferred, ds.spread(d, now, now)
 		}
-		if c != nil && len(d.queue) < ds.queueLimit(d, now) && ds.queued < ds.totalCap {
+		if c != nil && len(d.queue) < max(ds.queueLimit(d, now), d.allowance) && ds.queued < ds.totalCap {
 			d.queue = append(d.queue, c)
 			ds.queued++
 			return queued, time.Time{}
@@ -250,10 +255,18 @@ func (ds *destinations) roomLocked(now time.Time) int {
 		if d == nil || !d.openUntil.IsZero() || ds.stalled(d, now) {
 			ds.blocked = ""
 		} else {
-			r = min(r, ds.queueLimit(d, now)-len(d.queue))
+			d.allowance = ds.queueLimit(d, now)
+			r = min(r, d.allowance-len(d.queue))
 		}
 	}
 	return max(r, 0)
+}
+
+// queuedTotal is how many claims wait in the queues.
+func (ds *destinations) queuedTotal() int {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return ds.queued
 }
 
 // admit is room, and, for a new delivery to key, whether it is to be put

@@ -337,3 +337,42 @@ func TestHanging(t *testing.T) {
 		t.Errorf("acquire 21ms after an attempt ended, at 5ms per attempt = %v, want deferred", a)
 	}
 }
+
+// TestQueueKeepsTheRoomItGave: claims taken on the room a destination's
+// queue had are queued even when a slow attempt has lowered its limit
+// since; only claims beyond that room are turned away. Before, every slow
+// attempt of an RS256 run lowered the limit for a moment, and the claims
+// of the batch in flight were written back, to be claimed again: 1.7
+// claims per delivery.
+func TestQueueKeepsTheRoomItGave(t *testing.T) {
+	t.Parallel()
+	const key = "https://a.test:443"
+	ds := newDestinations(4, BreakerConfig{}.withDefaults(), time.Second, 10, 1000)
+	for range 4 {
+		admit(ds, key, dt0)
+	}
+	// 5ms per attempt: 4 slots start 200 in 250ms.
+	done(ds, key, verdictHealthy, 5*time.Millisecond, dt0)
+	admit(ds, key, dt0)
+	ds.blocked = key // as a claim turned away by its full queue leaves it
+	if got := ds.room(dt0); got != 200 {
+		t.Fatalf("room = %d, want the queue's limit, 200", got)
+	}
+	// A slow attempt ends (and is replaced): the pace is 15ms, the limit 66.
+	done(ds, key, verdictHealthy, 45*time.Millisecond, dt0)
+	admit(ds, key, dt0)
+	if got := ds.queueLimit(ds.byKey[key], dt0); got != 66 {
+		t.Fatalf("limit after a 45ms attempt = %d, want 66", got)
+	}
+	for i := range 200 {
+		if a, _ := ds.acquire(key, claimFor("c"), dt0); a != queued {
+			t.Fatalf("claim %d of the 200 the room promised: %v, want queued", i+1, a)
+		}
+	}
+	if a, _ := ds.acquire(key, claimFor("beyond"), dt0); a != busy {
+		t.Errorf("claim beyond the room = %v, want busy", a)
+	}
+	if got := ds.room(dt0); got != 0 {
+		t.Errorf("room with 200 queued at a limit of 66 = %d, want 0", got)
+	}
+}

@@ -299,8 +299,17 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 	poll := time.NewTimer(e.cfg.PollInterval)
 	defer poll.Stop()
 	minBatch := max(e.cfg.BatchSize/4, 1)
+	// small says whether a claim of limit is not worth making yet: below
+	// minBatch, or below a whole batch while the queues still hold a
+	// batch's worth of work. Each claim is a write transaction, and a
+	// claim made the moment a quarter batch of room frees up, behind a
+	// deep queue, costs the same for a quarter of the rows.
+	small := func(limit int) bool {
+		return limit < minBatch || limit < e.cfg.BatchSize && e.dests.queuedTotal() >= e.cfg.BatchSize
+	}
 	saturated := false // the last batch filled a destination's slots
 	waiting := false   // the poll timer is set for the current wait
+	short := false     // … and the wait is the short one after a saturating batch
 	// handed dispatches what was handed over; it reports false when ctx
 	// ended meanwhile.
 	handed := func() bool {
@@ -312,14 +321,14 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 		if ctx.Err() != nil || !handed() {
 			return
 		}
-		limit := min(e.cfg.BatchSize, e.dests.room(e.cfg.Clock.Now()))
-		if saturated || limit < minBatch {
+		limit := min(e.cfg.BatchSize, e.claimRoom())
+		if saturated || small(limit) {
 			if !waiting {
 				// With room, the wait after a saturating batch is short:
 				// the destination that filled up may be one that never
 				// answers, and the next batch may be for others.
 				wait := e.cfg.PollInterval
-				if limit >= minBatch {
+				if short = !small(limit); short {
 					wait = min(wait, saturatedWait)
 				}
 				poll.Reset(wait)
@@ -331,19 +340,32 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 			case <-e.hand.ready:
 				continue // dispatch them, and wait on until the same deadline
 			case <-e.freed:
-				if limit = min(e.cfg.BatchSize, e.dests.room(e.cfg.Clock.Now())); limit < minBatch {
+				if limit = min(e.cfg.BatchSize, e.claimRoom()); small(limit) {
 					continue // still no room: wait on, until the same poll deadline
 				}
 			case <-poll.C:
-				limit = max(limit, min(e.cfg.BatchSize, e.cfg.Workers-int(e.busy.Load())), 1)
+				// After a whole poll interval without room, claim anyway
+				// what the workers could start: the queues may be full
+				// of one destination's claims while others wait in the
+				// store. Not after the short wait: a claim beyond the
+				// room would only be written back.
+				if limit = min(e.cfg.BatchSize, e.claimRoom()); small(limit) {
+					if short {
+						waiting, saturated = false, false
+						continue
+					}
+					limit = max(limit, min(e.cfg.BatchSize, e.cfg.Workers-int(e.busy.Load())), 1)
+				}
 			}
 			waiting, saturated = false, false
 		}
+		e.reserve(limit)
 		claims, err := e.cfg.Store.ClaimDeliveries(ctx, limit, e.cfg.Lease)
 		if err != nil && ctx.Err() == nil {
 			e.log.ErrorContext(ctx, "claiming deliveries failed", "err", err)
 		}
 		sat, ok := e.dispatchAll(ctx, attemptCtx, claims, results, attempts)
+		e.reserve(0)
 		if !ok {
 			return
 		}

@@ -17,6 +17,10 @@ type handOffs struct {
 	claims  []*webhookd.Claim // taken, not yet dispatched
 	ready   chan struct{}     // room for one: claims were taken
 	settled chan struct{}     // while closing with takes unsettled: closed when they are
+	// claiming is the room the claim loop counts on for the claim it is
+	// making and dispatching: Admit leaves it, so that the two do not
+	// both fill the same room.
+	claiming int
 }
 
 type handOffState int
@@ -45,11 +49,30 @@ func (e *Engine) Admit(uri string) (take bool, putOff time.Time) {
 	switch {
 	case !at.IsZero():
 		return false, at
-	case room-h.taken-len(h.claims) <= 0:
+	case room-h.taken-len(h.claims)-h.claiming <= 0:
 		return false, time.Time{}
 	}
 	h.taken++
 	return true, time.Time{}
+}
+
+// claimRoom is how many deliveries the claim loop may claim: the room in
+// the destinations' queues, less what hand-offs took and has not been
+// dispatched yet.
+func (e *Engine) claimRoom() int {
+	room := e.dests.room(e.cfg.Clock.Now())
+	h := &e.hand
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return max(room-h.taken-len(h.claims), 0)
+}
+
+// reserve tells Admit how much room the claim loop is claiming, until it
+// has dispatched the claim; 0 when it is done.
+func (e *Engine) reserve(n int) {
+	e.hand.mu.Lock()
+	e.hand.claiming = n
+	e.hand.mu.Unlock()
 }
 
 // Lease is the engine's side of webhookd.HandOff: its claims' lease.

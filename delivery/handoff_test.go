@@ -77,6 +77,23 @@ func TestHandOffRoom(t *testing.T) {
 	if take, _ := e.Admit(uri); !take {
 		t.Fatal("Admit took nothing once the handed claims were dispatched")
 	}
+
+	// The claim loop and the hand-off share the room: what one counts on,
+	// the other leaves. 1 taken above, so 19 places are left.
+	if got := e.claimRoom(); got != 19 {
+		t.Fatalf("claimRoom with 1 taken = %d, want 19", got)
+	}
+	e.reserve(19)
+	if take, _ := e.Admit(uri); take {
+		t.Fatal("Admit took a delivery from the room a claim in flight counts on")
+	}
+	e.reserve(0)
+	if take, _ := e.Admit(uri); !take {
+		t.Fatal("Admit took nothing once the claim was dispatched")
+	}
+	if got := e.claimRoom(); got != 18 {
+		t.Errorf("claimRoom with 2 taken = %d, want 18", got)
+	}
 }
 
 // TestHandOffPutsOff: a new delivery for a destination whose circuit is
