@@ -273,12 +273,16 @@ func (ds *destinations) queuedTotal() int {
 // off: its circuit is open, or it has hung for putOffAfter with every slot
 // taken. Then it returns the due time a deferral would get (taking its place
 // in the spread), and otherwise the zero time. The publish hand-off uses it
-// to write such a delivery already deferred.
+// to write such a delivery already deferred. Room is at most what dispatch
+// would start or queue for key (ownRoomLocked): the first burst of a run was
+// handed over whole, and all but the queue's first limit of it was written
+// back, to be claimed again.
 func (ds *destinations) admit(key string, now time.Time) (room int, putOff time.Time) {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	room = ds.roomLocked(now)
 	d := ds.byKey[key]
+	room = min(room, ds.ownRoomLocked(d, now))
 	switch {
 	case d == nil:
 	case !d.openUntil.IsZero() && now.Before(d.openUntil):
@@ -287,6 +291,15 @@ func (ds *destinations) admit(key string, now time.Time) (room int, putOff time.
 		putOff = ds.spread(d, now, now)
 	}
 	return room, putOff
+}
+
+// ownRoomLocked is how many claims destination d (nil: one not seen yet)
+// can start or queue at now: its free slots and the room in its queue.
+func (ds *destinations) ownRoomLocked(d *destination, now time.Time) int {
+	if d == nil {
+		return ds.limit + ds.queueCap
+	}
+	return max(ds.limit-d.inflight, 0) + max(max(ds.queueLimit(d, now), d.allowance)-len(d.queue), 0)
 }
 
 // putOffAfter is how long a destination's attempts must have stopped ending

@@ -42,8 +42,9 @@ func claimsFor(n int) []*webhookd.Claim {
 }
 
 // TestHandOffRoom: the engine takes new deliveries only while it runs, and
-// no more than the destinations' queues have room for, counting what it
-// took and has not dispatched.
+// no more than the destinations' queues (and the destination's own slots
+// and queue) have room for, counting what it took and has not dispatched
+// and what the claim loop is claiming.
 func TestHandOffRoom(t *testing.T) {
 	e := handOffEngine(t, fakeclock.New(dt0))
 	const uri = "https://a.example/hook"
@@ -51,18 +52,33 @@ func TestHandOffRoom(t *testing.T) {
 		t.Fatalf("before Run: Admit = %v, %v; want neither taken nor put off", take, at)
 	}
 	e.openHandOffs()
-	for i := range 20 {
+	// One destination whose pace is not known yet takes what its 16
+	// slots and its queue of 2 (queueCap) can: 18 of the queues' 20.
+	for i := range 18 {
 		if take, _ := e.Admit(uri); !take {
-			t.Fatalf("Admit %d of the queues' 20 places: not taken", i+1)
+			t.Fatalf("Admit %d of the destination's 18 places: not taken", i+1)
 		}
 	}
 	if take, at := e.Admit(uri); take || !at.IsZero() {
+		t.Fatalf("Admit 19 to one destination: %v, %v; want left for a claim: its slots and queue are full of takes", take, at)
+	}
+	// Once its pace is known, the queues' room is what counts.
+	const fast = "https://fast.example/hook"
+	e.dests.acquire(destinationKey(fast), nil, dt0)
+	e.dests.acquire(destinationKey(fast), nil, dt0) // still running: its pace is kept
+	e.dests.finish(destinationKey(fast), verdictHealthy, time.Millisecond, dt0, false)
+	for i := range 2 {
+		if take, _ := e.Admit(fast); !take {
+			t.Fatalf("Admit %d to a destination of known pace: not taken", i+1)
+		}
+	}
+	if take, at := e.Admit(fast); take || !at.IsZero() {
 		t.Fatalf("Admit 21: %v, %v; want left for a claim: the queues are full of takes", take, at)
 	}
 	// A failed publish settles its takes with no claims: the room is back.
 	e.Take(nil, 10)
 	for range 10 {
-		if take, _ := e.Admit(uri); !take {
+		if take, _ := e.Admit(fast); !take {
 			t.Fatal("the room of a failed publish's takes was not given back")
 		}
 	}
