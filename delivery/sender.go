@@ -104,9 +104,12 @@ func NewTransport(dial func(ctx context.Context, network, addr string) (net.Conn
 	}
 }
 
+// userAgent is the User-Agent of every attempt.
+var userAgent = "webhookd/" + webhookd.Version
+
 // sender makes one HTTP attempt of a claimed delivery.
 type sender struct {
-	client    *http.Client
+	rt        http.RoundTripper
 	sealer    *signing.Sealer
 	jwt       JWTSigner
 	issuer    string
@@ -115,14 +118,11 @@ type sender struct {
 }
 
 func newSender(rt http.RoundTripper, sealer *signing.Sealer, jwt JWTSigner, issuer string, timeout time.Duration, allowHTTP bool) *sender {
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
 	return &sender{
-		client: &http.Client{
-			Transport: rt,
-			// A 3xx is the receiver's answer, and a failure: following it
-			// would send a signed payload somewhere the user did not
-			// register (and past the URI validation).
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		rt:        rt,
 		sealer:    sealer,
 		jwt:       jwt,
 		issuer:    issuer,
@@ -145,10 +145,13 @@ type attemptResult struct {
 // can tell its own shutdown from the receiver's timeout.
 func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (attemptResult, error) {
 	d := c.Delivery
-	u, err := url.Parse(d.URI)
-	if err != nil || u.Host == "" {
+	actx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, d.URI, bytes.NewReader(c.Payload))
+	if err != nil || req.URL.Host == "" {
 		return failed(StageRequest, 0, fmt.Sprintf("destination %q is not a valid URL", d.URI), err), nil
 	}
+	u := req.URL
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && s.allowHTTP:
@@ -162,21 +165,23 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 	if err != nil {
 		return failed(StageSign, 0, err.Error(), err), nil
 	}
-
-	actx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, d.URI, bytes.NewReader(c.Payload))
-	if err != nil {
-		return failed(StageRequest, 0, fmt.Sprintf("cannot make a request to %q: %v", d.URI, err), err), nil
+	// The keys are written in canonical form, as Header.Set would write
+	// them, without its canonicalization at every attempt.
+	req.Header = http.Header{
+		"Content-Type":      {"application/json"},
+		"User-Agent":        {userAgent},
+		"Webhook-Id":        {d.EventID},
+		"Webhook-Timestamp": {strconv.FormatInt(now.Unix(), 10)},
+		"Webhook-Signature": {signature},
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "webhookd/"+webhookd.Version)
-	req.Header.Set("webhook-id", d.EventID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set("webhook-signature", signature)
 
 	start := time.Now()
-	resp, err := s.client.Do(req)
+	// The transport itself, not an http.Client: a 3xx is the receiver's
+	// answer, and a failure (following it would send a signed payload
+	// somewhere the user did not register, past the URI validation), and
+	// the client's redirect and cookie machinery would only cost a copy
+	// of the headers at every attempt.
+	resp, err := s.rt.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return attemptResult{}, ctx.Err()
@@ -187,7 +192,10 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 	}
 	// A body cut short (reset, timeout) is only a hint lost: the status
 	// line decides the outcome.
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseRead))
+	var body []byte
+	if resp.Body != http.NoBody {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, MaxResponseRead))
+	}
 	resp.Body.Close()
 	r := attemptResult{statusCode: resp.StatusCode, latency: time.Since(start), body: keep(body)}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
@@ -267,7 +275,7 @@ func failed(stage Stage, status int, msg string, err error) attemptResult {
 	return attemptResult{statusCode: status, err: &AttemptError{Stage: stage, StatusCode: status, Message: msg, Err: err}}
 }
 
-// failedFromError turns an error of http.Client.Do into a typed, plain-words
+// failedFromError turns an error of the transport's RoundTrip into a typed, plain-words
 // failure. The checks run from the most specific cause to the least.
 func failedFromError(err error, u *url.URL, timeout time.Duration) attemptResult {
 	host := u.Hostname()
