@@ -55,10 +55,25 @@ func eventToJSON(ev *webhookd.Event) (eventJSON, error) {
 	if err := json.Unmarshal(ev.Payload, &env); err != nil {
 		return eventJSON{}, fmt.Errorf("event %s: payload is not an envelope: %w", ev.ID, err)
 	}
+	return eventWithData(ev, env.Data), nil
+}
+
+// publishedToJSON is eventToJSON for an answer of a publish of ne: an event
+// the call created has ne's data in its payload, which need not be read
+// back (the encoder compacts it as it would the payload's); an event an
+// idempotency key answered has the data it was first published with.
+func publishedToJSON(ev *webhookd.Event, created bool, ne webhookd.NewEvent) (eventJSON, error) {
+	if !created {
+		return eventToJSON(ev)
+	}
+	return eventWithData(ev, ne.Data), nil
+}
+
+func eventWithData(ev *webhookd.Event, data json.RawMessage) eventJSON {
 	out := eventJSON{
 		ID:             ev.ID,
 		Type:           ev.Type,
-		Data:           env.Data,
+		Data:           data,
 		CreateTime:     formatTime(ev.CreateTime),
 		DeliveryCount:  ev.DeliveryCount,
 		IdempotencyKey: ev.IdempotencyKey,
@@ -69,7 +84,7 @@ func eventToJSON(ev *webhookd.Event) (eventJSON, error) {
 	if wc := ev.WebhookConfig; wc != nil && (len(wc.URIs) > 0 || len(wc.UserMetadata) > 0) {
 		out.WebhookConfig = &webhookConfigJSON{URIs: wc.URIs, UserMetadata: wc.UserMetadata}
 	}
-	return out, nil
+	return out
 }
 
 var (
@@ -98,7 +113,7 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	if created && ev.DeliveryCount > 0 {
 		s.cfg.Notify()
 	}
-	out, err := eventToJSON(ev)
+	out, err := publishedToJSON(ev, created, ne)
 	if err != nil {
 		return err
 	}
@@ -129,7 +144,7 @@ func (s *Server) batchPublishEvents(w http.ResponseWriter, r *http.Request) erro
 	notify := false
 	for i, p := range published {
 		notify = notify || (p.Created && p.Event.DeliveryCount > 0)
-		if out.Events[i], err = eventToJSON(p.Event); err != nil {
+		if out.Events[i], err = publishedToJSON(p.Event, p.Created, events[i]); err != nil {
 			return err
 		}
 	}

@@ -301,3 +301,29 @@ func sorted(s []string) []string {
 	}
 	return s
 }
+
+// TestPublishAnswersWhatGetReads: a publish answers with the data it
+// stored, as GET /events/{id} reads it back — for a new event (answered
+// from the request, without reading the stored payload back) and for one an
+// idempotency key answers (read from the payload), one by one and in a
+// batch.
+func TestPublishAnswersWhatGetReads(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	data := `{ "note": "a<b & c>d \u00e9", "n": [1, 2.50, {"x": null}], "nested": {"deep": true} }`
+	var answered []event
+	answered = append(answered, b.publish(t, `{"type":"batch.succeeded","data":`+data+`}`))
+	answered = append(answered, b.publish(t, `{"type":"batch.succeeded","data":`+data+`,"idempotency_key":"k"}`))
+	answered = append(answered, b.publish(t, `{"type":"batch.succeeded","data":{"other":1},"idempotency_key":"k"}`))
+	answered = append(answered, b.batchPublish(t, `{"events":[{"type":"batch.succeeded","data":`+data+`,"webhook_config":{"uris":["https://x.test/1"],"user_metadata":{"t":"<&>"}}},{"type":"batch.succeeded","idempotency_key":"k"}]}`)...)
+	for i, ev := range answered {
+		var got event
+		b.call(t, "GET", "/v1/events/"+ev.ID, "").ok(t, &got)
+		if a, g := dump(ev.Data), dump(got.Data); a != g {
+			t.Errorf("answer %d: data %s, GET reads %s", i, a, g)
+		}
+		if ev.Data["note"] != "a<b & c>d é" {
+			t.Errorf("answer %d: data %s, want the published note", i, dump(ev.Data))
+		}
+	}
+}
