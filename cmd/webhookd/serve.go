@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +49,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // newLogger returns JSON logs in production and text logs in development.
+// gcPercent is the garbage collector's target that serve sets when GOGC is
+// not set. webhookd's live heap is small (tens of MiB, however long the
+// backlog: it lives in the store), so at Go's default of 100 the collector
+// runs often and took 7-15% of the CPU of a busy delivery run; at 200 it
+// runs half as often, for a heap that may grow to three times the live one
+// instead of two. GOGC (and GOMEMLIMIT) set by the operator win.
+const gcPercent = 200
+
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -92,6 +108,7 @@ func loadSealer(cfg Config, logger *slog.Logger) (*signing.Sealer, error) {
 // close the store. Nothing acknowledged is lost at any point: every
 // acknowledged event is already committed with its deliveries.
 func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logger) error {
+	tuneGC()
 	clock := webhookd.SystemClock{}
 	sealer, err := loadSealer(cfg, logger)
 	if err != nil {
