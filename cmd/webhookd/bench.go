@@ -433,7 +433,7 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 			return fmt.Sprintf("%d/%d", setup.recv.Received()-from, rawCount)
 		})
 		r := loadgen.RunRaw(ctx, loadgen.RawConfig{
-			Client: httpClient, Targets: setup.raw, Count: rawCount, Concurrency: o.concurrency, Body: body, Sign: setup.rawSign,
+			Transport: httpClient.Transport, Targets: setup.raw, Count: rawCount, Concurrency: o.concurrency, Body: body, Sign: setup.rawSign,
 		})
 		progress.done()
 		if r.Err != nil {

@@ -28,7 +28,9 @@ type SignFunc func(target *Target, id string, timestamp int64, body []byte) (str
 // RawConfig is the raw baseline: what a Go client alone achieves, signing
 // each POST as webhookd does and sending it straight to the receivers.
 type RawConfig struct {
-	Client *http.Client
+	// Transport sends the POSTs, as webhookd's sender does: RoundTrip
+	// itself, without an http.Client.
+	Transport http.RoundTripper
 	// Targets are sent to in turn, message i to Targets[i%len(Targets)].
 	Targets []*Target
 	// Count is the number of messages; Concurrency how many are in flight.
@@ -75,7 +77,7 @@ func RunRaw(ctx context.Context, cfg RawConfig) RawResult {
 					return
 				}
 				t := cfg.Targets[n%len(cfg.Targets)]
-				if err := postSigned(ctx, cfg.Client, t, idPrefix+strconv.Itoa(n), cfg.Body, cfg.Sign); err != nil {
+				if err := postSigned(ctx, cfg.Transport, t, idPrefix+strconv.Itoa(n), cfg.Body, cfg.Sign); err != nil {
 					failed.Add(1)
 					recordErr(err)
 					continue
@@ -88,21 +90,28 @@ func RunRaw(ctx context.Context, cfg RawConfig) RawResult {
 	return RawResult{Sent: int(sent.Load()), Failed: int(failed.Load()), Elapsed: time.Since(start), Err: firstErr}
 }
 
-func postSigned(ctx context.Context, c *http.Client, t *Target, id string, body []byte, sign SignFunc) error {
+func postSigned(ctx context.Context, rt http.RoundTripper, t *Target, id string, body []byte, sign SignFunc) error {
 	ts := time.Now().Unix()
 	sig, err := sign(t, id, ts, body)
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
+	// Each POST has a deadline, as each of webhookd's attempts has.
+	ctx, cancel := context.WithTimeout(ctx, rawTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URI, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("webhook-id", id)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", sig)
-	resp, err := c.Do(req)
+	// The request webhookd's sender makes (delivery.sender.send): the same
+	// headers, built the same way, through the transport itself.
+	req.Header = http.Header{
+		"Content-Type":      {"application/json"},
+		"Webhook-Id":        {id},
+		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
+		"Webhook-Signature": {sig},
+	}
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return err
 	}
@@ -113,6 +122,9 @@ func postSigned(ctx context.Context, c *http.Client, t *Target, id string, body 
 	}
 	return nil
 }
+
+// rawTimeout bounds one POST of the baseline.
+const rawTimeout = 30 * time.Second
 
 // HMACSigner signs with signing.SignHMAC, the function webhookd's sender
 // uses, under each target's key.

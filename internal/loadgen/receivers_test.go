@@ -88,7 +88,7 @@ func TestRawHMACReachesEveryTarget(t *testing.T) {
 	}
 
 	res := RunRaw(t.Context(), RawConfig{
-		Client: http.DefaultClient, Targets: []*Target{a, b}, Count: 21, Concurrency: 4, Body: envelope(t), Sign: sign,
+		Transport: http.DefaultTransport, Targets: []*Target{a, b}, Count: 21, Concurrency: 4, Body: envelope(t), Sign: sign,
 	})
 	if res.Err != nil || res.Sent != 21 || res.Failed != 0 {
 		t.Fatalf("RunRaw = %+v", res)
@@ -211,7 +211,7 @@ func TestRS256SignerVerifiesWithItsJWKS(t *testing.T) {
 	}
 	tg := r.AddTarget(0, "/dyn", v, Behavior{}, 4)
 	res := RunRaw(t.Context(), RawConfig{
-		Client: http.DefaultClient, Targets: []*Target{tg}, Count: 3, Concurrency: 2,
+		Transport: http.DefaultTransport, Targets: []*Target{tg}, Count: 3, Concurrency: 2,
 		Body: envelope(t), Sign: s.Sign(webhookd.EventBatchSucceeded),
 	})
 	if res.Err != nil || res.Sent != 3 {
