@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -189,4 +191,58 @@ func requireFieldError(t *testing.T, err error, field, text string) {
 	if e.Code != webhookd.EINVALID || e.Field != field || !strings.Contains(e.Message, text) {
 		t.Fatalf("error = {%s %s %q}, want {invalid %s …%s…}", e.Code, e.Field, e.Message, field, text)
 	}
+}
+
+// FuzzDecodeObjectAgrees checks that decodeObject, which splits valid JSON
+// itself, answers exactly what the json.Decoder path (decodeObjectStream)
+// answers — the same fields, or the same error — and that list splits an
+// array as json.Unmarshal does.
+func FuzzDecodeObjectAgrees(f *testing.F) {
+	for _, seed := range []string{
+		`{"uri":"https://a.test","subscribed_events":["batch.succeeded"]}`,
+		` { "subscribedEvents" : [ "x" , "y" ] ,"webhookConfig":{"uris":["u"],"userMetadata":{"k":[1,{"a":null}]}} } `,
+		`{"name":null,"createTime":"t"}`, `{"uri":"a","uri":"b"}`, `{"uri":"a","colour":1}`, `{"":1}`,
+		`{"data":{"a":"\u00e9\ud800 \" \\ ]}"}}`, `{"na\u006de":"x"}`, "{\"n\xffame\":1}", `{"name":-1.5e+3,"uri":true}`,
+		`{"data":[[],{},"]",null]}`, `{} {}`, `[]`, `"x"`, `{`, ``, `{"a":1e999}`, `{"events":[{"a":1} , 2,"3",[4]]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gotErr := decodeObject("p", data, testSchema)
+		want, wantErr := decodeObjectStream("p", data, testSchema)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("decodeObject(%q) error %v, the decoder's %v", data, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			var g, w *webhookd.Error
+			if !errors.As(gotErr, &g) || !errors.As(wantErr, &w) || *g != *w {
+				t.Fatalf("decodeObject(%q) error %#v, the decoder's %#v", data, gotErr, wantErr)
+			}
+			return
+		}
+		if len(got.fields) != len(want.fields) {
+			t.Fatalf("decodeObject(%q) fields %q, the decoder's %q", data, got.fields, want.fields)
+		}
+		for k, v := range want.fields {
+			if string(got.fields[k]) != string(v) {
+				t.Fatalf("decodeObject(%q) field %s = %q, the decoder's %q", data, k, got.fields[k], v)
+			}
+			if v[0] != '[' {
+				continue
+			}
+			var elems []json.RawMessage
+			if err := json.Unmarshal(v, &elems); err != nil {
+				t.Fatalf("field %s = %q: %v", k, v, err)
+			}
+			list, ok, err := got.list(k)
+			if !ok || err != nil || len(list) != len(elems) {
+				t.Fatalf("list(%q) = %q, %v; want %d elements", v, list, err, len(elems))
+			}
+			for i, e := range elems {
+				if string(list[i]) != string(bytes.TrimSpace(e)) {
+					t.Fatalf("list(%q)[%d] = %q, want %q", v, i, list[i], bytes.TrimSpace(e))
+				}
+			}
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/webhookd/webhookd"
@@ -62,4 +63,29 @@ func FuzzParseBatchPublish(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseBatchPublish measures the parse of a POST
+// /events:batchPublish body of 100 events like `webhookd bench` sends, per
+// event.
+//
+//	go test -run '^$' -bench ParseBatchPublish -benchmem ./api
+func BenchmarkParseBatchPublish(b *testing.B) {
+	s := &Server{cfg: Config{}.withDefaults()}
+	s.cfg.URIPolicy.AllowHTTP = true // the bench's receivers are on loopback
+	for _, tc := range []struct{ name, event string }{
+		{"static", `{"type":"batch.succeeded","data":{"id":"batches/bench-12345","output_file_uri":"files/bench-12345-results.jsonl","error_count":0}}`},
+		{"dynamic", `{"type":"batch.succeeded","data":{"id":"batches/bench-12345","output_file_uri":"files/bench-12345-results.jsonl","error_count":0},"webhook_config":{"uris":["http://127.0.0.1:40000/hook"],"user_metadata":{"run":"bench"}}}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			body := []byte(`{"events":[` + strings.Repeat(tc.event+",", 99) + tc.event + `]}`)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.parseBatchPublish(body, "prj_bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/event")
+		})
+	}
 }
