@@ -329,15 +329,31 @@ func (ds *destinations) later(key string, now time.Time) time.Time {
 // could take them: a fast destination's deferrals come back within
 // milliseconds, while a thousand claims for a hanging one are spread over
 // minutes instead of all being claimed, and deferred, again and again — the
-// churn that would delay every other destination's claims.
+// churn that would delay every other destination's claims. Deferrals
+// spaced gridAbove or wider come due on deferralGrid.
 func (ds *destinations) spread(d *destination, from, now time.Time) time.Time {
 	step := min(max(d.pace(now)/time.Duration(ds.limit), minStep), ds.maxStep)
 	if d.horizon.After(from) {
 		from = d.horizon
 	}
 	d.horizon = from.Add(step)
+	if step >= gridAbove {
+		return d.horizon.Add(deferralGrid - 1).Truncate(deferralGrid)
+	}
 	return d.horizon
 }
+
+// The deferred claims of a slow or hanging destination (spaced gridAbove or
+// wider) come due on a grid of deferralGrid, up to that much later than
+// their spacing says, so that those due together are taken back by one
+// claim, a write transaction, instead of one claim each. The spacing still
+// sets how many come back per second. Beside a hanging destination, the
+// trickle of one-row claims (400 in a 10 s run at 500 events/s) raised
+// PostgreSQL's p99 by 29%; on the grid there are about 120.
+const (
+	gridAbove    = 5 * time.Millisecond
+	deferralGrid = 100 * time.Millisecond
+)
 
 // finish ends an attempt admitted by acquire and applies its verdict to the
 // circuit; took is the attempt's duration (zero when nothing was sent).

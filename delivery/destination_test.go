@@ -376,3 +376,38 @@ func TestQueueKeepsTheRoomItGave(t *testing.T) {
 		t.Errorf("room with 200 queued at a limit of 66 = %d, want 0", got)
 	}
 }
+
+// TestDeferralsComeDueTogether: the deferrals of a slow destination, spaced
+// 25ms apart, come due on the 100ms grid, so that one claim takes back
+// those due together; a fast destination's keep their spacing.
+func TestDeferralsComeDueTogether(t *testing.T) {
+	t.Parallel()
+	const key = "https://a.test:443"
+	for _, tt := range []struct {
+		name    string
+		latency time.Duration
+		want    []time.Duration // due times after dt0
+	}{
+		{"slow: 100ms/4 apart", 100 * time.Millisecond, []time.Duration{100, 100, 100, 100, 200} /* ms */},
+		{"fast: 2ms/4 apart", 2 * time.Millisecond, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ds := newDestinations(4, BreakerConfig{}.withDefaults(), time.Second, 0, 0)
+			for range 4 {
+				admit(ds, key, dt0)
+			}
+			done(ds, key, verdictHealthy, tt.latency, dt0)
+			admit(ds, key, dt0)
+			for i := range 5 {
+				_, at := admit(ds, key, dt0)
+				want := dt0.Add(time.Duration(i+1) * tt.latency / 4) // the spacing alone
+				if tt.want != nil {
+					want = dt0.Add(tt.want[i] * time.Millisecond)
+				}
+				if !at.Equal(want) {
+					t.Errorf("deferral %d due at +%v, want +%v", i+1, at.Sub(dt0), want.Sub(dt0))
+				}
+			}
+		})
+	}
+}
