@@ -185,6 +185,7 @@ type Engine struct {
 	freed   chan struct{} // a worker slot was released
 	running atomic.Bool
 	busy    atomic.Int64 // attempts in flight
+	ended   atomic.Int64 // attempts ended (and queued claims dropped), ever: the queues' drain
 	hand    handOffs
 }
 
@@ -276,6 +277,26 @@ func (e *Engine) Run(ctx context.Context) error {
 // after a batch that filled a destination's slots.
 const saturatedWait = 10 * time.Millisecond
 
+// wholeBatchWait is how long the claim loop may wait for the queues to free
+// room for a whole claim batch, and drainWindow the shortest time over which
+// it measures how fast they free it (see claimLoop's small).
+const (
+	wholeBatchWait = 50 * time.Millisecond
+	drainWindow    = 10 * time.Millisecond
+)
+
+// tooSmall says whether a claim of limit rows is not worth making yet, with
+// queued claims waiting in the queues, which free drain places a second.
+func tooSmall(limit, minBatch, batch, queued int, drain float64) bool {
+	switch {
+	case limit < minBatch:
+		return true
+	case limit >= batch || queued < batch:
+		return false
+	}
+	return float64(batch-limit) <= drain*wholeBatchWait.Seconds()
+}
+
 // claimLoop claims due deliveries and starts their attempts until ctx ends.
 // It claims the next batch only when every claim of the last one has been
 // handed to a worker (or settled without one), so a claim waits for a worker
@@ -299,13 +320,28 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 	poll := time.NewTimer(e.cfg.PollInterval)
 	defer poll.Stop()
 	minBatch := max(e.cfg.BatchSize/4, 1)
+	// drain is how many claims leave the queues per second (attempts
+	// ending), measured over at least drainWindow.
+	var (
+		drain      float64
+		drainN     int64
+		drainSince = e.cfg.Clock.Now()
+	)
 	// small says whether a claim of limit is not worth making yet: below
 	// minBatch, or below a whole batch while the queues still hold a
-	// batch's worth of work. Each claim is a write transaction, and a
-	// claim made the moment a quarter batch of room frees up, behind a
-	// deep queue, costs the same for a quarter of the rows.
+	// batch's worth of work and drain fast enough to free the rest of the
+	// batch within wholeBatchWait. Each claim is a write transaction, and a
+	// claim made the moment a quarter batch of room frees up, behind a deep
+	// queue, costs the same for a quarter of the rows; behind a slow
+	// destination's queue, waiting for a whole batch would delay the claims
+	// of others for as long as it takes that destination to take it.
 	small := func(limit int) bool {
-		return limit < minBatch || limit < e.cfg.BatchSize && e.dests.queuedTotal() >= e.cfg.BatchSize
+		if now := e.cfg.Clock.Now(); now.Sub(drainSince) >= drainWindow {
+			n := e.ended.Load()
+			drain = float64(n-drainN) / now.Sub(drainSince).Seconds()
+			drainN, drainSince = n, now
+		}
+		return tooSmall(limit, minBatch, e.cfg.BatchSize, e.dests.queuedTotal(), drain)
 	}
 	saturated := false // the last batch filled a destination's slots
 	waiting := false   // the poll timer is set for the current wait
@@ -475,6 +511,7 @@ func (e *Engine) work(runCtx, attemptCtx context.Context, key string, c *webhook
 		for {
 			now := e.cfg.Clock.Now()
 			next, put := e.dests.finish(key, v, took, now, runCtx.Err() != nil)
+			e.ended.Add(1)
 			for _, p := range put {
 				r := e.deferral(p.Claim, now)
 				r.NextAttemptTime = p.At
