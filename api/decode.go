@@ -92,12 +92,8 @@ func scanObject(path string, data []byte, sch schema) (o *object, ok bool, err e
 	if data[i] != '{' {
 		return nil, false, nil
 	}
-	what := "The request body"
-	if path != "" {
-		what = path
-	}
 	o = &object{path: path, fields: make(map[string]json.RawMessage, len(sch.fields))}
-	var spelled []string // name, key, name, key, …: the members so far
+	var spelled []string
 	for i = skipSpace(data, i+1); data[i] != '}'; {
 		end := stringEnd(data, i)
 		key := jsonKey(data[i:end])
@@ -107,27 +103,9 @@ func scanObject(path string, data []byte, sch schema) (o *object, ok bool, err e
 		if i = skipSpace(data, end); data[i] == ',' {
 			i = skipSpace(data, i+1)
 		}
-		name := snakeCase(key)
-		field := o.qualify(name)
-		for j := 0; j < len(spelled); j += 2 {
-			if spelled[j] == name {
-				return nil, true, webhookd.FieldErrorf(field, "%s is given more than once (as %q and %q).", field, spelled[j+1], key)
-			}
+		if err := o.add(sch, &spelled, key, raw); err != nil {
+			return nil, true, err
 		}
-		spelled = append(spelled, name, key)
-		switch {
-		case slices.Contains(sch.fields, name):
-		case slices.Contains(sch.ignored, name):
-			continue
-		case key == "":
-			return nil, true, webhookd.FieldErrorf(fieldOr(path, "body"), "%s has a field with an empty name.", what)
-		default:
-			return nil, true, webhookd.FieldErrorf(o.qualify(key), "Unknown field %q in %s.", key, fieldOr(path, "the request body"))
-		}
-		if string(raw) == "null" {
-			continue
-		}
-		o.fields[name] = raw
 	}
 	return o, true, nil
 }
@@ -202,9 +180,9 @@ func jsonKey(lit []byte) string {
 
 // decodeObjectStream is decodeObject with a json.Decoder, for any input.
 func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
-	what, in := "The request body", "the request body"
+	what := "The request body"
 	if path != "" {
-		what, in = path, path
+		what = path
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
@@ -215,7 +193,7 @@ func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
 		return nil, webhookd.FieldErrorf(fieldOr(path, "body"), "%s must be a JSON object.", what)
 	}
 	o := &object{path: path, fields: map[string]json.RawMessage{}}
-	spelled := map[string]string{}
+	var spelled []string
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -226,26 +204,9 @@ func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, syntaxError(path, what, err)
 		}
-		raw = bytes.TrimSpace(raw)
-		name := snakeCase(key)
-		field := o.qualify(name)
-		if first, dup := spelled[name]; dup {
-			return nil, webhookd.FieldErrorf(field, "%s is given more than once (as %q and %q).", field, first, key)
+		if err := o.add(sch, &spelled, key, bytes.TrimSpace(raw)); err != nil {
+			return nil, err
 		}
-		spelled[name] = key
-		switch {
-		case slices.Contains(sch.fields, name):
-		case slices.Contains(sch.ignored, name):
-			continue
-		case key == "":
-			return nil, webhookd.FieldErrorf(fieldOr(path, "body"), "%s has a field with an empty name.", what)
-		default:
-			return nil, webhookd.FieldErrorf(o.qualify(key), "Unknown field %q in %s.", key, in)
-		}
-		if string(raw) == "null" {
-			continue
-		}
-		o.fields[name] = raw
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, syntaxError(path, what, err)
@@ -254,6 +215,36 @@ func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
 		return nil, webhookd.FieldErrorf(fieldOr(path, "body"), "%s must hold a single JSON object; found more data after it.", what)
 	}
 	return o, nil
+}
+
+// add puts the member key: raw (trimmed) of an object of sch into o, as
+// both decoders read it: a key given twice, in either spelling, an empty or
+// unknown key are errors; ignored keys and nulls are dropped. spelled holds
+// the members so far, as name, key, name, key, ….
+func (o *object) add(sch schema, spelled *[]string, key string, raw json.RawMessage) error {
+	name := snakeCase(key)
+	field := o.qualify(name)
+	for j := 0; j < len(*spelled); j += 2 {
+		if (*spelled)[j] == name {
+			return webhookd.FieldErrorf(field, "%s is given more than once (as %q and %q).", field, (*spelled)[j+1], key)
+		}
+	}
+	*spelled = append(*spelled, name, key)
+	switch {
+	case slices.Contains(sch.fields, name):
+	case slices.Contains(sch.ignored, name):
+		return nil
+	case key == "" && o.path == "":
+		return webhookd.FieldErrorf("body", "The request body has a field with an empty name.")
+	case key == "":
+		return webhookd.FieldErrorf(o.path, "%s has a field with an empty name.", o.path)
+	default:
+		return webhookd.FieldErrorf(o.qualify(key), "Unknown field %q in %s.", key, fieldOr(o.path, "the request body"))
+	}
+	if string(raw) != "null" {
+		o.fields[name] = raw
+	}
+	return nil
 }
 
 func syntaxError(path, what string, err error) error {
