@@ -171,7 +171,7 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 			// would only delay the claims of others. Spread it out.
 			return deferred, ds.spread(d, now, now)
 		}
-		if c != nil && len(d.queue) < max(ds.queueLimit(d, now), d.allowance) && ds.queued < ds.totalCap {
+		if c != nil && len(d.queue) < ds.queueRoom(d, now) && ds.queued < ds.totalCap {
 			d.queue = append(d.queue, c)
 			ds.queued++
 			return queued, time.Time{}
@@ -219,6 +219,12 @@ func (ds *destinations) queueLimit(d *destination, now time.Time) int {
 	}
 	n := int64(ds.limit) * int64(queueHorizon) / int64(d.pace(now))
 	return int(min(max(n, int64(ds.queueCap)), int64(ds.totalCap)))
+}
+
+// queueRoom is how many claims d's queue takes at now: its limit, or the
+// limit room last counted on for it when that is higher (allowance).
+func (ds *destinations) queueRoom(d *destination, now time.Time) int {
+	return max(ds.queueLimit(d, now), d.allowance)
 }
 
 // stalled says whether d is not known to keep its pace: it is hanging, or
@@ -299,7 +305,7 @@ func (ds *destinations) ownRoomLocked(d *destination, now time.Time) int {
 	if d == nil {
 		return ds.limit + ds.queueCap
 	}
-	return max(ds.limit-d.inflight, 0) + max(max(ds.queueLimit(d, now), d.allowance)-len(d.queue), 0)
+	return max(ds.limit-d.inflight, 0) + max(ds.queueRoom(d, now)-len(d.queue), 0)
 }
 
 // putOffAfter is how long a destination's attempts must have stopped ending

@@ -343,6 +343,8 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 		}
 		return tooSmall(limit, minBatch, e.cfg.BatchSize, e.dests.queuedTotal(), drain)
 	}
+	// nextLimit is the size of the next claim, if made now.
+	nextLimit := func() int { return min(e.cfg.BatchSize, e.claimRoom()) }
 	saturated := false // the last batch filled a destination's slots
 	waiting := false   // the poll timer is set for the current wait
 	short := false     // … and the wait is the short one after a saturating batch
@@ -357,14 +359,14 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 		if ctx.Err() != nil || !handed() {
 			return
 		}
-		limit := min(e.cfg.BatchSize, e.claimRoom())
-		if saturated || small(limit) {
+		limit := nextLimit()
+		if tooFew := small(limit); saturated || tooFew {
 			if !waiting {
 				// With room, the wait after a saturating batch is short:
 				// the destination that filled up may be one that never
 				// answers, and the next batch may be for others.
 				wait := e.cfg.PollInterval
-				if short = !small(limit); short {
+				if short = !tooFew; short {
 					wait = min(wait, saturatedWait)
 				}
 				poll.Reset(wait)
@@ -376,7 +378,7 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 			case <-e.hand.ready:
 				continue // dispatch them, and wait on until the same deadline
 			case <-e.freed:
-				if limit = min(e.cfg.BatchSize, e.claimRoom()); small(limit) {
+				if limit = nextLimit(); small(limit) {
 					continue // still no room: wait on, until the same poll deadline
 				}
 			case <-poll.C:
@@ -385,7 +387,7 @@ func (e *Engine) claimLoop(ctx, attemptCtx context.Context, results chan<- webho
 				// of one destination's claims while others wait in the
 				// store. Not after the short wait: a claim beyond the
 				// room would only be written back.
-				if limit = min(e.cfg.BatchSize, e.claimRoom()); small(limit) {
+				if limit = nextLimit(); small(limit) {
 					if short {
 						waiting, saturated = false, false
 						continue
