@@ -450,8 +450,7 @@ type routeCache map[[2]string][]target
 func (s *Store) route(ctx context.Context, tx routeQuerier, ne webhookd.NewEvent, now time.Time, routes routeCache) ([]target, error) {
 	switch {
 	case ne.OnlyWebhookID != "":
-		rows, _ := tx.Query(ctx, `SELECT w.id, w.uri, w.state, `+secretsColumns+`
-			FROM webhooks w `+secretsJoin("$3")+`
+		rows, _ := tx.Query(ctx, targetSelect+`
 			WHERE w.project_id = $1 AND w.id = $2`, ne.ProjectID, ne.OnlyWebhookID, now)
 		t, err := pgx.CollectExactlyOneRow(rows, scanTarget)
 		if err != nil {
@@ -475,8 +474,7 @@ func (s *Store) route(ctx context.Context, tx routeQuerier, ne webhookd.NewEvent
 		if ts, ok := routes[key]; ok {
 			return ts, nil
 		}
-		rows, _ := tx.Query(ctx, `SELECT w.id, w.uri, w.state, `+secretsColumns+`
-			FROM webhooks w `+secretsJoin("$3")+`
+		rows, _ := tx.Query(ctx, targetSelect+`
 			WHERE w.project_id = $1 AND w.state = 'enabled' AND $2 = ANY (w.subscribed_events)
 			ORDER BY w.create_time, w.id`, ne.ProjectID, ne.Type, now)
 		ts, err := pgx.CollectRows(rows, scanTarget)
@@ -486,6 +484,11 @@ func (s *Store) route(ctx context.Context, tx routeQuerier, ne webhookd.NewEvent
 		return ts, err
 	}
 }
+
+// targetSelect reads static targets (see scanTarget), with the secrets live
+// at $3; the caller adds the WHERE clause, with $1 and $2.
+var targetSelect = `SELECT w.id, w.uri, w.state, ` + secretsColumns + `
+	FROM webhooks w ` + secretsJoin("$3")
 
 // scanTarget reads a static target: id, uri, state and secretsColumns.
 func scanTarget(row pgx.CollectableRow) (target, error) {
