@@ -118,9 +118,6 @@ type sender struct {
 }
 
 func newSender(rt http.RoundTripper, sealer *signing.Sealer, jwt JWTSigner, issuer string, timeout time.Duration, allowHTTP bool) *sender {
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
 	return &sender{
 		rt:        rt,
 		sealer:    sealer,
