@@ -103,9 +103,11 @@ func scanObject(path string, data []byte, sch schema) (o *object, ok bool, err e
 		if i = skipSpace(data, end); data[i] == ',' {
 			i = skipSpace(data, i+1)
 		}
-		if err := o.add(sch, &spelled, key, raw); err != nil {
+		name, err := o.add(sch, spelled, key, raw)
+		if err != nil {
 			return nil, true, err
 		}
+		spelled = append(spelled, name, key)
 	}
 	return o, true, nil
 }
@@ -204,9 +206,11 @@ func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, syntaxError(path, what, err)
 		}
-		if err := o.add(sch, &spelled, key, bytes.TrimSpace(raw)); err != nil {
+		name, err := o.add(sch, spelled, key, bytes.TrimSpace(raw))
+		if err != nil {
 			return nil, err
 		}
+		spelled = append(spelled, name, key)
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, syntaxError(path, what, err)
@@ -220,31 +224,31 @@ func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
 // add puts the member key: raw (trimmed) of an object of sch into o, as
 // both decoders read it: a key given twice, in either spelling, an empty or
 // unknown key are errors; ignored keys and nulls are dropped. spelled holds
-// the members so far, as name, key, name, key, ….
-func (o *object) add(sch schema, spelled *[]string, key string, raw json.RawMessage) error {
+// the members before it, as name, key, name, key, …; add returns key's name,
+// for the caller to append with key.
+func (o *object) add(sch schema, spelled []string, key string, raw json.RawMessage) (string, error) {
 	name := snakeCase(key)
 	field := o.qualify(name)
-	for j := 0; j < len(*spelled); j += 2 {
-		if (*spelled)[j] == name {
-			return webhookd.FieldErrorf(field, "%s is given more than once (as %q and %q).", field, (*spelled)[j+1], key)
+	for j := 0; j < len(spelled); j += 2 {
+		if spelled[j] == name {
+			return "", webhookd.FieldErrorf(field, "%s is given more than once (as %q and %q).", field, spelled[j+1], key)
 		}
 	}
-	*spelled = append(*spelled, name, key)
 	switch {
 	case slices.Contains(sch.fields, name):
 	case slices.Contains(sch.ignored, name):
-		return nil
+		return name, nil
 	case key == "" && o.path == "":
-		return webhookd.FieldErrorf("body", "The request body has a field with an empty name.")
+		return "", webhookd.FieldErrorf("body", "The request body has a field with an empty name.")
 	case key == "":
-		return webhookd.FieldErrorf(o.path, "%s has a field with an empty name.", o.path)
+		return "", webhookd.FieldErrorf(o.path, "%s has a field with an empty name.", o.path)
 	default:
-		return webhookd.FieldErrorf(o.qualify(key), "Unknown field %q in %s.", key, fieldOr(o.path, "the request body"))
+		return "", webhookd.FieldErrorf(o.qualify(key), "Unknown field %q in %s.", key, fieldOr(o.path, "the request body"))
 	}
 	if string(raw) != "null" {
 		o.fields[name] = raw
 	}
-	return nil
+	return name, nil
 }
 
 func syntaxError(path, what string, err error) error {

@@ -69,6 +69,7 @@ func publishedToJSON(ev *webhookd.Event, created bool, ne webhookd.NewEvent) (ev
 	return eventWithData(ev, ne.Data), nil
 }
 
+// eventWithData is the JSON of ev, with data as its data.
 func eventWithData(ev *webhookd.Event, data json.RawMessage) eventJSON {
 	out := eventJSON{
 		ID:             ev.ID,
