@@ -372,6 +372,15 @@ func scanAttempt(sc scanner) (*webhookd.Attempt, error) {
 	return &a, nil
 }
 
+// sqlListAttempts reads a delivery's attempts: those in attempts, and the
+// last one, which its row holds (migration 0005), numbered after them.
+const sqlListAttempts = `SELECT ` + attemptColumns + ` FROM attempts WHERE delivery_id = ?1
+UNION ALL
+SELECT last_attempt_id, id, (SELECT count(*) FROM attempts WHERE delivery_id = ?1) + 1,
+    last_attempt_time, last_status_code, last_latency_ns, last_attempt_error, last_response_body
+FROM deliveries WHERE id = ?1 AND last_attempt_id <> ''
+ORDER BY number`
+
 // ListAttempts returns a delivery's attempts, oldest first.
 func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]*webhookd.Attempt, error) {
 	var as []*webhookd.Attempt
@@ -381,8 +390,7 @@ func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) 
 		if err != nil {
 			return notFound(err, "Delivery", "list attempts")
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+attemptColumns+` FROM attempts
-			WHERE delivery_id = ? ORDER BY number`, deliveryID)
+		rows, err := tx.QueryContext(ctx, sqlListAttempts, deliveryID)
 		if err != nil {
 			return fmt.Errorf("sqlite: list attempts: %w", err)
 		}

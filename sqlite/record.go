@@ -10,7 +10,8 @@ import (
 )
 
 // recordRow is one result as sqlRecordRow binds it. Nil fields are NULL:
-// "leave the column".
+// "leave the column". The last four are the result's attempt, which the
+// delivery's row holds from now on.
 type recordRow struct {
 	ID        string
 	Token     string
@@ -20,29 +21,25 @@ type recordRow struct {
 	At        *int64
 	Status    *int
 	Error     *string
+
+	AttemptID    *string
+	Latency      *int64
+	AttemptError *string
+	Body         *string
 }
 
 // appendArgs appends r's values in sqlRecordRow's order.
 func (r *recordRow) appendArgs(args []any) []any {
-	return append(args, r.ID, r.Token, r.State, r.Attempted, r.Next, r.At, r.Status, r.Error)
+	return append(args, r.ID, r.Token, r.State, r.Attempted, r.Next, r.At, r.Status, r.Error,
+		r.AttemptID, r.Latency, r.AttemptError, r.Body)
 }
 
-// appendAttemptArgs appends the values of r's attempt in sqlAttemptRow's
-// order.
-func appendAttemptArgs(args []any, r webhookd.Result) []any {
-	at := r.Attempt
-	id := at.ID
-	if id == "" {
-		id = webhookd.NewSortableID(webhookd.PrefixAttempt, at.Time)
-	}
-	return append(args, id, r.DeliveryID, r.LeaseToken, micros(at.Time), at.StatusCode, int64(at.Latency), at.Error, at.ResponseBody)
-}
-
-// RecordResults applies a batch of results in one transaction: the attempts,
-// then the deliveries, a few statements each (see multiRow), then, in result
-// order, the webhooks' failing runs. A delivery with results of several
-// claims in the batch takes the one holding its lease (see
-// webhookd.OnePerDelivery).
+// RecordResults applies a batch of results in one transaction: the
+// deliveries, a few statements for the batch (see multiRow), then, in result
+// order, the webhooks' failing runs. Each attempt goes onto its delivery's
+// row; the attempt the row held before moves to attempts (migration 0005).
+// A delivery with results of several claims in the batch takes the one
+// holding its lease (see webhookd.OnePerDelivery).
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
 	if len(results) == 0 {
 		return nil
@@ -58,30 +55,16 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 			return nil // every result was a stale claim's
 		}
 		rows := make([]recordRow, len(batch))
-		var attempted []webhookd.Result // the results with an attempt
 		for i, r := range batch {
 			if rows[i], err = newRecordRow(r); err != nil {
 				return err
 			}
-			if r.Attempt != nil {
-				attempted = append(attempted, r)
-			}
 		}
 		now := micros(s.now())
-		// The attempts first: they are inserted under the leases that the
-		// update then clears.
-		next := 0
-		err = execRows(ctx, tx, s.stmts.attempts, len(attempted), func(args []any) []any {
-			next++
-			return appendAttemptArgs(args, attempted[next-1])
-		})
-		if err != nil {
-			return fmt.Errorf("sqlite: record results: attempts: %w", err)
-		}
 
 		type applied struct{ kind, webhookID string }
 		done := make(map[string]*applied, len(rows))
-		next = 0
+		next := 0
 		err = forRows(s.stmts.record, len(rows), []any{now}, func(args []any) []any {
 			next++
 			return rows[next-1].appendArgs(args)
@@ -160,8 +143,13 @@ func newRecordRow(r webhookd.Result) (recordRow, error) {
 		return row, webhookd.Errorf(webhookd.EINVALID, "delivery %s: unknown outcome %q", r.DeliveryID, r.Outcome)
 	}
 	if a := r.Attempt; a != nil {
-		at := micros(a.Time)
+		at, latency := micros(a.Time), int64(a.Latency)
+		id := a.ID
+		if id == "" {
+			id = webhookd.NewSortableID(webhookd.PrefixAttempt, a.Time)
+		}
 		row.Attempted, row.At, row.Status, row.Error = 1, &at, &a.StatusCode, &a.Error
+		row.AttemptID, row.Latency, row.AttemptError, row.Body = &id, &latency, &a.Error, &a.ResponseBody
 	} else if r.Error != "" {
 		row.Error = &r.Error
 	}

@@ -61,7 +61,10 @@ RETURNING ` + deliveryColumns
 	// result whose lease ended (and was claimed again), or whose delivery
 	// was retried, failed by a webhook deletion or already recorded, matches
 	// no row. NULL values leave a column as it is. ?1 is the time of the
-	// update; a row is (id, token, state, attempted, next, at, status, error).
+	// update; a row is (id, token, state, attempted, next, at, status, error,
+	// attempt_id, latency, attempt_error, body), the last four the attempt's
+	// that the row now holds (see migration 0005: the one it held before
+	// moves to attempts by trigger).
 	sqlRecordHead = `
 UPDATE deliveries SET
     state              = r.state,
@@ -72,32 +75,21 @@ UPDATE deliveries SET
     last_attempt_time  = coalesce(r.at, last_attempt_time),
     last_status_code   = coalesce(r.status, last_status_code),
     last_error         = coalesce(r.error, last_error),
+    last_attempt_id    = coalesce(r.attempt_id, last_attempt_id),
+    last_latency_ns    = coalesce(r.latency, last_latency_ns),
+    last_attempt_error = coalesce(r.attempt_error, last_attempt_error),
+    last_response_body = coalesce(r.body, last_response_body),
     update_time        = ?1
 FROM (
     SELECT column1 AS id, column2 AS token, column3 AS state, column4 AS attempted,
-        column5 AS next, column6 AS at, column7 AS status, column8 AS error
+        column5 AS next, column6 AS at, column7 AS status, column8 AS error,
+        column9 AS attempt_id, column10 AS latency, column11 AS attempt_error, column12 AS body
     FROM (VALUES `
-	sqlRecordRow  = `(?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlRecordRow  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlRecordTail = `)
 ) AS r
 WHERE deliveries.id = r.id AND deliveries.state = 'pending' AND deliveries.lease_token = r.token AND r.token <> ''
 RETURNING deliveries.id, deliveries.kind, deliveries.webhook_id`
-
-	// sqlAttempt* insert the attempts of a batch of results, each only
-	// under its lease as sqlRecord* checks it, so they run first. A row is
-	// (id, delivery_id, token, time, status_code, latency_ns, error,
-	// response_body). Attempt numbers count every attempt of the delivery's
-	// life, also across RetryDelivery (which restarts attempt_count for the
-	// retry policy); a batch holds one result per delivery.
-	sqlAttemptHead = `
-INSERT INTO attempts (id, delivery_id, number, time, status_code, latency_ns, error, response_body)
-SELECT v.column1, v.column2, (SELECT count(*) FROM attempts a WHERE a.delivery_id = v.column2) + 1,
-    v.column4, v.column5, v.column6, v.column7, v.column8
-FROM (VALUES `
-	sqlAttemptRow  = `(?, ?, ?, ?, ?, ?, ?, ?)`
-	sqlAttemptTail = `) AS v
-JOIN deliveries d ON d.id = v.column2
-WHERE d.state = 'pending' AND d.lease_token = v.column3 AND v.column3 <> ''`
 
 	// sqlWebhookFailed starts or continues a webhook's failing run, and
 	// disables an enabled webhook whose run has lasted :disable_after.
@@ -133,8 +125,8 @@ type statements struct {
 	claimEvents, claimWebhooks                               *sql.Stmt
 	// handOffWebhooks is claimWebhooks on the writer, for the publish
 	// transactions that hand deliveries off (see Store.fillHandOff).
-	handOffWebhooks                      *sql.Stmt
-	record, attempts, events, deliveries *multiRow
+	handOffWebhooks            *sql.Stmt
+	record, events, deliveries *multiRow
 }
 
 func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
@@ -144,7 +136,6 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 		head, row, tail string
 	}{
 		{&st.record, sqlRecordHead, sqlRecordRow, sqlRecordTail},
-		{&st.attempts, sqlAttemptHead, sqlAttemptRow, sqlAttemptTail},
 		{&st.events, sqlInsertEventsHead, sqlInsertEventsRow, ""},
 		{&st.deliveries, sqlInsertDeliveriesHead, sqlInsertDeliveriesRow, ""},
 	} {
@@ -187,6 +178,6 @@ func (st *statements) close() error {
 			errs = append(errs, s.Close())
 		}
 	}
-	errs = append(errs, st.record.close(), st.attempts.close(), st.events.close(), st.deliveries.close())
+	errs = append(errs, st.record.close(), st.events.close(), st.deliveries.close())
 	return errors.Join(errs...)
 }
