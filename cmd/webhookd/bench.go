@@ -309,10 +309,10 @@ func (r *benchResult) print(w io.Writer) {
 	fmt.Fprintf(tw, "webhookd deliveries\t%d\t%.2f\t%.0f\t%.2f\t\n", r.delivered, r.elapsed.Seconds(), r.deliveriesPerSecond(), ratio(r.deliveriesPerSecond(), raw))
 	_ = tw.Flush()
 	l := r.latency
-	fmt.Fprintf(w, "event-to-receipt latency (ms, %d deliveries): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n",
+	fmt.Fprintf(w, "event-to-receipt latency (ms, %d deliveries): p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n",
 		l.Count, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
 	pl := r.publish.Latency
-	fmt.Fprintf(w, "publish call latency (ms, %d calls): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n",
+	fmt.Fprintf(w, "publish call latency (ms, %d calls): p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n",
 		pl.Count, ms(pl.P50), ms(pl.P95), ms(pl.P99), ms(pl.Max))
 	fmt.Fprintf(w, "checks: expected %d, delivered %d, missing %d, duplicates %d, rejected signatures %d, publish errors %d",
 		r.expected, r.delivered, r.expected-r.delivered, r.dup, r.rejected, r.publish.Failed)
@@ -326,7 +326,7 @@ func (r *benchResult) print(w io.Writer) {
 	if o.scenario == scenarioRS256 {
 		fmt.Fprintf(w, "RS256: deliveries/s ÷ signing/s = %.2f\n", ratio(r.deliveriesPerSecond(), r.signRate()))
 	}
-	fmt.Fprintf(w, "result deliveries_per_s=%.0f raw_per_s=%.0f ratio=%.2f p50_ms=%.1f p99_ms=%.1f accepted_per_s=%.0f",
+	fmt.Fprintf(w, "result deliveries_per_s=%.0f raw_per_s=%.0f ratio=%.2f p50_ms=%.2f p99_ms=%.2f accepted_per_s=%.0f",
 		r.deliveriesPerSecond(), raw, ratio(r.deliveriesPerSecond(), raw),
 		ms(l.P50), ms(l.P99), r.publish.PerSecond())
 	if o.scenario == scenarioRS256 {
