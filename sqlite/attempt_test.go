@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,21 +15,7 @@ import (
 func TestLastAttemptOnTheRow(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "a.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	p := &webhookd.Project{Name: "p"}
-	if err := s.CreateProject(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	w := &webhookd.Webhook{ProjectID: p.ID, URI: "https://example.com/h", State: webhookd.WebhookEnabled,
-		SubscribedEvents: []string{webhookd.EventBatchSucceeded},
-		Secrets:          []webhookd.SigningSecret{{Sealed: []byte("sealed"), Truncated: "whsec_x..."}}}
-	if err := s.CreateWebhook(ctx, w); err != nil {
-		t.Fatal(err)
-	}
+	s, p := openWithWebhook(t)
 	e, _, err := s.PublishEvent(ctx, webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)

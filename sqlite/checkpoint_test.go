@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,20 +17,9 @@ import (
 func TestCheckpointRoundsEndOffTheWriter(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "c.db")
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	p := &webhookd.Project{Name: "p"}
-	if err := s.CreateProject(ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	w := &webhookd.Webhook{ProjectID: p.ID, URI: "https://example.com/h", State: webhookd.WebhookEnabled,
-		SubscribedEvents: []string{webhookd.EventBatchSucceeded},
-		Secrets:          []webhookd.SigningSecret{{Sealed: []byte("sealed"), Truncated: "whsec_x..."}}}
-	if err := s.CreateWebhook(ctx, w); err != nil {
+	s, p := openWithWebhook(t)
+	var path string
+	if err := s.reader.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
 		t.Fatal(err)
 	}
 
