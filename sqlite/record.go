@@ -10,8 +10,8 @@ import (
 )
 
 // recordRow is one result as sqlRecordRow binds it. Nil fields are NULL:
-// "leave the column". The last four are the result's attempt, which the
-// delivery's row holds from now on.
+// "leave the column". With an attempt, the delivery's row holds it from now
+// on: AttemptID, Latency and Body beside At, Status and Error.
 type recordRow struct {
 	ID        string
 	Token     string
@@ -22,16 +22,15 @@ type recordRow struct {
 	Status    *int
 	Error     *string
 
-	AttemptID    *string
-	Latency      *int64
-	AttemptError *string
-	Body         *string
+	AttemptID *string
+	Latency   *int64
+	Body      *string
 }
 
 // appendArgs appends r's values in sqlRecordRow's order.
 func (r *recordRow) appendArgs(args []any) []any {
 	return append(args, r.ID, r.Token, r.State, r.Attempted, r.Next, r.At, r.Status, r.Error,
-		r.AttemptID, r.Latency, r.AttemptError, r.Body)
+		r.AttemptID, r.Latency, r.Body)
 }
 
 // RecordResults applies a batch of results in one transaction: the
@@ -149,7 +148,7 @@ func newRecordRow(r webhookd.Result) (recordRow, error) {
 			id = webhookd.NewSortableID(webhookd.PrefixAttempt, a.Time)
 		}
 		row.Attempted, row.At, row.Status, row.Error = 1, &at, &a.StatusCode, &a.Error
-		row.AttemptID, row.Latency, row.AttemptError, row.Body = &id, &latency, &a.Error, &a.ResponseBody
+		row.AttemptID, row.Latency, row.Body = &id, &latency, &a.ResponseBody
 	} else if r.Error != "" {
 		row.Error = &r.Error
 	}

@@ -62,9 +62,9 @@ RETURNING ` + deliveryColumns
 	// was retried, failed by a webhook deletion or already recorded, matches
 	// no row. NULL values leave a column as it is. ?1 is the time of the
 	// update; a row is (id, token, state, attempted, next, at, status, error,
-	// attempt_id, latency, attempt_error, body), the last four the attempt's
-	// that the row now holds (see migration 0005: the one it held before
-	// moves to attempts by trigger).
+	// attempt_id, latency, body). With an attempt_id the row now holds that
+	// attempt (see migration 0005: the one it held before moves to attempts
+	// by trigger), whose time, status and error are at, status and error.
 	sqlRecordHead = `
 UPDATE deliveries SET
     state              = r.state,
@@ -77,15 +77,15 @@ UPDATE deliveries SET
     last_error         = coalesce(r.error, last_error),
     last_attempt_id    = coalesce(r.attempt_id, last_attempt_id),
     last_latency_ns    = coalesce(r.latency, last_latency_ns),
-    last_attempt_error = coalesce(r.attempt_error, last_attempt_error),
+    last_attempt_error = iif(r.attempt_id IS NULL, last_attempt_error, r.error),
     last_response_body = coalesce(r.body, last_response_body),
     update_time        = ?1
 FROM (
     SELECT column1 AS id, column2 AS token, column3 AS state, column4 AS attempted,
         column5 AS next, column6 AS at, column7 AS status, column8 AS error,
-        column9 AS attempt_id, column10 AS latency, column11 AS attempt_error, column12 AS body
+        column9 AS attempt_id, column10 AS latency, column11 AS body
     FROM (VALUES `
-	sqlRecordRow  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlRecordRow  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlRecordTail = `)
 ) AS r
 WHERE deliveries.id = r.id AND deliveries.state = 'pending' AND deliveries.lease_token = r.token AND r.token <> ''
