@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -33,7 +34,7 @@ const (
 	scenarioHMAC    = "hmac"    // static webhooks, HMAC-signed
 	scenarioRS256   = "rs256"   // dynamic webhook_config.uris, RS256 JWTs
 	scenarioFailing = "failing" // static; a share of first attempts fail and are retried
-	scenarioHang    = "hang"    // static; one more destination never answers
+	scenarioHang    = "hang"    // static; one more destination answers, then hangs
 )
 
 // benchEventType is what the benchmark publishes.
@@ -89,8 +90,12 @@ Scenarios:
            also measures this machine's RS256 signing rate
   failing  static; the first attempt of --fail-rate of the messages is
            answered 500 and goes through the retries
-  hang     static; every event also goes to one more destination that
-           never answers (not counted): the others must not slow down
+  hang     static; one more destination that hangs must not slow the
+           others down. Three phases of --events events each: the healthy
+           destinations alone, beside one more (not counted) while it
+           answers, then while it never answers. The result line's
+           figures are the last phase's; hang_vs_alone and
+           hang_vs_answering are its p99 over the first two phases' p99
 
 `)
 		fs.PrintDefaults()
@@ -232,15 +237,54 @@ type benchResult struct {
 	// measured around the webhookd phase like the raw baseline; signRate
 	// is their mean.
 	signBefore, signAfter signResult
-	publish               loadgen.PublishResult
-	expected              int // healthy deliveries expected
-	delivered             int // of those, received and verified
-	elapsed               time.Duration
-	latency               loadgen.Latencies
-	dup                   int
-	rejected              int
-	injected              int
-	wrongFan              int // events whose delivery_count was not the fan-out
+	// phaseResult is the scenario's publish phase, the one the result
+	// line reports.
+	phaseResult
+	// alone and answering are the hang scenario's comparison phases, run
+	// before the hanging one with the same events and destinations: the
+	// healthy destinations alone, then beside the extra destination while
+	// it still answers.
+	alone, answering *phaseResult
+	extraReceived    int // by the extra destination (hang), while it answered
+	dup              int
+	rejected         int
+	injected         int
+}
+
+// phaseResult is one publish phase: events published through the API and
+// their healthy deliveries received, in one block or pooled from several
+// (benchPhases.block adds one, finish summarises).
+type phaseResult struct {
+	name                   string
+	accepted, failed, late int
+	publishing             time.Duration // the publish calls' span, summed over the blocks
+	calls                  loadgen.Latencies
+	expected               int           // healthy deliveries expected
+	delivered              int           // of those, received and verified
+	elapsed                time.Duration // first publish to last receipt, summed over the blocks
+	latency                loadgen.Latencies
+
+	callSample, sample []time.Duration // pooled by block, summarised by finish
+}
+
+func (p *phaseResult) deliveriesPerSecond() float64 { return loadgen.Rate(p.delivered, p.elapsed) }
+func (p *phaseResult) acceptedPerSecond() float64   { return loadgen.Rate(p.accepted, p.publishing) }
+
+// finish summarises the pooled samples.
+func (p *phaseResult) finish() {
+	p.calls, p.latency = loadgen.Summarize(p.callSample), loadgen.Summarize(p.sample)
+	p.callSample, p.sample = nil, nil
+}
+
+// phases are the publish phases in the order they ran.
+func (r *benchResult) phases() []*phaseResult {
+	var ps []*phaseResult
+	for _, p := range []*phaseResult{r.alone, r.answering} {
+		if p != nil {
+			ps = append(ps, p)
+		}
+	}
+	return append(ps, &r.phaseResult)
 }
 
 // signResult is one measurement of the RS256 signing rate.
@@ -248,8 +292,6 @@ type signResult struct {
 	perSecond float64
 	took      time.Duration
 }
-
-func (r *benchResult) deliveriesPerSecond() float64 { return loadgen.Rate(r.delivered, r.elapsed) }
 
 // signRate is the RS256 signing rate around the webhookd phase.
 func (r *benchResult) signRate() float64 {
@@ -305,34 +347,79 @@ func (r *benchResult) print(w io.Writer) {
 			}
 		}
 	}
-	fmt.Fprintf(tw, "publish (accepted)\t%d\t%.2f\t%.0f\t\t\n", r.publish.Accepted, r.publish.Last.Sub(r.publish.First).Seconds(), r.publish.PerSecond())
-	fmt.Fprintf(tw, "webhookd deliveries\t%d\t%.2f\t%.0f\t%.2f\t\n", r.delivered, r.elapsed.Seconds(), r.deliveriesPerSecond(), ratio(r.deliveriesPerSecond(), raw))
+	for _, p := range r.phases() {
+		fmt.Fprintf(tw, "publish (accepted)%s\t%d\t%.2f\t%.0f\t\t\n", p.label(), p.accepted, p.publishing.Seconds(), p.acceptedPerSecond())
+		fmt.Fprintf(tw, "webhookd deliveries%s\t%d\t%.2f\t%.0f\t%.2f\t\n", p.label(), p.delivered, p.elapsed.Seconds(), p.deliveriesPerSecond(), ratio(p.deliveriesPerSecond(), raw))
+	}
 	_ = tw.Flush()
-	l := r.latency
-	fmt.Fprintf(w, "event-to-receipt latency (ms, %d deliveries): p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n",
-		l.Count, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
-	pl := r.publish.Latency
-	fmt.Fprintf(w, "publish call latency (ms, %d calls): p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n",
-		pl.Count, ms(pl.P50), ms(pl.P95), ms(pl.P99), ms(pl.Max))
+	for _, p := range r.phases() {
+		l := p.latency
+		fmt.Fprintf(w, "event-to-receipt latency%s (ms, %d deliveries): p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n",
+			p.label(), l.Count, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+		pl := p.calls
+		fmt.Fprintf(w, "publish call latency%s (ms, %d calls): p50 %.2f  p95 %.2f  p99 %.2f  max %.2f\n",
+			p.label(), pl.Count, ms(pl.P50), ms(pl.P95), ms(pl.P99), ms(pl.Max))
+	}
+	var expected, delivered, failed, late int
+	for _, p := range r.phases() {
+		expected += p.expected
+		delivered += p.delivered
+		failed += p.failed
+		late += p.late
+	}
 	fmt.Fprintf(w, "checks: expected %d, delivered %d, missing %d, duplicates %d, rejected signatures %d, publish errors %d",
-		r.expected, r.delivered, r.expected-r.delivered, r.dup, r.rejected, r.publish.Failed)
+		expected, delivered, expected-delivered, r.dup, r.rejected, failed)
 	if o.scenario == scenarioFailing {
 		fmt.Fprintf(w, ", failed first attempts %d", r.injected)
 	}
+	if r.answering != nil {
+		fmt.Fprintf(w, ", received by the extra destination while it answered %d", r.extraReceived)
+	}
 	if o.rate > 0 {
-		fmt.Fprintf(w, ", late publishes %d", r.publish.Late)
+		fmt.Fprintf(w, ", late publishes %d", late)
 	}
 	fmt.Fprintln(w)
 	if o.scenario == scenarioRS256 {
 		fmt.Fprintf(w, "RS256: deliveries/s ÷ signing/s = %.2f\n", ratio(r.deliveriesPerSecond(), r.signRate()))
 	}
+	if r.alone != nil && r.answering != nil {
+		fmt.Fprintf(w, "hanging destination: p99 %.2f ms; alone %.2f ms (×%.2f); beside it answering %.2f ms (×%.2f)\n",
+			ms(r.latency.P99), ms(r.alone.latency.P99), r.hangVsAlone(), ms(r.answering.latency.P99), r.hangVsAnswering())
+	}
+	l := r.latency
 	fmt.Fprintf(w, "result deliveries_per_s=%.0f raw_per_s=%.0f ratio=%.2f p50_ms=%.2f p99_ms=%.2f accepted_per_s=%.0f",
 		r.deliveriesPerSecond(), raw, ratio(r.deliveriesPerSecond(), raw),
-		ms(l.P50), ms(l.P99), r.publish.PerSecond())
+		ms(l.P50), ms(l.P99), r.acceptedPerSecond())
 	if o.scenario == scenarioRS256 {
 		fmt.Fprintf(w, " sign_per_s=%.0f sign_ratio=%.2f", r.signRate(), ratio(r.deliveriesPerSecond(), r.signRate()))
 	}
+	if r.alone != nil && r.answering != nil {
+		fmt.Fprintf(w, " alone_p99_ms=%.2f answering_p99_ms=%.2f hang_vs_alone=%.2f hang_vs_answering=%.2f",
+			ms(r.alone.latency.P99), ms(r.answering.latency.P99), r.hangVsAlone(), r.hangVsAnswering())
+	}
 	fmt.Fprintln(w)
+}
+
+// label names a phase in the report's rows; the only phase of most
+// scenarios goes unnamed.
+func (p *phaseResult) label() string {
+	if p.name == "" {
+		return ""
+	}
+	return ", " + p.name
+}
+
+// hangVsAlone is the hang scenario's p99 over the p99 of the healthy
+// destinations alone: what one more destination that hangs costs them.
+func (r *benchResult) hangVsAlone() float64 {
+	return ratio(float64(r.latency.P99), float64(r.alone.latency.P99))
+}
+
+// hangVsAnswering is the hang scenario's p99 over the p99 with the same
+// destinations while the extra one answers: what its hanging costs, and
+// nothing else.
+func (r *benchResult) hangVsAnswering() float64 {
+	return ratio(float64(r.latency.P99), float64(r.answering.latency.P99))
 }
 
 func publishMode(o *benchOptions) string {
@@ -358,6 +445,12 @@ type benchSetup struct {
 	rs       *loadgen.RS256Signer
 	webhooks []string // ids, deleted at the end
 	uris     []string // dynamic scenario: webhook_config.uris
+	// extra is the hang scenario's extra destination of this round, while
+	// it is registered: on a server of its own, answering until told to
+	// hang. extras are every round's, and extraHook is extra's webhook.
+	extra     *loadgen.Target
+	extras    []*loadgen.Target
+	extraHook string
 }
 
 // benchRun runs one benchmark. It returns the result whenever there is
@@ -444,54 +537,18 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 	if res.rawBefore, err = runRaw("before"); err != nil {
 		return nil, err
 	}
-	rawReceived := setup.recv.Received()
 
-	// Publish, recording each event's id and the start of its publish call.
-	ids := make([]string, o.events)
-	starts := make([]time.Time, o.events)
-	perEvent := o.fanout
+	run := &benchPhases{o: o, setup: setup, clients: clients, progress: progress}
 	if o.scenario == scenarioHang {
-		perEvent++
-	}
-	var wrongFan sync.Map
-	var published loadgen.Counter
-	res.expected = o.events * o.fanout
-	progress.run("webhookd", func() string {
-		return fmt.Sprintf("published %d/%d, received %d/%d", published.Load(), o.events, setup.recv.Received()-rawReceived, res.expected)
-	})
-	res.publish = loadgen.Publish(ctx, loadgen.PublishConfig{
-		Clients: clients, Count: o.events, Concurrency: o.publishers, Rate: o.rate, Batch: o.batch,
-		Body: func(i int) []byte { return benchBody(i, setup.uris) },
-		OnPublished: func(i int, p loadgen.Published, start time.Time) {
-			ids[i], starts[i] = p.ID, start
-			if p.DeliveryCount != perEvent {
-				wrongFan.Store(i, p.DeliveryCount)
-			}
-		},
-	}, &published)
-	if res.publish.Err != nil {
-		progress.done()
-		return nil, fmt.Errorf("publish: %d failed, first: %w", res.publish.Failed, res.publish.Err)
-	}
-	wrongFan.Range(func(_, _ any) bool { res.wrongFan++; return true })
-	if res.wrongFan > 0 {
-		progress.done()
-		return nil, fmt.Errorf("%d events were routed to a number of destinations other than %d: does the target have other webhooks subscribed to %s? Bench a fresh database", res.wrongFan, perEvent, benchEventType)
-	}
-
-	// Wait until every expected delivery arrived, or max-wait passed.
-	deadline := time.Now().Add(o.maxWait)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for distinct(setup.hooks) < res.expected && time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			progress.done()
-			return nil, ctx.Err()
-		case <-tick.C:
+		if err := run.hang(ctx, res); err != nil {
+			return nil, err
 		}
+	} else {
+		if err := run.block(ctx, &res.phaseResult, o.events, 0, nil, ""); err != nil {
+			return nil, err
+		}
+		res.finish()
 	}
-	progress.done()
 	if res.rawAfter, err = runRaw("after"); err != nil {
 		return nil, err
 	}
@@ -499,41 +556,186 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 		return nil, err
 	}
 
-	var last time.Time
-	sample := make([]time.Duration, 0, res.expected)
-	for _, t := range setup.hooks {
+	targets := setup.hooks
+	for _, t := range setup.extras {
+		targets = append(slices.Clip(targets), t)
+		res.extraReceived += t.Stats().Distinct
+	}
+	for _, t := range targets {
 		st := t.Stats()
 		res.dup += st.Duplicates
 		res.rejected += st.Rejected
 		res.injected += st.Injected
-		for i, id := range ids {
-			at, ok := t.Receipt(id)
-			if !ok {
-				continue
-			}
-			res.delivered++
-			sample = append(sample, at.Sub(starts[i]))
-			if at.After(last) {
-				last = at
-			}
-		}
 		if st.LastReject != nil {
 			logger.Warn("a delivery failed verification", "uri", t.URI, "err", st.LastReject)
 		}
 	}
-	if res.delivered > 0 {
-		res.elapsed = last.Sub(res.publish.First)
-	}
-	res.latency = loadgen.Summarize(sample)
-
 	var errs []error
-	if missing := res.expected - res.delivered; missing > 0 {
-		errs = append(errs, fmt.Errorf("%d of %d deliveries did not arrive within --max-wait %s", missing, res.expected, o.maxWait))
+	for _, p := range res.phases() {
+		if missing := p.expected - p.delivered; missing > 0 {
+			errs = append(errs, fmt.Errorf("%d of %d deliveries%s did not arrive within --max-wait %s", missing, p.expected, p.label(), o.maxWait))
+		}
 	}
 	if res.rejected > 0 {
 		errs = append(errs, fmt.Errorf("%d deliveries failed signature verification", res.rejected))
 	}
 	return res, errors.Join(errs...)
+}
+
+// benchPhases runs the publish phases of one run.
+type benchPhases struct {
+	o        *benchOptions
+	setup    *benchSetup
+	clients  []*loadgen.Client
+	progress *progress
+}
+
+// hangRounds is how many rounds the hang scenario's --events are split
+// into.
+const hangRounds = 5
+
+// hangSettle is the pause after a hanging round: the deleted extra
+// destination's released requests are answered and recorded before the
+// next round's first phase starts.
+const hangSettle = 250 * time.Millisecond
+
+// hang runs the hang scenario: the same destinations alone, beside one more
+// while it answers, and while it hangs, in hangRounds rounds of the three,
+// the phases' samples pooled over the rounds. This machine's speed drifts
+// by a fifth within a minute (rounds 8-10 of issue 6), as much as the
+// difference to measure; short rounds expose the three phases to the same
+// drift. Hanging goes last in a round; then the extra destination's
+// webhook is deleted (its pending deliveries fail) and its held requests
+// are released, so the next round starts without them. Each round's extra
+// destination is a server of its own, so that none inherits the last one's
+// open circuit.
+func (b *benchPhases) hang(ctx context.Context, res *benchResult) error {
+	o := b.o
+	res.alone = &phaseResult{name: "alone"}
+	res.answering = &phaseResult{name: "beside one answering"}
+	res.name = "beside one hanging"
+	rounds := min(hangRounds, o.events)
+	next := 0
+	for k := range rounds {
+		n := o.events / rounds
+		if k < o.events%rounds {
+			n++
+		}
+		round := fmt.Sprintf("round %d/%d, ", k+1, rounds)
+		if err := b.block(ctx, res.alone, n, next, nil, round); err != nil {
+			return err
+		}
+		next += n
+		extra, err := b.setup.addExtra(ctx, o, b.clients[0], k)
+		if err != nil {
+			return err
+		}
+		if err := b.block(ctx, res.answering, n, next, extra, round); err != nil {
+			return err
+		}
+		next += n
+		extra.SetHang(true)
+		if err := b.block(ctx, &res.phaseResult, n, next, nil, round); err != nil {
+			return err
+		}
+		next += n
+		if err := b.setup.dropExtra(ctx, b.clients[0]); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(hangSettle):
+		}
+	}
+	for _, p := range res.phases() {
+		p.finish()
+	}
+	return nil
+}
+
+// block publishes n events (bodies numbered from first, so that each
+// block's differ), waits until their deliveries to the healthy destinations
+// and to also, if not nil, arrived or --max-wait passed, and adds the
+// healthy deliveries to p. A missing delivery is counted, not an error; a
+// failed publish or a wrong fan-out is.
+func (b *benchPhases) block(ctx context.Context, p *phaseResult, n, first int, also *loadgen.Target, round string) error {
+	o, setup := b.o, b.setup
+	wait := setup.hooks
+	if also != nil {
+		wait = append(slices.Clip(wait), also)
+	}
+	perEvent := o.fanout
+	if setup.extra != nil {
+		perEvent++ // the extra destination, answering or not
+	}
+	waitFor := distinct(wait) + n*len(wait)
+	p.expected += n * o.fanout
+
+	// Publish, recording each event's id and the start of its publish call.
+	ids := make([]string, n)
+	starts := make([]time.Time, n)
+	var wrongFan sync.Map
+	var published loadgen.Counter
+	from := setup.recv.Received()
+	b.progress.run("webhookd"+strings.TrimSuffix(", "+round+p.name, ", "), func() string {
+		return fmt.Sprintf("published %d/%d, received %d/%d", published.Load(), n, setup.recv.Received()-from, n*len(wait))
+	})
+	defer b.progress.done()
+	pub := loadgen.Publish(ctx, loadgen.PublishConfig{
+		Clients: b.clients, Count: n, Concurrency: o.publishers, Rate: o.rate, Batch: o.batch,
+		Body: func(i int) []byte { return benchBody(first+i, setup.uris) },
+		OnPublished: func(i int, pp loadgen.Published, start time.Time) {
+			ids[i], starts[i] = pp.ID, start
+			if pp.DeliveryCount != perEvent {
+				wrongFan.Store(i, pp.DeliveryCount)
+			}
+		},
+	}, &published)
+	p.accepted += pub.Accepted
+	p.failed += pub.Failed
+	p.late += pub.Late
+	p.publishing += pub.Last.Sub(pub.First)
+	p.callSample = append(p.callSample, pub.Took...)
+	if pub.Err != nil {
+		return fmt.Errorf("publish: %d failed, first: %w", pub.Failed, pub.Err)
+	}
+	wrong := 0
+	wrongFan.Range(func(_, _ any) bool { wrong++; return true })
+	if wrong > 0 {
+		return fmt.Errorf("%d events were routed to a number of destinations other than %d: does the target have other webhooks subscribed to %s? Bench a fresh database", wrong, perEvent, benchEventType)
+	}
+
+	// Wait until every expected delivery arrived, or max-wait passed.
+	deadline := time.Now().Add(o.maxWait)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for distinct(wait) < waitFor && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+
+	var last time.Time
+	for _, t := range setup.hooks {
+		for i, id := range ids {
+			at, ok := t.Receipt(id)
+			if !ok {
+				continue
+			}
+			p.delivered++
+			p.sample = append(p.sample, at.Sub(starts[i]))
+			if at.After(last) {
+				last = at
+			}
+		}
+	}
+	if !last.IsZero() {
+		p.elapsed += last.Sub(pub.First)
+	}
+	return nil
 }
 
 func distinct(ts []*loadgen.Target) int {
@@ -564,12 +766,13 @@ func benchBody(i int, uris []string) []byte {
 
 // newBenchSetup starts the receivers and registers the destinations: fan-out
 // F spread over D servers (target j on server j mod D), plus, for the hang
-// scenario, one more server that never answers. Each target has a raw twin
-// on the same server that the baseline posts to, verified the same way.
+// scenario, a server for each round's extra destination (addExtra). Each
+// target has a raw twin on the same server that the baseline posts to,
+// verified the same way.
 func newBenchSetup(ctx context.Context, o *benchOptions, c *loadgen.Client, logger *slog.Logger) (*benchSetup, error) {
 	servers := o.destinations
 	if o.scenario == scenarioHang {
-		servers++
+		servers += hangRounds // one for each round's extra destination
 	}
 	recv, err := loadgen.NewReceivers(servers, logger)
 	if err != nil {
@@ -628,20 +831,40 @@ func newBenchSetup(ctx context.Context, o *benchOptions, c *loadgen.Client, logg
 		}
 	}
 	s.rawSign = loadgen.HMACSigner(keys)
-	if o.scenario == scenarioHang {
-		uri := recv.URL(o.destinations) + "/hook/hang"
-		id, secret, err := c.CreateWebhook(ctx, uri, []string{benchEventType})
-		if err != nil {
-			return s, err
-		}
-		s.webhooks = append(s.webhooks, id)
-		v, err := receiver.NewVerifier(receiver.Config{Secrets: []string{secret}})
-		if err != nil {
-			return s, err
-		}
-		recv.AddTarget(o.destinations, "/hook/hang", v, loadgen.Behavior{Hang: true}, 0)
-	}
 	return s, nil
+}
+
+// addExtra registers round k's extra destination of the hang scenario, a
+// webhook subscribed to the events the others get, on the server kept for
+// it. It answers until told to hang (Target.SetHang).
+func (s *benchSetup) addExtra(ctx context.Context, o *benchOptions, c *loadgen.Client, k int) (*loadgen.Target, error) {
+	srv := o.destinations + k
+	path := fmt.Sprintf("/hook/extra-%d", k)
+	id, secret, err := c.CreateWebhook(ctx, s.recv.URL(srv)+path, []string{benchEventType})
+	if err != nil {
+		return nil, err
+	}
+	s.webhooks = append(s.webhooks, id)
+	v, err := receiver.NewVerifier(receiver.Config{Secrets: []string{secret}})
+	if err != nil {
+		return nil, err
+	}
+	s.extra, s.extraHook = s.recv.AddTarget(srv, path, v, loadgen.Behavior{}, o.events), id
+	s.extras = append(s.extras, s.extra)
+	return s.extra, nil
+}
+
+// dropExtra deletes the extra destination's webhook, which fails its
+// pending deliveries, then answers the requests it holds (503), so that
+// the sender lets go of them.
+func (s *benchSetup) dropExtra(ctx context.Context, c *loadgen.Client) error {
+	if err := c.DeleteWebhook(ctx, s.extraHook); err != nil {
+		return err
+	}
+	s.webhooks = slices.DeleteFunc(s.webhooks, func(id string) bool { return id == s.extraHook })
+	s.extra.Release()
+	s.extra, s.extraHook = nil, ""
+	return nil
 }
 
 // close deletes the webhooks the run created (so that the next run against

@@ -45,12 +45,24 @@ func TestBenchSmoke(t *testing.T) {
 			if res.expected != want || res.delivered != want {
 				t.Errorf("expected %d, delivered %d; want %d of %d", res.expected, res.delivered, want, want)
 			}
-			if res.rawBefore.Sent != want || res.rawAfter.Sent != want || res.publish.Accepted != o.events || res.rejected != 0 {
+			if res.rawBefore.Sent != want || res.rawAfter.Sent != want || res.accepted != o.events || res.rejected != 0 {
 				t.Errorf("raw sent %d and %d (want %d), accepted %d (want %d), rejected %d",
-					res.rawBefore.Sent, res.rawAfter.Sent, want, res.publish.Accepted, o.events, res.rejected)
+					res.rawBefore.Sent, res.rawAfter.Sent, want, res.accepted, o.events, res.rejected)
 			}
 			if res.latency.Count != want {
 				t.Errorf("latency sample has %d deliveries, want %d", res.latency.Count, want)
+			}
+			if hang := tt.scenario == scenarioHang; (res.alone != nil) != hang || (res.answering != nil) != hang {
+				t.Errorf("comparison phases alone %v, answering %v; want both only for the hang scenario", res.alone != nil, res.answering != nil)
+			}
+			for _, p := range res.phases() {
+				if p.accepted != o.events || p.delivered != want || p.latency.Count != want {
+					t.Errorf("phase %q: accepted %d, delivered %d, latency sample %d; want %d, %d, %d",
+						p.name, p.accepted, p.delivered, p.latency.Count, o.events, want, want)
+				}
+			}
+			if wantExtra := map[bool]int{true: o.events}[tt.scenario == scenarioHang]; res.extraReceived != wantExtra {
+				t.Errorf("the extra destination received %d, want %d (the answering phase's events, in the hang scenario)", res.extraReceived, wantExtra)
 			}
 			if tt.scenario == scenarioFailing && res.injected == 0 {
 				t.Error("the failing scenario failed no first attempt")

@@ -189,7 +189,10 @@ type PublishResult struct {
 	// the request to reading the whole answer: the part of event-to-receipt
 	// latency spent before the service acknowledged the event.
 	Latency Latencies
-	Err     error
+	// Took is Latency's sample, sorted: one duration per accepted call,
+	// for pooling several runs' calls into one summary.
+	Took []time.Duration
+	Err  error
 }
 
 // PerSecond is the accepted events per second.
@@ -309,7 +312,7 @@ func Publish(ctx context.Context, cfg PublishConfig, progress *Counter) PublishR
 	wg.Wait()
 	res := PublishResult{
 		Accepted: int(accepted.Load()), Failed: int(failed.Load()), Late: int(late.Load()), Err: firstErr,
-		First: startWall, Last: lastEnd, Latency: Summarize(took),
+		First: startWall, Last: lastEnd, Latency: Summarize(took), Took: took,
 	}
 	if res.Err == nil && ctx.Err() != nil && res.Accepted+res.Failed < cfg.Count {
 		res.Err = ctx.Err()

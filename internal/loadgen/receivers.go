@@ -37,7 +37,8 @@ type Behavior struct {
 	// open the sender's circuit breaker.
 	FailRate float64
 	// Hang makes the target never answer: it holds each request until the
-	// sender gives up or the receivers close.
+	// sender gives up or the receivers close. Target.SetHang changes it
+	// while the target serves.
 	Hang bool
 }
 
@@ -48,6 +49,9 @@ type Target struct {
 	URI      string
 	verifier *receiver.Verifier
 	behavior Behavior
+	hang     atomic.Bool   // Behavior.Hang, changed by SetHang
+	release  chan struct{} // closed by Release
+	once     sync.Once
 	received *atomic.Int64 // the receivers' total, for progress
 
 	mu         sync.Mutex
@@ -66,6 +70,15 @@ func (t *Target) Receipt(id string) (time.Time, bool) {
 	at, ok := t.first[id]
 	return at, ok
 }
+
+// SetHang makes the target stop answering (true) or answer again (false)
+// from its next request on; requests it holds stay held. The hang scenario
+// compares the same destinations with one of them answering, then hanging.
+func (t *Target) SetHang(hang bool) { t.hang.Store(hang) }
+
+// Release answers the requests a hanging target holds, and any it gets
+// later, with 503 at once.
+func (t *Target) Release() { t.once.Do(func() { close(t.release) }) }
 
 // TargetStats counts what a target saw.
 type TargetStats struct {
@@ -149,7 +162,9 @@ func (r *Receivers) AddTarget(i int, path string, v *receiver.Verifier, b Behavi
 		received: &r.received,
 		first:    make(map[string]time.Time, expect),
 		injected: map[string]struct{}{},
+		release:  make(chan struct{}),
 	}
+	t.hang.Store(b.Hang)
 	r.routes[i].Store(path, http.Handler(t.handler(r.release)))
 	return t
 }
@@ -189,11 +204,13 @@ func (t *Target) handler(release <-chan struct{}) http.HandlerFunc {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		if t.behavior.Hang {
+		if t.hang.Load() {
 			select {
 			case <-req.Context().Done():
 			case <-release:
 				http.Error(w, "receiver closing", http.StatusServiceUnavailable)
+			case <-t.release:
+				http.Error(w, "released", http.StatusServiceUnavailable)
 			}
 			return
 		}

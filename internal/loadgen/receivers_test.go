@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -180,19 +181,54 @@ func TestTargetFailsAnEvenShare(t *testing.T) {
 func TestHangingTargetNeverAnswers(t *testing.T) {
 	t.Parallel()
 	r := newReceivers(t, 1)
-	tg, sign := hmacTarget(t, r, 0, "/hang", Behavior{Hang: true})
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	sig, _ := sign(tg, "msg_1", time.Now().Unix(), envelope(t))
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, tg.URI, bytes.NewReader(envelope(t)))
-	req.Header.Set("webhook-signature", sig)
-	resp, err := http.DefaultClient.Do(req)
-	if err == nil {
+	tg, sign := hmacTarget(t, r, 0, "/hang", Behavior{})
+	try := func(id string) (int, error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		ts, body := time.Now().Unix(), envelope(t)
+		sig, _ := sign(tg, id, ts, body)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, tg.URI, bytes.NewReader(body))
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		req.Header.Set("webhook-signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
 		resp.Body.Close()
-		t.Fatalf("a hanging target answered %d", resp.StatusCode)
+		return resp.StatusCode, nil
 	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want the client's deadline", err)
+	// Answering, then hanging (SetHang), then answering again.
+	for i, hang := range []bool{false, true, false} {
+		tg.SetHang(hang)
+		code, err := try(fmt.Sprintf("msg_%d", i))
+		switch {
+		case hang && err == nil:
+			t.Fatalf("step %d: a hanging target answered %d", i, code)
+		case hang && !errors.Is(err, context.DeadlineExceeded):
+			t.Fatalf("step %d: err = %v, want the client's deadline", i, err)
+		case !hang && (err != nil || code != http.StatusNoContent):
+			t.Fatalf("step %d: an answering target gave %d, %v; want 204", i, code, err)
+		}
+	}
+	if st := tg.Stats(); st.Distinct != 2 {
+		t.Errorf("Stats = %+v, want the 2 answered messages", st)
+	}
+	// Released, a hanging target answers what it holds, and what comes
+	// later, with 503.
+	tg.SetHang(true)
+	held := make(chan int, 1)
+	go func() {
+		code, _ := try("msg_held")
+		held <- code
+	}()
+	time.Sleep(20 * time.Millisecond)
+	tg.Release()
+	if code := <-held; code != http.StatusServiceUnavailable {
+		t.Errorf("a held request got %d on release, want 503", code)
+	}
+	if code, err := try("msg_after"); code != http.StatusServiceUnavailable {
+		t.Errorf("a request after release got %d, %v; want 503", code, err)
 	}
 }
 
