@@ -118,14 +118,22 @@ func explain(t *testing.T, s *Store, query string, args ...any) string {
 func explainWith(t *testing.T, s *Store, settings, query string, args ...any) string {
 	t.Helper()
 	var plan strings.Builder
+	// As ClaimDeliveries sends them: settings and query in one explicit
+	// transaction (SET LOCAL has no effect outside one).
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	if settings != "" {
 		b.Queue(settings)
 	}
 	b.Queue("EXPLAIN "+query, args...)
+	b.Queue("COMMIT")
 	br := s.pool.SendBatch(t.Context(), b)
 	defer br.Close()
+	execs := 1 // BEGIN
 	if settings != "" {
+		execs++
+	}
+	for range execs {
 		if _, err := br.Exec(); err != nil {
 			t.Fatal(err)
 		}
@@ -142,6 +150,9 @@ func explainWith(t *testing.T, s *Store, settings, query string, args ...any) st
 		plan.WriteString(line + "\n")
 	}
 	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := br.Exec(); err != nil { // COMMIT
 		t.Fatal(err)
 	}
 	return plan.String()

@@ -114,6 +114,17 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if s.scope == "" {
 		s.scope = cfg.ConnConfig.RuntimeParams["search_path"]
 	}
+	// The server's warnings go to the log: a statement that "worked" with
+	// a warning did not do what it was written for (a SET LOCAL outside a
+	// transaction block, say). Plain notices (CREATE … IF NOT EXISTS
+	// skipping) are debug.
+	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		level := slog.LevelDebug
+		if n.Severity == "WARNING" {
+			level = slog.LevelWarn
+		}
+		s.log.Log(context.Background(), level, "postgres: server notice", "severity", n.Severity, "message", n.Message, "code", n.Code)
+	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		registerTypes(c)
 		return nil

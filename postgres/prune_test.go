@@ -16,13 +16,20 @@ import (
 // openInternal opens a store on a fresh schema, dropped when tb ends.
 func openInternal(tb testing.TB, clock webhookd.Clock) *Store {
 	tb.Helper()
+	return openInternalWith(tb, Options{Clock: clock})
+}
+
+// openInternalWith is openInternal with options (the schema is made here).
+func openInternalWith(tb testing.TB, opts Options) *Store {
+	tb.Helper()
 	url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
 	if url == "" {
 		tb.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
 	}
 	ctx := context.Background()
 	schema := "test_internal_" + webhookd.NewID("")
-	s, err := Open(ctx, url, Options{Schema: schema, Clock: clock})
+	opts.Schema = schema
+	s, err := Open(ctx, url, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

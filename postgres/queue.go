@@ -40,8 +40,9 @@ var claimQuery = `WITH due AS (
 	` + secretsJoin("$1") + `
 	ORDER BY due.due_time, due.seq`
 
-// claimSettings is sent with claimQuery, in the same implicit transaction,
-// so that it applies to the claim alone. Without it the planner, when its
+// claimSettings is sent with claimQuery, in one explicit transaction, so
+// that it applies to the claim alone. (Not in the implicit transaction of a
+// pipeline: PostgreSQL 15 ignores SET LOCAL there, with a warning.) Without it the planner, when its
 // statistics predate a backlog (a fresh table, a retry storm), reads every
 // due row with a bitmap scan and sorts them all to take the first hundred:
 // each claim then costs as much as the backlog is long, just when the
@@ -58,17 +59,29 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 	}
 	now := s.now()
 	token := webhookd.NewID("")
+	// One round trip: a failed statement leaves the connection in an
+	// aborted transaction, which the pool closes instead of reusing.
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	b.Queue(claimSettings)
 	b.Queue(claimQuery, now, limit, now.Add(lease), token)
+	b.Queue("COMMIT")
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, mapErr(err, "claim deliveries", "Delivery")
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, mapErr(err, "claim deliveries", "Delivery")
+		}
 	}
 	rows, _ := br.Query()
 	claims, err := pgx.CollectRows(rows, scanClaim)
-	return claims, mapErr(err, "claim deliveries", "Delivery")
+	if err != nil {
+		return nil, mapErr(err, "claim deliveries", "Delivery")
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, mapErr(err, "claim deliveries", "Delivery")
+	}
+	return claims, nil
 }
 
 // claimColumns are what a claim needs beside its delivery, from the joins
