@@ -48,6 +48,7 @@ const benchRetrySchedule = "100ms,200ms,400ms,800ms,1.6s,3.2s"
 type benchOptions struct {
 	scenario     string
 	events       int
+	warmup       int
 	fanout       int
 	destinations int
 	rate         float64
@@ -102,6 +103,7 @@ Scenarios:
 	}
 	fs.StringVar(&o.scenario, "scenario", scenarioHMAC, "hmac, rs256, failing or hang")
 	fs.IntVar(&o.events, "events", 0, "events to publish (default 10000; rs256: 3000)")
+	fs.IntVar(&o.warmup, "warmup", -1, "events published and delivered first, not counted (default: with --rate, one second's worth; else none)")
 	fs.IntVar(&o.fanout, "fanout", 1, "deliveries per event: webhooks subscribed (static) or webhook_config.uris (rs256, at most 20)")
 	fs.IntVar(&o.destinations, "destinations", 1, "receiver servers (distinct ports) the fan-out is spread over; at most --fanout")
 	fs.Float64Var(&o.rate, "rate", 0, "publish open-loop at this many `events/s` (default: closed loop, as fast as answered)")
@@ -132,6 +134,16 @@ Scenarios:
 		o.events = 10000
 		if o.scenario == scenarioRS256 {
 			o.events = 3000
+		}
+	}
+	if o.warmup < 0 {
+		// A fresh server's first second is its slowest: PostgreSQL
+		// connections open and plan their statements, caches fill. An
+		// open-loop run measures latency at a steady rate, which that
+		// second would dominate (its p99 is the slowest 1%).
+		o.warmup = 0
+		if o.rate > 0 {
+			o.warmup = min(int(o.rate), o.events)
 		}
 	}
 	if o.publishers == 0 {
@@ -245,10 +257,12 @@ type benchResult struct {
 	// healthy destinations alone, then beside the extra destination while
 	// it still answers.
 	alone, answering *phaseResult
-	extraReceived    int // by the extra destination (hang), while it answered
-	dup              int
-	rejected         int
-	injected         int
+	// warmup is what was published first, not counted (--warmup).
+	warmup        *phaseResult
+	extraReceived int // by the extra destination (hang), while it answered
+	dup           int
+	rejected      int
+	injected      int
 }
 
 // phaseResult is one publish phase: events published through the API and
@@ -279,7 +293,7 @@ func (p *phaseResult) finish() {
 // phases are the publish phases in the order they ran.
 func (r *benchResult) phases() []*phaseResult {
 	var ps []*phaseResult
-	for _, p := range []*phaseResult{r.alone, r.answering} {
+	for _, p := range []*phaseResult{r.warmup, r.alone, r.answering} {
 		if p != nil {
 			ps = append(ps, p)
 		}
@@ -539,6 +553,13 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 	}
 
 	run := &benchPhases{o: o, setup: setup, clients: clients, progress: progress}
+	if o.warmup > 0 {
+		res.warmup = &phaseResult{name: "warm-up, not counted"}
+		if err := run.block(ctx, res.warmup, o.warmup, -o.warmup, nil, ""); err != nil {
+			return nil, err
+		}
+		res.warmup.finish()
+	}
 	if o.scenario == scenarioHang {
 		if err := run.hang(ctx, res); err != nil {
 			return nil, err
@@ -648,7 +669,7 @@ func (b *benchPhases) hang(ctx context.Context, res *benchResult) error {
 		case <-time.After(hangSettle):
 		}
 	}
-	for _, p := range res.phases() {
+	for _, p := range []*phaseResult{res.alone, res.answering, &res.phaseResult} {
 		p.finish()
 	}
 	return nil

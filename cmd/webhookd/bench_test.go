@@ -55,10 +55,17 @@ func TestBenchSmoke(t *testing.T) {
 			if hang := tt.scenario == scenarioHang; (res.alone != nil) != hang || (res.answering != nil) != hang {
 				t.Errorf("comparison phases alone %v, answering %v; want both only for the hang scenario", res.alone != nil, res.answering != nil)
 			}
+			if (res.warmup != nil) != (o.rate > 0) {
+				t.Errorf("warm-up %v; want one exactly with --rate", res.warmup != nil)
+			}
 			for _, p := range res.phases() {
-				if p.accepted != o.events || p.delivered != want || p.latency.Count != want {
+				events := o.events
+				if p == res.warmup {
+					events = o.warmup
+				}
+				if want := events * o.fanout; p.accepted != events || p.delivered != want || p.latency.Count != want {
 					t.Errorf("phase %q: accepted %d, delivered %d, latency sample %d; want %d, %d, %d",
-						p.name, p.accepted, p.delivered, p.latency.Count, o.events, want, want)
+						p.name, p.accepted, p.delivered, p.latency.Count, events, want, want)
 				}
 			}
 			if wantExtra := map[bool]int{true: o.events}[tt.scenario == scenarioHang]; res.extraReceived != wantExtra {
@@ -106,6 +113,26 @@ func TestParseBenchFlags(t *testing.T) {
 		{name: "several urls", args: []string{"--url", "http://127.0.0.1:1/, http://127.0.0.1:2", "--api-key", "k"}, check: func(t *testing.T, o *benchOptions) {
 			if len(o.urls) != 2 || o.urls[0] != "http://127.0.0.1:1" {
 				t.Errorf("urls = %q", o.urls)
+			}
+		}},
+		{name: "open loop warms up for a second", args: []string{"--rate", "500"}, check: func(t *testing.T, o *benchOptions) {
+			if o.warmup != 500 {
+				t.Errorf("warmup = %d, want 500 (one second at --rate)", o.warmup)
+			}
+		}},
+		{name: "warm-up at most the run", args: []string{"--rate", "500", "--events", "40"}, check: func(t *testing.T, o *benchOptions) {
+			if o.warmup != 40 {
+				t.Errorf("warmup = %d, want 40", o.warmup)
+			}
+		}},
+		{name: "closed loop does not warm up", check: func(t *testing.T, o *benchOptions) {
+			if o.warmup != 0 {
+				t.Errorf("warmup = %d, want 0", o.warmup)
+			}
+		}},
+		{name: "warm-up turned off", args: []string{"--rate", "500", "--warmup", "0"}, check: func(t *testing.T, o *benchOptions) {
+			if o.warmup != 0 {
+				t.Errorf("warmup = %d, want 0", o.warmup)
 			}
 		}},
 		{name: "unknown scenario", args: []string{"--scenario", "fast"}, wantErr: "--scenario"},
