@@ -44,6 +44,10 @@ const benchEventType = webhookd.EventBatchSucceeded
 // that the failing scenario's retries land within the run.
 const benchRetrySchedule = "100ms,200ms,400ms,800ms,1.6s,3.2s"
 
+// benchTimeout is the embedded server's delivery timeout (the default is
+// 10 s).
+const benchTimeout = 2 * time.Second
+
 // benchOptions are the flags of "webhookd bench".
 type benchOptions struct {
 	scenario     string
@@ -260,6 +264,7 @@ type benchResult struct {
 	// warmup is what was published first, not counted (--warmup).
 	warmup        *phaseResult
 	extraReceived int // by the extra destination (hang), while it answered
+	extraHeld     int // attempts it held while it hung, retries included
 	dup           int
 	rejected      int
 	injected      int
@@ -387,7 +392,7 @@ func (r *benchResult) print(w io.Writer) {
 		fmt.Fprintf(w, ", failed first attempts %d", r.injected)
 	}
 	if r.answering != nil {
-		fmt.Fprintf(w, ", received by the extra destination while it answered %d", r.extraReceived)
+		fmt.Fprintf(w, ", received by the extra destination while it answered %d, attempts it held while it hung %d", r.extraReceived, r.extraHeld)
 	}
 	if o.rate > 0 {
 		fmt.Fprintf(w, ", late publishes %d", late)
@@ -580,7 +585,9 @@ func benchRun(ctx context.Context, o *benchOptions, stderr io.Writer) (*benchRes
 	targets := setup.hooks
 	for _, t := range setup.extras {
 		targets = append(slices.Clip(targets), t)
-		res.extraReceived += t.Stats().Distinct
+		st := t.Stats()
+		res.extraReceived += st.Distinct
+		res.extraHeld += st.Held
 	}
 	for _, t := range targets {
 		st := t.Stats()
@@ -915,8 +922,8 @@ func benchEnvelope() []byte {
 
 // startEmbedded runs webhookd in this process on a fresh SQLite database in
 // a temporary directory, in development mode (loopback destinations
-// allowed), with a random API key and master key and a short retry
-// schedule. stop shuts it down and removes the directory.
+// allowed), with a random API key and master key, a short retry schedule
+// and a 2 s delivery timeout. stop shuts it down and removes the directory.
 func startEmbedded(ctx context.Context, o *benchOptions, logger *slog.Logger) (base, apiKey string, stop func() error, err error) {
 	dir, err := os.MkdirTemp("", "webhookd-bench-")
 	if err != nil {
@@ -936,6 +943,10 @@ func startEmbedded(ctx context.Context, o *benchOptions, logger *slog.Logger) (b
 	cfg.LogLevel = o.logLevel
 	cfg.RetrySchedule = benchRetrySchedule
 	cfg.RetryWindow = time.Minute
+	// A hanging destination's attempts time out, fail and are retried
+	// within a phase of the hang scenario (4 s at 500 events/s), as they
+	// would over a longer hang with the default 10 s.
+	cfg.Timeout = benchTimeout
 	cfg.Workers = o.workers
 	cfg.PerDestLimit = o.perDest
 	cfg.ShutdownGrace = time.Second

@@ -60,6 +60,7 @@ type Target struct {
 	rejected   int
 	injected   map[string]struct{}
 	arrivals   int // new messages seen, for FailRate
+	held       int // requests held while hanging
 	lastReject error
 }
 
@@ -86,6 +87,7 @@ type TargetStats struct {
 	Duplicates int // verified receipts of an id already received
 	Rejected   int // requests that failed verification
 	Injected   int // first attempts answered 500 on purpose (Behavior.FailRate)
+	Held       int // requests held unanswered while the target hung
 	// LastReject is the last verification error, to say why in a report.
 	LastReject error
 }
@@ -94,7 +96,7 @@ type TargetStats struct {
 func (t *Target) Stats() TargetStats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return TargetStats{Distinct: len(t.first), Duplicates: t.duplicates, Rejected: t.rejected, Injected: len(t.injected), LastReject: t.lastReject}
+	return TargetStats{Distinct: len(t.first), Duplicates: t.duplicates, Rejected: t.rejected, Injected: len(t.injected), Held: t.held, LastReject: t.lastReject}
 }
 
 // Receivers are HTTP servers on distinct loopback ports. Each port is a
@@ -205,6 +207,9 @@ func (t *Target) handler(release <-chan struct{}) http.HandlerFunc {
 			return
 		}
 		if t.hang.Load() {
+			t.mu.Lock()
+			t.held++
+			t.mu.Unlock()
 			select {
 			case <-req.Context().Done():
 			case <-release:
