@@ -841,13 +841,7 @@ func newBenchSetup(ctx context.Context, o *benchOptions, c *loadgen.Client, logg
 	keys := map[*loadgen.Target][]byte{}
 	for j := range o.fanout {
 		srv := j % o.destinations
-		uri := fmt.Sprintf("%s/hook/%d", recv.URL(srv), j)
-		id, secret, err := c.CreateWebhook(ctx, uri, []string{benchEventType})
-		if err != nil {
-			return s, err
-		}
-		s.webhooks = append(s.webhooks, id)
-		v, err := receiver.NewVerifier(receiver.Config{Secrets: []string{secret}})
+		_, secret, v, err := s.createWebhook(ctx, c, fmt.Sprintf("%s/hook/%d", recv.URL(srv), j))
 		if err != nil {
 			return s, err
 		}
@@ -862,18 +856,26 @@ func newBenchSetup(ctx context.Context, o *benchOptions, c *loadgen.Client, logg
 	return s, nil
 }
 
+// createWebhook registers a webhook for uri, subscribed to the events the
+// bench publishes, to be deleted at the end, and returns a verifier of its
+// signatures.
+func (s *benchSetup) createWebhook(ctx context.Context, c *loadgen.Client, uri string) (id, secret string, v *receiver.Verifier, err error) {
+	id, secret, err = c.CreateWebhook(ctx, uri, []string{benchEventType})
+	if err != nil {
+		return "", "", nil, err
+	}
+	s.webhooks = append(s.webhooks, id)
+	v, err = receiver.NewVerifier(receiver.Config{Secrets: []string{secret}})
+	return id, secret, v, err
+}
+
 // addExtra registers round k's extra destination of the hang scenario, a
 // webhook subscribed to the events the others get, on the server kept for
 // it. It answers until told to hang (Target.SetHang).
 func (s *benchSetup) addExtra(ctx context.Context, o *benchOptions, c *loadgen.Client, k int) (*loadgen.Target, error) {
 	srv := o.destinations + k
 	path := fmt.Sprintf("/hook/extra-%d", k)
-	id, secret, err := c.CreateWebhook(ctx, s.recv.URL(srv)+path, []string{benchEventType})
-	if err != nil {
-		return nil, err
-	}
-	s.webhooks = append(s.webhooks, id)
-	v, err := receiver.NewVerifier(receiver.Config{Secrets: []string{secret}})
+	id, _, v, err := s.createWebhook(ctx, c, s.recv.URL(srv)+path)
 	if err != nil {
 		return nil, err
 	}

@@ -115,26 +115,10 @@ func TestParseBenchFlags(t *testing.T) {
 				t.Errorf("urls = %q", o.urls)
 			}
 		}},
-		{name: "open loop warms up for a second", args: []string{"--rate", "500"}, check: func(t *testing.T, o *benchOptions) {
-			if o.warmup != 500 {
-				t.Errorf("warmup = %d, want 500 (one second at --rate)", o.warmup)
-			}
-		}},
-		{name: "warm-up at most the run", args: []string{"--rate", "500", "--events", "40"}, check: func(t *testing.T, o *benchOptions) {
-			if o.warmup != 40 {
-				t.Errorf("warmup = %d, want 40", o.warmup)
-			}
-		}},
-		{name: "closed loop does not warm up", check: func(t *testing.T, o *benchOptions) {
-			if o.warmup != 0 {
-				t.Errorf("warmup = %d, want 0", o.warmup)
-			}
-		}},
-		{name: "warm-up turned off", args: []string{"--rate", "500", "--warmup", "0"}, check: func(t *testing.T, o *benchOptions) {
-			if o.warmup != 0 {
-				t.Errorf("warmup = %d, want 0", o.warmup)
-			}
-		}},
+		{name: "open loop warms up for a second", args: []string{"--rate", "500"}, check: wantWarmup(500)},
+		{name: "warm-up at most the run", args: []string{"--rate", "500", "--events", "40"}, check: wantWarmup(40)},
+		{name: "closed loop does not warm up", check: wantWarmup(0)},
+		{name: "warm-up turned off", args: []string{"--rate", "500", "--warmup", "0"}, check: wantWarmup(0)},
 		{name: "unknown scenario", args: []string{"--scenario", "fast"}, wantErr: "--scenario"},
 		{name: "more destinations than fan-out", args: []string{"--destinations", "2"}, wantErr: "--destinations"},
 		{name: "dynamic fan-out over the uris limit", args: []string{"--scenario", "rs256", "--fanout", "21", "--destinations", "1"}, wantErr: "at most 20"},
@@ -159,6 +143,16 @@ func TestParseBenchFlags(t *testing.T) {
 			}
 			tt.check(t, o)
 		})
+	}
+}
+
+// wantWarmup checks the warm-up's length.
+func wantWarmup(n int) func(*testing.T, *benchOptions) {
+	return func(t *testing.T, o *benchOptions) {
+		t.Helper()
+		if o.warmup != n {
+			t.Errorf("warmup = %d, want %d", o.warmup, n)
+		}
 	}
 }
 
