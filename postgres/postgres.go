@@ -120,7 +120,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	// skipping) are debug.
 	cfg.ConnConfig.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
 		level := slog.LevelDebug
-		if n.Severity == "WARNING" {
+		if n.SeverityUnlocalized == "WARNING" || n.SeverityUnlocalized == "" && n.Severity == "WARNING" {
 			level = slog.LevelWarn
 		}
 		s.log.Log(context.Background(), level, "postgres: server notice", "severity", n.Severity, "message", n.Message, "code", n.Code)

@@ -207,6 +207,12 @@ func (t *Target) handler(release <-chan struct{}) http.HandlerFunc {
 			return
 		}
 		if t.hang.Load() {
+			select {
+			case <-t.release:
+				http.Error(w, "released", http.StatusServiceUnavailable)
+				return
+			default:
+			}
 			t.mu.Lock()
 			t.held++
 			t.mu.Unlock()
