@@ -238,10 +238,8 @@ func (o *object) add(sch schema, spelled []string, key string, raw json.RawMessa
 	case slices.Contains(sch.fields, name):
 	case slices.Contains(sch.ignored, name):
 		return name, nil
-	case key == "" && o.path == "":
-		return "", webhookd.FieldErrorf("body", "The request body has a field with an empty name.")
 	case key == "":
-		return "", webhookd.FieldErrorf(o.path, "%s has a field with an empty name.", o.path)
+		return "", webhookd.FieldErrorf(fieldOr(o.path, "body"), "%s has a field with an empty name.", fieldOr(o.path, "The request body"))
 	default:
 		return "", webhookd.FieldErrorf(o.qualify(key), "Unknown field %q in %s.", key, fieldOr(o.path, "the request body"))
 	}
