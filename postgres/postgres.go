@@ -191,6 +191,34 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
+// customPlans makes every statement of the transaction it is sent in plan
+// for the values it is given and the tables as they are now.
+//
+// pgx prepares each statement once per connection. After five executions
+// PostgreSQL may switch a prepared statement to a generic plan, made
+// without the parameters' values and costed against the table sizes of that
+// moment, and it keeps that plan until the table's statistics change (an
+// ANALYZE, which autovacuum runs a minute or more later). A deliveries
+// table that starts empty and grows by hundreds of rows a second gets, for
+// "id = ANY ($1)", the generic plan of a table of a few pages: a
+// sequential scan. Round 12 of issue 6 found it still scanning 24,000 rows
+// for each batch of results, 45 ms a statement instead of under one, and
+// the hot path's latency in hundreds of milliseconds. A custom plan costs a
+// planning at each execution; the statements that take it are the ones run
+// once per batch (TestSetLookupsPlanPerExecution).
+const customPlans = `SET LOCAL plan_cache_mode = force_custom_plan`
+
+// customPlansTx begins a transaction with customPlans, in the BEGIN's round
+// trip (pgx sends a query without arguments as a simple query, which may
+// hold several statements).
+var customPlansTx = pgx.TxOptions{BeginQuery: "BEGIN; " + customPlans}
+
+// inCustomPlanTx is inTx for the transactions that look rows up by a set of
+// ids: their statements plan at each execution (see customPlans).
+func (s *Store) inCustomPlanTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, customPlansTx, fn)
+}
+
 // PostgreSQL error codes the store maps to domain errors.
 const (
 	pgUniqueViolation     = "23505"

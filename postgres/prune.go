@@ -119,7 +119,7 @@ func (s *Store) PruneEvents(ctx context.Context, p webhookd.PruneParams) (int, e
 	}
 
 	var deleted int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inCustomPlanTx(ctx, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, pruneLockQuery, candidates)
 		locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {

@@ -47,7 +47,9 @@ var claimQuery = `WITH due AS (
 // due row with a bitmap scan and sorts them all to take the first hundred:
 // each claim then costs as much as the backlog is long, just when the
 // backlog needs claims to be fast. The ordered scan of deliveries_due stops
-// after the limit (TestHotPathPlans).
+// after the limit (TestHotPathPlans). The claim is also sent after
+// customPlans: its generic plan, made while the table was small, would
+// find the leased rows by scanning it.
 const claimSettings = `SET LOCAL enable_bitmapscan = off`
 
 // ClaimDeliveries leases up to limit due deliveries until now+lease. All the
@@ -64,11 +66,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(claimSettings)
+	b.Queue(customPlans)
 	b.Queue(claimQuery, now, limit, now.Add(lease), token)
 	b.Queue("COMMIT")
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	for range 2 {
+	for range 3 {
 		if _, err := br.Exec(); err != nil {
 			return nil, mapErr(err, "claim deliveries", "Delivery")
 		}
@@ -228,6 +231,9 @@ const failingRunQuery = `WITH u AS (
 		update_time = CASE WHEN t.disable THEN $6 ELSE w.update_time END
 	FROM target t WHERE w.id = t.id`
 
+// recordLockQuery locks the deliveries of a batch of results, in id order.
+const recordLockQuery = `SELECT FROM deliveries WHERE id = ANY ($1) ORDER BY id FOR UPDATE`
+
 // RecordResults applies a batch of results in one transaction: a statement
 // that locks the deliveries, one for the deliveries and attempts, and one
 // more only when some result asks for auto-disable. A delivery with results
@@ -241,11 +247,11 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 	for i, r := range results {
 		ids[i] = r.DeliveryID
 	}
-	return mapErr(s.inTx(ctx, func(tx pgx.Tx) error {
+	return mapErr(s.inCustomPlanTx(ctx, func(tx pgx.Tx) error {
 		// Lock the deliveries in id order first, as DeleteWebhook does: the
 		// UPDATE below locks rows in whatever order its plan visits them,
 		// and two writers visiting shared rows in different orders deadlock.
-		if _, err := tx.Exec(ctx, `SELECT FROM deliveries WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, ids); err != nil {
+		if _, err := tx.Exec(ctx, recordLockQuery, ids); err != nil {
 			return err
 		}
 		batch, err := webhookd.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
