@@ -11,9 +11,7 @@ import (
 // it, and wake-ups come at least wakeupGranularity apart.
 func TestWakeups(t *testing.T) {
 	t.Parallel()
-	woke := make(chan time.Time, 10)
-	w := newWakeups(webhookd.SystemClock{}, func() { woke <- time.Now() })
-	defer w.stop()
+	w, woke := newTestWakeups(t, 10)
 	start := time.Now()
 	w.add(start.Add(150 * time.Millisecond))
 	w.add(start.Add(30 * time.Millisecond))
@@ -47,9 +45,7 @@ func TestWakeups(t *testing.T) {
 // delivery was due would leave it to the poll.
 func TestWakeupsShare(t *testing.T) {
 	t.Parallel()
-	woke := make(chan time.Time, 200)
-	w := newWakeups(webhookd.SystemClock{}, func() { woke <- time.Now() })
-	defer w.stop()
+	w, woke := newTestWakeups(t, 200)
 	start := time.Now()
 	const n = 95
 	for i := range n {
@@ -71,4 +67,13 @@ func TestWakeupsShare(t *testing.T) {
 			t.Fatalf("no wake-up at or after the last time (%d wake-ups, the last %v before it)", len(got), last.Sub(got[len(got)-1]))
 		}
 	}
+}
+
+// newTestWakeups returns wakeups on the system clock that send the time of
+// each wake-up on woke (buffered for n), stopped when the test ends.
+func newTestWakeups(t *testing.T, n int) (w *wakeups, woke <-chan time.Time) {
+	ch := make(chan time.Time, n)
+	w = newWakeups(webhookd.SystemClock{}, func() { ch <- time.Now() })
+	t.Cleanup(w.stop)
+	return w, ch
 }
