@@ -29,8 +29,10 @@ func TestWakeups(t *testing.T) {
 		}
 	}
 	if got[0] > 25*time.Millisecond || got[1] < 30*time.Millisecond || got[2] < 35*time.Millisecond ||
-		got[2]-got[1] < wakeupGranularity || got[3] < 150*time.Millisecond {
-		t.Errorf("wake-ups at %v; want one at once, one at 30ms or later, one at 35ms or later and %v after it, one at 150ms or later",
+		got[2]-got[1] < wakeupGranularity/2 || got[3] < 150*time.Millisecond {
+		// (About wakeupGranularity apart: the times are taken in the
+		// callback, a little after each wake-up's own.)
+		t.Errorf("wake-ups at %v; want one at once, one at 30ms or later, one at 35ms or later and about %v after it, one at 150ms or later",
 			got, wakeupGranularity)
 	}
 	select {
