@@ -52,6 +52,10 @@ var claimQuery = `WITH due AS (
 // find the leased rows by scanning it.
 const claimSettings = `SET LOCAL enable_bitmapscan = off`
 
+// claimPrelude is what ClaimDeliveries sends before claimQuery, in the
+// same batch.
+var claimPrelude = []string{"BEGIN", claimSettings, customPlans}
+
 // ClaimDeliveries leases up to limit due deliveries until now+lease. All the
 // deliveries of one claim share one lease token: a token only has to tell
 // this claim from any other claim of the same delivery.
@@ -64,14 +68,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 	// One round trip: a failed statement leaves the connection in an
 	// aborted transaction, which the pool closes instead of reusing.
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(claimSettings)
-	b.Queue(customPlans)
+	for _, q := range claimPrelude {
+		b.Queue(q)
+	}
 	b.Queue(claimQuery, now, limit, now.Add(lease), token)
 	b.Queue("COMMIT")
 	br := s.pool.SendBatch(ctx, b)
 	defer br.Close()
-	for range 3 {
+	for range claimPrelude {
 		if _, err := br.Exec(); err != nil {
 			return nil, mapErr(err, "claim deliveries", "Delivery")
 		}

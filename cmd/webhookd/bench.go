@@ -99,11 +99,11 @@ Scenarios:
            others down. Three phases of --events events each, cycled in
            5 rounds of a fifth: the healthy destinations alone, beside one
            more (not counted) while it answers, then while it never
-           answers. The result line's
-           figures are the last phase's; hang_vs_alone and
-           hang_vs_answering are its p99 over the first two phases' p99.
-           With --url, run the server with WEBHOOKD_DELIVERY_TIMEOUT=2s
-           (the embedded one's) so that hanging attempts time out
+           answers. The result line's figures are the last phase's;
+           hang_vs_alone and hang_vs_answering are its p99 over the first
+           two phases' p99. With --url, run the server with
+           WEBHOOKD_DELIVERY_TIMEOUT=2s (the embedded one's) so that
+           hanging attempts time out
 
 `)
 		fs.PrintDefaults()
