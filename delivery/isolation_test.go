@@ -14,11 +14,12 @@ import (
 )
 
 // TestIsolation: with a hanging destination holding a backlog of 1000
-// events, deliveries to a healthy destination keep their latency. The
-// baseline is measured in the same test, on the same engine, before the
-// backlog exists; the bound is loose enough for two busy cores under -race,
-// and far below what a blocked engine would show (the hanging destination's
-// attempts take a full second each).
+// events, deliveries to a healthy destination still go out, while the
+// hanging one holds no more than its cap of workers. The attempt timeout is
+// longer than the test, so the hanging attempts are all still held while the
+// healthy ones are measured: a healthy delivery that arrives at all was not
+// queued behind them. Latencies are logged, never asserted (speed is the
+// benchmark's to check: webhookd bench --scenario hang).
 func TestIsolation(t *testing.T) {
 	t.Parallel()
 	const (
@@ -37,7 +38,8 @@ func TestIsolation(t *testing.T) {
 	cfg := h.config()
 	cfg.Workers = 16
 	cfg.PerDestinationLimit = limit
-	cfg.Timeout = time.Second
+	cfg.Timeout = time.Minute
+	cfg.ShutdownGrace = time.Millisecond // the hanging attempts are abandoned at the end
 	cfg.JWTSigner = &tokenSigner{}
 
 	measure := func(e *delivery.Engine) []time.Duration {
@@ -46,10 +48,17 @@ func TestIsolation(t *testing.T) {
 			ev := h.publish(whHealthy.ID)
 			start := time.Now()
 			e.Notify()
-			for req := range healthy.arrived {
-				if req.header.Get("webhook-id") == ev.ID {
-					lat = append(lat, req.at.Sub(start))
-					break
+			deadline := time.After(waitLimit)
+		wait:
+			for {
+				select {
+				case req := <-healthy.arrived:
+					if req.header.Get("webhook-id") == ev.ID {
+						lat = append(lat, req.at.Sub(start))
+						break wait
+					}
+				case <-deadline:
+					t.Fatalf("the healthy destination's delivery of %s did not arrive within %v", ev.ID, waitLimit)
 				}
 			}
 		}
@@ -93,8 +102,8 @@ func TestIsolation(t *testing.T) {
 	median := func(d []time.Duration) time.Duration { return d[len(d)/2] }
 	t.Logf("healthy destination, event to first attempt: baseline median %v max %v; beside the hanging backlog median %v max %v",
 		median(base), base[len(base)-1], median(loaded), loaded[len(loaded)-1])
-	if bound := 4*median(base) + 100*time.Millisecond; median(loaded) > bound {
-		t.Errorf("median latency beside a hanging destination %v, want at most %v (4× baseline + 100ms)", median(loaded), bound)
+	if n := len(hanging.seen()); n != limit {
+		t.Errorf("the hanging destination received %d requests while its attempts were held, want its cap %d", n, limit)
 	}
 	if m := counted.max.Load(); m > limit {
 		t.Errorf("hanging destination had %d attempts in flight, cap is %d", m, limit)
