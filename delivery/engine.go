@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 	"github.com/webhookd/webhookd/netguard"
 	"github.com/webhookd/webhookd/signing"
 )
@@ -189,7 +190,7 @@ type Engine struct {
 	hand    handOffs
 }
 
-var _ webhookd.HandOff = (*Engine)(nil)
+var _ handoff.Target = (*Engine)(nil)
 
 // New checks cfg and returns an engine; nothing runs until Run.
 func New(cfg Config) (*Engine, error) {
@@ -247,7 +248,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.log.InfoContext(ctx, "delivery engine started", "workers", e.cfg.Workers, "per_destination_limit", e.cfg.PerDestinationLimit)
 	e.openHandOffs()
 	removeHandOff := func() {}
-	if hs, ok := e.cfg.Store.(webhookd.HandOffStore); ok {
+	if hs, ok := e.cfg.Store.(handoff.Store); ok {
 		removeHandOff = hs.HandOffTo(e)
 	}
 	e.claimLoop(ctx, attemptCtx, results, &attempts)

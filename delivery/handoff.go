@@ -8,7 +8,7 @@ import (
 )
 
 // handOffs are the fresh deliveries a store hands this engine at publish
-// (see webhookd.HandOff): admitted inside the publishing transaction, taken
+// (see handoff.Target): admitted inside the publishing transaction, taken
 // after its commit, and dispatched by the claim loop like claims.
 type handOffs struct {
 	mu      sync.Mutex
@@ -31,7 +31,7 @@ const (
 	handOffClosing                     // Run is stopping: Admit takes nothing; takes still settle
 )
 
-// Admit is the engine's side of webhookd.HandOff. While Run claims, it puts
+// Admit is the engine's side of handoff.Target. While Run claims, it puts
 // off a delivery whose destination's circuit is open, or which has hung for
 // putOffAfter, as dispatch would defer its claim; otherwise it takes it if the
 // destinations' queues have room (the claim loop's own limit, see
@@ -75,10 +75,10 @@ func (e *Engine) reserve(n int) {
 	e.hand.mu.Unlock()
 }
 
-// Lease is the engine's side of webhookd.HandOff: its claims' lease.
+// Lease is the engine's side of handoff.Target: its claims' lease.
 func (e *Engine) Lease() time.Duration { return e.cfg.Lease }
 
-// Take is the engine's side of webhookd.HandOff: it queues claims for the
+// Take is the engine's side of handoff.Target: it queues claims for the
 // claim loop and wakes it. Claims taken after Run stopped are left to their
 // lease, like a crashed engine's.
 func (e *Engine) Take(claims []*webhookd.Claim, taken int) {

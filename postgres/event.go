@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 )
 
 const eventColumns = `id, project_id, type, payload, webhook_config, COALESCE(idempotency_key, ''), source, create_time, delivery_count`
@@ -56,7 +57,7 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 	var (
 		ev      *webhookd.Event
 		created bool
-		ho      *webhookd.HandOffTx
+		ho      *handoff.Tx
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -114,7 +115,7 @@ func (s *Store) publishEvents(ctx context.Context, events []webhookd.NewEvent, g
 		failed = webhookd.ElementError("events", i, mapErr(err, "publish events", "Event"))
 		return failed
 	}
-	var ho *webhookd.HandOffTx
+	var ho *handoff.Tx
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := s.lockIdempotencyKeys(ctx, tx, events); err != nil {
 			return err
@@ -209,7 +210,7 @@ func (s *Store) lockIdempotencyKeys(ctx context.Context, tx pgx.Tx, events []web
 // publishTx writes ne and its deliveries in tx, each as ho admits it (see
 // queueEventWrites); the caller settles ho and notifies the listeners. routes,
 // if not nil, keeps the static routes found earlier in the same transaction.
-func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache, ho *webhookd.HandOffTx) (*webhookd.Event, bool, error) {
+func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache, ho *handoff.Tx) (*webhookd.Event, bool, error) {
 	p, first, err := s.prepare(ctx, tx, ne, now, routes)
 	if err != nil || first != nil {
 		return first, false, err
@@ -243,7 +244,7 @@ func (s *Store) prepare(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, no
 
 // writeEvents writes the events of ps and their deliveries in tx, in one
 // round trip (see queueEventWrites).
-func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, ps []pending, ho *webhookd.HandOffTx) error {
+func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, ps []pending, ho *handoff.Tx) error {
 	b := &pgx.Batch{}
 	n := queueEventWrites(b, ps, ho)
 	return execEventWrites(tx.SendBatch(ctx, b), n > 0, nil)
@@ -320,7 +321,7 @@ type pending struct {
 // written as ho admits it: leased (its claim kept in ho.Claims, complete
 // but for the audience; see readAudiences), put off, or due at once; a nil
 // ho leaves them all due at once. It returns the number of deliveries.
-func queueEventWrites(b *pgx.Batch, ps []pending, ho *webhookd.HandOffTx) int {
+func queueEventWrites(b *pgx.Batch, ps []pending, ho *handoff.Tx) int {
 	var (
 		evIDs, projects, types, keys, sources = make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps))
 		payloads                              = make([][]byte, len(ps))
@@ -393,7 +394,7 @@ func handedClaim(ev *webhookd.Event, t target, id string, due time.Time, token s
 // execEventWrites reads the results of queueEventWrites's batch (with a
 // deliveries insert if deliveries), and of queueReadAudience's when read is
 // not nil, and closes it. An unknown project fails the events' insert.
-func execEventWrites(br pgx.BatchResults, deliveries bool, read *webhookd.HandOffTx) (err error) {
+func execEventWrites(br pgx.BatchResults, deliveries bool, read *handoff.Tx) (err error) {
 	defer func() {
 		if cerr := br.Close(); err == nil {
 			err = cerr

@@ -10,8 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 )
 
 // notifyChannel is the LISTEN/NOTIFY channel that tells every process that
@@ -150,7 +149,7 @@ func (s *Store) wakeAll() {
 // wakeFor wakes the engines after a publish that created deliveries, unless
 // its hand-off took or put off every one of them: then none is due for a
 // claim.
-func (s *Store) wakeFor(ho *webhookd.HandOffTx) {
+func (s *Store) wakeFor(ho *handoff.Tx) {
 	if ho == nil || ho.Claimable() {
 		s.wakeAll()
 	}

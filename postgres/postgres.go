@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 )
 
 // Options configures a Store. The zero value is usable.
@@ -80,7 +81,7 @@ type Store struct {
 	sender string
 	local  localWakes
 	// handOff is the engine publishes hand new deliveries to, if any.
-	handOff webhookd.HandOffPoint
+	handOff handoff.Point
 }
 
 var _ webhookd.Store = (*Store)(nil)

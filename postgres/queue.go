@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
+	"github.com/webhookd/webhookd/internal/lease"
 )
 
 // claimQuery leases due deliveries and returns them with what sending needs,
@@ -120,7 +122,7 @@ const audienceQuery = `SELECT audience FROM projects WHERE id = $1`
 // queueReadAudience queues, after the inserts of a publish of one event of
 // project, the read of its audience when ho took a delivery, and returns ho
 // then, or nil (see execEventWrites).
-func queueReadAudience(b *pgx.Batch, ho *webhookd.HandOffTx, project string) *webhookd.HandOffTx {
+func queueReadAudience(b *pgx.Batch, ho *handoff.Tx, project string) *handoff.Tx {
 	if !ho.Taken() {
 		return nil
 	}
@@ -130,7 +132,7 @@ func queueReadAudience(b *pgx.Batch, ho *webhookd.HandOffTx, project string) *we
 
 // readAudiences sets, inside a publishing transaction, the audience of the
 // projects of the claims ho took.
-func (s *Store) readAudiences(ctx context.Context, tx pgx.Tx, ho *webhookd.HandOffTx) error {
+func (s *Store) readAudiences(ctx context.Context, tx pgx.Tx, ho *handoff.Tx) error {
 	if !ho.Taken() {
 		return nil
 	}
@@ -151,7 +153,7 @@ func (s *Store) readAudiences(ctx context.Context, tx pgx.Tx, ho *webhookd.HandO
 }
 
 // setAudience sets the audience of ho's claims of project.
-func setAudience(ho *webhookd.HandOffTx, project, audience string) {
+func setAudience(ho *handoff.Tx, project, audience string) {
 	for _, c := range ho.Claims {
 		if c.Delivery.ProjectID == project {
 			c.Audience = audience
@@ -160,11 +162,11 @@ func setAudience(ho *webhookd.HandOffTx, project, audience string) {
 }
 
 // HandOffTo makes publishes ask h about each new delivery and hand it those
-// it takes (see webhookd.HandOff), until remove is called. The events that
+// it takes (see handoff.Target), until remove is called. The events that
 // operation changes publish are only claimed.
-func (s *Store) HandOffTo(h webhookd.HandOff) (remove func()) { return s.handOff.HandOffTo(h) }
+func (s *Store) HandOffTo(t handoff.Target) (remove func()) { return s.handOff.HandOffTo(t) }
 
-var _ webhookd.HandOffStore = (*Store)(nil)
+var _ handoff.Store = (*Store)(nil)
 
 // recordQuery applies a batch of results, given as parallel arrays, in one
 // statement: it updates the deliveries whose lease still matches, inserts
@@ -242,7 +244,7 @@ const recordLockQuery = `SELECT FROM deliveries WHERE id = ANY ($1) ORDER BY id 
 // that locks the deliveries, one for the deliveries and attempts, and one
 // more only when some result asks for auto-disable. A delivery with results
 // of several claims in the batch takes the one holding its lease (see
-// webhookd.OnePerDelivery); that takes one more statement, after the lock.
+// lease.OnePerDelivery); that takes one more statement, after the lock.
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
 	if len(results) == 0 {
 		return nil
@@ -258,7 +260,7 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		if _, err := tx.Exec(ctx, recordLockQuery, ids); err != nil {
 			return err
 		}
-		batch, err := webhookd.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
+		batch, err := lease.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
 			rows, _ := tx.Query(ctx, `SELECT id, lease_token FROM deliveries WHERE id = ANY ($1)`, ids)
 			tokens := make(map[string]string, len(ids))
 			var id, token string

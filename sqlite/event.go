@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 )
 
 const eventColumns = `id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count`
@@ -129,7 +130,7 @@ func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEven
 // ho.Claims, without its webhook's state and secrets yet; see fillHandOff),
 // put off, or due at once. It fails only when the database does, and then
 // the whole transaction must roll back.
-func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, ho *webhookd.HandOffTx, pubs ...*publication) error {
+func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, ho *handoff.Tx, pubs ...*publication) error {
 	i := 0
 	err := execRows(ctx, tx, s.stmts.events, len(pubs), func(args []any) []any {
 		pub := pubs[i]

@@ -5,15 +5,15 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 )
 
-var _ webhookd.HandOffStore = (*Store)(nil)
+var _ handoff.Store = (*Store)(nil)
 
 // HandOffTo makes publishes ask h about each new delivery and hand it those
-// it takes (see webhookd.HandOff), until remove is called. The events that
+// it takes (see handoff.Target), until remove is called. The events that
 // operation changes publish are only claimed.
-func (s *Store) HandOffTo(h webhookd.HandOff) (remove func()) { return s.handOff.HandOffTo(h) }
+func (s *Store) HandOffTo(t handoff.Target) (remove func()) { return s.handOff.HandOffTo(t) }
 
 // fillHandOff completes, inside the publishing transaction, the claims of
 // the deliveries it leased: the publish already set their events' type and
@@ -23,7 +23,7 @@ func (s *Store) HandOffTo(h webhookd.HandOff) (remove func()) { return s.handOff
 // keep the WAL from restarting: it then grows to wal_autocheckpoint, where
 // commits stall for a checkpoint of their own (p99 latencies of hundreds
 // of milliseconds at 500 events/s).
-func (s *Store) fillHandOff(ctx context.Context, tx *sql.Tx, ho *webhookd.HandOffTx) error {
+func (s *Store) fillHandOff(ctx context.Context, tx *sql.Tx, ho *handoff.Tx) error {
 	if !ho.Taken() {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 )
 
 // maxPublishBatch bounds how many events concurrent calls share in one
@@ -157,12 +158,12 @@ func (s *Store) runPublisher() {
 // not abort the others.
 //
 // The new deliveries the hand-off target takes are written leased and
-// handed to it after the commit (see webhookd.HandOff); the engines are
+// handed to it after the commit (see handoff.Target); the engines are
 // woken only when some are left for them to claim.
 func (s *Store) publishBatch(batch []*publishRequest) {
 	ctx := context.Background()
 	results := make([]publishResult, len(batch))
-	var ho *webhookd.HandOffTx
+	var ho *handoff.Tx
 	wake := false // a new delivery is due for the engines to claim
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		// now is read inside the transaction so that events' CreateTimes

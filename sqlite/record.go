@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/lease"
 )
 
 // recordRow is one result as sqlRecordRow binds it. Nil fields are NULL:
@@ -38,13 +39,13 @@ func (r *recordRow) appendArgs(args []any) []any {
 // order, the webhooks' failing runs. Each attempt goes onto its delivery's
 // row; the attempt the row held before moves to attempts (migration 0005).
 // A delivery with results of several claims in the batch takes the one
-// holding its lease (see webhookd.OnePerDelivery).
+// holding its lease (see lease.OnePerDelivery).
 func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) error {
 	if len(results) == 0 {
 		return nil
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		batch, err := webhookd.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
+		batch, err := lease.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
 			return leaseTokens(ctx, tx, ids)
 		})
 		if err != nil {

@@ -33,6 +33,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 )
 
 // Options configure a Store.
@@ -103,7 +104,7 @@ type Store struct {
 
 	listeners listeners
 	// handOff is the engine publishes hand new deliveries to, if any.
-	handOff webhookd.HandOffPoint
+	handOff handoff.Point
 }
 
 var _ webhookd.Store = (*Store)(nil)

@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/handoff"
 )
 
-// handOff is a webhookd.HandOff that admits by a table of URIs and records
+// handOff is a handoff.Target that admits by a table of URIs and records
 // what it is asked and given.
 type handOff struct {
 	lease time.Duration
@@ -79,10 +80,11 @@ func (h *handOff) none(t *testing.T) {
 	}
 }
 
-// handOffStore returns b's store as a HandOffStore with h set, or skips t.
+// handOffTo sets h as the Target of b's store, or skips t when the store
+// does not hand off (see handoff.Store).
 func (b *bundle) handOffTo(t *testing.T, h *handOff) {
 	t.Helper()
-	hs, ok := b.store.(webhookd.HandOffStore)
+	hs, ok := b.store.(handoff.Store)
 	if !ok {
 		t.Skip("the store does not hand deliveries off")
 	}
@@ -276,7 +278,7 @@ func (s suite) handOffs(t *testing.T) {
 
 	s.test(t, "NoneAfterRemove", func(t *testing.T, b *bundle) {
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
-		hs, ok := b.store.(webhookd.HandOffStore)
+		hs, ok := b.store.(handoff.Store)
 		if !ok {
 			t.Skip("the store does not hand deliveries off")
 		}

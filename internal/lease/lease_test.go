@@ -1,4 +1,4 @@
-package webhookd_test
+package lease_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/lease"
 )
 
 func TestOnePerDelivery(t *testing.T) {
@@ -44,7 +45,7 @@ func TestOnePerDelivery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var asked []string
-			got, err := webhookd.OnePerDelivery(tt.in, func(ids []string) (map[string]string, error) {
+			got, err := lease.OnePerDelivery(tt.in, func(ids []string) (map[string]string, error) {
 				asked = append(asked, ids...)
 				return leases, nil
 			})
@@ -62,7 +63,7 @@ func TestOnePerDelivery(t *testing.T) {
 
 	t.Run("lookup error", func(t *testing.T) {
 		boom := errors.New("boom")
-		_, err := webhookd.OnePerDelivery([]webhookd.Result{res("d1", "t1", ok), res("d1", "t2", ok)},
+		_, err := lease.OnePerDelivery([]webhookd.Result{res("d1", "t1", ok), res("d1", "t2", ok)},
 			func([]string) (map[string]string, error) { return nil, boom })
 		if !errors.Is(err, boom) {
 			t.Errorf("error = %v, want it to wrap %v", err, boom)

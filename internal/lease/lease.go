@@ -1,6 +1,12 @@
-package webhookd
+// Package lease holds the rule by which the stores apply the results of
+// claimed deliveries: a result counts only under the delivery's current lease.
+package lease
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/webhookd/webhookd"
+)
 
 // OnePerDelivery reduces a batch of results to at most one per delivery,
 // the one a store can apply: a repeated result of one claim (same delivery
@@ -15,11 +21,11 @@ import "fmt"
 // leases returns the current lease token of each of the given deliveries;
 // it is called, inside the store's transaction, only when some delivery has
 // results of several claims, which is rare. Order is kept.
-func OnePerDelivery(results []Result, leases func(deliveryIDs []string) (map[string]string, error)) ([]Result, error) {
+func OnePerDelivery(results []webhookd.Result, leases func(deliveryIDs []string) (map[string]string, error)) ([]webhookd.Result, error) {
 	type claim struct{ delivery, token string }
 	seen := make(map[claim]bool, len(results))
 	claims := make(map[string]int, len(results)) // distinct claims per delivery
-	out := make([]Result, 0, len(results))
+	out := make([]webhookd.Result, 0, len(results))
 	var contested []string
 	for _, r := range results {
 		k := claim{r.DeliveryID, r.LeaseToken}

@@ -1,0 +1,148 @@
+// Package handoff is how a store gives the delivery engine of its own process
+// the deliveries a publish has just written, instead of leaving them for the
+// engine to claim a moment after the commit.
+//
+// A fresh delivery is due at once, so the engine would otherwise claim it
+// straight away: one more write, which on SQLite costs the single writer
+// about as much as the publish itself. A store that supports the hand-off
+// (Store) instead asks the engine (its Target) about each new delivery inside
+// the publishing transaction. The ones it takes are written leased, exactly
+// as ClaimDeliveries would leave them (a new lease token, NextAttemptTime =
+// now + Lease), and given to it after the commit; the ones it puts off —
+// their destination hangs or its circuit is open, so a claim would only
+// defer them — are written due at the time it names, as a deferral would
+// leave them; the rest are written due at once, to be claimed.
+//
+// The lease keeps the crash argument of a claim: if the process dies
+// between the commit and the attempt, the deliveries are due again when the
+// lease ends, and any engine claims them.
+package handoff
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sync/atomic"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// Target is the delivery engine's side of the hand-off.
+type Target interface {
+	// Admit decides about one new delivery to uri: take it (the engine
+	// has room for it), or not, and then make it due at putOff (zero: at
+	// once). The store calls it inside its write transaction, so it must
+	// not block. A transaction's takes are settled by exactly one call of
+	// Take.
+	Admit(uri string) (take bool, putOff time.Time)
+	// Lease is how long the deliveries it takes are leased.
+	Lease() time.Duration
+	// Take settles a transaction's takes after it ended: taken is how many
+	// Admit took, claims the deliveries the store leased (filled as
+	// ClaimDeliveries fills its claims), none when the transaction failed.
+	// It must not block.
+	Take(claims []*webhookd.Claim, taken int)
+}
+
+// Store is a webhookd.Store that hands new deliveries to a Target.
+type Store interface {
+	// HandOffTo makes the store hand its publishes' new deliveries to t
+	// (replacing any earlier Target) until remove is called. Events
+	// published while none is set are only claimed.
+	HandOffTo(t Target) (remove func())
+}
+
+// newLeaseToken returns a new random lease token, in the form the stores'
+// claims give (32 hex digits).
+func newLeaseToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// Point is what every Store shares: the Target set, if any. A store keeps
+// one, implements HandOffTo with it, and begins a Tx in each publishing
+// transaction.
+type Point struct {
+	p atomic.Pointer[targetBox]
+}
+
+// targetBox boxes a Target, so that remove can tell its own from a later
+// one.
+type targetBox struct{ t Target }
+
+// HandOffTo sets t until remove is called (see Store).
+func (p *Point) HandOffTo(t Target) (remove func()) {
+	b := &targetBox{t: t}
+	p.p.Store(b)
+	return func() { p.p.CompareAndSwap(b, nil) }
+}
+
+// Begin starts the hand-off of a transaction that began at now. It returns
+// nil when no Target is set; a nil *Tx hands nothing off.
+func (p *Point) Begin(now time.Time) *Tx {
+	b := p.p.Load()
+	if b == nil {
+		return nil
+	}
+	return &Tx{t: b.t, now: now}
+}
+
+// Tx is the hand-off of one publishing transaction: the store asks Admit
+// about each new delivery, keeps the claims of those it writes leased in
+// Claims, and settles with Settle once the transaction has ended.
+type Tx struct {
+	t     Target
+	now   time.Time
+	token string
+	end   time.Time
+	taken int
+	// Claims are the deliveries written leased, for the store to fill
+	// (as ClaimDeliveries fills its claims) before the commit.
+	Claims []*webhookd.Claim
+	// claimable says a delivery was left due at once, for engines to claim.
+	claimable bool
+}
+
+// Admit asks the Target about one new delivery to uri and returns how to
+// write it: leased with token until due, or ("", putOff time), or ("",
+// zero time) for due at once. The deliveries taken in one transaction share
+// one lease token: it only has to tell their lease from any other claim.
+func (t *Tx) Admit(uri string) (token string, due time.Time) {
+	if t == nil {
+		return "", time.Time{}
+	}
+	take, putOff := t.t.Admit(uri)
+	switch {
+	case take:
+		if t.token == "" {
+			t.token, t.end = newLeaseToken(), t.now.Add(t.t.Lease())
+		}
+		t.taken++
+		return t.token, t.end
+	case putOff.IsZero():
+		t.claimable = true
+	}
+	return "", putOff
+}
+
+// Taken says whether Admit took any delivery: Settle must then be called.
+func (t *Tx) Taken() bool { return t != nil && t.taken > 0 }
+
+// Claimable says whether a delivery was left due at once, so that the
+// engines must be woken to claim it.
+func (t *Tx) Claimable() bool { return t != nil && t.claimable }
+
+// Settle gives the Target the claims in Claims after a commit (filled by
+// then, as ClaimDeliveries fills its claims), or nothing after a failed
+// transaction (committed false).
+func (t *Tx) Settle(committed bool) {
+	if !t.Taken() {
+		return
+	}
+	claims := t.Claims
+	if !committed {
+		claims = nil
+	}
+	t.t.Take(claims, t.taken)
+}
