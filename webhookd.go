@@ -79,8 +79,8 @@ type APIKey struct {
 	Name      string
 	// Hash is the SHA-256 of the full key.
 	Hash []byte
-	// Prefix is the first characters of the key, kept to tell keys apart in
-	// listings without storing the key.
+	// Prefix is the start of the key (see APIKeyVisiblePrefix), kept to
+	// tell keys apart in listings without storing the key.
 	Prefix     string
 	CreateTime time.Time
 	RevokeTime *time.Time

@@ -323,6 +323,13 @@ func (s *Server) authenticate(r *http.Request) (*webhookd.APIKey, error) {
 		return nil, webhookd.Errorf(webhookd.EUNAUTHENTICATED,
 			"The request has no API key; send it in the x-goog-api-key header or as Authorization: Bearer.")
 	}
+	if err := webhookd.ValidateAPIKey(key); err != nil {
+		// Only keys registered by earlier versions can be this short; say
+		// why such a key stopped working. The store is not asked.
+		return nil, webhookd.Errorf(webhookd.EUNAUTHENTICATED,
+			"API key not valid: keys shorter than %d characters are no longer accepted. Create one with webhookd keys create.",
+			webhookd.MinAPIKeyLength)
+	}
 	hash, now := webhookd.HashAPIKey(key), s.cfg.Clock.Now()
 	k := s.keys.get(hash, now)
 	if k == nil {

@@ -53,7 +53,7 @@ func newSDKFixture(t *testing.T) (*sdkFixture, *genai.Client) {
 	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	client, err := genai.NewClient(context.Background(), &genai.ClientConfig{
-		APIKey: "test-key", Backend: genai.BackendGeminiAPI, HTTPOptions: genai.HTTPOptions{BaseURL: f.srv.URL},
+		APIKey: "lro-sdk-test-key-0123456789", Backend: genai.BackendGeminiAPI, HTTPOptions: genai.HTTPOptions{BaseURL: f.srv.URL},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,14 @@
 // The README's end-to-end demo: creates a static webhook and two batches with
-// @google/genai against a webhookd on 127.0.0.1:8080 (API key demo-key).
-// Usage: node demo-readme.mjs webhook|static|dynamic. Not part of the test suite.
+// @google/genai against a webhookd on 127.0.0.1:8080 started with
+// WEBHOOKD_API_KEY=$WEBHOOKD_KEY (at least 20 characters).
+// Usage: WEBHOOKD_KEY=… node demo-readme.mjs webhook|static|dynamic. Not part of the test suite.
 import { GoogleGenAI } from '@google/genai';
-const ai = new GoogleGenAI({ apiKey: 'demo-key', httpOptions: { baseUrl: 'http://127.0.0.1:8080' } });
+const apiKey = process.env.WEBHOOKD_KEY;
+if (!apiKey) {
+  console.error('set WEBHOOKD_KEY to the WEBHOOKD_API_KEY the server was started with');
+  process.exit(2);
+}
+const ai = new GoogleGenAI({ apiKey, httpOptions: { baseUrl: 'http://127.0.0.1:8080' } });
 const step = process.argv[2];
 if (step === 'webhook') {
   const w = await ai.webhooks.create({ name: 'batches', uri: 'http://127.0.0.1:8000/gemini-callback', subscribed_events: ['batch.succeeded', 'batch.failed'] });

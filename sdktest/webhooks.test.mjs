@@ -213,7 +213,7 @@ test('bad input answers 400 INVALID_ARGUMENT naming the field', async () => {
 });
 
 test('a wrong API key answers 401 UNAUTHENTICATED', async () => {
-  const bad = new GoogleGenAI({ apiKey: 'wrong-key', httpOptions: { baseUrl: srv.baseUrl } });
+  const bad = new GoogleGenAI({ apiKey: 'wrong-key-0123456789abcdef', httpOptions: { baseUrl: srv.baseUrl } });
   await expectError(bad.webhooks.list(), 401, 'UNAUTHENTICATED');
 });
 

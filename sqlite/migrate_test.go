@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/webhookd/webhookd"
 )
 
 // TestMigrationsRecorded checks that Open applies every embedded migration
@@ -45,6 +47,41 @@ func TestMigrationsRecorded(t *testing.T) {
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestMigrationCutsAPIKeyPrefixes: the migration that cuts stored key
+// prefixes leaves no more of a key than webhookd.APIKeyVisiblePrefix keeps,
+// so that a short key that earlier versions stored whole is gone.
+func TestMigrationCutsAPIKeyPrefixes(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "m.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old := map[string]string{"key_a": "demo-key", "key_b": "whd_jorw", "key_c": "abc", "key_d": "sdk-suit"}
+	for id, prefix := range old {
+		if _, err := s.writer.ExecContext(t.Context(), `INSERT OR IGNORE INTO projects (id, name, create_time) VALUES ('p', 'p', 0);
+			INSERT INTO api_keys (id, project_id, hash, prefix, create_time) VALUES (?, 'p', ?, ?, 0)`, id, []byte(id), prefix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Apply the migration again, as to a database of an earlier version.
+	if _, err := s.writer.ExecContext(t.Context(), `DELETE FROM schema_migrations WHERE name = '0006_api_key_prefix.sql'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Migrate(t.Context()); err != nil || n != 1 {
+		t.Fatalf("Migrate applied %d migrations (%v), want 1", n, err)
+	}
+	for id, prefix := range old {
+		var got string
+		if err := s.reader.QueryRowContext(t.Context(), `SELECT prefix FROM api_keys WHERE id = ?`, id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := webhookd.APIKeyVisiblePrefix(prefix); got != want {
+			t.Errorf("prefix %q became %q, want %q", prefix, got, want)
 		}
 	}
 }

@@ -331,7 +331,7 @@ func TestAuth(t *testing.T) {
 		}, 200},
 		{"no key", func(h http.Header) {}, 401},
 		{"wrong key", func(h http.Header) { h.Set("x-goog-api-key", b.key+"x") }, 401},
-		{"wrong bearer", func(h http.Header) { h.Set("Authorization", "Bearer nope") }, 401},
+		{"wrong bearer", func(h http.Header) { h.Set("Authorization", "Bearer nope-not-a-key-0123456789") }, 401},
 		{"basic auth", func(h http.Header) { h.Set("Authorization", "Basic "+b.key) }, 401},
 		{"key in query is not used", func(h http.Header) {}, 401},
 	}
@@ -364,6 +364,15 @@ func TestAuth(t *testing.T) {
 	b.callKey(t, key, "GET", "/v1/webhooks", "").ok(t, nil)
 	b.clock.Advance(api.KeyCacheTTL)
 	b.callKey(t, key, "GET", "/v1/webhooks", "").fails(t, 401, "UNAUTHENTICATED", "API key not valid")
+
+	// A key shorter than webhookd.MinAPIKeyLength, as earlier versions
+	// registered from WEBHOOKD_API_KEY, no longer authenticates, and the
+	// answer says why.
+	short := webhookd.NewAPIKeyRecord(b.project.ID, "WEBHOOKD_API_KEY", "demo-key", b.clock)
+	if err := b.store.CreateAPIKey(b.ctx, short); err != nil {
+		t.Fatal(err)
+	}
+	b.callKey(t, "demo-key", "GET", "/v1/webhooks", "").fails(t, 401, "UNAUTHENTICATED", "shorter than 20 characters")
 }
 
 // TestCrossProject checks that another project's ids answer 404, exactly

@@ -135,13 +135,13 @@ func TestBootstrap(t *testing.T) {
 	if err := bootstrap(ctx, st, "", clock, &out, logger); err != nil || out.Len() != 0 {
 		t.Fatalf("second start printed %q (%v)", out.String(), err)
 	}
-	if err := bootstrap(ctx, st, "script-key-123", clock, &out, logger); err != nil {
+	if err := bootstrap(ctx, st, "script-key-0123456789", clock, &out, logger); err != nil {
 		t.Fatal(err)
 	}
-	if k, err := st.FindAPIKey(ctx, webhookd.HashAPIKey("script-key-123")); err != nil || k.ProjectID != p.ID {
+	if k, err := st.FindAPIKey(ctx, webhookd.HashAPIKey("script-key-0123456789")); err != nil || k.ProjectID != p.ID {
 		t.Fatalf("WEBHOOKD_API_KEY: %+v %v", k, err)
 	}
-	if err := bootstrap(ctx, st, "script-key-123", clock, &out, logger); err != nil {
+	if err := bootstrap(ctx, st, "script-key-0123456789", clock, &out, logger); err != nil {
 		t.Fatalf("registering the same key again: %v", err)
 	}
 }

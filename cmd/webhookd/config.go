@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/webhookd/webhookd"
 )
 
 // Config is everything `webhookd serve` can be told. Defaults live in
@@ -156,6 +158,11 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := parseDB(c.DB); err != nil {
 		errs = append(errs, err)
+	}
+	if c.APIKey != "" {
+		if err := webhookd.ValidateAPIKey(c.APIKey); err != nil {
+			errs = append(errs, fmt.Errorf("WEBHOOKD_API_KEY: %w", err))
+		}
 	}
 	if c.Workers < 1 {
 		errs = append(errs, fmt.Errorf("workers must be at least 1, got %d", c.Workers))

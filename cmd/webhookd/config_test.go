@@ -51,6 +51,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"WEBHOOKD_ALLOW_DESTINATIONS", "10.0.0.0/99", "WEBHOOKD_ALLOW_DESTINATIONS"},
 		{"WEBHOOKD_DB", "mysql://x", "WEBHOOKD_DB"},
 		{"WEBHOOKD_PATH_PREFIX", "gemini/", "path prefix"},
+		{"WEBHOOKD_API_KEY", "demo-key", "WEBHOOKD_API_KEY: an API key must be at least 20 characters long, this one has 8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			old := envLookup

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 
 const [sdkPath, baseUrl] = process.argv.slice(2);
 const { GoogleGenAI } = await import(sdkPath);
-const ai = new GoogleGenAI({ apiKey: 'test-key', httpOptions: { baseUrl } });
+const ai = new GoogleGenAI({ apiKey: 'lro-sdk-test-key-0123456789', httpOptions: { baseUrl } });
 const rl = createInterface({ input: process.stdin });
 const lines = rl[Symbol.asyncIterator]();
 
