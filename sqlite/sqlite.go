@@ -109,8 +109,8 @@ type Store struct {
 
 var _ webhookd.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the database file at path, applies the
-// migrations it lacks, and returns a Store ready for use.
+// Open opens (creating if needed, with mode 0600) the database file at path,
+// applies the migrations it lacks, and returns a Store ready for use.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.Contains(path, "?") {
 		// An in-memory database would be private to each connection, and a URI
@@ -123,6 +123,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+
+	if err := prepareFile(path, s.log); err != nil {
+		return nil, err
 	}
 
 	params := url.Values{}
