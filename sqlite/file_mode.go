@@ -14,12 +14,16 @@ import (
 // they are 0600 too.
 const fileMode fs.FileMode = 0o600
 
+// ErrNoDatabase is returned by Open with Options.MustExist when the file does
+// not exist.
+var ErrNoDatabase = errors.New("no database file")
+
 // prepareFile makes sure the database file at path exists before SQLite opens
-// it, created with fileMode. An
+// it: created with fileMode, or, with mustExist, refused when missing. An
 // existing file (and its -wal and -shm) that other users may read or write,
 // as earlier versions created them, loses those permissions; the owner's and
 // the group's are left as the operator set them.
-func prepareFile(path string, log *slog.Logger) error {
+func prepareFile(path string, mustExist bool, log *slog.Logger) error {
 	_, err := os.Stat(path)
 	switch {
 	case err == nil:
@@ -29,6 +33,8 @@ func prepareFile(path string, log *slog.Logger) error {
 		return nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	case mustExist:
+		return fmt.Errorf("sqlite: %w at %s", ErrNoDatabase, path)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 	if errors.Is(err, fs.ErrExist) {

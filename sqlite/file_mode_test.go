@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,5 +59,19 @@ func TestOpenRestrictsAnOlderFile(t *testing.T) {
 	}
 	if perm := fi.Mode().Perm(); perm != 0o640 {
 		t.Fatalf("mode %v after open, want 0640 (the group's permissions are the operator's choice)", perm)
+	}
+}
+
+// TestOpenMustExist: with MustExist a missing file is an error naming it,
+// and nothing is created.
+func TestOpenMustExist(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "missing.db")
+	_, err := sqlite.Open(t.Context(), path, sqlite.Options{MustExist: true})
+	if !errors.Is(err, sqlite.ErrNoDatabase) {
+		t.Fatalf("Open of a missing file with MustExist: %v, want ErrNoDatabase", err)
+	}
+	if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
+		t.Fatalf("Open created %s: %v", path, statErr)
 	}
 }

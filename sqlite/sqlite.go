@@ -45,6 +45,10 @@ type Options struct {
 	Logger *slog.Logger
 	// ReadConns caps the read pool; zero means one per CPU, at least two.
 	ReadConns int
+	// MustExist refuses to create the file: Open fails with ErrNoDatabase
+	// when it does not exist (administrative commands, which must not leave
+	// an empty database wherever they run).
+	MustExist bool
 }
 
 // The page caches of SQLite, in KiB per connection (PRAGMA cache_size).
@@ -125,7 +129,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 
-	if err := prepareFile(path, s.log); err != nil {
+	if err := prepareFile(path, opts.MustExist, s.log); err != nil {
 		return nil, err
 	}
 

@@ -19,8 +19,11 @@ type adminEnv struct {
 	clock webhookd.Clock
 }
 
-// openAdmin parses the common --db flag on fs and opens the store.
-func openAdmin(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Writer) (*adminEnv, []string, error) {
+// openAdmin parses the common --db flag on fs and the command's own, checks
+// the positional arguments with usage, and only then opens the store, so
+// that a usage error touches nothing. Only migrate may create the database
+// (create); the other commands refuse a database file that does not exist.
+func openAdmin(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Writer, create bool, usage func(positional []string) error) (*adminEnv, []string, error) {
 	cfg := defaultConfig()
 	if err := cfg.fromEnv(); err != nil {
 		return nil, nil, err
@@ -31,13 +34,27 @@ func openAdmin(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.W
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
+	if err := usage(positional); err != nil {
+		return nil, nil, err
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	clock := webhookd.SystemClock{}
-	st, err := openStore(ctx, cfg.DB, clock, logger)
+	st, err := openStore(ctx, cfg.DB, create, clock, logger)
 	if err != nil {
 		return nil, nil, err
 	}
 	return &adminEnv{store: st, clock: clock}, positional, nil
+}
+
+// wantArgs is the usage check of a command that takes n positional
+// arguments, as line shows them.
+func wantArgs(n int, line string) func([]string) error {
+	return func(positional []string) error {
+		if len(positional) != n {
+			return fmt.Errorf("%w: webhookd %s", errUsage, line)
+		}
+		return nil
+	}
 }
 
 // parseInterspersed parses flags wherever they stand among the arguments, as
@@ -62,16 +79,21 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	env, rest, err := openAdmin(ctx, flag.NewFlagSet("migrate", flag.ContinueOnError), args, stderr)
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	env, _, err := openAdmin(ctx, fs, args, stderr, true, wantArgs(0, "migrate [--db DB]"))
 	if err != nil {
 		return err
 	}
 	defer env.store.Close()
-	if len(rest) > 0 {
-		return fmt.Errorf("%w: migrate takes no arguments", errUsage)
-	}
 	fmt.Fprintln(stdout, "database schema is up to date")
 	return nil
+}
+
+// projectsUsage is the usage line of each projects command.
+var projectsUsage = map[string]func([]string) error{
+	"create": wantArgs(1, "projects create NAME [--audience AUD]"),
+	"list":   wantArgs(0, "projects list"),
+	"update": wantArgs(1, "projects update ID|NAME --audience AUD"),
 }
 
 func runProjects(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,18 +101,19 @@ func runProjects(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: projects create|list|update", errUsage)
 	}
 	sub := args[0]
+	usage, ok := projectsUsage[sub]
+	if !ok {
+		return fmt.Errorf("%w: unknown projects command %q (create, list or update)", errUsage, sub)
+	}
 	fs := flag.NewFlagSet("projects "+sub, flag.ContinueOnError)
 	audience := fs.String("audience", "", "JWT audience of this project's dynamic deliveries (default: the destination URI)")
-	env, rest, err := openAdmin(ctx, fs, args[1:], stderr)
+	env, rest, err := openAdmin(ctx, fs, args[1:], stderr, false, usage)
 	if err != nil {
 		return err
 	}
 	defer env.store.Close()
 	switch sub {
 	case "create":
-		if len(rest) != 1 {
-			return fmt.Errorf("%w: projects create NAME [--audience AUD]", errUsage)
-		}
 		if _, err := env.store.FindProjectByName(ctx, rest[0]); err == nil {
 			return fmt.Errorf("a project named %q exists already", rest[0])
 		}
@@ -111,10 +134,7 @@ func runProjects(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.Name, orDash(p.Audience), p.CreateTime.Format(time.RFC3339))
 		}
 		return tw.Flush()
-	case "update":
-		if len(rest) != 1 {
-			return fmt.Errorf("%w: projects update ID|NAME --audience AUD", errUsage)
-		}
+	default: // update
 		p, err := findProject(ctx, env.store, rest[0])
 		if err != nil {
 			return err
@@ -126,7 +146,13 @@ func runProjects(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(stdout, "%s\t%s\taudience=%s\n", p.ID, p.Name, orDash(p.Audience))
 		return nil
 	}
-	return fmt.Errorf("%w: unknown projects command %q", errUsage, sub)
+}
+
+// keysUsage is the usage line of each keys command.
+var keysUsage = map[string]func([]string) error{
+	"create": wantArgs(0, "keys create --project ID|NAME [--name NAME]"),
+	"list":   wantArgs(0, "keys list --project ID|NAME"),
+	"revoke": wantArgs(1, "keys revoke --project ID|NAME KEY_ID"),
 }
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -134,10 +160,14 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: keys create|list|revoke", errUsage)
 	}
 	sub := args[0]
+	usage, ok := keysUsage[sub]
+	if !ok {
+		return fmt.Errorf("%w: unknown keys command %q (create, list or revoke)", errUsage, sub)
+	}
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	project := fs.String("project", webhookd.DefaultProjectName, "project id or name")
 	name := fs.String("name", "", "a label for the key")
-	env, rest, err := openAdmin(ctx, fs, args[1:], stderr)
+	env, rest, err := openAdmin(ctx, fs, args[1:], stderr, false, usage)
 	if err != nil {
 		return err
 	}
@@ -170,17 +200,13 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%s\n", k.ID, orDash(k.Name), k.Prefix, k.CreateTime.Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
-	case "revoke":
-		if len(rest) != 1 {
-			return fmt.Errorf("%w: keys revoke --project ID|NAME KEY_ID", errUsage)
-		}
+	default: // revoke
 		if err := env.store.RevokeAPIKey(ctx, p.ID, rest[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", rest[0])
 		return nil
 	}
-	return fmt.Errorf("%w: unknown keys command %q", errUsage, sub)
 }
 
 func orDash(s string) string {

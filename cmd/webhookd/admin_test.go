@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,16 +91,49 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
+// TestUsageErrors: a command-line mistake exits 2 and touches nothing: no
+// database appears in the working directory.
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"frobnicate"}, {"projects"}, {"projects", "explode"}, {"keys"}} {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, args := range [][]string{
+		{}, {"frobnicate"}, {"projects"}, {"projects", "explode"}, {"projects", "create"},
+		{"projects", "list", "extra"}, {"projects", "list", "--bogus"}, {"keys"}, {"keys", "explode"},
+		{"keys", "revoke"}, {"migrate", "extra"},
+	} {
 		err := run(context.Background(), args, io.Discard, io.Discard)
 		if !errors.Is(err, errUsage) || exitCode(err) != 2 {
 			t.Errorf("webhookd %v: %v (exit %d), want a usage error (exit 2)", args, err, exitCode(err))
 		}
 	}
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("usage errors left %v in the working directory", left)
+	}
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"version"}, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "webhookd "+webhookd.Version) {
 		t.Fatalf("version: %q %v", out.String(), err)
+	}
+}
+
+// TestAdminNeedsAnExistingDatabase: the projects and keys commands refuse a
+// database file that does not exist, name the file they looked for, and
+// create nothing; migrate creates it.
+func TestAdminNeedsAnExistingDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing.db")
+	for _, args := range [][]string{{"projects", "list"}, {"projects", "create", "acme"}, {"keys", "create"}, {"keys", "list", "--project", "default"}} {
+		_, _, err := runCLI(t, "sqlite:"+path, args...)
+		if err == nil || !strings.Contains(err.Error(), "no database at "+path) {
+			t.Errorf("webhookd %v on a missing database: %v, want an error naming %s", args, err, path)
+		}
+		if _, statErr := os.Stat(path); !errors.Is(statErr, fs.ErrNotExist) {
+			t.Fatalf("webhookd %v created %s", args, path)
+		}
+	}
+	if _, _, err := runCLI(t, "sqlite:"+path, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCLI(t, "sqlite:"+path, "projects", "list"); err != nil {
+		t.Fatalf("projects list after migrate: %v", err)
 	}
 }
 
@@ -148,7 +183,7 @@ func TestBootstrap(t *testing.T) {
 
 func openTestStore(t *testing.T, db string) backend {
 	t.Helper()
-	st, err := openStore(context.Background(), db, webhookd.SystemClock{}, slog.New(slog.DiscardHandler))
+	st, err := openStore(context.Background(), db, true, webhookd.SystemClock{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg.DB, clock, logger)
+	st, err := openStore(ctx, cfg.DB, true, clock, logger)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/webhookd/webhookd"
@@ -19,15 +21,22 @@ type backend interface {
 	Ping(ctx context.Context) error
 }
 
-// openStore opens (and migrates) the database WEBHOOKD_DB names.
-func openStore(ctx context.Context, db string, clock webhookd.Clock, logger *slog.Logger) (backend, error) {
+// openStore opens (and migrates) the database WEBHOOKD_DB names. Without
+// create, a SQLite file that does not exist is an error naming it: only
+// serve and migrate make a new database.
+func openStore(ctx context.Context, db string, create bool, clock webhookd.Clock, logger *slog.Logger) (backend, error) {
 	kind, loc, err := parseDB(db)
 	if err != nil {
 		return nil, err
 	}
 	switch kind {
 	case "sqlite":
-		s, err := sqlite.Open(ctx, loc, sqlite.Options{Clock: clock, Logger: logger})
+		s, err := sqlite.Open(ctx, loc, sqlite.Options{Clock: clock, Logger: logger, MustExist: !create})
+		if errors.Is(err, sqlite.ErrNoDatabase) {
+			abs, _ := filepath.Abs(loc)
+			return nil, fmt.Errorf("no database at %s (from %s, set by --db or WEBHOOKD_DB): run this command where the server keeps its database, "+
+				"or point --db at it; webhookd serve and webhookd migrate create a new one", abs, db)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", loc, err)
 		}
