@@ -348,8 +348,10 @@ func (s *Server) rotateSigningSecret(w http.ResponseWriter, r *http.Request) err
 }
 
 // pingWebhook is POST /webhooks/{id}:ping: a webhook.ping event delivered to
-// this webhook only, whatever its subscriptions and state, so a receiver can
-// be checked before real events flow. The SDK sends no body at all.
+// this webhook only, whatever its subscriptions, so a receiver can be checked
+// before real events flow. A disabled webhook is sent nothing, so its ping is
+// refused rather than answered as if it went out. The SDK sends no body at
+// all.
 func (s *Server) pingWebhook(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.decodeBody(w, r, schema{}); err != nil {
 		return err
@@ -357,6 +359,10 @@ func (s *Server) pingWebhook(w http.ResponseWriter, r *http.Request) error {
 	wh, err := s.findWebhook(r)
 	if err != nil {
 		return err
+	}
+	if wh.State != webhookd.WebhookEnabled {
+		return webhookd.Errorf(webhookd.EPRECONDITION,
+			"Webhook %s is %s, so nothing can be sent to it; set its state to enabled (PATCH) to ping it.", wh.ID, wh.State)
 	}
 	data, err := json.Marshal(map[string]string{"id": wh.ID})
 	if err != nil {

@@ -182,6 +182,12 @@ test('ping answers {} with and without a body', async () => {
   assert.deepEqual(Object.keys(b).filter((k) => k !== 'sdkHttpResponse'), []);
 });
 
+test('ping of a disabled webhook answers 400 FAILED_PRECONDITION', async () => {
+  const w = await ai.webhooks.create({ uri: 'https://hooks.example/ping-off', subscribed_events: ['batch.succeeded'] });
+  await ai.webhooks.update(w.id, { update_mask: 'state', state: 'disabled' });
+  await expectError(ai.webhooks.ping(w.id), 400, 'FAILED_PRECONDITION', /is disabled/);
+});
+
 test('unknown ids answer 404 NOT_FOUND on every method', async () => {
   const id = 'wh_doesnotexist';
   await expectError(ai.webhooks.get(id), 404, 'NOT_FOUND');

@@ -112,11 +112,6 @@ func TestSDKWireShapes(t *testing.T) {
 	}
 
 	nextGen("GET", "/v1/webhooks?page_size=10", "").ok(t, nil)
-	nextGen("PATCH", "/v1/webhooks/"+id+"?update_mask=uri%2Cstate%2Csubscribed_events",
-		`{"uri":"https://example.test/hook2","state":"disabled","subscribed_events":["batch.failed"]}`).ok(t, nil)
-	nextGen("PATCH", "/v1/webhooks/"+id, `{"name":"renamed"}`).ok(t, nil)
-	nextGen("POST", "/v1/webhooks/"+id+":rotateSigningSecret", `{"revocation_behavior":"revoke_previous_secrets_immediately"}`).ok(t, nil)
-	nextGen("POST", "/v1/webhooks/"+id+":rotateSigningSecret", `{}`).ok(t, nil)
 	for _, body := range []string{"", "{}"} {
 		res := nextGen("POST", "/v1/webhooks/"+id+":ping", body)
 		res.ok(t, nil)
@@ -124,6 +119,12 @@ func TestSDKWireShapes(t *testing.T) {
 			t.Fatalf("ping answered %s, want {}", res.body)
 		}
 	}
+	nextGen("PATCH", "/v1/webhooks/"+id+"?update_mask=uri%2Cstate%2Csubscribed_events",
+		`{"uri":"https://example.test/hook2","state":"disabled","subscribed_events":["batch.failed"]}`).ok(t, nil)
+	nextGen("POST", "/v1/webhooks/"+id+":ping", "").fails(t, 400, "FAILED_PRECONDITION", "is disabled, so nothing can be sent to it")
+	nextGen("PATCH", "/v1/webhooks/"+id, `{"name":"renamed"}`).ok(t, nil)
+	nextGen("POST", "/v1/webhooks/"+id+":rotateSigningSecret", `{"revocation_behavior":"revoke_previous_secrets_immediately"}`).ok(t, nil)
+	nextGen("POST", "/v1/webhooks/"+id+":rotateSigningSecret", `{}`).ok(t, nil)
 	var got webhook
 	nextGen("GET", "/v1/webhooks/"+id, "").ok(t, &got)
 	if got.Name != "renamed" || got.State != "disabled" || got.URI != "https://example.test/hook2" ||
@@ -251,9 +252,11 @@ func TestUpdateWebhook(t *testing.T) {
 	if got := patch("", `{"state":"disabled_due_to_failed_deliveries"}`); got.State != "disabled_due_to_failed_deliveries" {
 		t.Fatalf("after a no-op state: %s", dump(got))
 	}
+	b.call(t, "POST", "/v1/webhooks/"+w.ID+":ping", "").fails(t, 400, "FAILED_PRECONDITION", "is disabled_due_to_failed_deliveries")
 	if got := patch("", `{"state":"enabled"}`); got.State != "enabled" {
 		t.Fatalf("after re-enabling: %s", dump(got))
 	}
+	b.call(t, "POST", "/v1/webhooks/"+w.ID+":ping", "").ok(t, nil)
 	if wh, err = b.store.GetWebhook(b.ctx, b.project.ID, w.ID); err != nil || wh.FailingSince != nil {
 		t.Fatalf("after re-enabling: FailingSince = %v (%v), want nil", wh.FailingSince, err)
 	}
