@@ -66,6 +66,17 @@ func (c *Catalog) Canonical(typ string) (canonical string, ok bool) {
 	return "", false
 }
 
+// Resolve is Canonical for input: an unknown type is an EINVALID error naming
+// field, which lists the accepted types and says how an operator adds one.
+func (c *Catalog) Resolve(field, typ string) (string, error) {
+	if ct, ok := c.Canonical(typ); ok {
+		return ct, nil
+	}
+	return "", FieldErrorf(field, "%s: unknown event type %q; valid types: %s (batch.completed is accepted as batch.succeeded). "+
+		"Other types are added by the operator: list them, comma-separated, in WEBHOOKD_EVENT_TYPES and restart webhookd.",
+		field, typ, strings.Join(c.Types(), ", "))
+}
+
 // ValidateSubscriptions canonicalises a subscription list, removing
 // duplicates, and names field in the error when the list is empty or has an
 // unknown type.
@@ -78,9 +89,9 @@ func (c *Catalog) ValidateSubscriptions(field string, types []string) ([]string,
 	}
 	out := make([]string, 0, len(types))
 	for _, t := range types {
-		ct, ok := c.Canonical(t)
-		if !ok {
-			return nil, FieldErrorf(field, "%s: unknown event type %q; valid types: %s (batch.completed is accepted as batch.succeeded).", field, t, strings.Join(c.Types(), ", "))
+		ct, err := c.Resolve(field, t)
+		if err != nil {
+			return nil, err
 		}
 		if !slices.Contains(out, ct) {
 			out = append(out, ct)

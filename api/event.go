@@ -205,9 +205,8 @@ func (s *Server) newEvent(o *object, projectID string) (webhookd.NewEvent, error
 	if typ == "" {
 		return ne, webhookd.FieldErrorf(field, "%s is required; valid types: %s.", field, strings.Join(s.cfg.Catalog.Types(), ", "))
 	}
-	var ok bool
-	if ne.Type, ok = s.cfg.Catalog.Canonical(typ); !ok {
-		return ne, webhookd.FieldErrorf(field, "%s: unknown event type %q; valid types: %s.", field, typ, strings.Join(s.cfg.Catalog.Types(), ", "))
+	if ne.Type, err = s.cfg.Catalog.Resolve(field, typ); err != nil {
+		return ne, err
 	}
 	if ne.Data, _, err = o.rawObject("data"); err != nil {
 		return ne, err

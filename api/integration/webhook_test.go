@@ -161,6 +161,7 @@ func TestWebhookValidation(t *testing.T) {
 		{"empty events", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":[]}`, "subscribed_events must list at least one"},
 		{"events not a list", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":"batch.failed"}`, "subscribed_events must be a list of strings"},
 		{"unknown event", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribedEvents":["batch.done"]}`, `subscribed_events: unknown event type "batch.done"; valid types: batch.succeeded`},
+		{"unknown event says how to add one", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribedEvents":["order.paid"]}`, `in WEBHOOKD_EVENT_TYPES and restart webhookd`},
 		{"name with control", "POST", "/v1/webhooks", `{"name":"a\u0001","uri":"https://a.test","subscribed_events":["batch.failed"]}`, "name must not contain control characters"},
 		{"unknown field", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":["batch.failed"],"secret":"x"}`, `Unknown field "secret"`},
 		{"duplicate spelling", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":["batch.failed"],"subscribedEvents":[]}`, "subscribed_events is given more than once"},
