@@ -15,9 +15,6 @@ const (
 	// maxIdempotencyKeyLength bounds idempotency keys, which are stored and
 	// indexed per project.
 	maxIdempotencyKeyLength = 256
-	// maxDynamicURIs bounds webhook_config.uris: each is a delivery, signed
-	// with its own RS256 JWT per attempt.
-	maxDynamicURIs = 20
 )
 
 // Limits of POST /events:batchPublish.
@@ -233,33 +230,20 @@ func (s *Server) newEvent(o *object, projectID string) (webhookd.NewEvent, error
 }
 
 // webhookConfig reads the optional webhook_config (or webhookConfig) of a
-// publish request. Its URIs are checked like webhook URIs; its
-// user_metadata must be an object, which is echoed in every event's data.
+// publish request, checked as a job's is (webhookd.ValidateWebhookConfig).
 func (s *Server) webhookConfig(body *object) (*webhookd.WebhookConfig, error) {
 	cfg, ok, err := body.object("webhook_config", webhookConfigSchema)
 	if !ok || err != nil {
 		return nil, err
 	}
-	wc := &webhookd.WebhookConfig{}
+	var wc webhookd.WebhookConfig
 	if wc.URIs, _, err = cfg.strings("uris"); err != nil {
 		return nil, err
-	}
-	uris := cfg.qualify("uris")
-	if len(wc.URIs) > maxDynamicURIs {
-		return nil, webhookd.FieldErrorf(uris, "%s must list at most %d URIs.", uris, maxDynamicURIs)
-	}
-	for i, u := range wc.URIs {
-		if err := s.cfg.URIPolicy.ValidateURI(fmt.Sprintf("%s[%d]", uris, i), u); err != nil {
-			return nil, err
-		}
 	}
 	if wc.UserMetadata, _, err = cfg.rawObject("user_metadata"); err != nil {
 		return nil, err
 	}
-	if len(wc.URIs) == 0 && len(wc.UserMetadata) == 0 {
-		return nil, nil
-	}
-	return wc, nil
+	return s.cfg.URIPolicy.ValidateWebhookConfig(body.qualify("webhook_config"), wc)
 }
 
 // listEvents is GET /events, newest first.

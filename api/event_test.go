@@ -89,3 +89,42 @@ func BenchmarkParseBatchPublish(b *testing.B) {
 		})
 	}
 }
+
+// TestPublishWebhookConfigLimits: POST /events checks webhook_config with
+// the limits of a job's (webhookd.ValidateWebhookConfig): user_metadata is
+// bounded, as it was for jobs only.
+func TestPublishWebhookConfigLimits(t *testing.T) {
+	t.Parallel()
+	s := &Server{cfg: Config{}.withDefaults()}
+	metadata := func(n int) string { return `{"k":"` + strings.Repeat("x", n-8) + `"}` }
+	uris := func(n int) string { return `["https://a.test/` + strings.Repeat(`","https://a.test/`, n-1) + `"]` }
+	tests := []struct {
+		name, body string
+		field      string // of the error; "" when the event is accepted
+	}{
+		{"metadata at the limit", `{"type":"batch.failed","webhook_config":{"user_metadata":` + metadata(webhookd.MaxUserMetadataBytes) + `}}`, ""},
+		{"metadata a byte over", `{"type":"batch.failed","webhook_config":{"user_metadata":` + metadata(webhookd.MaxUserMetadataBytes+1) + `}}`, "webhook_config.user_metadata"},
+		{"the most URIs", `{"type":"batch.failed","webhook_config":{"uris":` + uris(webhookd.MaxWebhookConfigURIs) + `}}`, ""},
+		{"a URI too many", `{"type":"batch.failed","webhook_config":{"uris":` + uris(webhookd.MaxWebhookConfigURIs+1) + `}}`, "webhook_config.uris"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o, err := decodeObject("", []byte(tt.body), publishEventSchema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ne, err := s.newEvent(o, "prj_1")
+			if tt.field == "" {
+				if err != nil || ne.WebhookConfig == nil {
+					t.Fatalf("newEvent = %+v, %v; want it accepted", ne.WebhookConfig, err)
+				}
+				return
+			}
+			var e *webhookd.Error
+			if !errors.As(err, &e) || e.Code != webhookd.EINVALID || e.Field != tt.field {
+				t.Fatalf("newEvent err = %v; want EINVALID on %s", err, tt.field)
+			}
+		})
+	}
+}
