@@ -102,6 +102,15 @@ type Config struct {
 	// Operations, if set, serves the long-running operations routes
 	// (batches, interactions, video, operations, files; see operation.go).
 	Operations *lro.Service
+	// AdminKey, if set, is the admin credential: projects and API keys
+	// over HTTP, and every project's resources (see admin.go).
+	AdminKey string
+	// PublicURL is the service's public base URL (before PathPrefix), the
+	// base of portal links. Default: the address a request came to.
+	PublicURL string
+	// Console, if set, serves the web console below /console/; "/" leads
+	// to it, and /console/session signs in and out (see session.go).
+	Console http.Handler
 }
 
 // withDefaults returns c with every unset optional field filled in; it is the
@@ -162,6 +171,10 @@ type Server struct {
 	metrics *metrics
 	table   []route
 	keys    keyCache
+	// adminHash is the SHA-256 of Config.AdminKey; nil when unset.
+	adminHash []byte
+	portal    *PortalLinks
+	sessions  signedToken
 }
 
 // New validates cfg and returns the API server.
@@ -175,12 +188,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("api metrics: %w", err)
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		tokens:  pageTokens{key: cfg.Sealer.DeriveKey("page-token")},
-		metrics: m,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		tokens:   pageTokens{key: cfg.Sealer.DeriveKey("page-token")},
+		metrics:  m,
+		portal:   NewPortalLinks(cfg.Sealer),
+		sessions: signedToken{key: cfg.Sealer.DeriveKey("console-session")},
 	}
-	s.table = s.routes()
+	if cfg.AdminKey != "" {
+		s.adminHash = webhookd.HashAPIKey(cfg.AdminKey)
+	}
+	s.table = append(s.routes(), s.adminRoutes()...)
 	if cfg.Operations != nil {
 		s.table = append(s.table, s.operationRoutes()...)
 	}

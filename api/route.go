@@ -102,6 +102,7 @@ func (s *Server) routes() []route {
 type requestInfo struct {
 	route     string
 	projectID string
+	principal *principal
 }
 
 type requestInfoKey struct{}
@@ -154,6 +155,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) 
 	// The unauthenticated endpoints answer under the prefix (where the
 	// public base URL points) and at the root (where probes and scrapers
 	// address the process).
+	if h, name := s.console(rest, prefixed); h != nil {
+		ri.route = name
+		h.ServeHTTP(w, r)
+		return
+	}
 	h, name := s.public(path)
 	if h == nil && prefixed {
 		h, name = s.public(rest)
@@ -171,21 +177,26 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) 
 		writeMiss(w, r, &miss{path: path})
 		return
 	}
-	rt, vars, miss := s.match(r.Method, rest)
+	rt, vars, scope, miss := s.matchScoped(r.Method, rest)
 	if miss != nil {
 		writeMiss(w, r, miss)
 		return
 	}
 	ri.route = rt.template
+	if scope != "" {
+		ri.route = "/projects/{project}" + rt.template
+	}
 	for i, name := range rt.wildcards() {
 		r.SetPathValue(name, vars[i])
 	}
-	key, err := s.authenticate(r)
+	p, err := s.authenticate(r)
+	if err == nil {
+		err = s.authorize(r, ri, rt, p, scope)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	ri.projectID = key.ProjectID
 	if err := rt.handle(w, r); err != nil {
 		s.writeError(w, r, err)
 	}
@@ -306,51 +317,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// authenticate finds the API key of the request. The key comes from
-// x-goog-api-key (what the SDKs send) or an Authorization bearer token; only
-// its SHA-256 is looked up, as only the hash is stored, and a key found is
-// remembered for KeyCacheTTL (see keyCache).
-func (s *Server) authenticate(r *http.Request) (*webhookd.APIKey, error) {
-	key := strings.TrimSpace(r.Header.Get("x-goog-api-key"))
-	if key == "" {
-		if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-			key = strings.TrimSpace(token)
-		}
-	}
-	if key == "" {
-		return nil, webhookd.Errorf(webhookd.EUNAUTHENTICATED,
-			"The request has no API key; send it in the x-goog-api-key header or as Authorization: Bearer.")
-	}
-	if err := webhookd.ValidateAPIKey(key); err != nil {
-		// Only keys registered by earlier versions can be this short; say
-		// why such a key stopped working. The store is not asked.
-		return nil, webhookd.Errorf(webhookd.EUNAUTHENTICATED,
-			"API key not valid: keys shorter than %d characters are no longer accepted. Create one with webhookd keys create.",
-			webhookd.MinAPIKeyLength)
-	}
-	hash, now := webhookd.HashAPIKey(key), s.cfg.Clock.Now()
-	k := s.keys.get(hash, now)
-	if k == nil {
-		var err error
-		k, err = s.cfg.Store.FindAPIKey(r.Context(), hash)
-		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
-			return nil, errKeyNotValid()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("find api key: %w", err)
-		}
-		s.keys.put(hash, k, now)
-	}
-	if k.RevokeTime != nil && !k.RevokeTime.After(now) {
-		return nil, errKeyNotValid()
-	}
-	return k, nil
-}
-
-func errKeyNotValid() error {
-	return webhookd.Errorf(webhookd.EUNAUTHENTICATED, "API key not valid. Please pass a valid API key.")
 }
 
 // metricMethod bounds the method label to the methods the API knows.

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/api"
 )
 
 // adminEnv is what every administrative command needs: the configured
 // database, opened and migrated, and a quiet logger.
 type adminEnv struct {
+	cfg   Config
 	store webhookd.Store
 	clock webhookd.Clock
 }
@@ -43,7 +45,7 @@ func openAdmin(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.W
 	if err != nil {
 		return nil, nil, err
 	}
-	return &adminEnv{store: st, clock: clock}, positional, nil
+	return &adminEnv{cfg: cfg, store: st, clock: clock}, positional, nil
 }
 
 // wantArgs is the usage check of a command that takes n positional
@@ -214,4 +216,35 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// runPortalLink prints a portal link: a URL that opens the console for one
+// project with one role until it expires. It is signed under the master
+// key, so it needs the same WEBHOOKD_MASTER_KEY (or key file) as the
+// servers, and its URL starts with WEBHOOKD_PUBLIC_URL.
+func runPortalLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("portal-link", flag.ContinueOnError)
+	project := fs.String("project", webhookd.DefaultProjectName, "project id or name")
+	role := fs.String("role", api.RoleView, "view, or manage_webhooks")
+	ttl := fs.Duration("ttl", api.DefaultPortalLinkTTL, "how long the link works")
+	env, _, err := openAdmin(ctx, fs, args, stderr, false, wantArgs(0, "portal-link --project ID|NAME [--role view|manage_webhooks] [--ttl 1h]"))
+	if err != nil {
+		return err
+	}
+	defer env.store.Close()
+	p, err := findProject(ctx, env.store, *project)
+	if err != nil {
+		return err
+	}
+	sealer, err := loadSealer(env.cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	link, err := api.NewPortalLinks(sealer).Create(publicURL(env.cfg)+env.cfg.PathPrefix+"/console/", p.ID, *role, *ttl, env.clock.Now())
+	if err != nil {
+		return fmt.Errorf("%w: %s", errUsage, webhookd.ErrorMessage(err))
+	}
+	fmt.Fprintf(stderr, "Portal link for project %s (%s), until %s:\n", p.Name, link.Role, link.ExpireTime.Format(time.RFC3339))
+	fmt.Fprintln(stdout, link.URL)
+	return nil
 }

@@ -21,6 +21,7 @@ type Config struct {
 	Addr          string         // WEBHOOKD_ADDR
 	DB            string         // WEBHOOKD_DB: sqlite:PATH or postgres://…
 	APIKey        string         // WEBHOOKD_API_KEY
+	AdminKey      string         // WEBHOOKD_ADMIN_KEY: the operator's credential (admin API, console)
 	Dev           bool           // WEBHOOKD_DEV=1
 	MasterKey     string         // WEBHOOKD_MASTER_KEY (hex or base64 of 32 bytes)
 	MasterKeyFile string         // WEBHOOKD_MASTER_KEY_FILE (default: beside the SQLite file)
@@ -100,6 +101,7 @@ func (c *Config) fromEnv() error {
 	str("WEBHOOKD_ADDR", &c.Addr)
 	str("WEBHOOKD_DB", &c.DB)
 	str("WEBHOOKD_API_KEY", &c.APIKey)
+	str("WEBHOOKD_ADMIN_KEY", &c.AdminKey)
 	if v, ok := envLookup("WEBHOOKD_DEV"); ok && v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -162,6 +164,11 @@ func (c *Config) validate() error {
 	if c.APIKey != "" {
 		if err := webhookd.ValidateAPIKey(c.APIKey); err != nil {
 			errs = append(errs, fmt.Errorf("WEBHOOKD_API_KEY: %w", err))
+		}
+	}
+	if c.AdminKey != "" {
+		if err := webhookd.ValidateAPIKey(c.AdminKey); err != nil {
+			errs = append(errs, fmt.Errorf("WEBHOOKD_ADMIN_KEY: %w", err))
 		}
 	}
 	if c.Workers < 1 {

@@ -28,6 +28,7 @@ Usage:
   webhookd keys create --project ID|NAME [--name NAME]
   webhookd keys list --project ID|NAME
   webhookd keys revoke --project ID|NAME KEY_ID
+  webhookd portal-link --project ID|NAME [--role view|manage_webhooks] [--ttl 1h]
   webhookd receive --addr ADDR [--secret whsec_…]… [--jwks-url URL --audience AUD]
   webhookd bench [--scenario hmac|rs256|failing|hang] [flags]   measure delivery against the raw limit
   webhookd version
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runProjects(ctx, rest, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, stdout, stderr)
+	case "portal-link":
+		return runPortalLink(ctx, rest, stdout, stderr)
 	case "receive":
 		return runReceive(ctx, rest, stdout, stderr)
 	case "bench":

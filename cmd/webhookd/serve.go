@@ -21,6 +21,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/api"
+	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
@@ -144,6 +145,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return err
 	}
 
+	ui, err := console.New(cfg.PathPrefix)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
 	handler, err := api.New(api.Config{
 		Store:      st,
 		Sealer:     sealer,
@@ -161,6 +166,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		JWKS:       ring.JWKSHandler(),
 		Registerer: reg,
 		Operations: ops,
+		AdminKey:   cfg.AdminKey,
+		PublicURL:  cfg.PublicURL,
+		Console:    ui,
 	})
 	if err != nil {
 		return err
@@ -203,7 +211,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		}
 	}()
 	kind, _, _ := parseDB(cfg.DB)
-	logger.Info("webhookd listening", "addr", ln.Addr().String(), "db", kind, "dev", cfg.Dev, "version", webhookd.Version)
+	logger.Info("webhookd listening", "addr", ln.Addr().String(), "console", publicURL(cfg)+cfg.PathPrefix+"/console/", "db", kind, "dev", cfg.Dev, "version", webhookd.Version)
 
 	var runErr error
 	select {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
-	"strings"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/postgres"
@@ -99,13 +98,7 @@ func findProject(ctx context.Context, st webhookd.Store, ref string) (*webhookd.
 	if ref == "" {
 		return nil, fmt.Errorf("%w: --project is required", errUsage)
 	}
-	if strings.HasPrefix(ref, webhookd.PrefixProject) {
-		p, err := st.GetProject(ctx, ref)
-		if err == nil || webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
-			return p, err
-		}
-	}
-	p, err := st.FindProjectByName(ctx, ref)
+	p, err := webhookd.FindProject(ctx, st, ref)
 	if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
 		return nil, fmt.Errorf("no project with id or name %q", ref)
 	}
