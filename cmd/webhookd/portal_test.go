@@ -24,6 +24,9 @@ func TestPortalLinkCommand(t *testing.T) {
 
 	path := filepath.Join(t.TempDir(), "portal.db")
 	db := "sqlite:" + path
+	if _, _, err := runCLI(t, db, "migrate"); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := runCLI(t, db, "projects", "create", "acme"); err != nil {
 		t.Fatal(err)
 	}
