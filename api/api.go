@@ -86,9 +86,6 @@ type Config struct {
 	PathPrefix string
 	// MaxBodyBytes bounds request bodies. Default: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// Notify is called after every commit that created deliveries, to wake
-	// the in-process delivery engine at once. It must not block.
-	Notify func()
 	// Ready reports whether the service can take traffic (/readyz).
 	// Default: always ready.
 	Ready func(ctx context.Context) error
@@ -127,9 +124,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if c.Notify == nil {
-		c.Notify = func() {}
 	}
 	if c.Ready == nil {
 		c.Ready = func(context.Context) error { return nil }

@@ -108,9 +108,6 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if created && ev.DeliveryCount > 0 {
-		s.cfg.Notify()
-	}
 	out, err := publishedToJSON(ev, created, ne)
 	if err != nil {
 		return err
@@ -139,15 +136,10 @@ func (s *Server) batchPublishEvents(w http.ResponseWriter, r *http.Request) erro
 	out := struct {
 		Events []eventJSON `json:"events"`
 	}{Events: make([]eventJSON, len(published))}
-	notify := false
 	for i, p := range published {
-		notify = notify || (p.Created && p.Event.DeliveryCount > 0)
 		if out.Events[i], err = publishedToJSON(p.Event, p.Created, events[i]); err != nil {
 			return err
 		}
-	}
-	if notify {
-		s.cfg.Notify()
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -408,7 +400,6 @@ func (s *Server) retryDelivery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.cfg.Notify()
 	out, err := s.deliveryJSON(r, d)
 	if err != nil {
 		return err
@@ -445,9 +436,6 @@ func (s *Server) recoverDeliveries(w http.ResponseWriter, r *http.Request) error
 	n, err := s.cfg.Store.RecoverDeliveries(r.Context(), wh.ProjectID, wh.ID, since)
 	if err != nil {
 		return err
-	}
-	if n > 0 {
-		s.cfg.Notify()
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"recovered": n})
 	return nil

@@ -368,7 +368,7 @@ func (s *Server) pingWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ev, _, err := s.cfg.Store.PublishEvent(r.Context(), webhookd.NewEvent{
+	_, _, err = s.cfg.Store.PublishEvent(r.Context(), webhookd.NewEvent{
 		ProjectID:     wh.ProjectID,
 		Type:          webhookd.EventWebhookPing,
 		Data:          data,
@@ -377,9 +377,6 @@ func (s *Server) pingWebhook(w http.ResponseWriter, r *http.Request) error {
 	})
 	if err != nil {
 		return err
-	}
-	if ev.DeliveryCount > 0 {
-		s.cfg.Notify()
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil

@@ -33,10 +33,6 @@ type DriverConfig struct {
 	Logger *slog.Logger
 	// Registerer receives the webhookd_lro_* metrics (nil: not exported).
 	Registerer prometheus.Registerer
-	// Notify, when set, is called after a step committed events, so that
-	// the in-process delivery engine sends them at once instead of at its
-	// next poll. It must not block.
-	Notify func()
 }
 
 func (c DriverConfig) withDefaults() DriverConfig {
@@ -156,9 +152,6 @@ func (d *Driver) step(ctx context.Context, op *webhookd.Operation) (outcome stri
 		}
 		log.ErrorContext(ctx, "lro: commit step", slog.Any("error", err))
 		return outcomeFailed, err
-	}
-	if len(change.Events) > 0 && d.cfg.Notify != nil {
-		d.cfg.Notify()
 	}
 	for _, n := range change.Update {
 		if n.ID == op.ID && n.State != op.State {

@@ -19,9 +19,9 @@ type Service struct {
 	m     *Machine
 	store webhookd.OperationStore
 	clock webhookd.Clock
-	// wake, when set, is called after every commit: a new job is stepped at
-	// once (Driver.Wake), and the events a cancel emitted are delivered at
-	// once (the delivery engine's Notify).
+	// wake, when set, is called after every commit, so that a new job is
+	// stepped at once (Driver.Wake). The events a commit emitted need no
+	// call: the store that commits them wakes the delivery engine.
 	wake func()
 }
 

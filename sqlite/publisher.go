@@ -194,15 +194,15 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 		return s.fillHandOff(ctx, tx, ho)
 	})
 	ho.Settle(err == nil)
+	if err == nil && (wake || ho.Claimable()) {
+		s.wake()
+	}
 	for i, r := range batch {
 		res := results[i]
 		if res.err == nil && err != nil { // the transaction failed: nothing of the batch was stored
 			res = publishResult{failed: -1, err: err}
 		}
 		r.result <- res
-	}
-	if err == nil && (wake || ho.Claimable()) {
-		s.wake()
 	}
 }
 

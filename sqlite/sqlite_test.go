@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -220,71 +219,4 @@ func claimAndSucceed(ctx context.Context, s *sqlite.Store, limit int) error {
 			Attempt: &webhookd.Attempt{Time: time.Now(), StatusCode: 200, Latency: time.Millisecond}}
 	}
 	return s.RecordResults(ctx, rs)
-}
-
-// TestListenWakesOnDueDeliveries checks the in-process wake-up: a commit that
-// makes deliveries due signals every listener, one that does not stays quiet,
-// and a listener whose context ended hears nothing more.
-func TestListenWakesOnDueDeliveries(t *testing.T) {
-	t.Parallel()
-	s := open(t, filepath.Join(t.TempDir(), "webhookd.db"), nil)
-	p := newProjectWithWebhook(t, s)
-
-	woken := make(chan struct{}, 1)
-	ctx, stop := context.WithCancel(t.Context())
-	listening := make(chan error, 1)
-	go func() { listening <- s.Listen(ctx, func() { woken <- struct{}{} }) }()
-
-	// Listen registers asynchronously: publish until the first wake arrives.
-	for i := 0; ; i++ {
-		if i == 1000 {
-			t.Fatal("PublishEvent never woke the listener")
-		}
-		if _, _, err := s.PublishEvent(t.Context(), webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded}); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-woken:
-		default:
-			runtime.Gosched()
-			continue
-		}
-		break
-	}
-
-	// No destination: nothing became due.
-	if _, _, err := s.PublishEvent(t.Context(), webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchFailed}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-woken:
-		t.Fatal("woken by an event without deliveries")
-	default:
-	}
-
-	cs, err := s.ClaimDeliveries(t.Context(), 1, time.Minute)
-	if err != nil || len(cs) != 1 {
-		t.Fatalf("claim: %d, %v", len(cs), err)
-	}
-	if _, err := s.RetryDelivery(t.Context(), p.ID, cs[0].Delivery.ID); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-woken:
-	default:
-		t.Fatal("RetryDelivery did not wake the listener")
-	}
-
-	stop()
-	if err := <-listening; err != nil {
-		t.Fatalf("Listen returned %v after its context ended, want nil", err)
-	}
-	if _, _, err := s.PublishEvent(t.Context(), webhookd.NewEvent{ProjectID: p.ID, Type: webhookd.EventBatchSucceeded}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-woken:
-		t.Fatal("woken after Listen returned")
-	default:
-	}
 }

@@ -14,11 +14,12 @@ type listeners struct {
 	wakes map[int]func()
 }
 
-// Listen calls wake after every commit of this store that made deliveries
-// due (PublishEvent, RetryDelivery, RecoverDeliveries, operation changes that
-// publish), until ctx ends or the store closes; it then returns nil. wake
-// runs on the committing goroutine and must not block (signal a channel with
-// room for one).
+// Listen calls wake once it listens, and then after every commit of this
+// store that made deliveries due (PublishEvent, RetryDelivery,
+// RecoverDeliveries, operation changes that publish) before the call that
+// committed returns, until ctx ends or the store closes; it then returns
+// nil. wake runs on the committing goroutine and must not block (signal a
+// channel with room for one).
 func (s *Store) Listen(ctx context.Context, wake func()) error {
 	s.listeners.mu.Lock()
 	if s.listeners.wakes == nil {
@@ -28,6 +29,7 @@ func (s *Store) Listen(ctx context.Context, wake func()) error {
 	s.listeners.next++
 	s.listeners.wakes[id] = wake
 	s.listeners.mu.Unlock()
+	wake()
 
 	select {
 	case <-ctx.Done():

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Recovery", s.recovery},
 		{"QueueStats", s.queueStats},
 		{"HandOff", s.handOffs},
+		{"Wake", s.wakes},
 		{"SigningKey", s.signingKeys},
 		{"Prune", s.prunes},
 	}

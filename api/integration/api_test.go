@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,15 +33,17 @@ var epoch = time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
 // directory, a fake clock, the API on a loopback server, and a project with
 // an API key.
 type bundle struct {
-	ctx      context.Context
-	store    *sqlite.Store
-	clock    *fakeclock.Clock
-	srv      *httptest.Server
-	api      *api.Server
-	reg      *prometheus.Registry
-	project  *webhookd.Project
-	key      string
-	notified atomic.Int64
+	ctx     context.Context
+	store   *sqlite.Store
+	clock   *fakeclock.Clock
+	srv     *httptest.Server
+	api     *api.Server
+	reg     *prometheus.Registry
+	project *webhookd.Project
+	key     string
+	// woken counts the store's wake-ups of delivery engines: the API
+	// wakes nothing itself, the store that commits does.
+	woken atomic.Int64
 }
 
 // setup starts the API with the defaults a deployment uses; edit adjusts
@@ -56,13 +59,13 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	t.Cleanup(func() { _ = store.Close() })
 	b.store = store
 	b.project, b.key = b.newProject(t, "test")
+	b.listen(t)
 
 	cfg := api.Config{
 		Store:      store,
 		Sealer:     mustSealer(t),
 		Clock:      b.clock,
 		Logger:     logger,
-		Notify:     func() { b.notified.Add(1) },
 		Registerer: b.reg,
 	}
 	for _, e := range edit {
@@ -74,6 +77,23 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	b.srv = httptest.NewServer(b.api)
 	t.Cleanup(b.srv.Close)
 	return b
+}
+
+// listen counts the store's wake-ups in b.woken from now on: Listen wakes
+// once when it starts listening, and that one is not counted.
+func (b *bundle) listen(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(b.ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.store.Listen(ctx, func() { b.woken.Add(1) })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for b.woken.Load() == 0 {
+		runtime.Gosched()
+	}
+	b.woken.Store(0)
 }
 
 // newProject creates a project with one API key and returns both.

@@ -74,8 +74,8 @@ func TestBatchPublish(t *testing.T) {
 		evs[1].Data["user_metadata"].(map[string]any)["ticket"] != "T-1" {
 		t.Errorf("dynamic event %s: want its webhook_config and user_metadata echoed in data", dump(evs[1]))
 	}
-	if b.notified.Load() != 1 {
-		t.Errorf("Notify called %d times, want once for the whole batch", b.notified.Load())
+	if b.woken.Load() != 1 {
+		t.Errorf("the store woke the engine %d times, want once for the whole batch", b.woken.Load())
 	}
 
 	var ds struct {
@@ -165,8 +165,8 @@ func TestBatchPublishValidation(t *testing.T) {
 	if got := b.listedEvents(t); len(got) != 0 {
 		t.Fatalf("GET /events lists %d events after rejected batches, want none", len(got))
 	}
-	if b.notified.Load() != 0 {
-		t.Errorf("Notify called %d times after rejected batches", b.notified.Load())
+	if b.woken.Load() != 0 {
+		t.Errorf("the store woke the engine %d times after rejected batches", b.woken.Load())
 	}
 	// The largest batch passes.
 	if evs := b.batchPublish(t, events(api.MaxBatchPublishEvents)); len(evs) != api.MaxBatchPublishEvents {
@@ -180,7 +180,7 @@ func TestBatchPublishIdempotency(t *testing.T) {
 	b.createWebhook(t, `{"uri":"https://a.test/h","subscribed_events":["video.generated"]}`)
 	first := b.publish(t, `{"type":"video.generated","data":{"id":"v1"},"idempotency_key":"k-1"}`)
 	b.clock.Advance(time.Hour)
-	notified := b.notified.Load()
+	woken := b.woken.Load()
 
 	body := `{"events":[
 		{"type":"video.generated","data":{"id":"v2"},"idempotency_key":"k-1"},
@@ -208,8 +208,8 @@ func TestBatchPublishIdempotency(t *testing.T) {
 			t.Errorf("events[%d] = %s, want id %q with data.id %s", tt.i, dump(ev), tt.id, tt.dataID)
 		}
 	}
-	if n := b.notified.Load() - notified; n != 1 {
-		t.Errorf("Notify called %d times, want 1", n)
+	if n := b.woken.Load() - woken; n != 1 {
+		t.Errorf("the store woke the engine %d times, want 1", n)
 	}
 	if got := b.listedEvents(t); len(got) != 3 {
 		t.Errorf("GET /events lists %d events, want 3", len(got))
@@ -217,17 +217,17 @@ func TestBatchPublishIdempotency(t *testing.T) {
 
 	// The same batch again, as after a lost response: every event answers,
 	// nothing is created and nothing is woken.
-	notified = b.notified.Load()
+	woken = b.woken.Load()
 	again := b.batchPublish(t, body)
 	if again[0].ID != first.ID || again[1].ID != evs[1].ID || again[2].ID != evs[1].ID || again[3].ID == evs[3].ID {
 		t.Errorf("republished batch %s, first answer %s", dump(again), dump(evs))
 	}
-	if b.notified.Load() != notified+1 { // the event without a key is new, and has a delivery
-		t.Errorf("Notify called %d times, want 1", b.notified.Load()-notified)
+	if b.woken.Load() != woken+1 { // the event without a key is new, and has a delivery
+		t.Errorf("the store woke the engine %d times, want 1", b.woken.Load()-woken)
 	}
 	keyed := `{"events":[{"type":"video.generated","idempotency_key":"k-1"},{"type":"video.generated","idempotency_key":"k-2"}]}`
-	notified = b.notified.Load()
-	if again := b.batchPublish(t, keyed); again[0].ID != first.ID || again[1].ID != evs[1].ID || b.notified.Load() != notified {
-		t.Errorf("a batch of used keys answered %s and notified %d times", dump(again), b.notified.Load()-notified)
+	woken = b.woken.Load()
+	if again := b.batchPublish(t, keyed); again[0].ID != first.ID || again[1].ID != evs[1].ID || b.woken.Load() != woken {
+		t.Errorf("a batch of used keys answered %s and woke the engine %d times", dump(again), b.woken.Load()-woken)
 	}
 }

@@ -67,8 +67,8 @@ func TestPublishEvent(t *testing.T) {
 		ev.Data["id"] != "batches/b1" || ev.CreateTime != epoch.Format(time.RFC3339Nano) || ev.WebhookConfig != nil {
 		t.Fatalf("published %s", dump(ev))
 	}
-	if b.notified.Load() != 1 {
-		t.Errorf("Notify called %d times, want 1", b.notified.Load())
+	if b.woken.Load() != 1 {
+		t.Errorf("the store woke the engine %d times, want 1", b.woken.Load())
 	}
 	var ds struct {
 		Deliveries []delivery `json:"deliveries"`
@@ -102,16 +102,16 @@ func TestPublishEvent(t *testing.T) {
 
 	// The same idempotency key answers the first event and creates nothing.
 	first := b.publish(t, `{"type":"video.generated","data":{"id":"v1"},"idempotency_key":"k-1"}`)
-	notified := b.notified.Load()
+	woken := b.woken.Load()
 	b.clock.Advance(time.Hour)
 	again := b.publish(t, `{"type":"video.generated","data":{"id":"v2"},"idempotencyKey":"k-1"}`)
-	if again.ID != first.ID || again.Data["id"] != "v1" || again.IdempotencyKey != "k-1" || b.notified.Load() != notified {
+	if again.ID != first.ID || again.Data["id"] != "v1" || again.IdempotencyKey != "k-1" || b.woken.Load() != woken {
 		t.Fatalf("republished %s, first %s", dump(again), dump(first))
 	}
 
 	// An event nobody subscribed to is kept, with no deliveries and no wake-up.
-	notified = b.notified.Load()
-	if ev := b.publish(t, `{"type":"interaction.failed"}`); ev.DeliveryCount != 0 || b.notified.Load() != notified {
+	woken = b.woken.Load()
+	if ev := b.publish(t, `{"type":"interaction.failed"}`); ev.DeliveryCount != 0 || b.woken.Load() != woken {
 		t.Fatalf("unrouted event %s", dump(ev))
 	}
 }
@@ -246,10 +246,10 @@ func TestDeliveryLogRetryRecover(t *testing.T) {
 	if rec["recovered"] != 0 {
 		t.Fatalf("recover since after the delivery = %v", rec)
 	}
-	notified := b.notified.Load()
+	woken := b.woken.Load()
 	b.call(t, "POST", "/v1/webhooks/"+w.ID+":recover", `{"since":"2026-03-01T11:00:00+01:00"}`).ok(t, &rec)
-	if rec["recovered"] != 1 || b.notified.Load() != notified+1 {
-		t.Fatalf("recover = %v, notified %d→%d", rec, notified, b.notified.Load())
+	if rec["recovered"] != 1 || b.woken.Load() != woken+1 {
+		t.Fatalf("recover = %v, woke %d→%d", rec, woken, b.woken.Load())
 	}
 	b.call(t, "GET", "/v1/deliveries/"+d.ID, "").ok(t, &one)
 	if one.State != "pending" || one.NextAttemptTime == "" {
@@ -257,10 +257,10 @@ func TestDeliveryLogRetryRecover(t *testing.T) {
 	}
 
 	// Retry: any state, due now.
-	notified = b.notified.Load()
+	woken = b.woken.Load()
 	b.call(t, "POST", "/v1/deliveries/"+d.ID+":retry", "").ok(t, &one)
 	if one.ID != d.ID || one.State != "pending" || one.NextAttemptTime != b.clock.Now().Format(time.RFC3339Nano) ||
-		len(one.Attempts) != 2 || b.notified.Load() != notified+1 {
+		len(one.Attempts) != 2 || b.woken.Load() != woken+1 {
 		t.Fatalf("retried delivery %s", dump(one))
 	}
 

@@ -178,12 +178,12 @@ func TestSDKWebhookLifecycle(t *testing.T) {
 	}
 
 	// Ping: one webhook.ping event, delivered to this webhook only.
-	before := b.notified.Load()
+	before := b.woken.Load()
 	if _, err := ai.Webhooks.Ping(ctx, operations.PingWebhookRequest{ID: id}); err != nil {
 		t.Fatal(err)
 	}
-	if b.notified.Load() != before+1 {
-		t.Errorf("Notify was not called after a ping")
+	if b.woken.Load() != before+1 {
+		t.Errorf("the store did not wake the engine after a ping")
 	}
 	evs, err := b.store.ListEvents(ctx, b.project.ID, webhookd.Page{Size: 10})
 	if err != nil {

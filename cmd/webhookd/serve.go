@@ -157,10 +157,6 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		Clock:      clock,
 		Logger:     logger,
 		PathPrefix: cfg.PathPrefix,
-		// No Notify: the store wakes the engine itself after every commit
-		// that leaves deliveries to claim (Listen, below), and not after a
-		// publish whose deliveries it handed to the engine, which a Notify
-		// here would make the engine look for in vain.
 		Ready:      st.Ping,
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		JWKS:       ring.JWKSHandler(),
@@ -244,11 +240,11 @@ func newOperations(cfg Config, st webhookd.Store, eng *delivery.Engine, clock we
 	if err != nil {
 		return nil, nil, err
 	}
-	driver, err := lro.NewDriver(st, lro.NewSimulator(m, st, clock), lro.DriverConfig{Logger: logger, Registerer: reg, Notify: eng.Notify})
+	driver, err := lro.NewDriver(st, lro.NewSimulator(m, st, clock), lro.DriverConfig{Logger: logger, Registerer: reg})
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := lro.NewService(m, st, clock, func() { driver.Wake(); eng.Notify() })
+	svc := lro.NewService(m, st, clock, driver.Wake)
 	return svc, driver, nil
 }
 
