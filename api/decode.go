@@ -21,13 +21,21 @@ type schema struct {
 	ignored []string
 }
 
+// MaxJSONDepth bounds how deeply a request body may nest JSON objects and
+// lists (the body itself is level 1). Go's decoder stops only at 10,000
+// levels; a document 5,000 deep would be stored and delivered, and break
+// ordinary receivers' parsers.
+const MaxJSONDepth = 64
+
 // object is one JSON object of a request, its keys normalised to snake_case
 // and its values kept raw until a handler asks for them with a type. JSON
 // nulls are dropped, as proto3 JSON treats null as "not set".
 type object struct {
 	// path locates the object in the request ("" for the body,
 	// "webhook_config" for a nested one); errors name fields by it.
-	path   string
+	path string
+	// depth is the object's nesting level in the body (the body is 1).
+	depth  int
 	fields map[string]json.RawMessage
 }
 
@@ -71,39 +79,39 @@ func decodeObject(path string, data []byte, sch schema) (*object, error) {
 	if !json.Valid(data) {
 		return decodeObjectStream(path, data, sch)
 	}
-	return decodeValidObject(path, data, sch)
+	return decodeValidObject(path, 1, data, sch)
 }
 
 // decodeValidObject is decodeObject for data known to be valid JSON: a
-// value of an object or list decodeObject accepted.
-func decodeValidObject(path string, data []byte, sch schema) (*object, error) {
-	if o, ok, err := scanObject(path, data, sch); ok {
+// value of an object or list decodeObject accepted, at nesting level depth.
+func decodeValidObject(path string, depth int, data []byte, sch schema) (*object, error) {
+	if o, ok, err := scanObject(path, depth, data, sch); ok {
 		return o, err
 	}
-	return decodeObjectStream(path, data, sch)
+	return decodeObjectStreamAt(path, depth, data, sch)
 }
 
 // scanObject is decodeObject for valid JSON: it walks the members of the
 // object without a decoder, and keeps each value as a slice of data. It
 // reports ok false, leaving the error's wording to decodeObjectStream, when
 // data is not an object.
-func scanObject(path string, data []byte, sch schema) (o *object, ok bool, err error) {
+func scanObject(path string, depth int, data []byte, sch schema) (o *object, ok bool, err error) {
 	i := skipSpace(data, 0)
 	if data[i] != '{' {
 		return nil, false, nil
 	}
-	o = &object{path: path, fields: make(map[string]json.RawMessage, len(sch.fields))}
+	o = &object{path: path, depth: depth, fields: make(map[string]json.RawMessage, len(sch.fields))}
 	var spelled []string
 	for i = skipSpace(data, i+1); data[i] != '}'; {
 		end := stringEnd(data, i)
 		key := jsonKey(data[i:end])
 		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
-		end = valueEnd(data, i)
+		end, nested := valueEnd(data, i)
 		raw := json.RawMessage(data[i:end:end])
 		if i = skipSpace(data, end); data[i] == ',' {
 			i = skipSpace(data, i+1)
 		}
-		name, err := o.add(sch, spelled, key, raw)
+		name, err := o.add(sch, spelled, key, raw, nested)
 		if err != nil {
 			return nil, true, err
 		}
@@ -135,11 +143,12 @@ func stringEnd(data []byte, i int) int {
 }
 
 // valueEnd returns the index just past the JSON value that starts at i, in
-// valid JSON.
-func valueEnd(data []byte, i int) int {
+// valid JSON, and how many levels of objects and lists the value nests (0
+// for a string, number, true, false or null).
+func valueEnd(data []byte, i int) (end, nested int) {
 	switch data[i] {
 	case '"':
-		return stringEnd(data, i)
+		return stringEnd(data, i), 0
 	case '{', '[':
 		depth := 0
 		for ; ; i++ {
@@ -147,10 +156,12 @@ func valueEnd(data []byte, i int) int {
 			case '"':
 				i = stringEnd(data, i) - 1
 			case '{', '[':
-				depth++
+				if depth++; depth > nested {
+					nested = depth
+				}
 			case '}', ']':
 				if depth--; depth == 0 {
-					return i + 1
+					return i + 1, nested
 				}
 			}
 		}
@@ -158,7 +169,7 @@ func valueEnd(data []byte, i int) int {
 	for i < len(data) && !strings.ContainsRune(",}] \t\n\r", rune(data[i])) {
 		i++ // a number, true, false or null
 	}
-	return i
+	return i, 0
 }
 
 // jsonKey returns the string a JSON string literal (quotes included)
@@ -182,6 +193,12 @@ func jsonKey(lit []byte) string {
 
 // decodeObjectStream is decodeObject with a json.Decoder, for any input.
 func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
+	return decodeObjectStreamAt(path, 1, data, sch)
+}
+
+// decodeObjectStreamAt is decodeObjectStream for an object at nesting level
+// depth.
+func decodeObjectStreamAt(path string, depth int, data []byte, sch schema) (*object, error) {
 	what := "The request body"
 	if path != "" {
 		what = path
@@ -194,7 +211,7 @@ func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, webhookd.FieldErrorf(fieldOr(path, "body"), "%s must be a JSON object.", what)
 	}
-	o := &object{path: path, fields: map[string]json.RawMessage{}}
+	o := &object{path: path, depth: depth, fields: map[string]json.RawMessage{}}
 	var spelled []string
 	for dec.More() {
 		tok, err := dec.Token()
@@ -206,7 +223,9 @@ func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, syntaxError(path, what, err)
 		}
-		name, err := o.add(sch, spelled, key, bytes.TrimSpace(raw))
+		raw = bytes.TrimSpace(raw)
+		_, nested := valueEnd(raw, 0) // Decode read a whole, valid value
+		name, err := o.add(sch, spelled, key, raw, nested)
 		if err != nil {
 			return nil, err
 		}
@@ -222,17 +241,21 @@ func decodeObjectStream(path string, data []byte, sch schema) (*object, error) {
 }
 
 // add puts the member key: raw (trimmed) of an object of sch into o, as
-// both decoders read it: a key given twice, in either spelling, an empty or
-// unknown key are errors; ignored keys and nulls are dropped. spelled holds
-// the members before it, as name, key, name, key, …; add returns key's name,
-// for the caller to append with key.
-func (o *object) add(sch schema, spelled []string, key string, raw json.RawMessage) (string, error) {
+// both decoders read it: a key given twice, in either spelling, a value that
+// nests deeper than MaxJSONDepth allows, an empty or unknown key are errors;
+// ignored keys and nulls are dropped. nested is how many levels raw nests.
+// spelled holds the members before it, as name, key, name, key, …; add
+// returns key's name, for the caller to append with key.
+func (o *object) add(sch schema, spelled []string, key string, raw json.RawMessage, nested int) (string, error) {
 	name := snakeCase(key)
 	field := o.qualify(name)
 	for j := 0; j < len(spelled); j += 2 {
 		if spelled[j] == name {
 			return "", webhookd.FieldErrorf(field, "%s is given more than once (as %q and %q).", field, spelled[j+1], key)
 		}
+	}
+	if o.depth+nested > MaxJSONDepth {
+		return "", webhookd.FieldErrorf(field, "%s nests JSON deeper than %d levels.", field, MaxJSONDepth)
 	}
 	switch {
 	case slices.Contains(sch.fields, name):
@@ -353,7 +376,7 @@ func (o *object) list(name string) (v []json.RawMessage, ok bool, err error) {
 	// A value of an object decodeObject accepted is valid JSON.
 	v = []json.RawMessage{}
 	for i := skipSpace(raw, 1); raw[i] != ']'; {
-		end := valueEnd(raw, i)
+		end, _ := valueEnd(raw, i)
 		v = append(v, raw[i:end:end])
 		if i = skipSpace(raw, end); raw[i] == ',' {
 			i = skipSpace(raw, i+1)
@@ -368,6 +391,6 @@ func (o *object) object(name string, sch schema) (v *object, ok bool, err error)
 	if !ok {
 		return nil, false, nil
 	}
-	v, err = decodeValidObject(o.qualify(name), raw, sch)
+	v, err = decodeValidObject(o.qualify(name), o.depth+1, raw, sch)
 	return v, true, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +45,10 @@ func TestDecodeObject(t *testing.T) {
 		{name: "truncated", in: `{"uri":"a"`, errField: "body", errText: "not valid JSON"},
 		{name: "trailing data", in: `{"uri":"a"} {}`, errField: "body", errText: "more data"},
 		{name: "trailing garbage", in: `{"uri":"a"}x`, errField: "body", errText: "more data"},
+		{name: "nested to the limit", in: `{"data":` + deepJSON(MaxJSONDepth-1) + `}`, want: map[string]string{"data": deepJSON(MaxJSONDepth - 1)}},
+		{name: "nested a level too deep", in: `{"data":` + deepJSON(MaxJSONDepth) + `}`, errField: "data", errText: "data nests JSON deeper than 64 levels"},
+		{name: "lists count as levels", in: `{"data":{"a":` + strings.Repeat("[", MaxJSONDepth-1) + strings.Repeat("]", MaxJSONDepth-1) + `}}`, errField: "data", errText: "deeper"},
+		{name: "an ignored field too", in: `{"createTime":` + deepJSON(MaxJSONDepth) + `}`, errField: "create_time", errText: "deeper"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,9 +142,36 @@ func TestSnakeCamelCase(t *testing.T) {
 	}
 }
 
+// deepJSON returns an object that nests levels deep: {"a":{"a":…1…}}.
+func deepJSON(levels int) string {
+	return strings.Repeat(`{"a":`, levels) + "1" + strings.Repeat("}", levels)
+}
+
+// jsonDepth returns how deeply valid JSON nests objects and lists.
+func jsonDepth(t *testing.T, data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	depth, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return deepest
+		}
+		if err != nil {
+			t.Fatalf("jsonDepth(%q): %v", data, err)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
 // FuzzDecodeObject checks that no input panics the request decoder, that
 // every error is an INVALID_ARGUMENT naming a field, and that what it accepts
-// is what the schema allows, as valid JSON.
+// is what the schema allows, as valid JSON nested at most MaxJSONDepth deep.
 func FuzzDecodeObject(f *testing.F) {
 	for _, seed := range []string{
 		`{"uri":"https://a.test","subscribed_events":["batch.succeeded"]}`,
@@ -148,6 +180,8 @@ func FuzzDecodeObject(f *testing.F) {
 		`{"uri":"a","uri":"b"}`,
 		`{"data":{"a":"\u00e9\ud800"}}`,
 		`{} {}`, `[]`, `"x"`, `{`, ``, `{"a":1e999}`,
+		`{"data":` + deepJSON(MaxJSONDepth-1) + `}`, `{"data":` + deepJSON(MaxJSONDepth) + `}`,
+		`{"data":[` + strings.Repeat("[", MaxJSONDepth) + strings.Repeat("]", MaxJSONDepth) + `]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -177,6 +211,9 @@ func FuzzDecodeObject(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatalf("accepted invalid JSON %q", data)
 		}
+		if d := jsonDepth(t, data); d > MaxJSONDepth {
+			t.Fatalf("accepted JSON nested %d deep", d)
+		}
 	})
 }
 
@@ -204,6 +241,7 @@ func FuzzDecodeObjectAgrees(f *testing.F) {
 		`{"name":null,"createTime":"t"}`, `{"uri":"a","uri":"b"}`, `{"uri":"a","colour":1}`, `{"":1}`,
 		`{"data":{"a":"\u00e9\ud800 \" \\ ]}"}}`, `{"na\u006de":"x"}`, "{\"n\xffame\":1}", `{"name":-1.5e+3,"uri":true}`,
 		`{"data":[[],{},"]",null]}`, `{} {}`, `[]`, `"x"`, `{`, ``, `{"a":1e999}`, `{"events":[{"a":1} , 2,"3",[4]]}`,
+		`{"data":` + deepJSON(MaxJSONDepth-1) + `}`, `{"data":` + deepJSON(MaxJSONDepth) + `,"x":}`, `{"uri":1,"data":` + deepJSON(MaxJSONDepth) + `}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -171,7 +171,7 @@ func (s *Server) parseBatchPublish(body []byte, projectID string) ([]webhookd.Ne
 			return nil, &webhookd.Error{Code: webhookd.ETOOLARGE, Field: path,
 				Message: fmt.Sprintf("%s must be at most %d bytes, as the body of POST /events.", path, s.cfg.MaxBodyBytes)}
 		}
-		eo, err := decodeValidObject(path, raw, publishEventSchema)
+		eo, err := decodeValidObject(path, 3, raw, publishEventSchema) // body, events, element
 		if err != nil {
 			return nil, err
 		}

@@ -104,8 +104,12 @@ func trim[T any](s *Server, l *listing, items []T, cursor func(T) webhookd.Curso
 }
 
 // formatTime is the timestamp format of every response: RFC 3339 in UTC,
-// with as many fractional digits as needed, as Google APIs write them.
-func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// with as many fractional digits as needed, as Google APIs write them, down
+// to the microsecond both stores keep: a time answered before the store read
+// it back (a create) reads as it will on every later answer.
+func formatTime(t time.Time) string {
+	return t.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
+}
 
 // formatTimePtr formats an optional time; nil gives "" (omitted).
 func formatTimePtr(t *time.Time) string {
