@@ -226,6 +226,15 @@ func MergeUserMetadata(data json.RawMessage, meta json.RawMessage) (json.RawMess
 // DeliveryState is where a delivery is in its life.
 type DeliveryState string
 
+// ParseDeliveryState reads a delivery state as the API spells it.
+func ParseDeliveryState(s string) (DeliveryState, bool) {
+	switch st := DeliveryState(trimLower(s)); st {
+	case DeliveryPending, DeliverySucceeded, DeliveryFailed:
+		return st, true
+	}
+	return "", false
+}
+
 // Delivery states.
 const (
 	DeliveryPending   DeliveryState = "pending"   // due at NextAttemptTime
@@ -281,6 +290,11 @@ type Attempt struct {
 	Latency    time.Duration
 	// Error is a plain-words reason when the attempt failed.
 	Error string
-	// ResponseBody is the start of the response body (bounded).
-	ResponseBody string
+	// ErrorStage says where a failed attempt failed: dns, connect, tls,
+	// timeout, connection, status, … (the delivery engine's stages).
+	ErrorStage string
+	// ResponseHeaders are the response's headers as "Name: value" lines,
+	// and ResponseBody the start of its body, both bounded by the engine.
+	ResponseHeaders string
+	ResponseBody    string
 }

@@ -69,11 +69,20 @@ type Store interface {
 	// with Created=false. An empty list is EINVALID.
 	PublishEvents(ctx context.Context, events []NewEvent) ([]PublishedEvent, error)
 	GetEvent(ctx context.Context, projectID, id string) (*Event, error)
-	// ListEvents orders by (CreateTime, ID) descending, newest first.
-	ListEvents(ctx context.Context, projectID string, page Page) ([]*Event, error)
+	// ListEvents orders by (CreateTime, ID) descending, newest first, and
+	// lists the events that filter keeps.
+	ListEvents(ctx context.Context, projectID string, filter EventFilter, page Page) ([]*Event, error)
 	// ListDeliveries returns an event's deliveries.
 	ListDeliveries(ctx context.Context, projectID, eventID string) ([]*Delivery, error)
 	GetDelivery(ctx context.Context, projectID, id string) (*Delivery, error)
+	// ListWebhookDeliveries returns the deliveries of one webhook (and of
+	// the webhook that had this id, if it was deleted), in state when it is
+	// set, newest first: ordered by (CreateTime, ID) descending.
+	ListWebhookDeliveries(ctx context.Context, projectID, webhookID string, state DeliveryState, page Page) ([]*Delivery, error)
+	// ListBacklog returns the project's pending deliveries, counted by
+	// destination URI and webhook (deliveries of the same URI for two
+	// webhooks, or a webhook and a job, are two entries).
+	ListBacklog(ctx context.Context, projectID string) ([]Backlog, error)
 	// ListAttempts returns a delivery's attempts, oldest first.
 	ListAttempts(ctx context.Context, projectID, deliveryID string) ([]*Attempt, error)
 	// RetryDelivery makes one delivery pending and due now, whatever its
@@ -160,6 +169,29 @@ type Result struct {
 	// DisableAfter long moves an enabled webhook to
 	// disabled_due_to_failed_deliveries.
 	DisableAfter time.Duration
+}
+
+// EventFilter narrows an event listing; its zero value keeps every event.
+type EventFilter struct {
+	// Type keeps the events of this (canonical) type.
+	Type string
+	// StartTime, inclusive, and EndTime, exclusive, bound CreateTime;
+	// either may be zero.
+	StartTime, EndTime time.Time
+	// DeliveryState keeps the events with at least one delivery in this
+	// state: "failed" finds what needs a look.
+	DeliveryState DeliveryState
+}
+
+// Backlog is the pending deliveries of one destination URI of a project.
+type Backlog struct {
+	URI string
+	// WebhookID is the static webhook the deliveries go to; "" for
+	// dynamic ones.
+	WebhookID string
+	Pending   int
+	// OldestCreateTime is when the oldest of them was created.
+	OldestCreateTime time.Time
 }
 
 // QueueStats describes the delivery backlog.

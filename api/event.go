@@ -244,7 +244,11 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.cfg.Store.ListEvents(r.Context(), l.projectID, l.page())
+	filter, err := parseEventFilter(r, s.cfg.Catalog)
+	if err != nil {
+		return err
+	}
+	items, err := s.cfg.Store.ListEvents(r.Context(), l.projectID, filter, l.page())
 	if err != nil {
 		return err
 	}
@@ -300,16 +304,20 @@ type deliveryJSON struct {
 	LastStatusCode  int           `json:"last_status_code,omitempty"`
 	LastError       string        `json:"last_error,omitempty"`
 	CreateTime      string        `json:"create_time"`
-	Attempts        []attemptJSON `json:"attempts"`
+	Attempts        []attemptJSON `json:"attempts,omitzero"`
 }
 
 type attemptJSON struct {
-	Number       int    `json:"number"`
-	Time         string `json:"time"`
-	StatusCode   int    `json:"status_code,omitempty"`
-	LatencyMS    int64  `json:"latency_ms"`
-	Error        string `json:"error,omitempty"`
-	ResponseBody string `json:"response_body,omitempty"`
+	Number     int    `json:"number"`
+	Time       string `json:"time"`
+	StatusCode int    `json:"status_code,omitempty"`
+	LatencyMS  int64  `json:"latency_ms"`
+	Error      string `json:"error,omitempty"`
+	ErrorStage string `json:"error_stage,omitempty"`
+	// ResponseHeaders and ResponseBody are the receiver's answer, bounded
+	// as the engine kept it.
+	ResponseHeaders map[string]string `json:"response_headers,omitempty"`
+	ResponseBody    string            `json:"response_body,omitempty"`
 }
 
 // deliveryJSON renders d with its attempts, read from the store.
@@ -318,6 +326,15 @@ func (s *Server) deliveryJSON(r *http.Request, d *webhookd.Delivery) (deliveryJS
 	if err != nil {
 		return deliveryJSON{}, fmt.Errorf("list attempts of %s: %w", d.ID, err)
 	}
+	if attempts == nil {
+		attempts = []*webhookd.Attempt{}
+	}
+	return newDeliveryJSON(d, attempts), nil
+}
+
+// newDeliveryJSON renders d with attempts; nil attempts (a listing that
+// does not read them) leaves the field out.
+func newDeliveryJSON(d *webhookd.Delivery, attempts []*webhookd.Attempt) deliveryJSON {
 	out := deliveryJSON{
 		ID:             d.ID,
 		EventID:        d.EventID,
@@ -329,22 +346,26 @@ func (s *Server) deliveryJSON(r *http.Request, d *webhookd.Delivery) (deliveryJS
 		LastStatusCode: d.LastStatusCode,
 		LastError:      d.LastError,
 		CreateTime:     formatTime(d.CreateTime),
-		Attempts:       make([]attemptJSON, len(attempts)),
 	}
 	if d.State == webhookd.DeliveryPending {
 		out.NextAttemptTime = formatTime(d.NextAttemptTime)
 	}
+	if attempts != nil {
+		out.Attempts = make([]attemptJSON, len(attempts))
+	}
 	for i, a := range attempts {
 		out.Attempts[i] = attemptJSON{
-			Number:       a.Number,
-			Time:         formatTime(a.Time),
-			StatusCode:   a.StatusCode,
-			LatencyMS:    a.Latency.Milliseconds(),
-			Error:        a.Error,
-			ResponseBody: a.ResponseBody,
+			Number:          a.Number,
+			Time:            formatTime(a.Time),
+			StatusCode:      a.StatusCode,
+			LatencyMS:       a.Latency.Milliseconds(),
+			Error:           a.Error,
+			ErrorStage:      a.ErrorStage,
+			ResponseHeaders: headerMap(a.ResponseHeaders),
+			ResponseBody:    a.ResponseBody,
 		}
 	}
-	return out, nil
+	return out
 }
 
 // listEventDeliveries is GET /events/{id}/deliveries: every destination of

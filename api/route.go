@@ -87,6 +87,7 @@ func (s *Server) routes() []route {
 		newRoute(http.MethodPost, "/webhooks/{id}/rotate_secret", s.rotateSigningSecret),
 		newRoute(http.MethodPost, "/webhooks/{id}:ping", s.pingWebhook),
 		newRoute(http.MethodPost, "/webhooks/{id}:recover", s.recoverDeliveries),
+		newRoute(http.MethodGet, "/webhooks/{id}/deliveries", s.listWebhookDeliveries),
 		newRoute(http.MethodPost, "/events", s.publishEvent),
 		newRoute(http.MethodPost, "/events:batchPublish", s.batchPublishEvents),
 		newRoute(http.MethodGet, "/events", s.listEvents),

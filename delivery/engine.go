@@ -602,13 +602,14 @@ func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOut
 		DeliveryID: d.ID,
 		LeaseToken: d.LeaseToken,
 		Attempt: &webhookd.Attempt{
-			ID:           webhookd.NewSortableID(webhookd.PrefixAttempt, now),
-			DeliveryID:   d.ID,
-			Number:       d.AttemptCount + 1,
-			Time:         now,
-			StatusCode:   r.statusCode,
-			Latency:      r.latency,
-			ResponseBody: r.body,
+			ID:              webhookd.NewSortableID(webhookd.PrefixAttempt, now),
+			DeliveryID:      d.ID,
+			Number:          d.AttemptCount + 1,
+			Time:            now,
+			StatusCode:      r.statusCode,
+			Latency:         r.latency,
+			ResponseBody:    r.body,
+			ResponseHeaders: r.headers,
 		},
 	}
 	if d.Kind == webhookd.DeliveryStatic && e.cfg.DisableAfter > 0 {
@@ -620,7 +621,7 @@ func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOut
 		return attemptOutcome{result: res, verdict: verdictHealthy, took: r.latency}, true
 	}
 
-	res.Attempt.Error = r.err.Message
+	res.Attempt.Error, res.Attempt.ErrorStage = r.err.Message, string(r.err.Stage)
 	first := now
 	if d.FirstAttemptTime != nil {
 		first = *d.FirstAttemptTime

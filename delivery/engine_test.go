@@ -108,29 +108,31 @@ func TestFaultsAreRetried(t *testing.T) {
 		failures int
 		fail     func(w http.ResponseWriter, r *http.Request)
 		errText  string
+		stage    delivery.Stage
+		headers  string // a line the failed attempts keep of the response's headers
 		policy   delivery.RetryPolicy
 		minGap   time.Duration
 	}{
 		{name: "500", failures: 2, fail: func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "database on fire", http.StatusInternalServerError)
-		}, errText: "receiver answered 500 Internal Server Error"},
+		}, errText: "receiver answered 500 Internal Server Error", stage: delivery.StageStatus, headers: "Content-Type: text/plain; charset=utf-8"},
 		{name: "hangs past the timeout", failures: 1, fail: func(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done()
-		}, errText: "within 500ms"},
+		}, errText: "within 500ms", stage: delivery.StageTimeout},
 		{name: "resets the connection", failures: 2, fail: func(w http.ResponseWriter, r *http.Request) {
 			conn, _, err := http.NewResponseController(w).Hijack()
 			if err == nil {
 				_ = conn.(*net.TCPConn).SetLinger(0)
 				conn.Close()
 			}
-		}, errText: "before it answered"},
+		}, errText: "before it answered", stage: delivery.StageConnection},
 		{name: "302", failures: 2, fail: func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/elsewhere", http.StatusFound)
-		}, errText: "receiver answered 302 Found; redirects are not followed"},
+		}, errText: "receiver answered 302 Found; redirects are not followed", stage: delivery.StageStatus, headers: "Location: /elsewhere"},
 		{name: "429 with Retry-After", failures: 1, fail: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusTooManyRequests)
-		}, errText: "429 Too Many Requests (Retry-After: 1)",
+		}, errText: "429 Too Many Requests (Retry-After: 1)", stage: delivery.StageStatus, headers: "Retry-After: 1",
 			// A 2s step lets the 1s Retry-After be honoured (it is capped
 			// at the largest step).
 			policy: delivery.RetryPolicy{Schedule: []time.Duration{10 * time.Millisecond, 2 * time.Second}, Window: 10 * time.Second},
@@ -167,8 +169,14 @@ func TestFaultsAreRetried(t *testing.T) {
 				if !strings.Contains(a.Error, tt.errText) {
 					t.Errorf("attempt %d error = %q, want it to contain %q", i+1, a.Error, tt.errText)
 				}
+				if a.ErrorStage != string(tt.stage) {
+					t.Errorf("attempt %d stage = %q, want %q", i+1, a.ErrorStage, tt.stage)
+				}
+				if !strings.Contains("\n"+a.ResponseHeaders+"\n", "\n"+tt.headers+"\n") || (tt.headers == "") != (a.ResponseHeaders == "") {
+					t.Errorf("attempt %d headers = %q, want a line %q", i+1, a.ResponseHeaders, tt.headers)
+				}
 			}
-			if last := as[len(as)-1]; last.Error != "" || last.StatusCode != http.StatusNoContent {
+			if last := as[len(as)-1]; last.Error != "" || last.ErrorStage != "" || last.StatusCode != http.StatusNoContent {
 				t.Errorf("last attempt = %+v, want a clean 204", last)
 			}
 			reqs := rc.seen()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,9 @@ const (
 	MaxResponseRead = 64 << 10
 	// MaxResponseKept is how much of it an Attempt keeps for the events API.
 	MaxResponseKept = 1 << 10
+	// MaxHeadersKept bounds the response headers an Attempt keeps, as
+	// "Name: value" lines; headers past it are left out whole.
+	MaxHeadersKept = 1 << 10
 )
 
 // JWTSigner signs the RS256 token of a dynamic delivery. *signing.KeyRing
@@ -133,6 +137,7 @@ type attemptResult struct {
 	statusCode int
 	latency    time.Duration
 	body       string
+	headers    string
 	retryAfter time.Duration
 	err        *AttemptError
 }
@@ -194,7 +199,7 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 		body, _ = io.ReadAll(io.LimitReader(resp.Body, MaxResponseRead))
 	}
 	resp.Body.Close()
-	r := attemptResult{statusCode: resp.StatusCode, latency: time.Since(start), body: keep(body)}
+	r := attemptResult{statusCode: resp.StatusCode, latency: time.Since(start), body: keep(body), headers: keepHeaders(resp.Header)}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return r, nil
 	}
@@ -359,6 +364,34 @@ func keep(body []byte) string {
 		body = body[:MaxResponseKept]
 	}
 	return strings.ToValidUTF8(string(body), "\uFFFD")
+}
+
+// keepHeaders renders a response's headers as "Name: value" lines, sorted
+// by name, within MaxHeadersKept: a header that does not fit is left out,
+// and so is each value past 256 bytes.
+func keepHeaders(h http.Header) string {
+	if len(h) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, name := range names {
+		for _, v := range h[name] {
+			line := name + ": " + truncate(v, 256)
+			if b.Len()+len(line)+1 > MaxHeadersKept {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(strings.ToValidUTF8(line, "\uFFFD"))
+		}
+	}
+	return b.String()
 }
 
 func truncate(s string, n int) string {

@@ -512,14 +512,29 @@ func (s *Store) GetEvent(ctx context.Context, projectID, id string) (*webhookd.E
 	return ev, mapErr(err, "get event", "Event")
 }
 
-// ListEvents returns a page of a project's events, newest first.
-func (s *Store) ListEvents(ctx context.Context, projectID string, page webhookd.Page) ([]*webhookd.Event, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+// ListEvents returns a page of a project's events that f keeps, newest
+// first, along events_project; the filter's conditions need no index of
+// their own (see the SQLite store).
+func (s *Store) ListEvents(ctx context.Context, projectID string, f webhookd.EventFilter, page webhookd.Page) ([]*webhookd.Event, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM events e
 		WHERE project_id = $1 AND ($2 OR (create_time, id) < ($3, $4))
+			AND ($6::timestamptz IS NULL OR create_time >= $6)
+			AND ($7::timestamptz IS NULL OR create_time < $7)
+			AND ($8 = '' OR type = $8)
+			AND ($9 = '' OR EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state = $9))
 		ORDER BY create_time DESC, id DESC
-		LIMIT $5`, projectID, page.After.IsZero(), page.After.Time, page.After.ID, limitOf(page.Size))
+		LIMIT $5`, projectID, page.After.IsZero(), page.After.Time, page.After.ID, limitOf(page.Size),
+		zeroNull(f.StartTime), zeroNull(f.EndTime), f.Type, string(f.DeliveryState))
 	evs, err := pgx.CollectRows(rows, scanEvent)
 	return evs, mapErr(err, "list events", "Event")
+}
+
+// zeroNull is t, or NULL for the zero time.
+func zeroNull(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 const deliveryColumns = `d.id, d.event_id, d.project_id, d.kind, COALESCE(d.webhook_id, ''), d.uri, d.state,
@@ -588,13 +603,40 @@ func (s *Store) GetDelivery(ctx context.Context, projectID, id string) (*webhook
 	return d, mapErr(err, "get delivery", "Delivery")
 }
 
+// ListWebhookDeliveries returns a page of a webhook's deliveries, newest
+// first.
+func (s *Store) ListWebhookDeliveries(ctx context.Context, projectID, webhookID string, state webhookd.DeliveryState, page webhookd.Page) ([]*webhookd.Delivery, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d
+		WHERE d.webhook_id = $1 AND d.project_id = $2 AND ($3 OR (d.create_time, d.id) < ($4, $5))
+			AND ($6 = '' OR d.state = $6)
+		ORDER BY d.create_time DESC, d.id DESC
+		LIMIT $7`, webhookID, projectID, page.After.IsZero(), page.After.Time, page.After.ID, string(state), limitOf(page.Size))
+	ds, err := pgx.CollectRows(rows, scanDelivery)
+	return ds, mapErr(err, "list webhook deliveries", "Delivery")
+}
+
+// ListBacklog counts a project's pending deliveries by URI and webhook,
+// from the pending rows of deliveries_due.
+func (s *Store) ListBacklog(ctx context.Context, projectID string) ([]webhookd.Backlog, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT uri, COALESCE(webhook_id, ''), count(*), min(create_time) FROM deliveries
+		WHERE state = 'pending' AND project_id = $1
+		GROUP BY uri, webhook_id ORDER BY uri, COALESCE(webhook_id, '')`, projectID)
+	bs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (webhookd.Backlog, error) {
+		var b webhookd.Backlog
+		err := row.Scan(&b.URI, &b.WebhookID, &b.Pending, &b.OldestCreateTime)
+		return b, err
+	})
+	return bs, mapErr(err, "list backlog", "Delivery")
+}
+
 // ListAttempts returns a delivery's attempts, oldest first; a delivery of
 // another project is not found.
 func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) ([]*webhookd.Attempt, error) {
 	if err := exists(ctx, s.pool, "Delivery", deliveryExists, projectID, deliveryID); err != nil {
 		return nil, err
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT id, delivery_id, number, time, status_code, latency_ns, error, response_body
+	rows, _ := s.pool.Query(ctx, `SELECT id, delivery_id, number, time, status_code, latency_ns, error, response_body,
+			error_stage, response_headers
 		FROM attempts WHERE delivery_id = $1 ORDER BY number, time, id`, deliveryID)
 	as, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*webhookd.Attempt, error) {
 		var (
@@ -602,7 +644,8 @@ func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) 
 			latencyNS int64
 			body      []byte
 		)
-		err := row.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.Time, &a.StatusCode, &latencyNS, &a.Error, &body)
+		err := row.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.Time, &a.StatusCode, &latencyNS, &a.Error, &body,
+			&a.ErrorStage, &a.ResponseHeaders)
 		a.Latency = time.Duration(latencyNS)
 		a.ResponseBody = string(body)
 		return &a, err

@@ -75,7 +75,7 @@ func TestOperationCommitAndRead(t *testing.T) {
 	if err != nil || string(content) != "{\"a\":1}\n" {
 		t.Errorf("GetFileContent = %q, %v", content, err)
 	}
-	evs, err := s.ListEvents(ctx, f.project.ID, webhookd.Page{Size: 10})
+	evs, err := s.ListEvents(ctx, f.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 	if err != nil || len(evs) != 2 {
 		t.Fatalf("ListEvents = %d, %v; want the 2 events of the change", len(evs), err)
 	}
@@ -123,7 +123,7 @@ func TestOperationUpdateVersionCheck(t *testing.T) {
 	}
 	_, err = s.GetOperation(ctx, f.project.ID, other.ID)
 	requireCode(t, err, webhookd.ENOTFOUND)
-	if evs, _ := s.ListEvents(ctx, f.project.ID, webhookd.Page{Size: 10}); len(evs) != 0 {
+	if evs, _ := s.ListEvents(ctx, f.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10}); len(evs) != 0 {
 		t.Errorf("a failed change published %d events", len(evs))
 	}
 

@@ -58,7 +58,7 @@ func TestHotPathPlans(t *testing.T) {
 				n := len(ids)
 				return explain(t, s, recordQuery, ids, make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n),
 					make([]bool, n), make([]string, n), make([]time.Time, n), make([]int32, n), make([]int64, n),
-					make([]string, n), make([][]byte, n), now)
+					make([]string, n), make([][]byte, n), now, make([]string, n), make([]string, n))
 			},
 			wants: []string{"deliveries_pkey"},
 		},

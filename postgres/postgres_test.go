@@ -531,7 +531,7 @@ func TestTextPostgreSQLRefuses(t *testing.T) {
 	if code := webhookd.ErrorCode(s.CreateProject(t.Context(), p)); code != webhookd.EINVALID {
 		t.Errorf("project named with invalid UTF-8: code %q, want %q", code, webhookd.EINVALID)
 	}
-	if evs, err := s.ListEvents(t.Context(), f.project.ID, webhookd.Page{Size: 10}); err != nil || len(evs) != 0 {
+	if evs, err := s.ListEvents(t.Context(), f.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10}); err != nil || len(evs) != 0 {
 		t.Errorf("ListEvents = %d, %v; want nothing stored", len(evs), err)
 	}
 }
@@ -578,7 +578,7 @@ func TestIdempotencyAcrossProcesses(t *testing.T) {
 	if nCreated != 1 {
 		t.Errorf("%d publishers created the event, want 1", nCreated)
 	}
-	evs, err := stores[1].ListEvents(t.Context(), f.project.ID, webhookd.Page{Size: 100})
+	evs, err := stores[1].ListEvents(t.Context(), f.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 100})
 	if err != nil || len(evs) != 1 || evs[0].DeliveryCount != 2 {
 		t.Errorf("ListEvents = %d events, %v; want 1 with 2 deliveries", len(evs), err)
 	}
@@ -742,7 +742,7 @@ func TestPublishAllOrNothing(t *testing.T) {
 	if webhookd.ErrorCode(err) != webhookd.EINVALID {
 		t.Fatalf("publish with a NUL in a URI: %v, want %s", err, webhookd.EINVALID)
 	}
-	evs, err := s.ListEvents(t.Context(), f.project.ID, webhookd.Page{})
+	evs, err := s.ListEvents(t.Context(), f.project.ID, webhookd.EventFilter{}, webhookd.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}

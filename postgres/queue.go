@@ -178,10 +178,10 @@ const recordQuery = `WITH r AS (
 		SELECT * FROM unnest(
 			$1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
 			$6::boolean[], $7::text[], $8::timestamptz[], $9::integer[], $10::bigint[],
-			$11::text[], $12::bytea[]
+			$11::text[], $12::bytea[], $14::text[], $15::text[]
 		) AS r (delivery_id, lease_token, outcome, next_attempt_time, error,
 			has_attempt, attempt_id, attempt_time, status_code,
-			latency_ns, attempt_error, response_body)
+			latency_ns, attempt_error, response_body, error_stage, response_headers)
 	), upd AS (
 		UPDATE deliveries d SET
 			state = CASE r.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'failed' THEN 'failed' ELSE 'pending' END,
@@ -198,10 +198,12 @@ const recordQuery = `WITH r AS (
 			AND r.lease_token <> '' AND d.lease_token = r.lease_token
 		RETURNING d.id, d.attempt_count, d.kind, COALESCE(d.webhook_id, '') AS webhook_id
 	), ins AS (
-		INSERT INTO attempts (id, delivery_id, number, time, status_code, latency_ns, error, response_body)
+		INSERT INTO attempts (id, delivery_id, number, time, status_code, latency_ns, error, response_body,
+			error_stage, response_headers)
 		SELECT r.attempt_id, upd.id,
 			COALESCE((SELECT max(a.number) FROM attempts a WHERE a.delivery_id = upd.id), 0) + 1,
-			r.attempt_time, r.status_code, r.latency_ns, r.attempt_error, r.response_body
+			r.attempt_time, r.status_code, r.latency_ns, r.attempt_error, r.response_body,
+			r.error_stage, r.response_headers
 		FROM upd JOIN r ON r.delivery_id = upd.id
 		WHERE r.has_attempt
 	)
@@ -295,6 +297,7 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, results []webhookd.Result
 		attemptTimes                = make([]time.Time, n)
 		latencies                   = make([]int64, n)
 		bodies                      = make([][]byte, n)
+		stages, headers             = make([]string, n), make([]string, n)
 		byID                        = make(map[string]*webhookd.Result, n)
 	)
 	for i := range results {
@@ -314,12 +317,13 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, results []webhookd.Result
 			latencies[i] = int64(a.Latency)
 			attemptErrs[i] = cleanText(a.Error)
 			bodies[i] = []byte(a.ResponseBody)
+			stages[i], headers[i] = a.ErrorStage, cleanText(a.ResponseHeaders)
 		} else {
 			attemptTimes[i] = now
 		}
 	}
 	rows, _ := tx.Query(ctx, recordQuery, ids, tokens, outcomes, nextTimes, errs,
-		hasAttempt, attemptIDs, attemptTimes, statuses, latencies, attemptErrs, bodies, now)
+		hasAttempt, attemptIDs, attemptTimes, statuses, latencies, attemptErrs, bodies, now, stages, headers)
 	var runs failingRuns
 	applied, err := pgx.CollectRows(rows, pgx.RowToStructByPos[appliedResult])
 	if err != nil {

@@ -292,16 +292,30 @@ func (s *Store) GetEvent(ctx context.Context, projectID, id string) (*webhookd.E
 	return e, nil
 }
 
-// ListEvents returns a page of a project's events, newest first.
-func (s *Store) ListEvents(ctx context.Context, projectID string, page webhookd.Page) ([]*webhookd.Event, error) {
+// ListEvents returns a page of a project's events that f keeps, newest
+// first. The filter's conditions are plain ANDs on events_project's range:
+// a type or delivery state that is rare in a large project costs a longer
+// walk of the index, which a console search can afford and publishing
+// does not pay for (no index of its own to keep up).
+func (s *Store) ListEvents(ctx context.Context, projectID string, f webhookd.EventFilter, page webhookd.Page) ([]*webhookd.Event, error) {
 	// The zero cursor is the position after every row.
 	beforeTime, beforeID := int64(math.MaxInt64), ""
 	if !page.After.IsZero() {
 		beforeTime, beforeID = micros(page.After.Time), page.After.ID
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE project_id = ? AND (create_time, id) < (?, ?)
-		ORDER BY create_time DESC, id DESC LIMIT ?`, projectID, beforeTime, beforeID, limit(page))
+	var end int64 = math.MaxInt64
+	if !f.EndTime.IsZero() {
+		end = micros(f.EndTime)
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e
+		WHERE project_id = :project AND (create_time, id) < (:before_time, :before_id)
+			AND create_time >= :start AND create_time < :end
+			AND (:type = '' OR type = :type)
+			AND (:state = '' OR EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state = :state))
+		ORDER BY create_time DESC, id DESC LIMIT :limit`,
+		sql.Named("project", projectID), sql.Named("before_time", beforeTime), sql.Named("before_id", beforeID),
+		sql.Named("start", micros(f.StartTime)), sql.Named("end", end),
+		sql.Named("type", f.Type), sql.Named("state", string(f.DeliveryState)), sql.Named("limit", limit(page)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list events: %w", err)
 	}
@@ -360,12 +374,52 @@ func (s *Store) GetDelivery(ctx context.Context, projectID, id string) (*webhook
 	return d, nil
 }
 
-const attemptColumns = `id, delivery_id, number, time, status_code, latency_ns, error, response_body`
+// ListWebhookDeliveries returns a page of a webhook's deliveries, newest
+// first, through deliveries_webhook.
+func (s *Store) ListWebhookDeliveries(ctx context.Context, projectID, webhookID string, state webhookd.DeliveryState, page webhookd.Page) ([]*webhookd.Delivery, error) {
+	beforeTime, beforeID := int64(math.MaxInt64), ""
+	if !page.After.IsZero() {
+		beforeTime, beforeID = micros(page.After.Time), page.After.ID
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE webhook_id = :webhook AND webhook_id <> '' AND project_id = :project
+			AND (create_time, id) < (:before_time, :before_id)
+			AND (:state = '' OR state = :state)
+		ORDER BY create_time DESC, id DESC LIMIT :limit`,
+		sql.Named("webhook", webhookID), sql.Named("project", projectID),
+		sql.Named("before_time", beforeTime), sql.Named("before_id", beforeID),
+		sql.Named("state", string(state)), sql.Named("limit", limit(page)))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
+	}
+	return collect(rows, scanDelivery, "list webhook deliveries")
+}
+
+// ListBacklog counts a project's pending deliveries by URI and webhook. It
+// walks deliveries_due, which holds the pending rows only.
+func (s *Store) ListBacklog(ctx context.Context, projectID string) ([]webhookd.Backlog, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT uri, webhook_id, count(*), min(create_time) FROM deliveries
+		WHERE state = 'pending' AND project_id = ?
+		GROUP BY uri, webhook_id ORDER BY uri, webhook_id`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list backlog: %w", err)
+	}
+	return collect(rows, func(sc scanner) (webhookd.Backlog, error) {
+		var b webhookd.Backlog
+		var oldest int64
+		err := sc.Scan(&b.URI, &b.WebhookID, &b.Pending, &oldest)
+		b.OldestCreateTime = fromMicros(oldest)
+		return b, err
+	}, "list backlog")
+}
+
+const attemptColumns = `id, delivery_id, number, time, status_code, latency_ns, error, response_body, error_stage, response_headers`
 
 func scanAttempt(sc scanner) (*webhookd.Attempt, error) {
 	var a webhookd.Attempt
 	var at, latency int64
-	if err := sc.Scan(&a.ID, &a.DeliveryID, &a.Number, &at, &a.StatusCode, &latency, &a.Error, &a.ResponseBody); err != nil {
+	if err := sc.Scan(&a.ID, &a.DeliveryID, &a.Number, &at, &a.StatusCode, &latency, &a.Error, &a.ResponseBody,
+		&a.ErrorStage, &a.ResponseHeaders); err != nil {
 		return nil, err
 	}
 	a.Time = fromMicros(at)
@@ -378,7 +432,8 @@ func scanAttempt(sc scanner) (*webhookd.Attempt, error) {
 const sqlListAttempts = `SELECT ` + attemptColumns + ` FROM attempts WHERE delivery_id = ?1
 UNION ALL
 SELECT last_attempt_id, id, (SELECT count(*) FROM attempts WHERE delivery_id = ?1) + 1,
-    last_attempt_time, last_status_code, last_latency_ns, last_attempt_error, last_response_body
+    last_attempt_time, last_status_code, last_latency_ns, last_attempt_error, last_response_body,
+    last_error_stage, last_response_headers
 FROM deliveries WHERE id = ?1 AND last_attempt_id <> ''
 ORDER BY number`
 

@@ -26,7 +26,7 @@ func TestOperationStore(t *testing.T) {
 				return p.ID
 			},
 			Events: func(ctx context.Context, projectID string) ([]*webhookd.Event, error) {
-				return s.ListEvents(ctx, projectID, webhookd.Page{})
+				return s.ListEvents(ctx, projectID, webhookd.EventFilter{}, webhookd.Page{})
 			},
 		}
 	})

@@ -73,7 +73,7 @@ func TestPublisherBatchesAndIsolatesFailures(t *testing.T) {
 		t.Error(err)
 	}
 
-	evs, err := s.ListEvents(ctx, p.ID, webhookd.Page{})
+	evs, err := s.ListEvents(ctx, p.ID, webhookd.EventFilter{}, webhookd.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestPublisherIsolatesFailingBatches(t *testing.T) {
 	}
 
 	want := publishers / 3 * rounds * (1 + 3)
-	evs, err := s.ListEvents(ctx, p.ID, webhookd.Page{})
+	evs, err := s.ListEvents(ctx, p.ID, webhookd.EventFilter{}, webhookd.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 
 // recordRow is one result as sqlRecordRow binds it. Nil fields are NULL:
 // "leave the column". With an attempt, the delivery's row holds it from now
-// on: AttemptID, Latency and Body beside At, Status and Error.
+// on: AttemptID, Latency, Body, Stage and Headers beside At, Status and
+// Error.
 type recordRow struct {
 	ID        string
 	Token     string
@@ -26,12 +27,14 @@ type recordRow struct {
 	AttemptID *string
 	Latency   *int64
 	Body      *string
+	Stage     *string
+	Headers   *string
 }
 
 // appendArgs appends r's values in sqlRecordRow's order.
 func (r *recordRow) appendArgs(args []any) []any {
 	return append(args, r.ID, r.Token, r.State, r.Attempted, r.Next, r.At, r.Status, r.Error,
-		r.AttemptID, r.Latency, r.Body)
+		r.AttemptID, r.Latency, r.Body, r.Stage, r.Headers)
 }
 
 // RecordResults applies a batch of results in one transaction: the
@@ -150,6 +153,7 @@ func newRecordRow(r webhookd.Result) (recordRow, error) {
 		}
 		row.Attempted, row.At, row.Status, row.Error = 1, &at, &a.StatusCode, &a.Error
 		row.AttemptID, row.Latency, row.Body = &id, &latency, &a.ResponseBody
+		row.Stage, row.Headers = &a.ErrorStage, &a.ResponseHeaders
 	} else if r.Error != "" {
 		row.Error = &r.Error
 	}

@@ -138,7 +138,7 @@ func TestConcurrentWritersNeverBusy(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	evs, err := s.ListEvents(ctx, p.ID, webhookd.Page{})
+	evs, err := s.ListEvents(ctx, p.ID, webhookd.EventFilter{}, webhookd.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestSecondProcessWaitsForTheLock(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	evs, err := cli.ListEvents(ctx, p.ID, webhookd.Page{})
+	evs, err := cli.ListEvents(ctx, p.ID, webhookd.EventFilter{}, webhookd.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}

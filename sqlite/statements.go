@@ -62,7 +62,7 @@ RETURNING ` + deliveryColumns
 	// was retried, failed by a webhook deletion or already recorded, matches
 	// no row. NULL values leave a column as it is. ?1 is the time of the
 	// update; a row is (id, token, state, attempted, next, at, status, error,
-	// attempt_id, latency, body). With an attempt_id the row now holds that
+	// attempt_id, latency, body, stage, headers). With an attempt_id the row now holds that
 	// attempt (see migration 0005: the one it held before moves to attempts
 	// by trigger), whose time, status and error are at, status and error.
 	sqlRecordHead = `
@@ -79,13 +79,16 @@ UPDATE deliveries SET
     last_latency_ns    = coalesce(r.latency, last_latency_ns),
     last_attempt_error = iif(r.attempt_id IS NULL, last_attempt_error, r.error),
     last_response_body = coalesce(r.body, last_response_body),
+    last_error_stage   = coalesce(r.stage, last_error_stage),
+    last_response_headers = coalesce(r.headers, last_response_headers),
     update_time        = ?1
 FROM (
     SELECT column1 AS id, column2 AS token, column3 AS state, column4 AS attempted,
         column5 AS next, column6 AS at, column7 AS status, column8 AS error,
-        column9 AS attempt_id, column10 AS latency, column11 AS body
+        column9 AS attempt_id, column10 AS latency, column11 AS body,
+        column12 AS stage, column13 AS headers
     FROM (VALUES `
-	sqlRecordRow  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlRecordRow  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlRecordTail = `)
 ) AS r
 WHERE deliveries.id = r.id AND deliveries.state = 'pending' AND deliveries.lease_token = r.token AND r.token <> ''

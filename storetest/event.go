@@ -67,7 +67,7 @@ func (s suite) events(t *testing.T) {
 		requireCode(t, err, webhookd.ENOTFOUND)
 		_, _, err = b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID})
 		requireCode(t, err, webhookd.EINVALID)
-		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 		must(t, err)
 		if len(evs) != 0 {
 			t.Errorf("ListEvents = %d events after rejected publishes, want 0", len(evs))
@@ -139,7 +139,7 @@ func (s suite) events(t *testing.T) {
 
 		_, _, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID, Type: webhookd.EventWebhookPing, OnlyWebhookID: foreign.ID})
 		requireCode(t, err, webhookd.ENOTFOUND)
-		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 		must(t, err)
 		if len(evs) != 1 {
 			t.Errorf("ListEvents = %d events, want only the first ping", len(evs))
@@ -172,7 +172,7 @@ func (s suite) events(t *testing.T) {
 		if d := diff(first, again); d != "" {
 			t.Errorf("second publish within the window (-first +got):\n%s", d)
 		}
-		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 		must(t, err)
 		if len(evs) != 1 {
 			t.Errorf("ListEvents = %d events, want 1", len(evs))
@@ -246,7 +246,7 @@ func (s suite) events(t *testing.T) {
 			want[2], want[3] = want[3], want[2]
 		}
 
-		all, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 100})
+		all, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 100})
 		must(t, err)
 		if d := diff(want, all); d != "" {
 			t.Fatalf("ListEvents (-want +got):\n%s", d)
@@ -269,7 +269,7 @@ func (s suite) events(t *testing.T) {
 				if tt.after >= 0 {
 					page.After = webhookd.Cursor{Time: want[tt.after].CreateTime, ID: want[tt.after].ID}
 				}
-				got, err := b.store.ListEvents(b.ctx, b.project.ID, page)
+				got, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, page)
 				must(t, err)
 				if d := diff(tt.want, got); d != "" {
 					t.Errorf("ListEvents(%+v) (-want +got):\n%s", page, d)
@@ -299,7 +299,7 @@ func (s suite) events(t *testing.T) {
 		requireCode(t, err, webhookd.ENOTFOUND)
 		_, err = b.store.RecoverDeliveries(b.ctx, other.ID, w.ID, epoch)
 		requireCode(t, err, webhookd.ENOTFOUND)
-		evs, err := b.store.ListEvents(b.ctx, other.ID, webhookd.Page{Size: 10})
+		evs, err := b.store.ListEvents(b.ctx, other.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 		must(t, err)
 		if len(evs) != 0 {
 			t.Errorf("ListEvents of another project = %d events, want 0", len(evs))

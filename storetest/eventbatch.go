@@ -124,7 +124,7 @@ func (s suite) eventBatches(t *testing.T) {
 		_, err := b.store.PublishEvents(b.ctx, nil)
 		requireCode(t, err, webhookd.EINVALID)
 
-		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 		must(t, err)
 		if len(evs) != 1 || evs[0].ID != before.ID {
 			t.Errorf("ListEvents = %d events after failed batches, want only the one published before", len(evs))
@@ -169,7 +169,7 @@ func (s suite) eventBatches(t *testing.T) {
 		if d := diff(got[1].Event, got[2].Event); d != "" {
 			t.Errorf("the repeated key's answer differs from the first event (-first +repeat):\n%s", d)
 		}
-		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 		must(t, err)
 		if len(evs) != 3 {
 			t.Errorf("ListEvents = %d events, want 3 (the earlier one, k2's and the one without a key)", len(evs))
@@ -227,7 +227,7 @@ func (s suite) eventBatches(t *testing.T) {
 		}
 		singles, goodBatches := 3*rounds, 2*rounds // goroutines 0,3,6 and 2,5
 		want := singles + 2*goodBatches
-		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 1000})
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 1000})
 		must(t, err)
 		if len(evs) != want {
 			t.Errorf("events stored = %d, want %d (singles and good batches only)", len(evs), want)
@@ -280,7 +280,7 @@ func (s suite) eventBatches(t *testing.T) {
 				t.Errorf("key %s answered %d distinct events, want 1", k, len(set))
 			}
 		}
-		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 100})
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 100})
 		must(t, err)
 		if len(evs) != 2*pairs {
 			t.Errorf("events stored = %d, want one per key (%d)", len(evs), 2*pairs)

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Wake", s.wakes},
 		{"SigningKey", s.signingKeys},
 		{"Prune", s.prunes},
+		{"DeliveryLog", s.deliveryLog},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -290,16 +291,25 @@ func (b *bundle) attempts(t *testing.T, d *webhookd.Delivery) []*webhookd.Attemp
 	return as
 }
 
-// attempt returns an attempt record made now.
+// attempt returns an attempt record made now, with the receiver's answer
+// and, when it failed, a stage.
 func (b *bundle) attempt(status int, errText string) *webhookd.Attempt {
-	return &webhookd.Attempt{
-		ID:           webhookd.NewID(webhookd.PrefixAttempt),
-		Time:         b.clock.Now(),
-		StatusCode:   status,
-		Latency:      120 * time.Millisecond,
-		Error:        errText,
-		ResponseBody: fmt.Sprintf("status %d", status),
+	a := &webhookd.Attempt{
+		ID:              webhookd.NewID(webhookd.PrefixAttempt),
+		Time:            b.clock.Now(),
+		StatusCode:      status,
+		Latency:         120 * time.Millisecond,
+		Error:           errText,
+		ResponseBody:    fmt.Sprintf("status %d", status),
+		ResponseHeaders: fmt.Sprintf("Content-Type: text/plain\nX-Status: %d", status),
 	}
+	switch {
+	case errText != "" && status > 0:
+		a.ErrorStage = "status"
+	case errText != "":
+		a.ErrorStage, a.ResponseHeaders, a.ResponseBody = "connect", "", ""
+	}
+	return a
 }
 
 func claimIDs(cs []*webhookd.Claim) []string {

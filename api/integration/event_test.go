@@ -146,7 +146,7 @@ func TestPublishEventValidation(t *testing.T) {
 			})
 		}
 	})
-	if evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10}); err != nil || len(evs) != 0 {
+	if evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10}); err != nil || len(evs) != 0 {
 		t.Fatalf("events after rejected publishes: %d, %v", len(evs), err)
 	}
 }

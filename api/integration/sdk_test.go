@@ -185,7 +185,7 @@ func TestSDKWebhookLifecycle(t *testing.T) {
 	if b.woken.Load() != before+1 {
 		t.Errorf("the store did not wake the engine after a ping")
 	}
-	evs, err := b.store.ListEvents(ctx, b.project.ID, webhookd.Page{Size: 10})
+	evs, err := b.store.ListEvents(ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

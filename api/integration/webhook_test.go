@@ -198,7 +198,7 @@ func TestWebhookValidation(t *testing.T) {
 	if got.URI != "https://a.test/h" || got.State != "enabled" || !slices.Equal(got.SubscribedEvents, []string{"batch.failed"}) || len(got.SigningSecrets) != 1 {
 		t.Errorf("webhook after rejected requests: %s", dump(got))
 	}
-	evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+	evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
 	if err != nil || len(evs) != 0 {
 		t.Errorf("events after rejected requests: %d, %v", len(evs), err)
 	}

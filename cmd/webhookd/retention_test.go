@@ -77,7 +77,7 @@ func (f *retentionFixture) events(n int, outcome webhookd.Outcome) {
 
 func (f *retentionFixture) eventCount() int {
 	f.t.Helper()
-	evs, err := f.store.ListEvents(f.t.Context(), f.project, webhookd.Page{Size: 1000})
+	evs, err := f.store.ListEvents(f.t.Context(), f.project, webhookd.EventFilter{}, webhookd.Page{Size: 1000})
 	if err != nil {
 		f.t.Fatal(err)
 	}
