@@ -52,8 +52,13 @@ func main() {
 // errUsage marks command-line mistakes, which exit with status 2.
 var errUsage = errors.New("usage")
 
+// exitCode is the status err exits with: 0 after a -h that printed the help
+// asked for (as webhookd -h), 2 for a usage error, 1 for anything else.
 func exitCode(err error) int {
-	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
 		return 2
 	}
 	return 1
