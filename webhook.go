@@ -128,12 +128,12 @@ func (p URIPolicy) ValidateURI(field, raw string) error {
 	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
 		return FieldErrorf(field, "%s must be an absolute URL, got %q.", field, raw)
 	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !p.AllowHTTP {
-			return FieldErrorf(field, "%s must use https.", field)
-		}
+	switch {
+	case u.Scheme == "https", u.Scheme == "http" && p.AllowHTTP:
+	case p.AllowHTTP:
+		return FieldErrorf(field, "%s must use http or https, got scheme %q.", field, u.Scheme)
+	case u.Scheme == "http":
+		return FieldErrorf(field, "%s must use https.", field)
 	default:
 		return FieldErrorf(field, "%s must use https, got scheme %q.", field, u.Scheme)
 	}

@@ -159,6 +159,8 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 	case u.Scheme == "http" && s.allowHTTP:
 	case u.Scheme == "http":
 		return failed(StageRequest, 0, "destination uses http; only https is allowed (set WEBHOOKD_DEV=1 for local development)", nil), nil
+	case s.allowHTTP:
+		return failed(StageRequest, 0, fmt.Sprintf("destination scheme %q is not supported; use http or https", u.Scheme), nil), nil
 	default:
 		return failed(StageRequest, 0, fmt.Sprintf("destination scheme %q is not supported; use https", u.Scheme), nil), nil
 	}

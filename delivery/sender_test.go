@@ -253,7 +253,8 @@ func TestSendFailures(t *testing.T) {
 		{"DNS failure", "http://nosuchhost.invalid/", dnsTransport, true, StageDNS, 0, "DNS lookup of nosuchhost.invalid failed", 0},
 		{"netguard refusal", srv.URL + "/500", guarded, true, StageRefused, 0, "destination 127.0.0.1 is a loopback address; refused (set WEBHOOKD_DEV=1 or allow-list it)", 0},
 		{"http not allowed", srv.URL + "/500", nil, false, StageRequest, 0, "destination uses http; only https is allowed", 0},
-		{"unsupported scheme", "ftp://example.test/x", nil, true, StageRequest, 0, `destination scheme "ftp" is not supported`, 0},
+		{"unsupported scheme in dev mode", "ftp://example.test/x", nil, true, StageRequest, 0, `destination scheme "ftp" is not supported; use http or https`, 0},
+		{"unsupported scheme", "ftp://example.test/x", nil, false, StageRequest, 0, `destination scheme "ftp" is not supported; use https`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
