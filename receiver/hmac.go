@@ -34,7 +34,9 @@ const maxSignatures = 16
 // Entries of other versions (such as v1a, asymmetric) are skipped, as the
 // specification asks; a v1 entry that is not base64 of 32 bytes can match
 // nothing and is skipped too. It fails when the header has no entry at all
-// that looks like "version,signature", or too many entries.
+// that looks like "version,signature", when it has v1 entries and none of
+// them is well formed (the sender's bug, which "no signature matches" would
+// hide), or when it has too many entries.
 func parseSignatureList(header string) ([][]byte, error) {
 	entries := strings.Fields(header)
 	if len(entries) == 0 {
@@ -44,7 +46,7 @@ func parseSignatureList(header string) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: %s lists %d signatures (at most %d)", ErrMalformedHeader, HeaderSignature, len(entries), maxSignatures)
 	}
 	var sigs [][]byte
-	wellFormed := false
+	wellFormed, malformedV1 := false, 0
 	for _, e := range entries {
 		version, sig, ok := strings.Cut(e, ",")
 		if !ok || version == "" || sig == "" {
@@ -58,12 +60,16 @@ func parseSignatureList(header string) ([][]byte, error) {
 		// character, so several spellings would verify as one signature.
 		mac, err := base64.StdEncoding.Strict().DecodeString(sig)
 		if err != nil || len(mac) != sha256.Size {
+			malformedV1++
 			continue
 		}
 		sigs = append(sigs, mac)
 	}
-	if !wellFormed {
+	switch {
+	case !wellFormed:
 		return nil, fmt.Errorf("%w: %s is neither a Standard Webhooks signature list nor a JWT", ErrMalformedHeader, HeaderSignature)
+	case len(sigs) == 0 && malformedV1 > 0:
+		return nil, fmt.Errorf("%w: %s: the v1 signature is malformed (want the base64 of a 32-byte HMAC-SHA256)", ErrMalformedHeader, HeaderSignature)
 	}
 	return sigs, nil
 }

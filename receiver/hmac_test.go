@@ -232,6 +232,13 @@ func TestVerifyHeaders(t *testing.T) {
 			h.Set("webhook-signature", strings.Replace(h.Get("webhook-signature"), "v1,", "v1a,", 1))
 			return h
 		}, receiver.ErrBadSignature},
+		{"v1 signature not base64", func() http.Header { h := valid(); h.Set("webhook-signature", "v1,not!base64"); return h }, receiver.ErrMalformedHeader},
+		{"v1 signature of the wrong length", func() http.Header { h := valid(); h.Set("webhook-signature", "v1,c2lnbmF0dXJl"); return h }, receiver.ErrMalformedHeader},
+		{"malformed v1 beside a well-formed one that does not match", func() http.Header {
+			h := valid()
+			h.Set("webhook-signature", "v1,not!base64 v1,"+strings.Repeat("A", 43)+"=")
+			return h
+		}, receiver.ErrBadSignature},
 		{"too many signatures", func() http.Header {
 			h := valid()
 			h.Set("webhook-signature", strings.Repeat("v1,AAAA ", 17)+h.Get("webhook-signature"))
@@ -333,5 +340,17 @@ func BenchmarkVerifyHMAC(b *testing.B) {
 		if _, err := v.Verify(b.Context(), h, []byte(testBody)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVerifyMalformedV1Message: a v1 entry that is not base64 of 32 bytes is
+// reported as malformed, not as a missing v1 signature.
+func TestVerifyMalformedV1Message(t *testing.T) {
+	t.Parallel()
+	h := signedHMAC(t, testSecret, "msg_m", epoch, []byte(testBody))
+	h.Set("webhook-signature", "v1,not!base64")
+	_, err := newHMACVerifier(t, epoch, testSecret).Verify(t.Context(), h, []byte(testBody))
+	if err == nil || !strings.Contains(err.Error(), "v1 signature is malformed") || strings.Contains(err.Error(), "no v1 signature") {
+		t.Fatalf("err = %v, want one saying the v1 signature is malformed", err)
 	}
 }
