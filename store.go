@@ -45,7 +45,8 @@ type Store interface {
 	DeleteWebhook(ctx context.Context, projectID, id string) error
 	// RotateSecret adds next as the current secret and sets the ExpireTime of
 	// every other live secret to expireOthers (if that is earlier than the
-	// one it has). Secrets expired at the store clock's now may be pruned.
+	// one it has); the webhook's UpdateTime becomes next's CreateTime.
+	// Secrets expired at the store clock's now may be pruned.
 	RotateSecret(ctx context.Context, projectID, webhookID string, next SigningSecret, expireOthers time.Time) error
 
 	// Events: the transactional outbox. PublishEvent assigns the event's ID

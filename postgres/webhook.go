@@ -199,8 +199,8 @@ func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, n
 	next.CreateTime = orNow(next.CreateTime, now)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var locked string
-		err := tx.QueryRow(ctx, `SELECT id FROM webhooks WHERE project_id = $1 AND id = $2 FOR UPDATE`,
-			projectID, webhookID).Scan(&locked)
+		err := tx.QueryRow(ctx, `UPDATE webhooks SET update_time = $3 WHERE project_id = $1 AND id = $2 RETURNING id`,
+			projectID, webhookID, next.CreateTime).Scan(&locked)
 		if err != nil {
 			return err
 		}

@@ -250,10 +250,10 @@ func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, n
 	}
 	next.WebhookID = webhookID
 	return s.write(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhooks WHERE project_id = ? AND id = ?`, projectID, webhookID).Scan(&one)
-		if err != nil {
-			return notFound(err, "Webhook", "rotate secret")
+		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET update_time = ? WHERE project_id = ? AND id = ?`,
+			micros(next.CreateTime), projectID, webhookID)
+		if err := mustAffect(res, err, "Webhook", "rotate secret"); err != nil {
+			return err
 		}
 		exp := micros(expireOthers)
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_secrets SET expire_time = ?

@@ -156,8 +156,12 @@ func (s suite) webhooks(t *testing.T) {
 		grace1 := b.clock.Now().Add(webhookd.RotationGrace)
 		must(t, b.store.RotateSecret(b.ctx, b.project.ID, w.ID, s2, grace1))
 		s1.ExpireTime = timePtr(grace1)
-		if d := diff([]webhookd.SigningSecret{s2, s1}, b.webhook(t, w).Secrets); d != "" {
+		rotated := b.webhook(t, w)
+		if d := diff([]webhookd.SigningSecret{s2, s1}, rotated.Secrets); d != "" {
 			t.Fatalf("secrets after first rotation (-want +got):\n%s", d)
+		}
+		if !rotated.UpdateTime.Equal(s2.CreateTime) {
+			t.Fatalf("UpdateTime after a rotation = %v, want the new secret's CreateTime %v", rotated.UpdateTime, s2.CreateTime)
 		}
 
 		// A later rotation with a later expiry keeps s1's earlier one.

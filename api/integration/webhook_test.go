@@ -55,10 +55,12 @@ func TestDocumentRESTExamples(t *testing.T) {
 		t.Fatalf("updated %s", dump(upd))
 	}
 
-	// Rotate through the document's path with its upper-case enum.
+	// Rotate through the document's path with its upper-case enum. The
+	// rotation is a change of the webhook: update_time moves.
 	var rot struct {
 		Secret string `json:"secret"`
 	}
+	b.clock.Advance(time.Minute)
 	b.call(t, "POST", "/v1/webhooks/"+w.ID+"/rotate_secret", `{
     "revocation_behavior": "REVOKE_PREVIOUS_SECRETS_AFTER_H24"
   }`).ok(t, &rot)
@@ -66,8 +68,11 @@ func TestDocumentRESTExamples(t *testing.T) {
 		t.Fatalf("rotate answered %q", rot.Secret)
 	}
 	b.call(t, "GET", "/v1/webhooks/"+w.ID, "").ok(t, &got)
-	if len(got.SigningSecrets) != 2 || got.SigningSecrets[1].ExpireTime != epoch.Add(24*time.Hour).Format(time.RFC3339Nano) {
+	if len(got.SigningSecrets) != 2 || got.SigningSecrets[1].ExpireTime != epoch.Add(time.Minute+24*time.Hour).Format(time.RFC3339Nano) {
 		t.Fatalf("secrets after rotation %s", dump(got.SigningSecrets))
+	}
+	if got.UpdateTime != epoch.Add(time.Minute).Format(time.RFC3339Nano) {
+		t.Fatalf("update_time after rotation %s, want %s", got.UpdateTime, epoch.Add(time.Minute).Format(time.RFC3339Nano))
 	}
 	b.call(t, "POST", "/v1/webhooks/"+w.ID+"/rotate_secret", `{"revocationBehavior":"REVOKE_PREVIOUS_SECRETS_IMMEDIATELY"}`).ok(t, &rot)
 	b.call(t, "GET", "/v1/webhooks/"+w.ID, "").ok(t, &got)
