@@ -64,3 +64,33 @@ func TestReceiverMux(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 }
+
+func TestListenAddr(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"default", nil, "", defaultAddr},
+		{"environment", nil, "0.0.0.0:9000", "0.0.0.0:9000"},
+		{"flag", []string{"--addr", ":9001"}, "", ":9001"},
+		{"flag over environment", []string{"-addr=127.0.0.1:9002"}, "0.0.0.0:9000", "127.0.0.1:9002"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string {
+				if k == "WEBHOOK_RECEIVER_ADDR" {
+					return tc.env
+				}
+				return ""
+			}
+			got, err := listenAddr(tc.args, getenv)
+			if err != nil || got != tc.want {
+				t.Fatalf("listenAddr(%q) with WEBHOOK_RECEIVER_ADDR=%q = %q, %v; want %q", tc.args, tc.env, got, err, tc.want)
+			}
+		})
+	}
+	if _, err := listenAddr([]string{"--port", "1"}, func(string) string { return "" }); err == nil {
+		t.Fatal("an unknown flag was accepted")
+	}
+}
