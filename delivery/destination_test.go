@@ -411,32 +411,3 @@ func TestDeferralsComeDueTogether(t *testing.T) {
 		})
 	}
 }
-
-// TestTooSmall: behind a deep queue the claim loop waits for room for a
-// whole batch when the queues free it within wholeBatchWait, and claims at
-// once behind a slow destination's queue, whose other destinations' claims
-// would otherwise wait for it.
-func TestTooSmall(t *testing.T) {
-	t.Parallel()
-	const minBatch, batch = 25, 100
-	tests := []struct {
-		name   string
-		limit  int
-		queued int
-		drain  float64 // places freed per second
-		want   bool
-	}{
-		{"below the least claim", 24, 0, 1e6, true},
-		{"a whole batch", 100, 1000, 0, false},
-		{"shallow queues: claim what there is room for", 30, 99, 1e6, false},
-		{"deep, fast queues: wait for the rest of the batch", 30, 900, 20000, true},
-		{"deep queues of a slow destination: claim now", 30, 100, 160, false},
-		{"drain unknown: claim now", 30, 500, 0, false},
-		{"the rest freed in exactly wholeBatchWait", 50, 500, 1000, true},
-	}
-	for _, tt := range tests {
-		if got := tooSmall(tt.limit, minBatch, batch, tt.queued, tt.drain); got != tt.want {
-			t.Errorf("%s: tooSmall(%d, queued %d, drain %v/s) = %v, want %v", tt.name, tt.limit, tt.queued, tt.drain, got, tt.want)
-		}
-	}
-}
