@@ -24,12 +24,13 @@ import (
 // webhookd bench with no flags, 3-5 deliveries of 10,000 waited 500 ms.)
 // At most maxWakeups times are kept; the poll finds any others.
 type wakeups struct {
-	clock webhookd.Clock
-	wake  func()
+	clock     webhookd.Clock
+	wake      func()
+	afterFunc func(time.Duration, func()) wakeTimer
 
 	mu    sync.Mutex
 	times timeHeap
-	timer *time.Timer
+	timer wakeTimer
 	at    time.Time // when the timer fires, zero if it is not set
 	last  time.Time // when it last fired
 }
@@ -39,8 +40,15 @@ const (
 	maxWakeups        = 10000
 )
 
+// wakeTimer is the part of *time.Timer that wakeups uses; tests fire a fake
+// one on the fake clock.
+type wakeTimer interface {
+	Reset(time.Duration) bool
+	Stop() bool
+}
+
 func newWakeups(clock webhookd.Clock, wake func()) *wakeups {
-	return &wakeups{clock: clock, wake: wake}
+	return &wakeups{clock: clock, wake: wake, afterFunc: func(d time.Duration, f func()) wakeTimer { return time.AfterFunc(d, f) }}
 }
 
 // add schedules a wake-up at t.
@@ -71,7 +79,7 @@ func (w *wakeups) scheduleLocked() {
 	w.at = next
 	d := max(next.Sub(w.clock.Now()), 0)
 	if w.timer == nil {
-		w.timer = time.AfterFunc(d, w.fire)
+		w.timer = w.afterFunc(d, w.fire)
 	} else {
 		w.timer.Reset(d)
 	}
