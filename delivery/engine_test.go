@@ -698,21 +698,10 @@ func TestBacklogToOneDestinationIsNotDeferred(t *testing.T) {
 	if got := m["webhookd_deliveries_total{deferred}"]; got > n/4 {
 		t.Errorf("deferred = %v, want at most %d: claims were written back instead of waiting in the queue", got, n/4)
 	}
-	// While the queue holds a batch's worth, the engine waits for room for
-	// a whole batch: nine in ten deliveries come in whole batches, not in claims
-	// made whenever a quarter batch of room frees up (which made claims of
-	// 20–40 rows in `webhookd bench --batch 100` runs).
-	var whole, claimed int
-	sizes := h.store.claims()
-	for _, c := range sizes {
-		claimed += c
-		if c == cfg.BatchSize {
-			whole += c
-		}
-	}
-	if whole < claimed*9/10 {
-		t.Errorf("%d of %d claimed deliveries came in whole batches of %d, want at least 9/10; claims: %v", whole, claimed, cfg.BatchSize, sizes)
-	}
+	// That the engine then waits for room for a whole batch, rather than
+	// claiming whenever a quarter batch of room frees up, is the pacing's
+	// rule, checked by TestPacing: here the sizes of the claims follow how
+	// fast the machine drains the queue, which a busy machine changes.
 }
 
 // TestHandOff: once the engine runs, a publish hands it the new delivery,

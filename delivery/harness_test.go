@@ -30,24 +30,6 @@ type observedStore struct {
 	*sqlite.Store
 	mu       sync.Mutex
 	recorded chan struct{} // closed and replaced on every RecordResults
-	claimed  []int         // the size of every claim that found deliveries
-}
-
-func (s *observedStore) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]*webhookd.Claim, error) {
-	claims, err := s.Store.ClaimDeliveries(ctx, limit, lease)
-	if len(claims) > 0 {
-		s.mu.Lock()
-		s.claimed = append(s.claimed, len(claims))
-		s.mu.Unlock()
-	}
-	return claims, err
-}
-
-// claims returns the sizes of the claims made so far.
-func (s *observedStore) claims() []int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]int(nil), s.claimed...)
 }
 
 func (s *observedStore) RecordResults(ctx context.Context, results []webhookd.Result) error {
