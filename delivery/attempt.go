@@ -133,11 +133,11 @@ func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOut
 	if retry {
 		res.Outcome, res.NextAttemptTime = webhookd.OutcomeRetry, next
 		e.log.Debug("attempt failed; will retry", "delivery", d.ID, "event", d.EventID, "attempt", res.Attempt.Number,
-			"stage", r.err.Stage, "error", r.err.Message, "next_attempt_time", next)
+			"stage", r.err.Stage, "err", r.err.Message, "next_attempt_time", next)
 	} else {
 		res.Outcome = webhookd.OutcomeFailed
 		e.log.Info("delivery failed: retry window ended", "delivery", d.ID, "event", d.EventID, "attempts", res.Attempt.Number,
-			"stage", r.err.Stage, "error", r.err.Message)
+			"stage", r.err.Stage, "err", r.err.Message)
 	}
 	e.metrics.deliveries.WithLabelValues(string(res.Outcome)).Inc()
 	return attemptOutcome{result: res, verdict: verdictOf(r.err), took: r.latency}, true

@@ -98,7 +98,7 @@ func (d *Driver) Run(ctx context.Context) error {
 		for {
 			n, err := d.RunOnce(ctx)
 			if err != nil && ctx.Err() == nil {
-				d.cfg.Logger.ErrorContext(ctx, "lro: step operations", slog.Any("error", err))
+				d.cfg.Logger.ErrorContext(ctx, "lro: step operations", slog.Any("err", err))
 			}
 			// A full claim suggests more are due: go again at once.
 			if err != nil || n < d.cfg.ClaimLimit || ctx.Err() != nil {
@@ -139,7 +139,7 @@ func (d *Driver) step(ctx context.Context, op *webhookd.Operation) (outcome stri
 	log := d.cfg.Logger.With(slog.String("operation", op.Name()), slog.String("project", op.ProjectID))
 	change, err := d.runner.Step(ctx, op)
 	if err != nil {
-		log.ErrorContext(ctx, "lro: step failed; retrying when the lease ends", slog.Any("error", err))
+		log.ErrorContext(ctx, "lro: step failed; retrying when the lease ends", slog.Any("err", err))
 		return outcomeFailed, nil
 	}
 	if change.Empty() {
@@ -147,10 +147,10 @@ func (d *Driver) step(ctx context.Context, op *webhookd.Operation) (outcome stri
 	}
 	if err := d.store.CommitOperationChange(ctx, change); err != nil {
 		if webhookd.ErrorCode(err) == webhookd.ECONFLICT || webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
-			log.DebugContext(ctx, "lro: step superseded", slog.Any("error", err))
+			log.DebugContext(ctx, "lro: step superseded", slog.Any("err", err))
 			return outcomeSuperseded, nil
 		}
-		log.ErrorContext(ctx, "lro: commit step", slog.Any("error", err))
+		log.ErrorContext(ctx, "lro: commit step", slog.Any("err", err))
 		return outcomeFailed, err
 	}
 	for _, n := range change.Update {

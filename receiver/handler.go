@@ -78,7 +78,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		status := StatusCode(err)
-		h.cfg.Logger.InfoContext(ctx, "webhook rejected", "status", status, "webhook_id", r.Header.Get(HeaderID), "error", err)
+		h.cfg.Logger.InfoContext(ctx, "webhook rejected", "status", status, "webhook_id", r.Header.Get(HeaderID), "err", err)
 		reply(w, status, "error", err.Error())
 		return
 	}
@@ -97,7 +97,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.OnEvent != nil {
 		if err := h.cfg.OnEvent(ctx, ev); err != nil {
 			h.forget(ctx, ev.ID)
-			h.cfg.Logger.ErrorContext(ctx, "webhook handler failed", "webhook_id", ev.ID, "type", ev.Type, "error", err)
+			h.cfg.Logger.ErrorContext(ctx, "webhook handler failed", "webhook_id", ev.ID, "type", ev.Type, "err", err)
 			reply(w, http.StatusInternalServerError, "error", "handler failed")
 			return
 		}
@@ -107,7 +107,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) forget(ctx context.Context, id string) {
 	if err := h.v.Forget(ctx, id); err != nil {
-		h.cfg.Logger.ErrorContext(ctx, "duplicate filter: forget failed", "webhook_id", id, "error", err)
+		h.cfg.Logger.ErrorContext(ctx, "duplicate filter: forget failed", "webhook_id", id, "err", err)
 	}
 }
 
