@@ -187,10 +187,16 @@ func RenderEnvelope(typ string, data json.RawMessage, t time.Time) ([]byte, erro
 }
 
 // Event returns the event a store writes for e at now: a time-ordered id
-// and the rendered payload. DeliveryCount is left for the store's routing to
-// set. It fails with an EINVALID error naming data when Data is not a JSON
-// object.
+// and the rendered payload. DeliveryCount is left for routing to set. It
+// fails with an EINVALID error naming the field when e has no project or
+// type, or when Data is not JSON.
 func (e NewEvent) Event(now time.Time) (*Event, error) {
+	if e.ProjectID == "" {
+		return nil, FieldErrorf("project_id", "project_id is required.")
+	}
+	if e.Type == "" {
+		return nil, FieldErrorf("type", "type is required.")
+	}
 	payload, err := RenderEnvelope(e.Type, e.Data, now)
 	if err != nil {
 		return nil, FieldErrorf("data", "data must be a JSON object.")
@@ -205,6 +211,23 @@ func (e NewEvent) Event(now time.Time) (*Event, error) {
 		Source:         e.Source,
 		CreateTime:     now,
 	}, nil
+}
+
+// NewDelivery returns the delivery of e to dest as a publish writes it:
+// pending, due at once.
+func (e *Event) NewDelivery(dest Destination) *Delivery {
+	return &Delivery{
+		ID:              NewSortableID(PrefixDelivery, e.CreateTime),
+		EventID:         e.ID,
+		ProjectID:       e.ProjectID,
+		Kind:            dest.Kind(),
+		WebhookID:       dest.WebhookID(),
+		URI:             dest.URI,
+		State:           DeliveryPending,
+		NextAttemptTime: e.CreateTime,
+		CreateTime:      e.CreateTime,
+		UpdateTime:      e.CreateTime,
+	}
 }
 
 // MergeUserMetadata returns data with user_metadata set to meta, when meta is

@@ -51,13 +51,10 @@ type Store interface {
 
 	// Events: the transactional outbox. PublishEvent assigns the event's ID
 	// and CreateTime, renders its payload, and creates in the same
-	// transaction one delivery per destination routing picks:
-	//   - e.OnlyWebhookID set: that webhook only (ping);
-	//   - e.WebhookConfig with URIs: one dynamic delivery per URI;
-	//   - otherwise every enabled webhook of the project subscribed to e.Type.
-	// With an IdempotencyKey already used by the project within
-	// IdempotencyWindow, it returns the first event and created=false, and
-	// creates nothing.
+	// transaction one delivery per destination Route picks. With an
+	// IdempotencyKey already used by the project within IdempotencyWindow,
+	// it returns the first event and created=false, and creates nothing.
+	// Stores plan with a Planner and only write what it planned.
 	PublishEvent(ctx context.Context, e NewEvent) (ev *Event, created bool, err error)
 	// PublishEvents publishes every event by PublishEvent's rules in one
 	// transaction, all or nothing, and answers them in input order. When

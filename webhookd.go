@@ -1,14 +1,17 @@
 // Package webhookd holds the domain of the webhook delivery service: the
 // resources (projects, API keys, webhooks, events, deliveries, attempts,
-// long-running operations), their validation, the error codes shared by every
+// long-running operations), their validation, the rules of publishing
+// (routing, idempotency: Route, Planner), the error codes shared by every
 // layer, and the Store interface that the storage adapters implement.
 //
 // It depends on nothing but the standard library, so that every other package
 // (api, delivery, sqlite, postgres, lro, …) can depend on it without cycles.
 // The path of data through the service is:
 //
-//	API request ─► Store (one transaction: resource change + event + deliveries)
-//	            └─► delivery engine claims due deliveries ─► signer ─► HTTP ─► receiver
+//	API request, job step ─► Store (one transaction: resource change + event + deliveries, as a Planner planned them)
+//	   ├─► deliveries the engine of the process takes: handed over after the commit (internal/handoff)
+//	   └─► the rest: the Store wakes the engines after the commit; they claim the due ones
+//	        ─► signer ─► HTTP ─► receiver
 package webhookd
 
 import (

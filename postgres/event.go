@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/handoff"
@@ -33,19 +34,8 @@ func scanEvent(row pgx.CollectableRow) (*webhookd.Event, error) {
 	return &e, nil
 }
 
-// target is one destination routing picked. A static target carries its
-// webhook's state and live secrets, read with the route, so that a delivery
-// the publish hands off is a complete claim without another read.
-type target struct {
-	kind      webhookd.DeliveryKind
-	webhookID *string
-	uri       string
-	state     webhookd.WebhookState
-	secrets   []webhookd.SigningSecret
-}
-
-// PublishEvent writes the event and one delivery per routed destination in
-// one transaction (the outbox), and wakes the delivery engines after commit.
+// PublishEvent writes the event and one delivery per destination in one
+// transaction (the outbox), and wakes the delivery engines after commit.
 //
 // An idempotency key is serialised with a transaction-scoped advisory lock on
 // (project, key): a second publisher with the same key waits for the first
@@ -54,50 +44,39 @@ func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhoo
 	if ne.IdempotencyKey == "" {
 		return s.publishPipelined(ctx, ne)
 	}
-	var (
-		ev      *webhookd.Event
-		created bool
-		ho      *handoff.Tx
-	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		now := s.now()
-		ho = s.handOff.Begin(now)
-		if ev, created, err = s.publishTx(ctx, tx, ne, now, nil, ho); err != nil {
-			return err
-		}
-		return s.readAudiences(ctx, tx, ho)
-	})
-	ho.Settle(err == nil)
+	planned, _, err := s.publish(ctx, []webhookd.NewEvent{ne}, true)
 	if err != nil {
-		return nil, false, mapErr(err, "publish event", "Event")
+		return nil, false, err
 	}
-	if created && ev.DeliveryCount > 0 {
-		s.wakeFor(ho)
-	}
-	return ev, created, nil
+	return planned[0].Event, planned[0].Created, nil
 }
 
 // PublishEvents writes every event and its deliveries in one transaction,
-// each as PublishEvent does, and wakes the engines once after commit. An
-// event whose idempotency key an earlier event of the call used finds that
-// event, which the transaction has already written. The keys' locks are
-// taken first, all in one order, so that two calls sharing keys in
-// different orders wait for each other instead of deadlocking.
+// each as PublishEvent does, and wakes the engines once after commit.
 //
-// The events without a key are written together, one insert per table for
-// all of them (see queueEventWrites), instead of a round trip each. When
-// such a write fails, the database does not say which event was at fault:
-// the call is then made again, one event at a time, to name it.
+// The new events are written together, one insert per table for all of
+// them (see queueEventWrites), instead of a round trip each. When that
+// write fails, the database does not say which event was at fault: the call
+// is then made again, one event at a time, to name it.
 func (s *Store) PublishEvents(ctx context.Context, events []webhookd.NewEvent) ([]webhookd.PublishedEvent, error) {
 	if len(events) == 0 {
 		return nil, webhookd.FieldErrorf("events", "events must list at least one event.")
 	}
-	out, err := s.publishEvents(ctx, events, true)
+	planned, failed, err := s.publish(ctx, events, true)
 	if _, ok := errors.AsType[*groupError](err); ok {
-		out, err = s.publishEvents(ctx, events, false)
+		planned, failed, err = s.publish(ctx, events, false)
 	}
-	return out, err
+	switch {
+	case err != nil && failed >= 0:
+		return nil, webhookd.ElementError("events", failed, err)
+	case err != nil:
+		return nil, err
+	}
+	out := make([]webhookd.PublishedEvent, len(planned))
+	for i, p := range planned {
+		out[i] = webhookd.PublishedEvent{Event: p.Event, Created: p.Created}
+	}
+	return out, nil
 }
 
 // groupError is the failure of a write of several events together.
@@ -106,90 +85,46 @@ type groupError struct{ err error }
 func (e *groupError) Error() string { return e.err.Error() }
 func (e *groupError) Unwrap() error { return e.err }
 
-// publishEvents is PublishEvents, with the events without a key written
-// together if grouped, or one by one.
-func (s *Store) publishEvents(ctx context.Context, events []webhookd.NewEvent, grouped bool) ([]webhookd.PublishedEvent, error) {
-	out := make([]webhookd.PublishedEvent, len(events))
-	var failed error // the error of one event, already mapped
-	fail := func(i int, err error) error {
-		failed = webhookd.ElementError("events", i, mapErr(err, "publish events", "Event"))
-		return failed
-	}
+// publish publishes events in one transaction (see publishTx), hands the
+// deliveries taken to the hand-off target and wakes the engines after the
+// commit. Its errors are mapped; failed is the index of the event an error
+// is about, or -1.
+func (s *Store) publish(ctx context.Context, events []webhookd.NewEvent, grouped bool) (planned []webhookd.PlannedEvent, failed int, err error) {
 	var ho *handoff.Tx
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	failed = -1
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := s.lockIdempotencyKeys(ctx, tx, events); err != nil {
 			return err
 		}
 		now := s.now()
 		ho = s.handOff.Begin(now)
-		routes := routeCache{} // the transaction writes no webhook: one routing query per (project, type)
-		var (
-			group   []pending
-			groupAt []int // the index in events of each of group
-		)
-		flush := func() error {
-			if len(group) == 0 {
-				return nil
-			}
-			err := s.writeEvents(ctx, tx, group, ho)
-			switch {
-			case err != nil && len(group) > 1:
-				return &groupError{err}
-			case err != nil:
-				return fail(groupAt[0], err)
-			}
-			group, groupAt = group[:0], groupAt[:0]
-			return nil
-		}
-		for i, ne := range events {
-			// A key's lookup must see the events before it, and the
-			// events after it must see it.
-			keyed := ne.IdempotencyKey != ""
-			if keyed {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			p, first, err := s.prepare(ctx, tx, ne, now, routes)
-			if err != nil {
-				return fail(i, err)
-			}
-			if first != nil {
-				out[i] = webhookd.PublishedEvent{Event: first}
-				continue
-			}
-			group, groupAt = append(group, p), append(groupAt, i)
-			out[i] = webhookd.PublishedEvent{Event: p.ev, Created: true}
-			if keyed || !grouped {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if err := flush(); err != nil {
+		var err error
+		if planned, failed, err = s.publishTx(ctx, tx, ho, now, events, grouped); err != nil {
 			return err
 		}
 		return s.readAudiences(ctx, tx, ho)
 	})
 	ho.Settle(err == nil)
-	switch {
-	case failed != nil:
-		return nil, failed
-	case err != nil:
-		return nil, mapErr(err, "publish events", "Event")
+	if err != nil {
+		if _, ok := errors.AsType[*groupError](err); ok {
+			return nil, -1, err
+		}
+		return nil, failed, mapErr(err, "publish events", "Event")
 	}
-	for _, p := range out {
-		if p.Created && p.Event.DeliveryCount > 0 {
+	for _, p := range planned {
+		if p.Created && len(p.Destinations) > 0 {
 			s.wakeFor(ho)
 			break
 		}
 	}
-	return out, nil
+	return planned, -1, nil
 }
 
 // lockIdempotencyKeys takes, in sorted order, the lock of every key that
-// events use when they use more than one; publishTx takes each again, which
-// a transaction's advisory locks allow.
+// events use when they use more than one; planReader.IdempotentEvent takes
+// each again, which a transaction's advisory locks allow. Taken in one
+// order, they make two calls that share keys in different orders wait for
+// each other instead of deadlocking.
 func (s *Store) lockIdempotencyKeys(ctx context.Context, tx pgx.Tx, events []webhookd.NewEvent) error {
 	var keys []string
 	for _, ne := range events {
@@ -207,46 +142,44 @@ func (s *Store) lockIdempotencyKeys(ctx context.Context, tx pgx.Tx, events []web
 	return err
 }
 
-// publishTx writes ne and its deliveries in tx, each as ho admits it (see
-// queueEventWrites); the caller settles ho and notifies the listeners. routes,
-// if not nil, keeps the static routes found earlier in the same transaction.
-func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache, ho *handoff.Tx) (*webhookd.Event, bool, error) {
-	p, first, err := s.prepare(ctx, tx, ne, now, routes)
-	if err != nil || first != nil {
-		return first, false, err
+// publishTx plans events at now and writes the new ones and their
+// deliveries in tx, each delivery as ho admits it (see queueEventWrites),
+// for every transaction that publishes: PublishEvents, PublishEvent with a
+// key, and operation changes. When an event fails, failed is its index (-1
+// when err is the transaction's). grouped writes the new events together;
+// when that fails with more than one, err is a *groupError: the database
+// does not say which one was at fault.
+func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ho *handoff.Tx, now time.Time, events []webhookd.NewEvent, grouped bool) (
+	planned []webhookd.PlannedEvent, failed int, err error,
+) {
+	if planned, failed, err = webhookd.NewPlanner(planReader{tx, s.scope, now}, now).Plan(ctx, events); err != nil {
+		return nil, failed, err
 	}
-	if err := s.writeEvents(ctx, tx, []pending{p}, ho); err != nil {
-		return nil, false, err
-	}
-	return p.ev, true, nil
-}
-
-// prepare checks ne and routes it, in tx, or returns the event that already
-// used its idempotency key (see lockIdempotencyKey).
-func (s *Store) prepare(ctx context.Context, tx pgx.Tx, ne webhookd.NewEvent, now time.Time, routes routeCache) (pending, *webhookd.Event, error) {
-	ev, wcJSON, err := newEventRow(ne, now)
-	if err != nil {
-		return pending{}, nil, err
-	}
-	if ne.IdempotencyKey != "" {
-		first, err := s.lockIdempotencyKey(ctx, tx, ne.ProjectID, ne.IdempotencyKey, now)
-		if err != nil || first != nil {
-			return pending{}, first, err
+	var created []int // the indexes of the new events
+	for i, p := range planned {
+		if p.Created {
+			created = append(created, i)
 		}
 	}
-	targets, err := s.route(ctx, tx, ne, now, routes)
-	if err != nil {
-		return pending{}, nil, err
+	if grouped && len(created) > 1 {
+		if err := s.writeEvents(ctx, tx, ho, planned); err != nil {
+			return nil, -1, &groupError{err}
+		}
+		return planned, -1, nil
 	}
-	ev.DeliveryCount = len(targets)
-	return pending{ev, wcJSON, targets}, nil, nil
+	for _, i := range created {
+		if err := s.writeEvents(ctx, tx, ho, planned[i:i+1]); err != nil {
+			return nil, i, err
+		}
+	}
+	return planned, -1, nil
 }
 
-// writeEvents writes the events of ps and their deliveries in tx, in one
-// round trip (see queueEventWrites).
-func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, ps []pending, ho *handoff.Tx) error {
+// writeEvents writes the new events of planned and their deliveries in tx,
+// in one round trip (see queueEventWrites).
+func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, ho *handoff.Tx, planned []webhookd.PlannedEvent) error {
 	b := &pgx.Batch{}
-	n := queueEventWrites(b, ps, ho)
+	n := queueEventWrites(b, ho, planned)
 	return execEventWrites(tx.SendBatch(ctx, b), n > 0, nil)
 }
 
@@ -259,82 +192,52 @@ func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, ps []pending, ho *ha
 // explicit transaction saw the webhooks as of its own start too.
 func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
 	now := s.now()
-	ev, wcJSON, err := newEventRow(ne, now)
-	if err != nil {
-		return nil, false, err
-	}
-	targets, err := s.route(ctx, s.pool, ne, now, nil)
+	planned, _, err := webhookd.NewPlanner(planReader{s.pool, s.scope, now}, now).Plan(ctx, []webhookd.NewEvent{ne})
 	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
-	ev.DeliveryCount = len(targets)
+	ev := planned[0].Event
 	ho := s.handOff.Begin(now)
 	b := &pgx.Batch{}
-	queueEventWrites(b, []pending{{ev, wcJSON, targets}}, ho)
+	n := queueEventWrites(b, ho, planned)
 	// The audience of the claims handed off is read in the same round trip
 	// as the inserts.
 	read := queueReadAudience(b, ho, ne.ProjectID)
-	err = execEventWrites(s.pool.SendBatch(ctx, b), len(targets) > 0, read)
+	err = execEventWrites(s.pool.SendBatch(ctx, b), n > 0, read)
 	ho.Settle(err == nil)
 	if err != nil {
 		return nil, false, mapErr(err, "publish event", "Event")
 	}
-	if ev.DeliveryCount > 0 {
+	if n > 0 {
 		s.wakeFor(ho)
 	}
 	return ev, true, nil
 }
 
-// newEventRow checks ne and returns its event and webhook_config column.
-func newEventRow(ne webhookd.NewEvent, now time.Time) (*webhookd.Event, *string, error) {
-	if ne.ProjectID == "" {
-		return nil, nil, webhookd.FieldErrorf("project_id", "project_id is required.")
-	}
-	if ne.Type == "" {
-		return nil, nil, webhookd.FieldErrorf("type", "type is required.")
-	}
-	var wcJSON *string
-	if ne.WebhookConfig != nil {
-		b, err := json.Marshal(ne.WebhookConfig)
-		if err != nil {
-			return nil, nil, webhookd.FieldErrorf("webhook_config", "webhook_config: %v", err)
-		}
-		str := string(b)
-		wcJSON = &str
-	}
-	ev, err := ne.Event(now)
-	return ev, wcJSON, err
-}
-
-// pending is an event on its way to the database: its row, its
-// webhook_config column and its targets.
-type pending struct {
-	ev      *webhookd.Event
-	wcJSON  *string
-	targets []target
-}
-
-// queueEventWrites queues the inserts of the events of ps and of their
-// deliveries, one per target: each table's rows as arrays of their varying
-// columns, unnested server-side, so that one statement per table writes
-// them whatever the number of events and the fan-out. Each delivery is
-// written as ho admits it: leased (its claim kept in ho.Claims, complete
-// but for the audience; see readAudiences), put off, or due at once; a nil
-// ho leaves them all due at once. It returns the number of deliveries.
-func queueEventWrites(b *pgx.Batch, ps []pending, ho *handoff.Tx) int {
+// queueEventWrites queues the inserts of the new events of planned and of
+// their deliveries: each table's rows as arrays of their varying columns,
+// unnested server-side, so that one statement per table writes them
+// whatever the number of events and the fan-out. Each delivery is written
+// as ho admits it: leased (its claim kept in ho, complete but for the
+// audience; see readAudiences), put off, or due at once; a nil ho leaves
+// them all due at once. It returns the number of deliveries.
+func queueEventWrites(b *pgx.Batch, ho *handoff.Tx, planned []webhookd.PlannedEvent) int {
 	var (
-		evIDs, projects, types, keys, sources = make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps))
-		payloads                              = make([][]byte, len(ps))
-		configs                               = make([]*string, len(ps))
-		created                               = make([]time.Time, len(ps))
-		counts                                = make([]int32, len(ps))
+		evIDs, projects, types, keys, sources []string
+		payloads                              [][]byte
+		configs                               []*string
+		created                               []time.Time
+		counts                                []int32
 		n                                     int
 	)
-	for i, p := range ps {
-		ev := p.ev
-		evIDs[i], projects[i], types[i], keys[i], sources[i] = ev.ID, ev.ProjectID, ev.Type, ev.IdempotencyKey, ev.Source
-		payloads[i], configs[i], created[i], counts[i] = ev.Payload, p.wcJSON, ev.CreateTime, int32(ev.DeliveryCount)
-		n += len(p.targets)
+	for _, p := range planned {
+		if !p.Created {
+			continue
+		}
+		ev := p.Event
+		evIDs, projects, types, keys, sources = append(evIDs, ev.ID), append(projects, ev.ProjectID), append(types, ev.Type), append(keys, ev.IdempotencyKey), append(sources, ev.Source)
+		payloads, configs, created, counts = append(payloads, ev.Payload), append(configs, nullText(p.Config)), append(created, ev.CreateTime), append(counts, int32(ev.DeliveryCount))
+		n += len(p.Destinations)
 	}
 	b.Queue(`INSERT INTO events
 		(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
@@ -351,20 +254,16 @@ func queueEventWrites(b *pgx.Batch, ps []pending, ho *handoff.Tx) int {
 		webhookIDs                                  = make([]*string, 0, n)
 		dues, dCreated                              = make([]time.Time, 0, n), make([]time.Time, 0, n)
 	)
-	for _, p := range ps {
-		ev := p.ev
-		for _, t := range p.targets {
-			id := webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime)
-			token, due := ho.Admit(t.uri)
-			if due.IsZero() {
-				due = ev.CreateTime
-			}
-			if token != "" {
-				ho.Claims = append(ho.Claims, handedClaim(ev, t, id, due, token))
-			}
-			ids, events, dProjects, kinds = append(ids, id), append(events, ev.ID), append(dProjects, ev.ProjectID), append(kinds, string(t.kind))
-			webhookIDs, uris, tokens = append(webhookIDs, t.webhookID), append(uris, t.uri), append(tokens, token)
-			dues, dCreated = append(dues, due), append(dCreated, ev.CreateTime)
+	for _, p := range planned {
+		if !p.Created {
+			continue
+		}
+		for _, dest := range p.Destinations {
+			d := p.Event.NewDelivery(dest)
+			ho.Admit(p.Event, dest, d)
+			ids, events, dProjects, kinds = append(ids, d.ID), append(events, d.EventID), append(dProjects, d.ProjectID), append(kinds, string(d.Kind))
+			webhookIDs, uris, tokens = append(webhookIDs, nullString(d.WebhookID)), append(uris, d.URI), append(tokens, d.LeaseToken)
+			dues, dCreated = append(dues, d.NextAttemptTime), append(dCreated, d.CreateTime)
 		}
 	}
 	b.Queue(`INSERT INTO deliveries
@@ -377,18 +276,21 @@ func queueEventWrites(b *pgx.Batch, ps []pending, ho *handoff.Tx) int {
 	return n
 }
 
-// handedClaim is the claim of a delivery a publish writes leased: the row
-// as the insert writes it, with what the route read of its webhook.
-func handedClaim(ev *webhookd.Event, t target, id string, due time.Time, token string) *webhookd.Claim {
-	d := &webhookd.Delivery{
-		ID: id, EventID: ev.ID, ProjectID: ev.ProjectID, Kind: t.kind, URI: t.uri,
-		State: webhookd.DeliveryPending, NextAttemptTime: due, LeaseToken: token,
-		CreateTime: ev.CreateTime, UpdateTime: ev.CreateTime,
+// nullText is the column value of optional text: NULL when empty.
+func nullText(b []byte) *string {
+	if len(b) == 0 {
+		return nil
 	}
-	if t.webhookID != nil {
-		d.WebhookID = *t.webhookID
+	s := string(b)
+	return &s
+}
+
+// nullString is the column value of an optional reference: NULL when "".
+func nullString(s string) *string {
+	if s == "" {
+		return nil
 	}
-	return &webhookd.Claim{Delivery: d, EventType: ev.Type, Payload: ev.Payload, WebhookState: t.state, Secrets: t.secrets}
+	return &s
 }
 
 // execEventWrites reads the results of queueEventWrites's batch (with a
@@ -415,94 +317,60 @@ func execEventWrites(br pgx.BatchResults, deliveries bool, read *handoff.Tx) (er
 		if err := br.QueryRow().Scan(&audience); err != nil {
 			return err
 		}
-		setAudience(read, read.Claims[0].Delivery.ProjectID, audience)
+		return read.SetAudiences(func(string) (string, error) { return audience, nil })
 	}
 	return nil
 }
 
-// lockIdempotencyKey takes the key's lock for the rest of tx and returns the
-// event that already used the key within the window, if any.
-func (s *Store) lockIdempotencyKey(ctx context.Context, tx pgx.Tx, projectID, key string, now time.Time) (*webhookd.Event, error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
-		lockKey(s.scope, "idempotency", projectID, key)); err != nil {
+// planReader is what planning a publish reads (see
+// webhookd.PublishReader), in a transaction or, for an event without an
+// idempotency key, on the pool; now is the time of the secrets it reads
+// with the webhooks, for the claims a publish hands off.
+type planReader struct {
+	q     routeQuerier
+	scope string
+	now   time.Time
+}
+
+// routeQuerier is what planReader needs: a transaction, or the pool.
+type routeQuerier interface {
+	querier
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// routeSelect reads webhooks with their secrets live at $2 (see
+// scanWebhook); the caller adds the WHERE clause, with $1 the project.
+var routeSelect = `SELECT ` + webhookColumns + `, ` + secretsColumns + `
+	FROM webhooks w ` + secretsJoin("$2")
+
+func (r planReader) Webhook(ctx context.Context, projectID, id string) (*webhookd.Webhook, error) {
+	rows, _ := r.q.Query(ctx, routeSelect+` WHERE w.project_id = $1 AND w.id = $3`, projectID, r.now, id)
+	w, err := pgx.CollectExactlyOneRow(rows, scanWebhook)
+	return w, mapErr(err, "publish event: route", "Webhook")
+}
+
+func (r planReader) Webhooks(ctx context.Context, projectID string) ([]*webhookd.Webhook, error) {
+	rows, _ := r.q.Query(ctx, routeSelect+` WHERE w.project_id = $1 ORDER BY w.create_time, w.id`, projectID, r.now)
+	ws, err := pgx.CollectRows(rows, scanWebhook)
+	return ws, mapErr(err, "publish event: route", "Webhook")
+}
+
+// IdempotentEvent takes the key's lock for the rest of the transaction and
+// returns the event that used the key after since, if any.
+func (r planReader) IdempotentEvent(ctx context.Context, projectID, key string, since time.Time) (*webhookd.Event, error) {
+	if _, err := r.q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+		lockKey(r.scope, "idempotency", projectID, key)); err != nil {
 		return nil, err
 	}
-	rows, _ := tx.Query(ctx, `SELECT `+eventColumns+` FROM events
+	rows, _ := r.q.Query(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE project_id = $1 AND idempotency_key = $2 AND create_time > $3
-		ORDER BY create_time DESC LIMIT 1`, projectID, key, now.Add(-webhookd.IdempotencyWindow))
+		ORDER BY create_time DESC LIMIT 1`, projectID, key, since)
 	ev, err := pgx.CollectExactlyOneRow(rows, scanEvent)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	return ev, err
-}
-
-// routeQuerier is what route needs: a transaction, or the pool.
-type routeQuerier interface {
-	querier
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// routeCache holds static routes by (project, event type) within one
-// transaction; its targets are shared and must not be changed.
-type routeCache map[[2]string][]target
-
-// route returns the destinations of ne, in a stable order.
-func (s *Store) route(ctx context.Context, tx routeQuerier, ne webhookd.NewEvent, now time.Time, routes routeCache) ([]target, error) {
-	switch {
-	case ne.OnlyWebhookID != "":
-		rows, _ := tx.Query(ctx, targetSelect+`
-			WHERE w.project_id = $1 AND w.id = $2`, ne.ProjectID, ne.OnlyWebhookID, now)
-		t, err := pgx.CollectExactlyOneRow(rows, scanTarget)
-		if err != nil {
-			return nil, mapErr(err, "route", "Webhook")
-		}
-		return []target{t}, nil
-	case ne.WebhookConfig.Dynamic():
-		// One delivery per distinct URI: a receiver listed twice gets the
-		// event once.
-		var out []target
-		seen := make(map[string]bool, len(ne.WebhookConfig.URIs))
-		for _, uri := range ne.WebhookConfig.URIs {
-			if !seen[uri] {
-				seen[uri] = true
-				out = append(out, target{kind: webhookd.DeliveryDynamic, uri: uri})
-			}
-		}
-		return out, nil
-	default:
-		key := [2]string{ne.ProjectID, ne.Type}
-		if ts, ok := routes[key]; ok {
-			return ts, nil
-		}
-		rows, _ := tx.Query(ctx, targetSelect+`
-			WHERE w.project_id = $1 AND w.state = 'enabled' AND $2 = ANY (w.subscribed_events)
-			ORDER BY w.create_time, w.id`, ne.ProjectID, ne.Type, now)
-		ts, err := pgx.CollectRows(rows, scanTarget)
-		if err == nil && routes != nil {
-			routes[key] = ts
-		}
-		return ts, err
-	}
-}
-
-// targetSelect reads static targets (see scanTarget), with the secrets live
-// at $3; the caller adds the WHERE clause, with $1 and $2.
-var targetSelect = `SELECT w.id, w.uri, w.state, ` + secretsColumns + `
-	FROM webhooks w ` + secretsJoin("$3")
-
-// scanTarget reads a static target: id, uri, state and secretsColumns.
-func scanTarget(row pgx.CollectableRow) (target, error) {
-	var (
-		t   = target{kind: webhookd.DeliveryStatic}
-		id  string
-		sec secretArrays
-	)
-	if err := row.Scan(append([]any{&id, &t.uri, &t.state}, sec.dest()...)...); err != nil {
-		return t, err
-	}
-	t.webhookID, t.secrets = &id, sec.secrets(id)
-	return t, nil
 }
 
 // GetEvent returns one event of the project.

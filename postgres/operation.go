@@ -89,14 +89,13 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 				return err
 			}
 		}
-		for _, ne := range c.Events {
-			ev, _, err := s.publishTx(ctx, tx, ne, now, nil, nil)
-			if err != nil {
-				return err
+		planned, _, err := s.publishTx(ctx, tx, nil, now, c.Events, true)
+		for _, p := range planned {
+			if p.Created {
+				deliveries += len(p.Destinations)
 			}
-			deliveries += ev.DeliveryCount
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return mapErr(err, "commit operation change", "Operation")

@@ -133,32 +133,10 @@ func queueReadAudience(b *pgx.Batch, ho *handoff.Tx, project string) *handoff.Tx
 // readAudiences sets, inside a publishing transaction, the audience of the
 // projects of the claims ho took.
 func (s *Store) readAudiences(ctx context.Context, tx pgx.Tx, ho *handoff.Tx) error {
-	if !ho.Taken() {
-		return nil
-	}
-	done := map[string]bool{}
-	for _, c := range ho.Claims {
-		project := c.Delivery.ProjectID
-		if done[project] {
-			continue
-		}
-		done[project] = true
-		var audience string
-		if err := tx.QueryRow(ctx, audienceQuery, project).Scan(&audience); err != nil {
-			return err
-		}
-		setAudience(ho, project, audience)
-	}
-	return nil
-}
-
-// setAudience sets the audience of ho's claims of project.
-func setAudience(ho *handoff.Tx, project, audience string) {
-	for _, c := range ho.Claims {
-		if c.Delivery.ProjectID == project {
-			c.Audience = audience
-		}
-	}
+	return ho.SetAudiences(func(projectID string) (audience string, err error) {
+		err = tx.QueryRow(ctx, audienceQuery, projectID).Scan(&audience)
+		return audience, err
+	})
 }
 
 // HandOffTo makes publishes ask h about each new delivery and hand it those

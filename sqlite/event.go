@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/webhookd/webhookd"
@@ -33,144 +32,115 @@ func scanEvent(sc scanner) (*webhookd.Event, error) {
 	return &e, nil
 }
 
-// destination is one delivery that routing picked.
-type destination struct {
-	kind      webhookd.DeliveryKind
-	webhookID string
-	uri       string
-}
-
-// publishTx is PublishEvent inside tx, for every transaction that publishes
-// (PublishEvent's batches, and operation changes).
-func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time) (*webhookd.Event, bool, error) {
-	pub, first, err := s.planPublish(ctx, tx, ne, now, nil, nil)
-	if err != nil || first != nil {
-		return first, false, err
+// publishTx plans a request's events with planner and writes the new ones
+// and their deliveries in tx, each delivery as ho admits it (see
+// writeEvents), for every transaction that publishes: PublishEvent's
+// batches, and operation changes. A request fails as a whole, with
+// nothing written, when one of its events does: failed is its index (-1
+// when err is the database's, and the transaction must roll back).
+// Planning every event before writing any is what lets a request fail
+// beside the requests that share its transaction without a savepoint,
+// which would write every page the request changes to a sub-journal.
+func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ho *handoff.Tx, planner *webhookd.Planner, audiences audiences, events []webhookd.NewEvent) (
+	planned []webhookd.PlannedEvent, failed int, err error,
+) {
+	if planned, failed, err = planner.Plan(ctx, events); err != nil {
+		return nil, failed, err
 	}
-	if err := s.writePublish(ctx, tx, nil, pub); err != nil {
-		return nil, false, err
-	}
-	return pub.ev, true, nil
-}
-
-// publication is a new event and its destinations, checked and ready to be
-// written.
-type publication struct {
-	ev       *webhookd.Event
-	config   any // the webhook_config column: JSON text or NULL
-	dests    []destination
-	audience string // the project's, for the claims handed off
-}
-
-// planPublish does everything of a publish that can fail because of the
-// caller — validation, the project, idempotency, routing — and writes
-// nothing, so that a batch of publishes can drop one bad event without a
-// savepoint (which would cost a sub-journal write per page). With an
-// idempotency key already used in the window, or planned by an earlier event
-// of the same request (planned, which may be nil), it returns that first
-// event. cache, if not nil, holds what earlier plans of the same
-// transaction read.
-func (s *Store) planPublish(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, now time.Time, planned plannedKeys, cache *planCache) (*publication, *webhookd.Event, error) {
-	if ne.ProjectID == "" {
-		return nil, nil, webhookd.FieldErrorf("project_id", "project_id is required.")
-	}
-	if ne.Type == "" {
-		return nil, nil, webhookd.FieldErrorf("type", "type is required.")
-	}
-	var cfg any // NULL unless the event carries a webhook config
-	if ne.WebhookConfig != nil {
-		b, err := json.Marshal(ne.WebhookConfig)
-		if err != nil {
-			return nil, nil, webhookd.FieldErrorf("webhook_config", "webhook_config: %v", err)
+	for i, p := range planned {
+		if p.Created {
+			if _, err := audiences.of(ctx, s, tx, p.Event.ProjectID); err != nil {
+				return nil, i, err
+			}
 		}
-		cfg = string(b)
 	}
-	ev, err := ne.Event(now)
+	if err := s.writeEvents(ctx, tx, ho, planned); err != nil {
+		return nil, -1, err
+	}
+	return planned, -1, nil
+}
+
+// planReader is what planning a publish reads, on the writer inside the
+// publishing transaction (see webhookd.PublishReader).
+type planReader struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (r planReader) Webhook(ctx context.Context, projectID, id string) (*webhookd.Webhook, error) {
+	w, err := scanWebhook(r.tx.StmtContext(ctx, r.s.stmts.routeWebhook).QueryRowContext(ctx, projectID, id))
+	return w, mapErr(err, "publish event: route", "Webhook")
+}
+
+func (r planReader) Webhooks(ctx context.Context, projectID string) ([]*webhookd.Webhook, error) {
+	rows, err := r.tx.StmtContext(ctx, r.s.stmts.routeWebhooks).QueryContext(ctx, projectID)
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("sqlite: publish event: route: %w", err)
 	}
-
-	audience, known := cache.audience(ne.ProjectID)
-	if !known {
-		if err := tx.StmtContext(ctx, s.stmts.projectAudience).QueryRowContext(ctx, ne.ProjectID).Scan(&audience); err != nil {
-			return nil, nil, notFound(err, "Project", "publish event")
-		}
-		cache.addProject(ne.ProjectID, audience)
-	}
-	if ne.IdempotencyKey != "" {
-		if first := planned[idempotencyKey{ne.ProjectID, ne.IdempotencyKey}]; first != nil {
-			return nil, first, nil
-		}
-		first, err := scanEvent(tx.StmtContext(ctx, s.stmts.findIdempotent).QueryRowContext(ctx,
-			ne.ProjectID, ne.IdempotencyKey, micros(now.Add(-webhookd.IdempotencyWindow))))
-		switch {
-		case err == nil:
-			return nil, first, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, nil, fmt.Errorf("sqlite: publish event: idempotency: %w", err)
-		}
-	}
-
-	dests, err := s.route(ctx, tx, ne, cache)
-	if err != nil {
-		return nil, nil, err
-	}
-	ev.DeliveryCount = len(dests)
-	return &publication{
-		ev:       ev,
-		config:   cfg,
-		dests:    dests,
-		audience: audience,
-	}, nil, nil
+	return collect(rows, scanWebhook, "publish event: route")
 }
 
-// writePublish inserts planned events and their deliveries, the rows of
-// each table in a few statements (see multiRow). With a hand-off, each
-// delivery is written as its HandOff admits it: leased (and kept in
-// ho.Claims, without its webhook's state and secrets yet; see fillHandOff),
-// put off, or due at once. It fails only when the database does, and then
-// the whole transaction must roll back.
-func (s *Store) writePublish(ctx context.Context, tx *sql.Tx, ho *handoff.Tx, pubs ...*publication) error {
+func (r planReader) IdempotentEvent(ctx context.Context, projectID, key string, since time.Time) (*webhookd.Event, error) {
+	ev, err := scanEvent(r.tx.StmtContext(ctx, r.s.stmts.idempotentEvent).QueryRowContext(ctx, projectID, key, micros(since)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return ev, mapErr(err, "publish event: idempotency", "Event")
+}
+
+// audiences holds the projects a publish transaction found, by id, with
+// their audience (for the claims it hands off): nothing a publish writes
+// changes them, so a batch of one project's events looks it up once.
+type audiences map[string]string
+
+// of returns the audience of a project, which must exist.
+func (a audiences) of(ctx context.Context, s *Store, tx *sql.Tx, projectID string) (string, error) {
+	if aud, ok := a[projectID]; ok {
+		return aud, nil
+	}
+	var aud string
+	if err := tx.StmtContext(ctx, s.stmts.projectAudience).QueryRowContext(ctx, projectID).Scan(&aud); err != nil {
+		return "", mapErr(err, "publish event", "Project")
+	}
+	a[projectID] = aud
+	return aud, nil
+}
+
+// writeEvents inserts the new events of planned and their deliveries, the
+// rows of each table in a few statements (see multiRow), each delivery as
+// ho admits it: leased (kept in ho's claims, without its webhook's state and
+// secrets yet; see fillHandOff), put off, or due at once. It fails only
+// when the database does, and then the whole transaction must roll back.
+func (s *Store) writeEvents(ctx context.Context, tx *sql.Tx, ho *handoff.Tx, planned []webhookd.PlannedEvent) error {
+	var events []*webhookd.PlannedEvent
+	n := 0 // deliveries
+	for i := range planned {
+		if p := &planned[i]; p.Created {
+			events = append(events, p)
+			n += len(p.Destinations)
+		}
+	}
 	i := 0
-	err := execRows(ctx, tx, s.stmts.events, len(pubs), func(args []any) []any {
-		pub := pubs[i]
+	err := execRows(ctx, tx, s.stmts.events, len(events), func(args []any) []any {
+		p := events[i]
 		i++
-		ev := pub.ev
-		t := micros(ev.CreateTime)
-		return append(args, ev.ID, ev.ProjectID, ev.Type, ev.Payload, pub.config, ev.IdempotencyKey, ev.Source, t, ev.DeliveryCount)
+		ev := p.Event
+		return append(args, ev.ID, ev.ProjectID, ev.Type, ev.Payload, nullText(p.Config), ev.IdempotencyKey, ev.Source, micros(ev.CreateTime), ev.DeliveryCount)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: publish event: %w", err)
 	}
-	n := 0
-	for _, pub := range pubs {
-		n += len(pub.dests)
-	}
-	p, d := 0, 0 // the next delivery: pubs[p].dests[d]
+	e, j := 0, 0 // the next delivery: events[e].Destinations[j]
 	err = execRows(ctx, tx, s.stmts.deliveries, n, func(args []any) []any {
-		for d == len(pubs[p].dests) {
-			p, d = p+1, 0
+		for j == len(events[e].Destinations) {
+			e, j = e+1, 0
 		}
-		ev, dest := pubs[p].ev, pubs[p].dests[d]
-		d++
-		id, t := webhookd.NewSortableID(webhookd.PrefixDelivery, ev.CreateTime), micros(ev.CreateTime)
-		due := t
-		token, at := ho.Admit(dest.uri)
-		if !at.IsZero() {
-			due = micros(at)
-		}
-		if token != "" {
-			created := fromMicros(t)
-			ho.Claims = append(ho.Claims, &webhookd.Claim{
-				Delivery: &webhookd.Delivery{
-					ID: id, EventID: ev.ID, ProjectID: ev.ProjectID, Kind: dest.kind, WebhookID: dest.webhookID, URI: dest.uri,
-					State: webhookd.DeliveryPending, NextAttemptTime: fromMicros(due), LeaseToken: token,
-					CreateTime: created, UpdateTime: created,
-				},
-				EventType: ev.Type, Payload: ev.Payload, Audience: pubs[p].audience,
-			})
-		}
-		return append(args, id, ev.ID, ev.ProjectID, string(dest.kind), dest.webhookID, dest.uri, due, token, t, t)
+		ev, dest := events[e].Event, events[e].Destinations[j]
+		j++
+		d := ev.NewDelivery(dest)
+		ho.Admit(ev, dest, d)
+		return append(args, d.ID, d.EventID, d.ProjectID, string(d.Kind), d.WebhookID, d.URI,
+			micros(d.NextAttemptTime), d.LeaseToken, micros(d.CreateTime), micros(d.UpdateTime))
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: publish event: delivery: %w", err)
@@ -187,107 +157,11 @@ func execRows(ctx context.Context, tx *sql.Tx, m *multiRow, n int, next func(arg
 	})
 }
 
-// route picks the destinations of a new event.
-func (s *Store) route(ctx context.Context, tx *sql.Tx, ne webhookd.NewEvent, cache *planCache) ([]destination, error) {
-	switch {
-	case ne.OnlyWebhookID != "":
-		var uri string
-		err := tx.StmtContext(ctx, s.stmts.webhookURI).QueryRowContext(ctx, ne.ProjectID, ne.OnlyWebhookID).Scan(&uri)
-		if err != nil {
-			return nil, notFound(err, "Webhook", "publish event: route")
-		}
-		return []destination{{kind: webhookd.DeliveryStatic, webhookID: ne.OnlyWebhookID, uri: uri}}, nil
-
-	case ne.WebhookConfig.Dynamic():
-		var ds []destination
-		seen := make([]string, 0, len(ne.WebhookConfig.URIs))
-		for _, u := range ne.WebhookConfig.URIs {
-			if !slices.Contains(seen, u) { // one delivery per distinct URI
-				seen = append(seen, u)
-				ds = append(ds, destination{kind: webhookd.DeliveryDynamic, uri: u})
-			}
-		}
-		return ds, nil
-
-	default:
-		key := routeKey{ne.ProjectID, ne.Type}
-		if ds, ok := cache.route(key); ok {
-			return ds, nil
-		}
-		rows, err := tx.StmtContext(ctx, s.stmts.routeStatic).QueryContext(ctx, ne.ProjectID, ne.Type)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: publish event: route: %w", err)
-		}
-		ds, err := collect(rows, func(sc scanner) (destination, error) {
-			d := destination{kind: webhookd.DeliveryStatic}
-			return d, sc.Scan(&d.webhookID, &d.uri)
-		}, "publish event: route")
-		if err == nil {
-			cache.addRoute(key, ds)
-		}
-		return ds, err
-	}
-}
-
-// planCache holds what the plans of one publish transaction have read: the
-// projects found, and the static routes of (project, event type). Nothing a
-// publish transaction writes changes either, so a batch of events of one
-// type — a batchPublish request, or single publishes that share a group
-// commit — costs one project lookup and one routing query, not one of each
-// per event (together about a third of a publish's time in the writer,
-// measured in webhookd bench's profile). A nil cache remembers nothing.
-type planCache struct {
-	projects map[string]string // audience by project id
-	routes   map[routeKey][]destination
-}
-
-type routeKey struct{ projectID, eventType string }
-
-// audience returns the audience of a project found earlier, and whether
-// it was.
-func (c *planCache) audience(id string) (string, bool) {
-	if c == nil {
-		return "", false
-	}
-	a, ok := c.projects[id]
-	return a, ok
-}
-
-func (c *planCache) addProject(id, audience string) {
-	if c == nil {
-		return
-	}
-	if c.projects == nil {
-		c.projects = map[string]string{}
-	}
-	c.projects[id] = audience
-}
-
-// route returns the cached destinations of k; they are shared, and must
-// not be changed.
-func (c *planCache) route(k routeKey) ([]destination, bool) {
-	if c == nil {
-		return nil, false
-	}
-	ds, ok := c.routes[k]
-	return ds, ok
-}
-
-func (c *planCache) addRoute(k routeKey, ds []destination) {
-	if c == nil {
-		return
-	}
-	if c.routes == nil {
-		c.routes = map[routeKey][]destination{}
-	}
-	c.routes[k] = ds
-}
-
 func (s *Store) GetEvent(ctx context.Context, projectID, id string) (*webhookd.Event, error) {
 	e, err := scanEvent(s.reader.QueryRowContext(ctx,
 		`SELECT `+eventColumns+` FROM events WHERE project_id = ? AND id = ?`, projectID, id))
 	if err != nil {
-		return nil, notFound(err, "Event", "get event")
+		return nil, mapErr(err, "get event", "Event")
 	}
 	return e, nil
 }
@@ -349,7 +223,7 @@ func (s *Store) ListDeliveries(ctx context.Context, projectID, eventID string) (
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM events WHERE project_id = ? AND id = ?`, projectID, eventID).Scan(&one)
 		if err != nil {
-			return notFound(err, "Event", "list deliveries")
+			return mapErr(err, "list deliveries", "Event")
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries
 			WHERE event_id = ? ORDER BY create_time, rowid`, eventID)
@@ -369,7 +243,7 @@ func (s *Store) GetDelivery(ctx context.Context, projectID, id string) (*webhook
 	d, err := scanDelivery(s.reader.QueryRowContext(ctx,
 		`SELECT `+deliveryColumns+` FROM deliveries WHERE project_id = ? AND id = ?`, projectID, id))
 	if err != nil {
-		return nil, notFound(err, "Delivery", "get delivery")
+		return nil, mapErr(err, "get delivery", "Delivery")
 	}
 	return d, nil
 }
@@ -444,7 +318,7 @@ func (s *Store) ListAttempts(ctx context.Context, projectID, deliveryID string) 
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM deliveries WHERE project_id = ? AND id = ?`, projectID, deliveryID).Scan(&one)
 		if err != nil {
-			return notFound(err, "Delivery", "list attempts")
+			return mapErr(err, "list attempts", "Delivery")
 		}
 		rows, err := tx.QueryContext(ctx, sqlListAttempts, deliveryID)
 		if err != nil {
@@ -477,7 +351,7 @@ func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string)
 		var err error
 		d, err = scanDelivery(tx.QueryRowContext(ctx, sqlRetry+` WHERE project_id = :project AND id = :id RETURNING `+deliveryColumns,
 			sql.Named("now", micros(s.now())), sql.Named("project", projectID), sql.Named("id", deliveryID)))
-		return notFoundOrNil(err, "Delivery", "retry delivery")
+		return mapErr(err, "retry delivery", "Delivery")
 	})
 	if err != nil {
 		return nil, err
@@ -494,7 +368,7 @@ func (s *Store) RecoverDeliveries(ctx context.Context, projectID, webhookID stri
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM webhooks WHERE project_id = ? AND id = ?`, projectID, webhookID).Scan(&one)
 		if err != nil {
-			return notFound(err, "Webhook", "recover deliveries")
+			return mapErr(err, "recover deliveries", "Webhook")
 		}
 		res, err := tx.ExecContext(ctx, sqlRecover,
 			sql.Named("now", micros(s.now())), sql.Named("webhook", webhookID), sql.Named("since", micros(since)))
@@ -511,12 +385,4 @@ func (s *Store) RecoverDeliveries(ctx context.Context, projectID, webhookID stri
 		s.wake()
 	}
 	return int(n), nil
-}
-
-// notFoundOrNil is notFound that lets nil through.
-func notFoundOrNil(err error, resource, op string) error {
-	if err == nil {
-		return nil
-	}
-	return notFound(err, resource, op)
 }

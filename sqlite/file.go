@@ -77,7 +77,7 @@ func insertFile(ctx context.Context, tx *sql.Tx, f *webhookd.File, now time.Time
 func (s *Store) GetFile(ctx context.Context, projectID, id string) (*webhookd.File, error) {
 	f, err := scanFile(s.reader.QueryRowContext(ctx, `SELECT `+fileColumns+` FROM files WHERE project_id = ? AND id = ?`, projectID, id))
 	if err != nil {
-		return nil, notFound(err, "File", "get file")
+		return nil, mapErr(err, "get file", "File")
 	}
 	return f, nil
 }
@@ -87,7 +87,7 @@ func (s *Store) GetFileContent(ctx context.Context, projectID, id string) ([]byt
 	var content []byte
 	err := s.reader.QueryRowContext(ctx, `SELECT content FROM files WHERE project_id = ? AND id = ?`, projectID, id).Scan(&content)
 	if err != nil {
-		return nil, notFound(err, "File", "get file content")
+		return nil, mapErr(err, "get file content", "File")
 	}
 	if content == nil {
 		content = []byte{}
@@ -114,7 +114,7 @@ func (s *Store) ListFiles(ctx context.Context, projectID string, page webhookd.P
 func (s *Store) DeleteFile(ctx context.Context, projectID, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE project_id = ? AND id = ?`, projectID, id)
-		return mustAffect(res, err, "File", "delete file")
+		return affectedOne(res, err, "delete file", "File")
 	})
 }
 
@@ -167,7 +167,7 @@ func (s *Store) GetUploadSession(ctx context.Context, projectID, id string) (*we
 	u, err := scanUpload(s.reader.QueryRowContext(ctx,
 		`SELECT `+uploadColumns+` FROM upload_sessions WHERE project_id = ? AND id = ?`, projectID, id))
 	if err != nil {
-		return nil, notFound(err, "Upload session", "get upload session")
+		return nil, mapErr(err, "get upload session", "Upload session")
 	}
 	return u, nil
 }
@@ -178,7 +178,7 @@ func uploadTx(ctx context.Context, tx *sql.Tx, projectID, id string) (*webhookd.
 	u, err := scanUpload(tx.QueryRowContext(ctx,
 		`SELECT `+uploadColumns+` FROM upload_sessions WHERE project_id = ? AND id = ?`, projectID, id))
 	if err != nil {
-		return nil, notFound(err, "Upload session", "read upload session")
+		return nil, mapErr(err, "read upload session", "Upload session")
 	}
 	return u, nil
 }

@@ -97,14 +97,13 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 				return err
 			}
 		}
-		for _, ne := range c.Events {
-			ev, _, err := s.publishTx(ctx, tx, ne, now)
-			if err != nil {
-				return err
+		planned, _, err := s.publishTx(ctx, tx, nil, webhookd.NewPlanner(planReader{s, tx}, now), audiences{}, c.Events)
+		for _, p := range planned {
+			if p.Created {
+				deliveries += len(p.Destinations)
 			}
-			deliveries += ev.DeliveryCount
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
@@ -156,7 +155,7 @@ func updateOperation(ctx context.Context, tx *sql.Tx, op *webhookd.Operation) er
 	var stored int64
 	err = tx.QueryRowContext(ctx, `SELECT version FROM operations WHERE project_id = ? AND id = ?`, op.ProjectID, op.ID).Scan(&stored)
 	if err != nil {
-		return notFound(err, "Operation", "update operation")
+		return mapErr(err, "update operation", "Operation")
 	}
 	return webhookd.Errorf(webhookd.ECONFLICT, "Operation %s was changed concurrently (version %d, expected %d).", op.ID, stored, op.Version-1)
 }
@@ -166,7 +165,7 @@ func (s *Store) GetOperation(ctx context.Context, projectID, id string) (*webhoo
 	op, err := scanOperation(s.reader.QueryRowContext(ctx,
 		`SELECT `+operationColumns+` FROM operations WHERE project_id = ? AND id = ?`, projectID, id))
 	if err != nil {
-		return nil, notFound(err, "Operation", "get operation")
+		return nil, mapErr(err, "get operation", "Operation")
 	}
 	return op, nil
 }
@@ -192,7 +191,7 @@ func (s *Store) ListOperations(ctx context.Context, projectID string, filter web
 func (s *Store) DeleteOperation(ctx context.Context, projectID, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM operations WHERE project_id = ? AND id = ?`, projectID, id)
-		return mustAffect(res, err, "Operation", "delete operation")
+		return affectedOne(res, err, "delete operation", "Operation")
 	})
 }
 

@@ -46,7 +46,7 @@ func (s *Store) CreateProject(ctx context.Context, p *webhookd.Project) error {
 func (s *Store) GetProject(ctx context.Context, id string) (*webhookd.Project, error) {
 	p, err := scanProject(s.reader.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ?`, id))
 	if err != nil {
-		return nil, notFound(err, "Project", "get project")
+		return nil, mapErr(err, "get project", "Project")
 	}
 	return p, nil
 }
@@ -54,7 +54,7 @@ func (s *Store) GetProject(ctx context.Context, id string) (*webhookd.Project, e
 func (s *Store) FindProjectByName(ctx context.Context, name string) (*webhookd.Project, error) {
 	p, err := scanProject(s.reader.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE name = ?`, name))
 	if err != nil {
-		return nil, notFound(err, "Project", "find project")
+		return nil, mapErr(err, "find project", "Project")
 	}
 	return p, nil
 }
@@ -71,7 +71,7 @@ func (s *Store) ListProjects(ctx context.Context) ([]*webhookd.Project, error) {
 func (s *Store) UpdateProject(ctx context.Context, p *webhookd.Project) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE projects SET name = ?, audience = ? WHERE id = ?`, p.Name, p.Audience, p.ID)
-		return mustAffect(res, err, "Project", "update project")
+		return affectedOne(res, err, "update project", "Project")
 	})
 	if isUniqueViolation(err) {
 		return webhookd.Errorf(webhookd.ECONFLICT, "Project %q already exists.", p.Name)
@@ -121,7 +121,7 @@ func (s *Store) FindAPIKey(ctx context.Context, hash []byte) (*webhookd.APIKey, 
 	k, err := scanAPIKey(s.reader.QueryRowContext(ctx,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ? AND revoke_time IS NULL`, hash))
 	if err != nil {
-		return nil, notFound(err, "API key", "find api key")
+		return nil, mapErr(err, "find api key", "API key")
 	}
 	return k, nil
 }
@@ -143,7 +143,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, projectID, keyID string) error
 		res, err := tx.ExecContext(ctx,
 			`UPDATE api_keys SET revoke_time = coalesce(revoke_time, ?) WHERE project_id = ? AND id = ?`,
 			micros(s.now()), projectID, keyID)
-		return mustAffect(res, err, "API key", "revoke api key")
+		return affectedOne(res, err, "revoke api key", "API key")
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/handoff"
@@ -152,14 +151,15 @@ func (s *Store) runPublisher() {
 
 // publishBatch publishes the requests of one batch in one transaction and
 // answers each. A request the caller got wrong (an event invalid, of an
-// unknown project or webhook) fails alone, before it writes anything; a
-// database failure fails the whole batch, none of which is then stored. The
-// transaction is not bound to any caller's context: one caller leaving must
-// not abort the others.
+// unknown project or webhook) fails alone, before it writes anything (see
+// publishTx); a database failure fails the whole batch, none of which is
+// then stored. The transaction is not bound to any caller's context: one
+// caller leaving must not abort the others.
 //
 // The new deliveries the hand-off target takes are written leased and
 // handed to it after the commit (see handoff.Target); the engines are
-// woken only when some are left for them to claim.
+// woken only when some are left for them to claim, before the callers are
+// answered.
 func (s *Store) publishBatch(batch []*publishRequest) {
 	ctx := context.Background()
 	results := make([]publishResult, len(batch))
@@ -170,28 +170,29 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 		// follow their commit order.
 		now := s.now()
 		ho = s.handOff.Begin(now)
-		cache := &planCache{}
+		planner := webhookd.NewPlanner(planReader{s, tx}, now)
+		found := audiences{}
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				results[i] = publishResult{failed: -1, err: err}
 				continue
 			}
-			published, writes, failed, err := s.planRequest(ctx, tx, r.events, now, cache)
-			if err != nil {
+			planned, failed, err := s.publishTx(ctx, tx, ho, planner, found, r.events)
+			switch {
+			case err != nil && failed < 0:
+				return err
+			case err != nil:
 				results[i] = publishResult{failed: failed, err: err}
 				continue
 			}
-			if err := s.writePublish(ctx, tx, ho, writes...); err != nil {
-				return err
-			}
-			if ho == nil {
-				for _, w := range writes {
-					wake = wake || len(w.dests) > 0
-				}
+			published := make([]webhookd.PublishedEvent, len(planned))
+			for j, p := range planned {
+				published[j] = webhookd.PublishedEvent{Event: p.Event, Created: p.Created}
+				wake = wake || (ho == nil && p.Created && len(p.Destinations) > 0)
 			}
 			results[i] = publishResult{published: published, failed: -1}
 		}
-		return s.fillHandOff(ctx, tx, ho)
+		return s.fillHandOff(ctx, tx, ho, found)
 	})
 	ho.Settle(err == nil)
 	if err == nil && (wake || ho.Claimable()) {
@@ -203,57 +204,5 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 			res = publishResult{failed: -1, err: err}
 		}
 		r.result <- res
-	}
-}
-
-// planRequest plans every event of one request before it writes any. A
-// request of many events then fails as a whole, beside the requests that
-// share its transaction, with nothing to undo, just as a single event does
-// (see planPublish). A savepoint around multi-event requests would work too,
-// but it writes every page the request changes to a sub-journal and adds two
-// statements, inside the transaction that every concurrent publish waits
-// for; planning first costs nothing planPublish does not already do. It
-// returns the request's answers and the publications to write, or the index
-// of the event that failed.
-//
-// An event whose idempotency key an earlier event of the same request used
-// answers that event, as it would if the events were published one by one:
-// the database cannot find it yet, since nothing of the request is written.
-func (s *Store) planRequest(ctx context.Context, tx *sql.Tx, events []webhookd.NewEvent, now time.Time, cache *planCache) (
-	published []webhookd.PublishedEvent, writes []*publication, failed int, err error,
-) {
-	var planned plannedKeys // nil, and never needed, for a single event
-	if len(events) > 1 {
-		planned = plannedKeys{}
-	}
-	published = make([]webhookd.PublishedEvent, len(events))
-	for i, ne := range events {
-		pub, first, err := s.planPublish(ctx, tx, ne, now, planned, cache)
-		switch {
-		case err != nil:
-			return nil, nil, i, err
-		case first != nil:
-			published[i] = webhookd.PublishedEvent{Event: first}
-		default:
-			published[i] = webhookd.PublishedEvent{Event: pub.ev, Created: true}
-			writes = append(writes, pub)
-			planned.add(pub.ev)
-		}
-	}
-	return published, writes, -1, nil
-}
-
-// plannedKeys holds the events a request plans to create, by idempotency
-// key, for the events after them in the same request.
-type plannedKeys map[idempotencyKey]*webhookd.Event
-
-// idempotencyKey is a key as the store scopes it: per project.
-type idempotencyKey struct{ projectID, key string }
-
-// add records ev when it has an idempotency key; a nil plannedKeys records
-// nothing.
-func (p plannedKeys) add(ev *webhookd.Event) {
-	if p != nil && ev.IdempotencyKey != "" {
-		p[idempotencyKey{ev.ProjectID, ev.IdempotencyKey}] = ev
 	}
 }

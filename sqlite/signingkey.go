@@ -56,13 +56,13 @@ func (s *Store) UpdateSigningKey(ctx context.Context, k *webhookd.SigningKey) er
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retire_time = ?, expire_time = ? WHERE id = ?`,
 			nullMicros(k.RetireTime), nullMicros(k.ExpireTime), k.ID)
-		return mustAffect(res, err, "Signing key", "update signing key")
+		return affectedOne(res, err, "update signing key", "Signing key")
 	})
 }
 
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM signing_keys WHERE id = ?`, id)
-		return mustAffect(res, err, "Signing key", "delete signing key")
+		return affectedOne(res, err, "delete signing key", "Signing key")
 	})
 }

@@ -265,7 +265,10 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return fn(tx)
 }
 
-func (s *Store) now() time.Time { return s.clock.Now() }
+// now is the store clock's time at the database's precision (microseconds,
+// see micros), so that a time the store hands out equals the same time read
+// back: a publish's hand-off claims are the claims a claim would return.
+func (s *Store) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
 
 // Times are stored as INTEGER Unix microseconds in UTC (see 0001_init.sql).
 
@@ -316,17 +319,26 @@ func isForeignKeyViolation(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
-// notFound maps sql.ErrNoRows to the domain's not-found error for resource
-// and wraps any other error with op.
-func notFound(err error, resource, op string) error {
-	if errors.Is(err, sql.ErrNoRows) {
+// mapErr turns driver errors into domain errors: no rows becomes not found
+// (naming resource), a unique violation a conflict; a domain error passes
+// as it is. Anything else is wrapped with op for the log.
+func mapErr(err error, op, resource string) error {
+	var domainErr *webhookd.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
 		return webhookd.NotFound(resource)
+	case isUniqueViolation(err):
+		return webhookd.Errorf(webhookd.ECONFLICT, "%s already exists.", resource)
+	case errors.As(err, &domainErr):
+		return err
 	}
 	return fmt.Errorf("sqlite: %s: %w", op, err)
 }
 
-// mustAffect turns an UPDATE or DELETE that matched no row into not-found.
-func mustAffect(res sql.Result, err error, resource, op string) error {
+// affectedOne turns an UPDATE or DELETE that matched no row into not-found.
+func affectedOne(res sql.Result, err error, op, resource string) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}

@@ -17,18 +17,15 @@ const (
 	// claims it hands off.
 	sqlProjectAudience = `SELECT audience FROM projects WHERE id = ?`
 
-	// The first event published with a key within the idempotency window.
-	sqlFindIdempotent = `SELECT ` + eventColumns + ` FROM events
+	// The event published with a key within the idempotency window.
+	sqlIdempotentEvent = `SELECT ` + eventColumns + ` FROM events
 WHERE project_id = ? AND idempotency_key = ? AND idempotency_key <> '' AND create_time > ?
-ORDER BY create_time LIMIT 1`
+ORDER BY create_time DESC LIMIT 1`
 
-	sqlWebhookURI = `SELECT uri FROM webhooks WHERE project_id = ? AND id = ?`
-
-	// Static routing: the project's enabled webhooks subscribed to the type.
-	sqlRouteStatic = `SELECT id, uri FROM webhooks
-WHERE project_id = ? AND state = 'enabled'
-AND EXISTS (SELECT 1 FROM json_each(subscribed_events) WHERE value = ?)
-ORDER BY create_time, id`
+	// Routing's candidates (see webhookd.Route): one webhook (a ping), or
+	// all of a project's, which routing chooses among.
+	sqlRouteWebhook  = `SELECT ` + webhookColumns + ` FROM webhooks WHERE project_id = ? AND id = ?`
+	sqlRouteWebhooks = `SELECT ` + webhookColumns + ` FROM webhooks WHERE project_id = ? ORDER BY create_time, id`
 
 	// The publish: events and their deliveries, several rows at once (see
 	// multiRow).
@@ -123,9 +120,9 @@ ORDER BY w.id, s.create_time DESC, s.rowid DESC`
 )
 
 type statements struct {
-	projectAudience, findIdempotent, webhookURI, routeStatic *sql.Stmt
-	claim, webhookFailed, webhookSucceeded                   *sql.Stmt
-	claimEvents, claimWebhooks                               *sql.Stmt
+	projectAudience, idempotentEvent, routeWebhook, routeWebhooks *sql.Stmt
+	claim, webhookFailed, webhookSucceeded                        *sql.Stmt
+	claimEvents, claimWebhooks                                    *sql.Stmt
 	// handOffWebhooks is claimWebhooks on the writer, for the publish
 	// transactions that hand deliveries off (see Store.fillHandOff).
 	handOffWebhooks            *sql.Stmt
@@ -154,9 +151,9 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 		text string
 	}{
 		{writer, &st.projectAudience, sqlProjectAudience},
-		{writer, &st.findIdempotent, sqlFindIdempotent},
-		{writer, &st.webhookURI, sqlWebhookURI},
-		{writer, &st.routeStatic, sqlRouteStatic},
+		{writer, &st.idempotentEvent, sqlIdempotentEvent},
+		{writer, &st.routeWebhook, sqlRouteWebhook},
+		{writer, &st.routeWebhooks, sqlRouteWebhooks},
 		{writer, &st.claim, sqlClaim},
 		{writer, &st.webhookFailed, sqlWebhookFailed},
 		{writer, &st.webhookSucceeded, sqlWebhookSucceeded},
@@ -176,7 +173,7 @@ func prepare(ctx context.Context, writer, reader *sql.DB) (*statements, error) {
 
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.projectAudience, st.findIdempotent, st.webhookURI, st.routeStatic, st.claim, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks, st.handOffWebhooks} {
+	for _, s := range []*sql.Stmt{st.projectAudience, st.idempotentEvent, st.routeWebhook, st.routeWebhooks, st.claim, st.webhookFailed, st.webhookSucceeded, st.claimEvents, st.claimWebhooks, st.handOffWebhooks} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

@@ -122,7 +122,7 @@ func (s *Store) GetWebhook(ctx context.Context, projectID, id string) (*webhookd
 		w, err = scanWebhook(tx.QueryRowContext(ctx,
 			`SELECT `+webhookColumns+` FROM webhooks WHERE project_id = ? AND id = ?`, projectID, id))
 		if err != nil {
-			return notFound(err, "Webhook", "get webhook")
+			return mapErr(err, "get webhook", "Webhook")
 		}
 		return s.attachSecrets(ctx, tx, []*webhookd.Webhook{w})
 	})
@@ -206,7 +206,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 			SET name = ?, uri = ?, subscribed_events = ?, state = ?, update_time = ?, failing_since = ?
 			WHERE project_id = ? AND id = ?`,
 			w.Name, w.URI, events, string(w.State), micros(w.UpdateTime), nullMicros(w.FailingSince), w.ProjectID, w.ID)
-		return mustAffect(res, err, "Webhook", "update webhook")
+		return affectedOne(res, err, "update webhook", "Webhook")
 	})
 }
 
@@ -227,7 +227,7 @@ const deliveryErrWebhookDeleted = "webhook deleted"
 func (s *Store) DeleteWebhook(ctx context.Context, projectID, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE project_id = ? AND id = ?`, projectID, id)
-		if err := mustAffect(res, err, "Webhook", "delete webhook"); err != nil {
+		if err := affectedOne(res, err, "delete webhook", "Webhook"); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, sqlFailWebhookDeliveries, deliveryErrWebhookDeleted, micros(s.now()), id)
@@ -252,7 +252,7 @@ func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, n
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET update_time = ? WHERE project_id = ? AND id = ?`,
 			micros(next.CreateTime), projectID, webhookID)
-		if err := mustAffect(res, err, "Webhook", "rotate secret"); err != nil {
+		if err := affectedOne(res, err, "rotate secret", "Webhook"); err != nil {
 			return err
 		}
 		exp := micros(expireOthers)

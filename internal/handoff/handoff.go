@@ -89,41 +89,74 @@ func (p *Point) Begin(now time.Time) *Tx {
 }
 
 // Tx is the hand-off of one publishing transaction: the store asks Admit
-// about each new delivery, keeps the claims of those it writes leased in
-// Claims, and settles with Settle once the transaction has ended.
+// about each new delivery, completes the claims of those taken (Claims),
+// and settles with Settle once the transaction has ended.
 type Tx struct {
 	t     Target
 	now   time.Time
 	token string
 	end   time.Time
 	taken int
-	// Claims are the deliveries written leased, for the store to fill
-	// (as ClaimDeliveries fills its claims) before the commit.
+	// Claims are the deliveries written leased, for the store to
+	// complete (as ClaimDeliveries fills its claims) before the commit:
+	// Admit fills what the publish knows.
 	Claims []*webhookd.Claim
 	// claimable says a delivery was left due at once, for engines to claim.
 	claimable bool
 }
 
-// Admit asks the Target about one new delivery to uri and returns how to
-// write it: leased with token until due, or ("", putOff time), or ("",
-// zero time) for due at once. The deliveries taken in one transaction share
-// one lease token: it only has to tell their lease from any other claim.
-func (t *Tx) Admit(uri string) (token string, due time.Time) {
+// Admit asks the Target about d, a new delivery of ev to dest as a publish
+// writes it (see webhookd.Event.NewDelivery), and writes the answer into
+// d. Taken, d is leased (a LeaseToken, NextAttemptTime at the lease's end)
+// and kept in Claims with ev's type and payload and, for a static
+// destination, the webhook's state and secrets as routing read them. Put
+// off, d is due at that time. Otherwise d stays due at once; so it does
+// with a nil Tx. The deliveries taken in one transaction share one lease
+// token: it only has to tell their lease from any other claim.
+func (t *Tx) Admit(ev *webhookd.Event, dest webhookd.Destination, d *webhookd.Delivery) {
 	if t == nil {
-		return "", time.Time{}
+		return
 	}
-	take, putOff := t.t.Admit(uri)
+	take, putOff := t.t.Admit(d.URI)
 	switch {
 	case take:
 		if t.token == "" {
 			t.token, t.end = newLeaseToken(), t.now.Add(t.t.Lease())
 		}
 		t.taken++
-		return t.token, t.end
+		d.LeaseToken, d.NextAttemptTime = t.token, t.end
+		c := &webhookd.Claim{Delivery: d, EventType: ev.Type, Payload: ev.Payload}
+		if w := dest.Webhook; w != nil {
+			c.WebhookState, c.Secrets = w.State, w.Secrets
+		}
+		t.Claims = append(t.Claims, c)
 	case putOff.IsZero():
 		t.claimable = true
+	default:
+		d.NextAttemptTime = putOff
 	}
-	return "", putOff
+}
+
+// SetAudiences sets the Audience of the claims taken, one lookup per
+// project: audience returns a project's.
+func (t *Tx) SetAudiences(audience func(projectID string) (string, error)) error {
+	if !t.Taken() {
+		return nil
+	}
+	found := map[string]string{}
+	for _, c := range t.Claims {
+		p := c.Delivery.ProjectID
+		a, ok := found[p]
+		if !ok {
+			var err error
+			if a, err = audience(p); err != nil {
+				return err
+			}
+			found[p] = a
+		}
+		c.Audience = a
+	}
+	return nil
 }
 
 // Taken says whether Admit took any delivery: Settle must then be called.

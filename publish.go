@@ -1,0 +1,140 @@
+package webhookd
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Publishing is planned here and written by the stores: a Planner checks
+// each NewEvent, answers an idempotency key used before with its first
+// event, and routes the new ones; the store then writes the planned events
+// and one delivery per destination in its transaction (the outbox).
+
+// PublishReader is what planning a publish reads. A store implements it
+// over its publishing transaction.
+type PublishReader interface {
+	WebhookReader
+	// IdempotentEvent returns the project's event published with key after
+	// since, or nil when there is none. A store shared by several
+	// processes holds the key until its transaction ends, so that a
+	// concurrent publish with the key waits and then finds this one's
+	// event (PostgreSQL takes an advisory lock); SQLite has one writer.
+	IdempotentEvent(ctx context.Context, projectID, key string, since time.Time) (*Event, error)
+}
+
+// PlannedEvent is one event of a publish as planned.
+type PlannedEvent struct {
+	// Event is the new event (ID, payload and DeliveryCount set), or, when
+	// Created is false, the event published before with its idempotency
+	// key, and nothing is to be written.
+	Event   *Event
+	Created bool
+	// Config is Event.WebhookConfig as JSON, the way stores keep it; nil
+	// without one.
+	Config []byte
+	// Destinations are where the new event goes, one delivery each, in
+	// order.
+	Destinations []Destination
+}
+
+// Planner plans the publishes of one store transaction at one time. It
+// remembers the webhooks it read for routing, by project: a transaction
+// that publishes writes no webhook, so a batch of events costs one read of
+// them per project, not one per event. A Planner is not safe for concurrent
+// use.
+type Planner struct {
+	r        PublishReader
+	now      time.Time
+	webhooks map[string][]*Webhook
+}
+
+// NewPlanner returns a Planner that reads through r and gives new events
+// now as their CreateTime.
+func NewPlanner(r PublishReader, now time.Time) *Planner {
+	return &Planner{r: r, now: now}
+}
+
+// Plan plans the events of one request, PublishEvent's one or
+// PublishEvents' list, and writes nothing. Idempotency keys work as if the
+// events were published one after another: a key used within
+// IdempotencyWindow, before or by an earlier event of the request, answers
+// that first event with Created false. When an event
+// fails, failed is its index and err its own error; failed is -1 otherwise.
+func (p *Planner) Plan(ctx context.Context, events []NewEvent) (planned []PlannedEvent, failed int, err error) {
+	planned = make([]PlannedEvent, len(events))
+	var keys map[idempotencyKey]*Event // the request's new events with a key
+	for i, ne := range events {
+		if planned[i], err = p.plan(ctx, ne, keys); err != nil {
+			return nil, i, err
+		}
+		if ev := planned[i].Event; planned[i].Created && ev.IdempotencyKey != "" && len(events) > 1 {
+			if keys == nil {
+				keys = map[idempotencyKey]*Event{}
+			}
+			keys[idempotencyKey{ev.ProjectID, ev.IdempotencyKey}] = ev
+		}
+	}
+	return planned, -1, nil
+}
+
+// idempotencyKey is a key as it is scoped: per project.
+type idempotencyKey struct{ projectID, key string }
+
+func (p *Planner) plan(ctx context.Context, ne NewEvent, keys map[idempotencyKey]*Event) (PlannedEvent, error) {
+	ev, err := ne.Event(p.now)
+	if err != nil {
+		return PlannedEvent{}, err
+	}
+	var config []byte
+	if ne.WebhookConfig != nil {
+		if config, err = json.Marshal(ne.WebhookConfig); err != nil {
+			return PlannedEvent{}, FieldErrorf("webhook_config", "webhook_config: %v", err)
+		}
+	}
+	if ne.IdempotencyKey != "" {
+		first := keys[idempotencyKey{ne.ProjectID, ne.IdempotencyKey}]
+		if first == nil {
+			first, err = p.r.IdempotentEvent(ctx, ne.ProjectID, ne.IdempotencyKey, p.now.Add(-IdempotencyWindow))
+			if err != nil {
+				return PlannedEvent{}, err
+			}
+		}
+		if first != nil {
+			return PlannedEvent{Event: first}, nil
+		}
+	}
+	dests, err := p.route(ctx, ne)
+	if err != nil {
+		return PlannedEvent{}, err
+	}
+	ev.DeliveryCount = len(dests)
+	return PlannedEvent{Event: ev, Created: true, Config: config, Destinations: dests}, nil
+}
+
+// route is Route, with the project's webhooks read once.
+func (p *Planner) route(ctx context.Context, ne NewEvent) ([]Destination, error) {
+	return Route(ctx, (*plannerReader)(p), ne)
+}
+
+// plannerReader is a Planner's PublishReader, remembering Webhooks.
+type plannerReader Planner
+
+func (r *plannerReader) Webhook(ctx context.Context, projectID, id string) (*Webhook, error) {
+	return r.r.Webhook(ctx, projectID, id)
+}
+
+func (r *plannerReader) Webhooks(ctx context.Context, projectID string) ([]*Webhook, error) {
+	if ws, ok := r.webhooks[projectID]; ok {
+		return ws, nil
+	}
+	ws, err := r.r.Webhooks(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	if r.webhooks == nil {
+		r.webhooks = map[string][]*Webhook{}
+	}
+	r.webhooks[projectID] = ws
+	return ws, nil
+}

@@ -1,0 +1,160 @@
+package webhookd_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/webhookd/webhookd"
+)
+
+// fakeReader is a PublishReader over maps: the webhooks of each project in
+// creation order, and the events published before by idempotency key.
+type fakeReader struct {
+	webhooks map[string][]*webhookd.Webhook
+	keyed    map[string]*webhookd.Event // by project + "/" + key
+	reads    []string                   // what was read, in order
+}
+
+func (r *fakeReader) Webhook(_ context.Context, projectID, id string) (*webhookd.Webhook, error) {
+	r.reads = append(r.reads, "webhook "+id)
+	for _, w := range r.webhooks[projectID] {
+		if w.ID == id {
+			return w, nil
+		}
+	}
+	return nil, webhookd.NotFound("Webhook")
+}
+
+func (r *fakeReader) Webhooks(_ context.Context, projectID string) ([]*webhookd.Webhook, error) {
+	r.reads = append(r.reads, "webhooks "+projectID)
+	return r.webhooks[projectID], nil
+}
+
+func (r *fakeReader) IdempotentEvent(_ context.Context, projectID, key string, _ time.Time) (*webhookd.Event, error) {
+	r.reads = append(r.reads, "key "+key)
+	return r.keyed[projectID+"/"+key], nil
+}
+
+func hook(id string, state webhookd.WebhookState, events ...string) *webhookd.Webhook {
+	return &webhookd.Webhook{ID: id, ProjectID: "p", URI: "https://example.com/" + id, State: state, SubscribedEvents: events}
+}
+
+// destinationNames names each destination by its webhook id, or its URI
+// when dynamic.
+func destinationNames(ds []webhookd.Destination) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.URI
+		if d.Kind() == webhookd.DeliveryStatic {
+			out[i] = d.WebhookID()
+		}
+	}
+	return out
+}
+
+func TestRoute(t *testing.T) {
+	t.Parallel()
+	const (
+		on  = webhookd.WebhookEnabled
+		off = webhookd.WebhookDisabled
+	)
+	ok, ko := webhookd.EventBatchSucceeded, webhookd.EventBatchFailed
+	r := &fakeReader{webhooks: map[string][]*webhookd.Webhook{
+		"p": {
+			hook("w1", on, ok),
+			hook("w2", off, ok),
+			hook("w3", webhookd.WebhookDisabledDueToFailedDeliveries, ok),
+			hook("w4", on, ko),
+			hook("w5", on, ko, ok),
+			hook("w6", on),
+		},
+		"q": {hook("x1", on, ok)},
+	}}
+	tests := []struct {
+		name      string
+		ne        webhookd.NewEvent
+		want      []string
+		wantCode  string
+		wantReads []string
+	}{
+		{"subscribed and enabled, in creation order",
+			webhookd.NewEvent{ProjectID: "p", Type: ok}, []string{"w1", "w5"}, "", []string{"webhooks p"}},
+		{"another type",
+			webhookd.NewEvent{ProjectID: "p", Type: ko}, []string{"w4", "w5"}, "", []string{"webhooks p"}},
+		{"no subscriber",
+			webhookd.NewEvent{ProjectID: "p", Type: webhookd.EventVideoGenerated}, nil, "", []string{"webhooks p"}},
+		{"another project's webhooks never",
+			webhookd.NewEvent{ProjectID: "q", Type: ok}, []string{"x1"}, "", []string{"webhooks q"}},
+		{"a ping goes to its webhook whatever its state and subscriptions",
+			webhookd.NewEvent{ProjectID: "p", Type: webhookd.EventWebhookPing, OnlyWebhookID: "w2"}, []string{"w2"}, "", []string{"webhook w2"}},
+		{"a ping of an unknown webhook",
+			webhookd.NewEvent{ProjectID: "p", Type: webhookd.EventWebhookPing, OnlyWebhookID: "x1"}, nil, webhookd.ENOTFOUND, []string{"webhook x1"}},
+		{"dynamic: each URI once, in order, and no webhook",
+			webhookd.NewEvent{ProjectID: "p", Type: ok, WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://a", "https://b", "https://a"}}},
+			[]string{"https://a", "https://b"}, "", nil},
+		{"a config with metadata only routes to the webhooks",
+			webhookd.NewEvent{ProjectID: "p", Type: ok, WebhookConfig: &webhookd.WebhookConfig{UserMetadata: []byte(`{"a":1}`)}},
+			[]string{"w1", "w5"}, "", []string{"webhooks p"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &fakeReader{webhooks: r.webhooks}
+			got, err := webhookd.Route(t.Context(), r, tt.ne)
+			if code := webhookd.ErrorCode(err); code != tt.wantCode {
+				t.Fatalf("error = %v, want code %q", err, tt.wantCode)
+			}
+			if names := destinationNames(got); !slices.Equal(names, tt.want) {
+				t.Errorf("Route = %v, want %v", names, tt.want)
+			}
+			for _, d := range got {
+				if d.Webhook != nil && d.URI != d.Webhook.URI {
+					t.Errorf("destination %s has URI %s, want its webhook's %s", d.WebhookID(), d.URI, d.Webhook.URI)
+				}
+			}
+			if !slices.Equal(r.reads, tt.wantReads) {
+				t.Errorf("read %v, want %v", r.reads, tt.wantReads)
+			}
+		})
+	}
+}
+
+func TestWebhookReceives(t *testing.T) {
+	t.Parallel()
+	ne := webhookd.NewEvent{ProjectID: "p", Type: webhookd.EventBatchSucceeded}
+	tests := []struct {
+		w    *webhookd.Webhook
+		want bool
+	}{
+		{hook("w", webhookd.WebhookEnabled, webhookd.EventBatchSucceeded), true},
+		{hook("w", webhookd.WebhookEnabled, webhookd.EventBatchFailed, webhookd.EventBatchSucceeded), true},
+		{hook("w", webhookd.WebhookEnabled, webhookd.EventBatchFailed), false},
+		{hook("w", webhookd.WebhookEnabled), false},
+		{hook("w", webhookd.WebhookDisabled, webhookd.EventBatchSucceeded), false},
+		{hook("w", webhookd.WebhookDisabledDueToFailedDeliveries, webhookd.EventBatchSucceeded), false},
+	}
+	for _, tt := range tests {
+		if got := tt.w.Receives(ne); got != tt.want {
+			t.Errorf("%s webhook subscribed to %v: Receives = %v, want %v", tt.w.State, tt.w.SubscribedEvents, got, tt.want)
+		}
+	}
+}
+
+func TestEventNewDelivery(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ev := &webhookd.Event{ID: "msg_1", ProjectID: "p", CreateTime: now}
+	w := hook("w1", webhookd.WebhookEnabled)
+	for _, dest := range []webhookd.Destination{{Webhook: w, URI: w.URI}, {URI: "https://dyn"}} {
+		d := ev.NewDelivery(dest)
+		want := webhookd.Delivery{ID: d.ID, EventID: "msg_1", ProjectID: "p", Kind: dest.Kind(), WebhookID: dest.WebhookID(), URI: dest.URI,
+			State: webhookd.DeliveryPending, NextAttemptTime: now, CreateTime: now, UpdateTime: now}
+		if *d != want {
+			t.Errorf("NewDelivery(%v) = %+v, want %+v", dest, *d, want)
+		}
+		if len(d.ID) < 10 || d.ID[:4] != webhookd.PrefixDelivery {
+			t.Errorf("delivery id %q lacks the prefix %q", d.ID, webhookd.PrefixDelivery)
+		}
+	}
+}
