@@ -25,7 +25,7 @@ func TestHotPathUsesIndexes(t *testing.T) {
 		want  string
 	}{
 		{"claim", sqlClaim, named("now", "lease_end", "limit"), "USING COVERING INDEX deliveries_due"},
-		{"record", sqlRecordHead + sqlRecordRow + sqlRecordTail, make([]any, 12), "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1"},
+		{"record", sqlRecordHead + sqlRecordRow + sqlRecordTail, make([]any, 14), "SEARCH deliveries USING INDEX sqlite_autoindex_deliveries_1"},
 		{"list attempts", sqlListAttempts, []any{"d"}, "USING INDEX attempts_delivery"},
 		{"attempt number", `SELECT count(*) FROM attempts WHERE delivery_id = ?`, []any{"d"}, "USING COVERING INDEX attempts_delivery"},
 		{"due count", `SELECT count(*) FROM deliveries WHERE state = 'pending' AND next_attempt_time <= ?`, []any{int64(0)}, "deliveries_due"},
