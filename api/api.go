@@ -80,6 +80,10 @@ type Config struct {
 	// Logger receives request logs and internal errors (never secrets).
 	// Default: discard.
 	Logger *slog.Logger
+	// LogRequests logs every request at INFO (development mode): method,
+	// path, status and duration, never a header or the query. Otherwise
+	// requests are logged at DEBUG.
+	LogRequests bool
 	// PathPrefix is an optional mount point in front of the API version,
 	// e.g. "/gemini-proxy" for base URLs with a path. It must start with "/"
 	// and not end with one.

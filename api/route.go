@@ -143,9 +143,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		d := time.Since(start)
 		s.metrics.observe(metricMethod(r.Method), ri.route, code, d)
-		s.log.LogAttrs(r.Context(), slog.LevelDebug, "api request",
-			slog.String("method", r.Method), slog.String("route", ri.route),
-			slog.Int("code", code), slog.Duration("duration", d))
+		level := slog.LevelDebug
+		if s.cfg.LogRequests {
+			level = slog.LevelInfo
+		}
+		s.log.LogAttrs(r.Context(), level, "api request",
+			slog.String("method", r.Method), slog.String("path", r.URL.EscapedPath()), slog.String("route", ri.route),
+			slog.Int("status", code), slog.Duration("duration", d))
 	}()
 	s.serve(sw, r, ri)
 }

@@ -16,7 +16,7 @@ func (e *Engine) work(r *run, key string, c *webhookd.Claim) {
 	for c != nil {
 		v, took := verdictNeutral, time.Duration(0)
 		start := time.Now()
-		if out, sent := e.attempt(r.attemptCtx, c); sent {
+		if out, sent := e.attempt(r.attemptCtx, key, c); sent {
 			// The destination's pace is how long the attempt held its
 			// slot — signing included, which for an RS256 JWT takes
 			// longer than a loopback POST — unless nothing was sent.
@@ -77,9 +77,9 @@ type attemptOutcome struct {
 	took    time.Duration
 }
 
-// attempt sends c once and decides what happens next. sent is false when ctx
-// ended first (shutdown): then nothing is recorded.
-func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOutcome, sent bool) {
+// attempt sends c, to destination key, once and decides what happens next.
+// sent is false when ctx ended first (shutdown): then nothing is recorded.
+func (e *Engine) attempt(ctx context.Context, key string, c *webhookd.Claim) (out attemptOutcome, sent bool) {
 	d := c.Delivery
 	now := e.cfg.Clock.Now()
 	r, err := e.sender.send(ctx, c, now)
@@ -90,7 +90,8 @@ func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOut
 	if r.err != nil && !r.err.Retryable() {
 		// Nothing was sent, and sending will never work: fail without an
 		// attempt record, with the reason.
-		e.log.Warn("delivery failed without an attempt", "delivery", d.ID, "event", d.EventID, "stage", r.err.Stage, "reason", r.err.Message)
+		e.log.Info("delivery failed without an attempt", "delivery", d.ID, "event", d.EventID, "stage", r.err.Stage, "reason", r.err.Message)
+		e.failures.note(key, r.err, true)
 		return attemptOutcome{result: e.fail(c, r.err.Message), verdict: verdictNeutral}, true
 	}
 
@@ -139,6 +140,7 @@ func (e *Engine) attempt(ctx context.Context, c *webhookd.Claim) (out attemptOut
 		e.log.Info("delivery failed: retry window ended", "delivery", d.ID, "event", d.EventID, "attempts", res.Attempt.Number,
 			"stage", r.err.Stage, "err", r.err.Message)
 	}
+	e.failures.note(key, r.err, !retry)
 	e.metrics.deliveries.WithLabelValues(string(res.Outcome)).Inc()
 	return attemptOutcome{result: res, verdict: verdictOf(r.err), took: r.latency}, true
 }

@@ -106,6 +106,10 @@ type Config struct {
 	PollInterval time.Duration
 	// StatsInterval is how often the queue gauges are refreshed. Default 5s.
 	StatsInterval time.Duration
+	// FailureLogInterval is how often, at most, failed attempts to one
+	// destination are logged at WARN, with their count since the last
+	// line. Default 1m.
+	FailureLogInterval time.Duration
 	// ShutdownGrace is how long Run waits, once its context ends, for
 	// attempts in flight to finish; attempts still running then are
 	// abandoned and their deliveries stay leased. Default: Timeout.
@@ -158,6 +162,9 @@ func (c Config) withDefaults() Config {
 	if c.StatsInterval <= 0 {
 		c.StatsInterval = 5 * time.Second
 	}
+	if c.FailureLogInterval <= 0 {
+		c.FailureLogInterval = time.Minute
+	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = c.Timeout
 	}
@@ -179,11 +186,12 @@ func (c Config) validate() error {
 
 // Engine delivers events. Create it with New and start it with Run.
 type Engine struct {
-	cfg     Config
-	log     *slog.Logger
-	sender  *sender
-	dests   *destinations
-	metrics *metrics
+	cfg      Config
+	log      *slog.Logger
+	sender   *sender
+	dests    *destinations
+	metrics  *metrics
+	failures *failureLog
 
 	wake    chan struct{} // Notify
 	freed   chan struct{} // a worker slot was released
@@ -210,6 +218,7 @@ func New(cfg Config) (*Engine, error) {
 		freed:  make(chan struct{}, 1),
 	}
 	e.hand.ready = make(chan struct{}, 1)
+	e.failures = newFailureLog(e.log, cfg.Clock, cfg.FailureLogInterval)
 	m, err := newMetrics(cfg.Registerer, e.dests.openCircuits)
 	if err != nil {
 		return nil, err
@@ -273,6 +282,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	close(results)
 	<-recorded
 	<-statsDone
+	e.failures.stop()
 	e.log.Info("delivery engine stopped")
 	return nil
 }

@@ -3,9 +3,11 @@ package integration_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -170,4 +172,58 @@ func TestRequestMetrics(t *testing.T) {
 			t.Errorf("latency series = %d, want one per method and route (5)", len(f.GetMetric()))
 		}
 	}
+}
+
+// TestRequestLog: with LogRequests (development mode) every request is
+// logged at INFO with its method, path, status and duration, and never its
+// query or API key; without it, only at DEBUG.
+func TestRequestLog(t *testing.T) {
+	t.Parallel()
+	for _, logRequests := range []bool{true, false} {
+		lines := make(chan slog.Record, 64)
+		b := setup(t, func(c *api.Config) {
+			c.LogRequests = logRequests
+			c.Logger = slog.New(recordHandler(lines))
+		})
+		b.call(t, "GET", "/v1/webhooks?pageSize=5", "").ok(t, nil)
+		b.call(t, "GET", "/v1/webhooks/nope", "").fails(t, 404, "NOT_FOUND", "Webhook not found")
+		var got []string
+		for len(got) < 2 {
+			select {
+			case r := <-lines:
+				if r.Message != "api request" {
+					continue
+				}
+				attrs := map[string]string{}
+				r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+				for _, v := range attrs {
+					if strings.Contains(v, b.key) || strings.Contains(v, "pageSize") {
+						t.Errorf("a request line shows the key or the query: %v", attrs)
+					}
+				}
+				if attrs["duration"] == "" {
+					t.Errorf("request line without a duration: %v", attrs)
+				}
+				got = append(got, r.Level.String()+" "+attrs["method"]+" "+attrs["path"]+" "+attrs["status"])
+			case <-time.After(20 * time.Second):
+				t.Fatalf("LogRequests %v: request lines %q, want 2", logRequests, got)
+			}
+		}
+		level := map[bool]string{true: "INFO", false: "DEBUG"}[logRequests]
+		want := []string{level + " GET /v1/webhooks 200", level + " GET /v1/webhooks/nope 404"}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("LogRequests %v: request lines %q, want %q", logRequests, got, want)
+		}
+	}
+}
+
+// recordHandler is a slog.Handler at DEBUG that sends every record to ch.
+type recordHandler chan<- slog.Record
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h recordHandler) WithGroup(string) slog.Handler            { return h }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h <- r.Clone()
+	return nil
 }
