@@ -1,6 +1,7 @@
 package webhookd
 
 import (
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -107,12 +108,19 @@ const (
 	MaxSubscribedEvents = 64
 )
 
-// URIPolicy says which destination URIs are acceptable. The dial-time check in
-// package netguard is the real guard against internal addresses; this one
-// rejects what is wrong on its face.
+// URIPolicy says which destination URIs are acceptable. It is the one check
+// of a destination URI, for static webhooks and webhook_config alike. The
+// dial-time guard (package netguard) is the real guard against internal
+// addresses, because only at dial time is a host name's address known; this
+// check refuses what is wrong on its face, including an IP literal that the
+// guard would refuse at every attempt.
 type URIPolicy struct {
 	// AllowHTTP permits http:// URIs (development mode).
 	AllowHTTP bool
+	// CheckAddr is the dial guard's verdict on an address (wired to
+	// netguard's Guard.Check): a URI whose host is an IP literal it refuses
+	// is refused here, at once. Nil checks no address.
+	CheckAddr func(netip.Addr) error
 }
 
 // ValidateURI checks a destination URI and returns an EINVALID error naming
@@ -146,7 +154,38 @@ func (p URIPolicy) ValidateURI(field, raw string) error {
 	if strings.ContainsAny(raw, " \t\r\n") {
 		return FieldErrorf(field, "%s must not contain white space.", field)
 	}
+	return p.checkHost(field, u.Hostname())
+}
+
+// checkHost refuses an IP literal that CheckAddr refuses, and a host that
+// some resolvers read as an IPv4 address in a non-standard notation
+// (2130706433, 0x7f000001, 127.1), which the guard could then only refuse
+// at dial time, attempt after attempt. The message says no more than that
+// the destination is not allowed: why is the operator's business.
+func (p URIPolicy) checkHost(field, host string) error {
+	if addr, err := netip.ParseAddr(host); err == nil {
+		if p.CheckAddr != nil && p.CheckAddr(addr) != nil {
+			return FieldErrorf(field, "%s is not an allowed destination.", field)
+		}
+		return nil
+	}
+	if numericHost(host) {
+		return FieldErrorf(field, "%s host %q is neither a host name nor an IP address in standard notation.", field, host)
+	}
 	return nil
+}
+
+// numericHost reports whether host's last label is a number (decimal, or hex
+// with 0x), as in the inet_aton notations of an IPv4 address. No top-level
+// domain is numeric, so such a host is an address or nothing.
+func numericHost(host string) bool {
+	host = strings.TrimSuffix(host, ".")
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	if len(last) > 2 && (last[:2] == "0x" || last[:2] == "0X") {
+		last = last[2:]
+		return strings.Trim(last, "0123456789abcdefABCDEF") == ""
+	}
+	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
 // ValidateName checks a webhook's user-given name.

@@ -1,12 +1,22 @@
 package webhookd
 
 import (
+	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 )
 
 func TestValidateURI(t *testing.T) {
 	prod, dev := URIPolicy{}, URIPolicy{AllowHTTP: true}
+	// guarded stands in for netguard's check (the root package imports no
+	// other package of the module, so its tests do not either).
+	guarded := URIPolicy{CheckAddr: func(a netip.Addr) error {
+		if a = a.Unmap(); a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() {
+			return errors.New("refused")
+		}
+		return nil
+	}}
 	for _, tc := range []struct {
 		name   string
 		policy URIPolicy
@@ -22,6 +32,24 @@ func TestValidateURI(t *testing.T) {
 		{"relative", prod, "/hook", "must be an absolute URL"},
 		{"user info", prod, "https://u:p@hooks.example/", "must not contain user information"},
 		{"fragment", prod, "https://hooks.example/#x", "must not contain a fragment"},
+
+		// IP literals are judged by the dial guard's check; host names are
+		// left to it at dial time.
+		{"metadata literal", guarded, "https://169.254.169.254/latest/meta-data", "uri is not an allowed destination"},
+		{"loopback literal", guarded, "https://127.0.0.1", "uri is not an allowed destination"},
+		{"ULA literal", guarded, "https://[fd00::1]/hook", "uri is not an allowed destination"},
+		{"mapped loopback literal", guarded, "https://[::ffff:127.0.0.1]:8443/", "uri is not an allowed destination"},
+		{"link-local literal with a zone", guarded, "https://[fe80::1%25eth0]/", "uri is not an allowed destination"},
+		{"public literal", guarded, "https://8.8.8.8/hook", ""},
+		{"host name", guarded, "https://internal.corp.example/hook", ""},
+		{"no check, no refusal", prod, "https://127.0.0.1/hook", ""},
+		{"the refusal does not say why", guarded, "https://10.0.0.1/", "uri is not an allowed destination."},
+		{"decimal address", prod, "https://2130706433/", `uri host "2130706433" is neither a host name nor an IP address in standard notation.`},
+		{"hex address", prod, "https://0x7f000001/", "is neither a host name nor an IP address"},
+		{"short dotted address", prod, "https://127.1/", "is neither a host name nor an IP address"},
+		{"leading zeros", prod, "https://0177.0.0.1/", "is neither a host name nor an IP address"},
+		{"numeric last label", prod, "https://hooks.123./", "is neither a host name nor an IP address"},
+		{"digits inside a name", prod, "https://1e100.net/hook", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.policy.ValidateURI("uri", tc.uri)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -75,8 +76,9 @@ func (e *AttemptError) Unwrap() error { return e.Err }
 
 // Retryable reports whether a later attempt may succeed. Everything the
 // network or the receiver did may change (DNS, certificates, even a netguard
-// refusal, when a name moves to a public address or the operator allows it);
-// a URI that cannot be sent to or a delivery that cannot be signed will not.
+// refusal of a host name, which may move to a public address); a URI that
+// cannot be sent to (an IP literal the guard refuses among them) or a
+// delivery that cannot be signed will not.
 func (e *AttemptError) Retryable() bool { return e.Stage != StageRequest && e.Stage != StageSign }
 
 // NewTransport returns an http.Transport tuned for many destinations: the
@@ -290,6 +292,11 @@ func failedFromError(err error, u *url.URL, timeout time.Duration) attemptResult
 	)
 	dialing := errors.As(err, &opErr) && opErr.Op == "dial"
 	switch {
+	case errors.As(err, &refused) && isIPLiteral(host):
+		// The URI names the refused address itself: no DNS change can
+		// make it allowed, so it is not retried (URIPolicy refuses such
+		// URIs at create; this one predates that, or the allow-list).
+		return failed(StageRequest, 0, refused.Error(), err)
 	case errors.As(err, &refused):
 		return failed(StageRefused, 0, refused.Error(), err)
 	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout:
@@ -313,6 +320,13 @@ func failedFromError(err error, u *url.URL, timeout time.Duration) attemptResult
 		return failed(StageConnection, 0, fmt.Sprintf("%s closed the connection before it answered", u.Host), err)
 	}
 	return failed(StageConnection, 0, fmt.Sprintf("request to %s failed: %v", u.Host, innermost(err)), err)
+}
+
+// isIPLiteral reports whether a URI's host is an IP address rather than a
+// name.
+func isIPLiteral(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
 }
 
 func isTimeout(err error) bool {

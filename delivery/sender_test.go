@@ -230,6 +230,7 @@ func TestSendFailures(t *testing.T) {
 	}}}
 	dnsTransport := NewTransport(noDNS.DialContext)
 	guarded := NewTransport(netguard.New(netguard.Options{}).DialContext)
+	_, srvPort, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	t.Cleanup(dnsTransport.CloseIdleConnections)
 	t.Cleanup(guarded.CloseIdleConnections)
 
@@ -251,7 +252,8 @@ func TestSendFailures(t *testing.T) {
 		{"connection refused", "http://" + closedAddr + "/", nil, true, StageConnect, 0, "could not connect to " + closedAddr + ": connect: connection refused", 0},
 		{"untrusted certificate", tlsSrv.URL + "/500", nil, true, StageTLS, 0, "TLS handshake with 127.0.0.1 failed: ", 0},
 		{"DNS failure", "http://nosuchhost.invalid/", dnsTransport, true, StageDNS, 0, "DNS lookup of nosuchhost.invalid failed", 0},
-		{"netguard refusal", srv.URL + "/500", guarded, true, StageRefused, 0, "destination 127.0.0.1 is a loopback address; refused (set WEBHOOKD_DEV=1 or allow-list it)", 0},
+		{"netguard refusal of a host name", "http://localhost:" + srvPort + "/500", guarded, true, StageRefused, 0, "is a loopback address; refused (set WEBHOOKD_DEV=1 or allow-list it)", 0},
+		{"netguard refusal of an IP literal is permanent", srv.URL + "/500", guarded, true, StageRequest, 0, "destination 127.0.0.1 is a loopback address; refused", 0},
 		{"http not allowed", srv.URL + "/500", nil, false, StageRequest, 0, "destination uses http; only https is allowed", 0},
 		{"unsupported scheme in dev mode", "ftp://example.test/x", nil, true, StageRequest, 0, `destination scheme "ftp" is not supported; use http or https`, 0},
 		{"unsupported scheme", "ftp://example.test/x", nil, false, StageRequest, 0, `destination scheme "ftp" is not supported; use https`, 0},

@@ -1,6 +1,7 @@
 package lro_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := m.Config(); got != tt.want {
+			if got := m.Config(); !reflect.DeepEqual(got, tt.want) { // URIPolicy has a func field: no ==
 				t.Fatalf("config = %+v, want %+v", got, tt.want)
 			}
 		})

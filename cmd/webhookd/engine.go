@@ -14,10 +14,19 @@ import (
 	"github.com/webhookd/webhookd/signing"
 )
 
+// destinations returns the one guard of outgoing deliveries (dev mode lets
+// private addresses through; WEBHOOKD_ALLOW_DESTINATIONS lists exceptions)
+// and the URI policy that applies the guard's verdict to IP literals when a
+// webhook or a webhook_config is given, so that the two never disagree.
+func destinations(cfg Config) (*netguard.Guard, webhookd.URIPolicy) {
+	guard := netguard.New(netguard.Options{AllowPrivate: cfg.Dev, Allow: cfg.AllowDest})
+	return guard, webhookd.URIPolicy{AllowHTTP: cfg.Dev, CheckAddr: guard.Check}
+}
+
 // newEngine builds the delivery engine from the configuration: the retry
-// schedule, the guarded transport (dev mode lets private addresses through),
-// and the key ring as the signer of dynamic deliveries.
-func newEngine(cfg Config, st webhookd.Store, sealer *signing.Sealer, ring *signing.KeyRing, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger) (*delivery.Engine, error) {
+// schedule, the transport dialing through guard, and the key ring as the
+// signer of dynamic deliveries.
+func newEngine(cfg Config, guard *netguard.Guard, st webhookd.Store, sealer *signing.Sealer, ring *signing.KeyRing, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger) (*delivery.Engine, error) {
 	policy := delivery.RetryPolicy{Window: cfg.RetryWindow}
 	if cfg.RetrySchedule != "" {
 		s, err := delivery.ParseSchedule(cfg.RetrySchedule)
@@ -29,7 +38,6 @@ func newEngine(cfg Config, st webhookd.Store, sealer *signing.Sealer, ring *sign
 	if err := policy.Validate(); err != nil {
 		return nil, fmt.Errorf("retry policy: %w", err)
 	}
-	guard := netguard.New(netguard.Options{AllowPrivate: cfg.Dev, Allow: cfg.AllowDest})
 	dialer := guard.Dialer(&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second})
 	return delivery.New(delivery.Config{
 		Store:               st,

@@ -135,12 +135,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return fmt.Errorf("key ring: %w", err)
 	}
 
-	eng, err := newEngine(cfg, st, sealer, ring, clock, reg, logger)
+	guard, uriPolicy := destinations(cfg)
+	eng, err := newEngine(cfg, guard, st, sealer, ring, clock, reg, logger)
 	if err != nil {
 		return err
 	}
 
-	ops, driver, err := newOperations(cfg, st, eng, clock, reg, logger)
+	ops, driver, err := newOperations(cfg, uriPolicy, st, eng, clock, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -153,7 +154,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		Store:       st,
 		Sealer:      sealer,
 		Catalog:     webhookd.NewCatalog(cfg.EventTypes...),
-		URIPolicy:   webhookd.URIPolicy{AllowHTTP: cfg.Dev},
+		URIPolicy:   uriPolicy,
 		Clock:       clock,
 		Logger:      logger,
 		LogRequests: cfg.Dev, // a new user sees what reached the API
@@ -231,12 +232,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 // newOperations builds the long-running operations: the built-in simulator
 // driven by a Driver, and the Service the API's job routes call. Commits
 // that emit events wake the delivery engine.
-func newOperations(cfg Config, st webhookd.Store, eng *delivery.Engine, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger) (*lro.Service, *lro.Driver, error) {
+func newOperations(cfg Config, uriPolicy webhookd.URIPolicy, st webhookd.Store, eng *delivery.Engine, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger) (*lro.Service, *lro.Driver, error) {
 	m, err := lro.New(lro.Config{
 		SimJobDuration: cfg.SimJob,
 		BatchExpiry:    cfg.BatchExpiry,
 		PublicBaseURL:  publicURL(cfg) + cfg.PathPrefix,
-		URIPolicy:      webhookd.URIPolicy{AllowHTTP: cfg.Dev},
+		URIPolicy:      uriPolicy,
 	})
 	if err != nil {
 		return nil, nil, err
