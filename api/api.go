@@ -44,6 +44,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/activity"
 	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
 )
@@ -112,6 +113,12 @@ type Config struct {
 	// Console, if set, serves the web console below /console/; "/" leads
 	// to it, and /console/session signs in and out (see session.go).
 	Console http.Handler
+	// Activity, if set, is this process's record of recent attempts: the
+	// delivery stats, destination health and live stream (see health.go).
+	Activity *activity.Recorder
+	// Circuits, if set, tells a destination's circuit state in this
+	// process (delivery.Engine.CircuitState).
+	Circuits func(destination string) string
 }
 
 // withDefaults returns c with every unset optional field filled in; it is the

@@ -95,6 +95,9 @@ func (s *Server) routes() []route {
 		newRoute(http.MethodGet, "/events/{id}/deliveries", s.listEventDeliveries),
 		newRoute(http.MethodGet, "/deliveries/{id}", s.getDelivery),
 		newRoute(http.MethodPost, "/deliveries/{id}:retry", s.retryDelivery),
+		newRoute(http.MethodGet, "/deliveries:stream", s.streamDeliveries),
+		newRoute(http.MethodGet, "/deliveryStats", s.deliveryStats),
+		newRoute(http.MethodGet, "/destinations", s.listDestinations),
 	}
 }
 

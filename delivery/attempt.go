@@ -24,6 +24,9 @@ func (e *Engine) work(r *run, key string, c *webhookd.Claim) {
 			if out.took > 0 {
 				took = time.Since(start)
 			}
+			if e.cfg.Observe != nil {
+				e.cfg.Observe(c, out.result, key)
+			}
 			r.results <- out.result
 		} // else abandoned at shutdown: the lease will expire
 		for {

@@ -1,9 +1,6 @@
 package delivery
 
 import (
-	"net"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,20 +34,9 @@ func (c BreakerConfig) withDefaults() BreakerConfig {
 	return c
 }
 
-// destinationKey names the destination a URI is sent to: scheme, host and
-// port, the unit that keep-alive pools, in-flight caps and circuits share.
-func destinationKey(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil || u.Host == "" {
-		return uri // the sender fails it; any key will do
-	}
-	scheme := strings.ToLower(u.Scheme)
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[scheme]
-	}
-	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
-}
+// destinationKey names the destination a URI is sent to (see
+// webhookd.DestinationOf).
+func destinationKey(uri string) string { return webhookd.DestinationOf(uri) }
 
 // verdict is how an attempt's outcome counts for its destination's circuit.
 type verdict int
@@ -110,6 +96,27 @@ type destinations struct {
 	// blocked is the destination that last turned a claim away because
 	// its slots and queue were full while it kept pace; see room.
 	blocked string
+}
+
+// Circuit states, as CircuitState names them.
+const (
+	CircuitClosed   = "closed"
+	CircuitOpen     = "open"
+	CircuitHalfOpen = "half_open" // open past its time: one trial attempt at a time
+)
+
+// circuit returns the state of key's circuit at now.
+func (ds *destinations) circuit(key string, now time.Time) string {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	d := ds.byKey[key]
+	switch {
+	case d == nil || d.openUntil.IsZero():
+		return CircuitClosed
+	case now.Before(d.openUntil):
+		return CircuitOpen
+	}
+	return CircuitHalfOpen
 }
 
 // admission is what acquire decided for a claim.

@@ -116,6 +116,11 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// Registerer receives the engine's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Observe, if set, is told of every attempt (and every delivery failed
+	// without one) as its outcome is decided, with the destination it
+	// went to (webhookd.DestinationOf). It must not block: the console's
+	// activity recorder is one.
+	Observe func(c *webhookd.Claim, r webhookd.Result, destination string)
 }
 
 func (c Config) withDefaults() Config {
@@ -225,6 +230,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.metrics = m
 	return e, nil
+}
+
+// CircuitState returns the state of a destination's circuit in this
+// process: CircuitClosed, CircuitOpen or CircuitHalfOpen.
+func (e *Engine) CircuitState(destination string) string {
+	return e.dests.circuit(destination, e.cfg.Clock.Now())
 }
 
 // Notify tells the engine that deliveries may have become due, so that it

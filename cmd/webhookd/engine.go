@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/activity"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/netguard"
 	"github.com/webhookd/webhookd/signing"
@@ -26,7 +27,7 @@ func destinations(cfg Config) (*netguard.Guard, webhookd.URIPolicy) {
 // newEngine builds the delivery engine from the configuration: the retry
 // schedule, the transport dialing through guard, and the key ring as the
 // signer of dynamic deliveries.
-func newEngine(cfg Config, guard *netguard.Guard, st webhookd.Store, sealer *signing.Sealer, ring *signing.KeyRing, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger) (*delivery.Engine, error) {
+func newEngine(cfg Config, guard *netguard.Guard, st webhookd.Store, sealer *signing.Sealer, ring *signing.KeyRing, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger, rec *activity.Recorder) (*delivery.Engine, error) {
 	policy := delivery.RetryPolicy{Window: cfg.RetryWindow}
 	if cfg.RetrySchedule != "" {
 		s, err := delivery.ParseSchedule(cfg.RetrySchedule)
@@ -57,5 +58,8 @@ func newEngine(cfg Config, guard *netguard.Guard, st webhookd.Store, sealer *sig
 		DisableAfter:        cfg.DisableAfter,
 		ShutdownGrace:       cfg.ShutdownGrace,
 		Registerer:          reg,
+		Observe: func(c *webhookd.Claim, r webhookd.Result, destination string) {
+			rec.Record(activity.Of(c, r, destination, clock.Now()))
+		},
 	})
 }

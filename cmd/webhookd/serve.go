@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/activity"
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
@@ -135,8 +136,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return fmt.Errorf("key ring: %w", err)
 	}
 
+	rec := activity.New(clock)
 	guard, uriPolicy := destinations(cfg)
-	eng, err := newEngine(cfg, guard, st, sealer, ring, clock, reg, logger)
+	eng, err := newEngine(cfg, guard, st, sealer, ring, clock, reg, logger, rec)
 	if err != nil {
 		return err
 	}
@@ -167,6 +169,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		AdminKey:    cfg.AdminKey,
 		PublicURL:   cfg.PublicURL,
 		Console:     ui,
+		Activity:    rec,
+		Circuits:    eng.CircuitState,
 	})
 	if err != nil {
 		return err
@@ -184,6 +188,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(rec.Close) // live streams end, so that shutdown need not wait for them
 
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEngine()
