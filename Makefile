@@ -1,5 +1,5 @@
 # The commands the README names. `make ci` is what CI runs (.ci/run).
-.PHONY: run test test-postgres test-sdk bench fuzz build ci
+.PHONY: run test test-postgres test-sdk test-console console bench fuzz build ci
 
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 FUZZTIME ?= 60s
@@ -14,10 +14,19 @@ test:
 	go test -race ./...
 
 test-postgres:
-	WEBHOOKD_TEST_POSTGRES_URL='$(PG_URL)' go test -race -count=1 ./postgres/... ./cmd/webhookd/...
+	WEBHOOKD_TEST_POSTGRES_URL='$(PG_URL)' go test -race -count=1 ./postgres/... ./cmd/webhookd/... ./api/integration/...
 
 test-sdk: build
 	cd sdktest && npm ci --no-audit --no-fund && WEBHOOKD_BIN=$$PWD/../bin/webhookd npm test
+
+# The console: rebuild console/dist from console/web (commit the result).
+console:
+	cd console/web && npm ci --no-audit --no-fund && npm run build
+
+# The console's end-to-end suite: Playwright driving /usr/bin/chromium
+# (Debian's chromium package), against a real binary.
+test-console: build
+	cd console/web && npm ci --no-audit --no-fund && npm run check && WEBHOOKD_BIN=$$PWD/../../bin/webhookd npm test
 
 bench: build
 	./bin/webhookd bench

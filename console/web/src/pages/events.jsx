@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api, query } from "../api.js";
-import { useApp, useLoad, useAction, Loading, Link, Badge, Time, Pre, pretty, Field, navigate } from "../ui.jsx";
+import { useApp, useLoad, useAction, useInterval, Loading, Link, Badge, Time, Pre, pretty, Field, navigate } from "../ui.jsx";
 
 const toISO = (local) => (local ? new Date(local).toISOString() : "");
 
@@ -131,6 +131,10 @@ export function EventDetail({ id }) {
   const { p } = useApp();
   const ev = useLoad(() => api(p(`/events/${encodeURIComponent(id)}`)), [p, id]);
   const ds = useLoad(() => api(p(`/events/${encodeURIComponent(id)}/deliveries`)), [p, id]);
+  // While a delivery is on its way, follow it.
+  useInterval(() => {
+    if (ds.data && ds.data.deliveries.some((d) => d.state === "pending")) ds.reload();
+  }, 2000);
   return (
     <section>
       <p>
