@@ -44,7 +44,8 @@ type Queue interface {
 	QueueStats(ctx context.Context) (webhookd.QueueStats, error)
 }
 
-// Config configures an Engine. Zero fields take the defaults named on them.
+// Config configures an Engine. Zero fields take the defaults named on them
+// (WithDefaults).
 type Config struct {
 	// Store is where deliveries are claimed and results recorded. Required.
 	Store Queue
@@ -123,7 +124,10 @@ type Config struct {
 	Observe func(c *webhookd.Claim, r webhookd.Result, destination string)
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default: the one
+// place that knows the engine's defaults. New applies it; the command line
+// reads it to show and check the same ones.
+func (c Config) WithDefaults() Config {
 	if kr, ok := c.JWTSigner.(*signing.KeyRing); ok && kr == nil {
 		c.JWTSigner = nil // a nil key ring in the interface is "not configured", not a signer
 	}
@@ -210,7 +214,7 @@ var _ handoff.Target = (*Engine)(nil)
 
 // New checks cfg and returns an engine; nothing runs until Run.
 func New(cfg Config) (*Engine, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

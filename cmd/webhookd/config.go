@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/maintenance"
 )
 
 // Config is everything `webhookd serve` can be told. Defaults live in
@@ -50,21 +52,32 @@ type Config struct {
 	FailedRetention time.Duration // WEBHOOKD_FAILED_RETENTION
 }
 
+// defaultConfig is the configuration before the environment and flags:
+// the server's own defaults, and the delivery engine's and retention's as
+// their packages set them (each default lives in one place).
 func defaultConfig() Config {
+	eng := delivery.Config{}.WithDefaults()
+	ret := maintenance.RetentionConfig{}.WithDefaults()
 	return Config{
 		Addr:          "127.0.0.1:8080",
 		DB:            "sqlite:webhookd.db",
 		LogLevel:      "info",
-		RetryWindow:   24 * time.Hour,
-		Workers:       64,
-		PerDestLimit:  16,
-		Timeout:       10 * time.Second,
-		DisableAfter:  24 * time.Hour,
 		ShutdownGrace: 15 * time.Second,
 
-		Retention:       defaultRetention,
-		FailedRetention: defaultFailedRetention,
+		RetryWindow:  delivery.DefaultRetryWindow,
+		Workers:      eng.Workers,
+		PerDestLimit: eng.PerDestinationLimit,
+		Timeout:      eng.Timeout,
+		DisableAfter: eng.DisableAfter,
+
+		Retention:       ret.Succeeded,
+		FailedRetention: ret.Failed,
 	}
+}
+
+// retention is the retention the configuration asks for.
+func (c *Config) retention() maintenance.RetentionConfig {
+	return maintenance.RetentionConfig{Succeeded: c.Retention, Failed: c.FailedRetention}
 }
 
 // envLookup is os.LookupEnv; tests replace it.
@@ -186,12 +199,8 @@ func (c *Config) validate() error {
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log format must be json or text, got %q", c.LogFormat))
 	}
-	if c.Retention <= 0 {
-		errs = append(errs, fmt.Errorf("retention must be positive, got %v (WEBHOOKD_RETENTION)", c.Retention))
-	}
-	if c.FailedRetention < c.Retention {
-		// Failures are what an operator recovers: never drop them first.
-		errs = append(errs, fmt.Errorf("failed retention %v must be at least retention %v (WEBHOOKD_FAILED_RETENTION)", c.FailedRetention, c.Retention))
+	if err := c.retention().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("WEBHOOKD_RETENTION, WEBHOOKD_FAILED_RETENTION: %w", err))
 	}
 	return errors.Join(errs...)
 }

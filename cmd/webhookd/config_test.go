@@ -51,6 +51,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"WEBHOOKD_ALLOW_DESTINATIONS", "10.0.0.0/99", "WEBHOOKD_ALLOW_DESTINATIONS"},
 		{"WEBHOOKD_DB", "mysql://x", "WEBHOOKD_DB"},
 		{"WEBHOOKD_PATH_PREFIX", "gemini/", "path prefix"},
+		{"WEBHOOKD_FAILED_RETENTION", "1h", "WEBHOOKD_FAILED_RETENTION"},
+		{"WEBHOOKD_RETENTION", "-1h", "WEBHOOKD_RETENTION"},
 		{"WEBHOOKD_API_KEY", "demo-key", "WEBHOOKD_API_KEY: an API key must be at least 20 characters long, this one has 8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,5 +81,19 @@ func TestMasterKeyFileBesideTheDatabase(t *testing.T) {
 	c.DB = "sqlite:/var/lib/webhookd/prod.db"
 	if got := c.masterKeyFile(); got != "/var/lib/webhookd/prod.db.key" {
 		t.Fatalf("master key file %q", got)
+	}
+}
+
+// TestDefaults: the defaults the README's configuration table documents,
+// which come from the packages that apply them (delivery, maintenance).
+func TestDefaults(t *testing.T) {
+	c := defaultConfig()
+	const day = 24 * time.Hour
+	if c.Workers != 64 || c.PerDestLimit != 16 || c.Timeout != 10*time.Second || c.DisableAfter != day || c.RetryWindow != day ||
+		c.ShutdownGrace != 15*time.Second || c.Retention != 30*day || c.FailedRetention != 90*day {
+		t.Errorf("defaults %+v differ from the README's", c)
+	}
+	if err := c.validate(); err != nil {
+		t.Errorf("the defaults do not validate: %v", err)
 	}
 }

@@ -24,13 +24,10 @@ import (
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/internal/maintenance"
 	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
 )
-
-// maintenanceEvery is how often the singleton maintenance (key rotation,
-// key expiry, retention) runs.
-const maintenanceEvery = time.Minute
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := defaultConfig()
@@ -135,6 +132,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if err != nil {
 		return fmt.Errorf("key ring: %w", err)
 	}
+	maint, err := maintenance.New(maintenance.Config{
+		Store: st, Keys: ring, Clock: clock, Logger: logger,
+		Retention: cfg.retention(),
+	})
+	if err != nil {
+		return err
+	}
 
 	rec := activity.New(clock)
 	guard, uriPolicy := destinations(cfg)
@@ -200,7 +204,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		}
 	})
 	wg.Go(func() { _ = driver.Run(engCtx) })
-	wg.Go(func() { runMaintenance(engCtx, st, ring, newRetention(cfg, clock), logger) })
+	wg.Go(func() { maint.Run(engCtx) })
 	if l, ok := st.(listener); ok {
 		wg.Go(func() {
 			if err := l.Listen(engCtx, eng.Notify); err != nil && !errors.Is(err, context.Canceled) {
@@ -259,48 +263,6 @@ func newOperations(cfg Config, uriPolicy webhookd.URIPolicy, st webhookd.Store, 
 // process publishes (PostgreSQL LISTEN/NOTIFY).
 type listener interface {
 	Listen(ctx context.Context, wake func()) error
-}
-
-// locker is implemented by stores shared by several processes, so that
-// singleton maintenance runs on one of them at a time.
-type locker interface {
-	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
-}
-
-// runMaintenance rotates and expires signing keys and prunes old history on
-// schedule. With a shared database only the process holding the advisory
-// lock does it; the others reload the ring so they sign with the current key.
-func runMaintenance(ctx context.Context, st webhookd.Store, ring *signing.KeyRing, ret retention, logger *slog.Logger) {
-	t := time.NewTicker(maintenanceEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := maintainOnce(ctx, st, ring, ret, logger); err != nil && !errors.Is(err, context.Canceled) {
-			logger.Warn("maintenance", "err", err)
-		}
-	}
-}
-
-// maintainOnce is one maintenance run. Retention runs even when key
-// maintenance fails: one must not starve the other.
-func maintainOnce(ctx context.Context, st webhookd.Store, ring *signing.KeyRing, ret retention, logger *slog.Logger) error {
-	if l, ok := st.(locker); ok {
-		unlock, held, err := l.TryLock(ctx, "webhookd-maintenance")
-		if err != nil {
-			return err
-		}
-		if !held {
-			return ring.Reload(ctx)
-		}
-		defer unlock()
-	}
-	keyErr := ring.Maintain(ctx)
-	_, pruneErr := ret.run(ctx, st, logger)
-	return errors.Join(keyErr, pruneErr)
 }
 
 // publicURL is the issuer of delivery JWTs: the configured public URL, or

@@ -1,4 +1,4 @@
-package main
+package maintenance
 
 import (
 	"context"
@@ -48,6 +48,24 @@ func newRetentionFixtureOn(t *testing.T, st webhookd.Store, clock *fakeclock.Clo
 	return &retentionFixture{t: t, store: st, clock: clock, project: p.ID}
 }
 
+// maintainer returns a Maintainer of the fixture's store with retention r,
+// whose batches follow each other without a pause; a nil logger discards.
+func (f *retentionFixture) maintainer(t *testing.T, logger *slog.Logger, r RetentionConfig) *Maintainer {
+	t.Helper()
+	r.Pause = -1
+	m, err := New(Config{Store: f.store, Keys: noKeys{}, Clock: f.clock, Logger: logger, Retention: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// noKeys is a key ring with nothing to maintain, for the retention tests.
+type noKeys struct{}
+
+func (noKeys) Maintain(context.Context) error { return nil }
+func (noKeys) Reload(context.Context) error   { return nil }
+
 // events publishes n events with one delivery each and records outcome for
 // every one (OutcomeRetry: still pending, due again in a year).
 func (f *retentionFixture) events(n int, outcome webhookd.Outcome) {
@@ -91,16 +109,16 @@ func TestRetentionRun(t *testing.T) {
 		name          string
 		batch, perRun int
 		age           time.Duration
-		want          []prunedStats // one per run
-		left          int           // events left after the runs
+		want          []Pruned // one per run
+		left          int      // events left after the runs
 	}{
 		// 5 succeeded, 2 failed and 2 pending events, aged past 30 days
 		// (the succeeded go) or past 90 (the failed go too).
-		{"succeeded go after 30 days", 2, 100, 31 * day, []prunedStats{{Events: 5, Batches: 3}}, 4},
-		{"failed go after 90 days", 2, 100, 91 * day, []prunedStats{{Events: 7, Batches: 4}}, 2},
-		{"a full last batch needs one more to see the end", 5, 100, 31 * day, []prunedStats{{Events: 5, Batches: 2}}, 4},
-		{"nothing yet", 2, 100, 29 * day, []prunedStats{{Events: 0, Batches: 1}}, 9},
-		{"per-run cap", 2, 3, 91 * day, []prunedStats{{Events: 3, Batches: 2}, {Events: 3, Batches: 2}, {Events: 1, Batches: 1}}, 2},
+		{"succeeded go after 30 days", 2, 100, 31 * day, []Pruned{{Events: 5, Batches: 3}}, 4},
+		{"failed go after 90 days", 2, 100, 91 * day, []Pruned{{Events: 7, Batches: 4}}, 2},
+		{"a full last batch needs one more to see the end", 5, 100, 31 * day, []Pruned{{Events: 5, Batches: 2}}, 4},
+		{"nothing yet", 2, 100, 29 * day, []Pruned{{Events: 0, Batches: 1}}, 9},
+		{"per-run cap", 2, 3, 91 * day, []Pruned{{Events: 3, Batches: 2}, {Events: 3, Batches: 2}, {Events: 1, Batches: 1}}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,11 +128,10 @@ func TestRetentionRun(t *testing.T) {
 			f.events(2, webhookd.OutcomeFailed)
 			f.events(2, webhookd.OutcomeRetry)
 			f.clock.Advance(tt.age)
-			r := retention{Clock: f.clock, Succeeded: 30 * day, Failed: 90 * day, Batch: tt.batch, PerRun: tt.perRun}
 			var log strings.Builder
-			logger := slog.New(slog.NewTextHandler(&log, nil))
+			m := f.maintainer(t, slog.New(slog.NewTextHandler(&log, nil)), RetentionConfig{Succeeded: 30 * day, Failed: 90 * day, Batch: tt.batch, PerRun: tt.perRun})
 			for i, want := range tt.want {
-				got, err := r.run(t.Context(), f.store, logger)
+				got, err := m.Prune(t.Context())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -141,59 +158,58 @@ func TestRetentionExpiresUploads(t *testing.T) {
 	if err := f.store.CreateUploadSession(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
-	r := retention{Clock: f.clock, Succeeded: time.Hour, Failed: time.Hour, Batch: 10, PerRun: 10}
-	logger := slog.New(slog.DiscardHandler)
-	if got, err := r.run(t.Context(), f.store, logger); err != nil || got.Uploads != 0 {
+	m := f.maintainer(t, nil, RetentionConfig{Succeeded: time.Hour, Failed: time.Hour, Batch: 10, PerRun: 10})
+	if got, err := m.Prune(t.Context()); err != nil || got.Uploads != 0 {
 		t.Fatalf("before expiry: %+v, %v; want no upload expired", got, err)
 	}
 	f.clock.Set(s.ExpireTime)
-	if got, err := r.run(t.Context(), f.store, logger); err != nil || got.Uploads != 1 {
+	if got, err := m.Prune(t.Context()); err != nil || got.Uploads != 1 {
 		t.Fatalf("at expiry: %+v, %v; want 1 upload expired", got, err)
 	}
 }
 
 func TestRetentionConfig(t *testing.T) {
 	t.Parallel()
+	const day = 24 * time.Hour
+	if c := (RetentionConfig{}).WithDefaults(); c.Succeeded != 30*day || c.Failed != 90*day || c.Batch != 500 || c.Pause != 10*time.Millisecond || c.PerRun != 200*500 {
+		t.Errorf("defaults: %+v; want 30 days, 90 days, batches of 500 with 10ms pauses, 200 batches a run", c)
+	}
 	tests := []struct {
 		name              string
 		retention, failed time.Duration
 		wantErr           string
 	}{
-		{"defaults", defaultRetention, defaultFailedRetention, ""},
+		{"defaults", 0, 0, ""},
 		{"equal", time.Hour, time.Hour, ""},
-		{"failed shorter", 48 * time.Hour, 24 * time.Hour, "WEBHOOKD_FAILED_RETENTION"},
-		{"zero", 0, time.Hour, "WEBHOOKD_RETENTION"},
+		{"failed shorter", 48 * time.Hour, 24 * time.Hour, "failed retention"},
+		{"failed shorter than the default", 100 * day, 0, "failed retention"},
+		{"negative", -time.Hour, time.Hour, "must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := defaultConfig()
-			c.Retention, c.FailedRetention = tt.retention, tt.failed
-			err := c.validate()
+			err := RetentionConfig{Succeeded: tt.retention, Failed: tt.failed}.WithDefaults().Validate()
 			switch {
 			case tt.wantErr == "" && err != nil:
-				t.Errorf("validate: %v, want nil", err)
+				t.Errorf("Validate: %v, want nil", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("validate: %v, want an error naming %s", err, tt.wantErr)
+				t.Errorf("Validate: %v, want an error saying %q", err, tt.wantErr)
 			}
 		})
 	}
-	if c := defaultConfig(); c.Retention != 720*time.Hour || c.FailedRetention != 2160*time.Hour {
-		t.Errorf("defaults: retention %v, failed %v; want 720h and 2160h", c.Retention, c.FailedRetention)
-	}
 }
 
-// TestMaintainOncePrunes checks the wiring: a maintenance run prunes, and
+// TestRunOncePrunes checks the wiring: a maintenance run prunes, and
 // with a shared PostgreSQL database only the process holding the
 // maintenance lock does.
-func TestMaintainOncePrunes(t *testing.T) {
+func TestRunOncePrunes(t *testing.T) {
 	t.Parallel()
 	sealer, err := signing.NewSealer(make([]byte, signing.MasterKeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const day = 24 * time.Hour
-	run := func(t *testing.T, f *retentionFixture, other locker) {
+	run := func(t *testing.T, f *retentionFixture, other Locker) {
 		t.Helper()
 		logger := slog.New(slog.NewTextHandler(t.Output(), nil))
 		ring, err := signing.NewKeyRing(t.Context(), signing.KeyRingConfig{Store: f.store, Sealer: sealer, Clock: f.clock, Logger: logger})
@@ -202,13 +218,17 @@ func TestMaintainOncePrunes(t *testing.T) {
 		}
 		f.events(3, webhookd.OutcomeSucceeded)
 		f.clock.Advance(31 * day)
-		ret := retention{Clock: f.clock, Succeeded: 30 * day, Failed: 90 * day, Batch: 2, PerRun: 100}
+		m, err := New(Config{Store: f.store, Keys: ring, Clock: f.clock, Logger: logger,
+			Retention: RetentionConfig{Succeeded: 30 * day, Failed: 90 * day, Batch: 2, PerRun: 100, Pause: -1}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if other != nil {
-			unlock, ok, err := other.TryLock(t.Context(), "webhookd-maintenance")
+			unlock, ok, err := other.TryLock(t.Context(), lockName)
 			if err != nil || !ok {
 				t.Fatalf("TryLock by another process: %v, %v", ok, err)
 			}
-			if err := maintainOnce(t.Context(), f.store, ring, ret, logger); err != nil {
+			if err := m.RunOnce(t.Context()); err != nil {
 				t.Fatal(err)
 			}
 			if n := f.eventCount(); n != 3 {
@@ -216,7 +236,7 @@ func TestMaintainOncePrunes(t *testing.T) {
 			}
 			unlock()
 		}
-		if err := maintainOnce(t.Context(), f.store, ring, ret, logger); err != nil {
+		if err := m.RunOnce(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		if n := f.eventCount(); n != 0 {
