@@ -32,11 +32,11 @@ bench: build
 	./bin/webhookd bench
 
 # Every fuzz target of a parser of outside input, FUZZTIME each.
-FUZZ_TARGETS = api:FuzzDecodeObject api:FuzzPageToken \
+FUZZ_TARGETS = api:FuzzDecodeObject api:FuzzDecodeObjectAgrees api:FuzzPageToken api:FuzzParseBatchPublish \
+	api:FuzzParseBatchGenerateContent api:FuzzParseBatchCreate api:FuzzParseInteraction \
+	api:FuzzParseVideo api:FuzzParseUploadStart api:FuzzParseUploadCommand \
 	receiver:FuzzSignatureHeader receiver:FuzzJWT receiver:FuzzParseJWKS receiver:FuzzVerifyBody receiver:FuzzCacheMaxAge \
-	signing:FuzzParseSecret netguard:FuzzClassify \
-	lro:FuzzParseBatchGenerateContent lro:FuzzParseBatchCreate lro:FuzzBatchInputFile lro:FuzzParseInteraction \
-	lro:FuzzParseVideo lro:FuzzParseUploadStart lro:FuzzParseUploadCommand
+	signing:FuzzParseSecret netguard:FuzzClassify lro:FuzzBatchInputFile
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -63,7 +63,7 @@ func TestDecodeObject(t *testing.T) {
 			}
 			got := map[string]string{}
 			for k, v := range o.fields {
-				got[k] = string(v)
+				got[k] = string(v.raw)
 			}
 			if len(got) != len(tt.want) {
 				t.Fatalf("fields = %v, want %v", got, tt.want)
@@ -198,8 +198,8 @@ func FuzzDecodeObject(f *testing.F) {
 			if !slices.Contains(testSchema.fields, k) {
 				t.Fatalf("accepted field %q outside the schema", k)
 			}
-			if !json.Valid(v) || string(v) == "null" {
-				t.Fatalf("field %q holds %q, not a non-null JSON value", k, v)
+			if !json.Valid(v.raw) || string(v.raw) == "null" {
+				t.Fatalf("field %q holds %q, not a non-null JSON value", k, v.raw)
 			}
 			// The typed getters never panic, whatever the value.
 			_, _, _ = o.string(k)
@@ -247,7 +247,7 @@ func FuzzDecodeObjectAgrees(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, gotErr := decodeObject("p", data, testSchema)
-		want, wantErr := decodeObjectStream("p", data, testSchema)
+		want, wantErr := decodeObjectStream(fieldRef{path: "p", sent: "p"}, 1, data, testSchema)
 		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || (gotErr == nil) != (wantErr == nil) {
 			t.Fatalf("decodeObject(%q) error %v, the decoder's %v", data, gotErr, wantErr)
 		}
@@ -261,9 +261,10 @@ func FuzzDecodeObjectAgrees(f *testing.F) {
 		if len(got.fields) != len(want.fields) {
 			t.Fatalf("decodeObject(%q) fields %q, the decoder's %q", data, got.fields, want.fields)
 		}
-		for k, v := range want.fields {
-			if string(got.fields[k]) != string(v) {
-				t.Fatalf("decodeObject(%q) field %s = %q, the decoder's %q", data, k, got.fields[k], v)
+		for k, m := range want.fields {
+			v := m.raw
+			if g := got.fields[k]; g.key != m.key || string(g.raw) != string(m.raw) {
+				t.Fatalf("decodeObject(%q) field %s = %q, the decoder's %q", data, k, got.fields[k], m)
 			}
 			if v[0] != '[' {
 				continue
@@ -283,4 +284,68 @@ func FuzzDecodeObjectAgrees(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFieldNamesAsSent: errors name a field by its snake_case path, and say
+// how the caller spelled it when that differs, at any depth.
+func TestFieldNamesAsSent(t *testing.T) {
+	t.Parallel()
+	nested := schema{fields: []string{"user_metadata", "uris"}}
+	o, err := decodeObject("", []byte(`{"webhookConfig":{"userMetadata":[1],"uris":"x"},"subscribedEvents":[1]}`), testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = o.strings("subscribed_events")
+	requireFieldError(t, err, "subscribed_events", "subscribed_events must be a list of strings; element 0 is not a string (sent as subscribedEvents).")
+	wc, _, err := o.object("webhook_config", nested)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wc.path != "webhook_config" || wc.sent != "webhookConfig" || wc.depth != 2 {
+		t.Errorf("nested object at %+v, depth %d", wc.fieldRef, wc.depth)
+	}
+	_, _, err = wc.rawObject("user_metadata")
+	requireFieldError(t, err, "webhook_config.user_metadata", "webhook_config.user_metadata must be a JSON object (sent as webhookConfig.userMetadata).")
+	_, _, err = wc.bool("uris")
+	requireFieldError(t, err, "webhook_config.uris", "webhook_config.uris must be true or false (sent as webhookConfig.uris).")
+	// A validator's error on a field below an object, named by its snake_case path.
+	err = wc.explain(webhookd.FieldErrorf("webhook_config.user_metadata.k", "webhook_config.user_metadata.k is bad."))
+	requireFieldError(t, err, "webhook_config.user_metadata.k", "is bad (sent as webhookConfig.userMetadata.k).")
+	err = o.explain(webhookd.FieldErrorf("subscribed_events", "subscribed_events: unknown event type."))
+	requireFieldError(t, err, "subscribed_events", "unknown event type (sent as subscribedEvents).")
+	if err := o.explain(webhookd.FieldErrorf("name", "name is bad.")); err.Error() != webhookd.FieldErrorf("name", "name is bad.").Error() {
+		t.Errorf("a field the caller did not send: %v", err)
+	}
+	cfg, _ := decodeObject("", []byte(`{"webhookConfig":{"bogusField":1}}`), schema{fields: []string{"webhook_config"}})
+	_, _, err = cfg.object("webhook_config", nested)
+	requireFieldError(t, err, "webhook_config.bogusField", `Unknown field "bogusField" in webhook_config (sent as webhookConfig.bogusField).`)
+}
+
+func TestOpenSchemaAndElements(t *testing.T) {
+	t.Parallel()
+	open := schema{fields: []string{"items", "flag"}, open: true}
+	o, err := decodeObject("", []byte(`{"generationConfig":{"temperature":0},"flag":true,"items":[{"name":"a"},{"Name":1},3]}`), open)
+	if err != nil {
+		t.Fatalf("an open schema refused an unknown field: %v", err)
+	}
+	if o.has("generation_config") {
+		t.Error("an unknown field of an open schema was kept")
+	}
+	if v, ok, err := o.bool("flag"); !v || !ok || err != nil {
+		t.Errorf("bool(flag) = %v, %v, %v", v, ok, err)
+	}
+	list, _, err := o.list("items")
+	if err != nil || len(list) != 3 {
+		t.Fatalf("list(items) = %q, %v", list, err)
+	}
+	item := schema{fields: []string{"name"}}
+	el, err := o.element("items", 0, list[0], item)
+	if err != nil || el.path != "items[0]" || el.depth != 3 {
+		t.Fatalf("element 0 = %+v, %v", el, err)
+	}
+	_, err = o.element("items", 2, list[2], item)
+	requireFieldError(t, err, "items[2]", "items[2] must be a JSON object.")
+	if _, err := decodeObject("", []byte(`{"flag":true,"flag":false}`), open); err == nil {
+		t.Error("an open schema took a field twice")
+	}
 }

@@ -79,10 +79,17 @@ func eventWithData(ev *webhookd.Event, data json.RawMessage) eventJSON {
 	if len(out.Data) == 0 {
 		out.Data = json.RawMessage(`{}`)
 	}
-	if wc := ev.WebhookConfig; wc != nil && (len(wc.URIs) > 0 || len(wc.UserMetadata) > 0) {
-		out.WebhookConfig = &webhookConfigJSON{URIs: wc.URIs, UserMetadata: wc.UserMetadata}
-	}
+	out.WebhookConfig = webhookConfigToJSON(ev.WebhookConfig)
 	return out
+}
+
+// webhookConfigToJSON is the wire form of an event's or a job's
+// webhook_config; nil when it has nothing to show.
+func webhookConfigToJSON(wc *webhookd.WebhookConfig) *webhookConfigJSON {
+	if wc == nil || (len(wc.URIs) == 0 && len(wc.UserMetadata) == 0) {
+		return nil
+	}
+	return &webhookConfigJSON{URIs: wc.URIs, UserMetadata: wc.UserMetadata}
 }
 
 var (
@@ -171,7 +178,7 @@ func (s *Server) parseBatchPublish(body []byte, projectID string) ([]webhookd.Ne
 			return nil, &webhookd.Error{Code: webhookd.ETOOLARGE, Field: path,
 				Message: fmt.Sprintf("%s must be at most %d bytes, as the body of POST /events.", path, s.cfg.MaxBodyBytes)}
 		}
-		eo, err := decodeValidObject(path, 3, raw, publishEventSchema) // body, events, element
+		eo, err := o.element("events", i, raw, publishEventSchema)
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +202,7 @@ func (s *Server) newEvent(o *object, projectID string) (webhookd.NewEvent, error
 		return ne, webhookd.FieldErrorf(field, "%s is required; valid types: %s.", field, strings.Join(s.cfg.Catalog.Types(), ", "))
 	}
 	if ne.Type, err = s.cfg.Catalog.Resolve(field, typ); err != nil {
-		return ne, err
+		return ne, o.explain(err)
 	}
 	if ne.Data, _, err = o.rawObject("data"); err != nil {
 		return ne, err
@@ -215,16 +222,18 @@ func (s *Server) newEvent(o *object, projectID string) (webhookd.NewEvent, error
 	if ne.IdempotencyKey, _, err = o.string("idempotency_key"); err != nil {
 		return ne, err
 	}
-	if field := o.qualify("idempotency_key"); len(ne.IdempotencyKey) > maxIdempotencyKeyLength {
-		return ne, webhookd.FieldErrorf(field, "%s must be at most %d bytes.", field, maxIdempotencyKeyLength)
+	if len(ne.IdempotencyKey) > maxIdempotencyKeyLength {
+		return ne, o.at("idempotency_key").errorf("must be at most %d bytes.", maxIdempotencyKeyLength)
 	}
 	return ne, nil
 }
 
-// webhookConfig reads the optional webhook_config (or webhookConfig) of a
-// publish request, checked as a job's is (webhookd.ValidateWebhookConfig).
-func (s *Server) webhookConfig(body *object) (*webhookd.WebhookConfig, error) {
-	cfg, ok, err := body.object("webhook_config", webhookConfigSchema)
+// webhookConfig reads the optional webhook_config (or webhookConfig) of
+// parent: a published event, or a job's request (a batch, its config, an
+// interaction, a video). It is checked by webhookd.ValidateWebhookConfig,
+// the one rule for both; nil means the events go to static webhooks.
+func (s *Server) webhookConfig(parent *object) (*webhookd.WebhookConfig, error) {
+	cfg, ok, err := parent.object("webhook_config", webhookConfigSchema)
 	if !ok || err != nil {
 		return nil, err
 	}
@@ -235,7 +244,8 @@ func (s *Server) webhookConfig(body *object) (*webhookd.WebhookConfig, error) {
 	if wc.UserMetadata, _, err = cfg.rawObject("user_metadata"); err != nil {
 		return nil, err
 	}
-	return s.cfg.URIPolicy.ValidateWebhookConfig(body.qualify("webhook_config"), wc)
+	out, err := s.cfg.URIPolicy.ValidateWebhookConfig(cfg.path, wc)
+	return out, cfg.explain(err)
 }
 
 // listEvents is GET /events, newest first.

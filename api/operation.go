@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +13,9 @@ import (
 
 // The long-running operations routes: batches, background interactions,
 // video generation, the generic operations listing and the Files API that
-// batch inputs and job outputs travel through. Every job rule lives in
-// lro.Service; these handlers only take what the request carried (path ids,
-// query, headers, the raw body) to it and write what it answers.
+// batch inputs and job outputs travel through. These handlers decode the
+// request into lro's types (batch.go, interaction.go, video.go, file.go),
+// call lro.Service, where every job rule lives, and render what it answers.
 //
 //	POST   /models/{model}:batchGenerateContent   create a batch (the SDKs' shape)
 //	POST   /models/{model}:batchCreate            create a batch (the source document's shape)
@@ -62,8 +61,8 @@ const (
 // Config.Operations is set.
 func (s *Server) operationRoutes() []route {
 	return []route{
-		newRoute(http.MethodPost, "/models/{model}:batchGenerateContent", s.batchCreator(lro.ShapeBatchGenerateContent)),
-		newRoute(http.MethodPost, "/models/{model}:batchCreate", s.batchCreator(lro.ShapeBatchCreate)),
+		newRoute(http.MethodPost, "/models/{model}:batchGenerateContent", s.createBatch(batchGenerateContentSchema, s.parseBatchGenerateContent)),
+		newRoute(http.MethodPost, "/models/{model}:batchCreate", s.createBatch(batchCreateSchema, s.parseBatchCreate)),
 		newRoute(http.MethodGet, "/batches", s.listBatches),
 		newRoute(http.MethodGet, "/batches/{id}", s.getBatch),
 		newRoute(http.MethodPost, "/batches/{id}:cancel", s.cancelBatch),
@@ -84,16 +83,90 @@ func (s *Server) operationRoutes() []route {
 	}
 }
 
-// answer returns the function that answers a rendering of lro, or returns
-// its error for ServeHTTP to answer: answer(w)(svc.GetBatch(…)).
-func answer(w http.ResponseWriter) func(json.RawMessage, error) error {
-	return func(raw json.RawMessage, err error) error {
+// operationJSON is a google.longrunning.Operation in camelCase proto JSON.
+type operationJSON struct {
+	Name     string      `json:"name"`
+	Metadata any         `json:"metadata,omitempty"`
+	Done     bool        `json:"done,omitempty"`
+	Response any         `json:"response,omitempty"`
+	Error    *statusJSON `json:"error,omitempty"`
+}
+
+// statusJSON is a google.rpc.Status.
+type statusJSON struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// errorStatus is the error of a failed operation, nil for any other.
+func errorStatus(op *webhookd.Operation) *statusJSON {
+	if op.ErrorCode == "" {
+		return nil
+	}
+	return &statusJSON{Code: lro.RPCCode(op.ErrorCode), Message: op.ErrorMessage}
+}
+
+// typeInteractionOp is the metadata type of an interaction listed as an
+// Operation.
+const typeInteractionOp = "type.googleapis.com/webhookd.v1.InteractionMetadata"
+
+// interactionMetadata is the metadata of an interaction listed as an
+// Operation: its status, as state.
+type interactionMetadata struct {
+	Type       string `json:"@type"`
+	State      string `json:"state"`
+	Model      string `json:"model,omitempty"`
+	Agent      string `json:"agent,omitempty"`
+	CreateTime string `json:"createTime"`
+	UpdateTime string `json:"updateTime"`
+	EndTime    string `json:"endTime,omitempty"`
+}
+
+// renderOperation renders any operation as the google.longrunning.Operation
+// that GET /operations and GET /operations/{id} list: batches and video
+// operations exactly as their own routes render them, interactions as an
+// Operation named "interactions/{id}" whose metadata carries their status.
+func (s *Server) renderOperation(op *webhookd.Operation) (*operationJSON, error) {
+	switch op.Kind {
+	case webhookd.OperationBatch:
+		return renderBatch(op)
+	case webhookd.OperationVideo:
+		return s.renderVideo(op)
+	case webhookd.OperationInteraction:
+		md := interactionMetadata{
+			Type: typeInteractionOp, State: string(op.State), Model: op.Model, Agent: op.Agent,
+			CreateTime: formatTime(op.CreateTime), UpdateTime: formatTime(op.UpdateTime), EndTime: formatTimePtr(op.EndTime),
+		}
+		return &operationJSON{Name: op.Name(), Metadata: md, Done: op.State.Terminal(), Error: errorStatus(op)}, nil
+	}
+	return nil, fmt.Errorf("api: operation %s has unknown kind %q", op.ID, op.Kind)
+}
+
+// answer writes what render makes of the result of a Service call, or
+// returns the call's error for ServeHTTP to answer:
+// answer(w, renderBatch)(svc.GetBatch(…)).
+func answer[T, J any](w http.ResponseWriter, render func(T) (J, error)) func(T, error) error {
+	return func(v T, err error) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, raw)
+		out, err := render(v)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
+}
+
+// empty answers {} for a Service call that returns no value, or returns its
+// error.
+func empty(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
 }
 
 // readRaw reads the request body as it came, bounded by limit: upload
@@ -125,36 +198,47 @@ func boolParam(r *http.Request, snake string) (bool, error) {
 	return b, nil
 }
 
-func (s *Server) batchCreator(shape lro.BatchShape) handlerFunc {
+// batchParser reads one of the batch create shapes; file is where the
+// request named its input file, if it did.
+type batchParser func(model string, root *object) (req *lro.BatchRequest, file fieldRef, err error)
+
+func (s *Server) createBatch(sch schema, parse batchParser) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		body, err := readRaw(w, r, max(s.cfg.MaxBodyBytes, MaxBatchBodyBytes))
+		root, err := s.decodeBodyUpTo(w, r, max(s.cfg.MaxBodyBytes, MaxBatchBodyBytes), sch)
 		if err != nil {
 			return err
 		}
-		return answer(w)(s.cfg.Operations.CreateBatch(r.Context(), projectOf(r), r.PathValue("model"), shape, body))
+		req, file, err := parse(r.PathValue("model"), root)
+		if err != nil {
+			return err
+		}
+		op, err := s.cfg.Operations.CreateBatch(r.Context(), projectOf(r), req)
+		return answer(w, renderBatch)(op, inputFileError(err, file))
 	}
 }
 
 func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
-	return answer(w)(s.cfg.Operations.GetBatch(r.Context(), projectOf(r), r.PathValue("id")))
+	return answer(w, renderBatch)(s.cfg.Operations.GetBatch(r.Context(), projectOf(r), r.PathValue("id")))
 }
 
-// cancelBatch ignores the body: the SDK sends {} and reads nothing back.
+// cancelBatch ignores the body and answers {}: the SDK sends {} and reads
+// nothing back.
 func (s *Server) cancelBatch(w http.ResponseWriter, r *http.Request) error {
-	return answer(w)(s.cfg.Operations.CancelBatch(r.Context(), projectOf(r), r.PathValue("id")))
+	_, err := s.cfg.Operations.CancelBatch(r.Context(), projectOf(r), r.PathValue("id"))
+	return empty(w, err)
 }
 
 func (s *Server) deleteOperation(kind webhookd.OperationKind) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		return answer(w)(s.cfg.Operations.Delete(r.Context(), projectOf(r), r.PathValue("id"), kind))
+		return empty(w, s.cfg.Operations.Delete(r.Context(), projectOf(r), r.PathValue("id"), kind))
 	}
 }
 
 // operationList is the google.longrunning ListOperationsResponse, in the
 // camelCase the legacy SDK stack reads.
 type operationList struct {
-	Operations    []json.RawMessage `json:"operations"`
-	NextPageToken string            `json:"nextPageToken,omitempty"`
+	Operations    []*operationJSON `json:"operations"`
+	NextPageToken string           `json:"nextPageToken,omitempty"`
 }
 
 func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) error {
@@ -177,7 +261,12 @@ func (s *Server) listOps(w http.ResponseWriter, r *http.Request, collection stri
 	if err != nil {
 		return err
 	}
-	out := operationList{Operations: ops}
+	out := operationList{Operations: make([]*operationJSON, len(ops))}
+	for i, op := range ops {
+		if out.Operations[i], err = s.renderOperation(op); err != nil {
+			return err
+		}
+	}
 	if !next.IsZero() {
 		out.NextPageToken = s.tokens.encode(collection, l.projectID, next)
 	}
@@ -186,15 +275,26 @@ func (s *Server) listOps(w http.ResponseWriter, r *http.Request, collection stri
 }
 
 func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) error {
-	return answer(w)(s.cfg.Operations.GetOperation(r.Context(), projectOf(r), r.PathValue("id")))
+	return answer(w, s.renderOperation)(s.cfg.Operations.GetOperation(r.Context(), projectOf(r), r.PathValue("id")))
 }
 
 func (s *Server) createInteraction(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r)
+	root, err := s.decodeBody(w, r, interactionSchema)
 	if err != nil {
 		return err
 	}
-	return answer(w)(s.cfg.Operations.CreateInteraction(r.Context(), projectOf(r), body))
+	req, err := s.parseInteraction(root)
+	if err != nil {
+		return err
+	}
+	op, err := s.cfg.Operations.CreateInteraction(r.Context(), projectOf(r), req)
+	return answer(w, withoutInput)(op, root.explain(err))
+}
+
+// withoutInput renders an interaction as every answer but a get that asks
+// for its input does.
+func withoutInput(op *webhookd.Operation) (*interactionJSON, error) {
+	return renderInteraction(op, false)
 }
 
 // getInteraction answers the SDK's non-streaming get (it always sends
@@ -212,24 +312,35 @@ func (s *Server) getInteraction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return answer(w)(s.cfg.Operations.GetInteraction(r.Context(), projectOf(r), r.PathValue("id"), includeInput))
+	render := func(op *webhookd.Operation) (*interactionJSON, error) { return renderInteraction(op, includeInput) }
+	return answer(w, render)(s.cfg.Operations.GetInteraction(r.Context(), projectOf(r), r.PathValue("id")))
 }
 
 // cancelInteraction takes no body: the SDK sends none.
 func (s *Server) cancelInteraction(w http.ResponseWriter, r *http.Request) error {
-	return answer(w)(s.cfg.Operations.CancelInteraction(r.Context(), projectOf(r), r.PathValue("id")))
+	return answer(w, withoutInput)(s.cfg.Operations.CancelInteraction(r.Context(), projectOf(r), r.PathValue("id")))
 }
 
 func (s *Server) createVideo(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readBody(w, r)
+	root, err := s.decodeBody(w, r, videoSchema)
 	if err != nil {
 		return err
 	}
-	return answer(w)(s.cfg.Operations.CreateVideo(r.Context(), projectOf(r), r.PathValue("model"), body))
+	req, err := s.parseVideo(r.PathValue("model"), root)
+	if err != nil {
+		return err
+	}
+	return answer(w, s.renderVideo)(s.cfg.Operations.CreateVideo(r.Context(), projectOf(r), req))
 }
 
+// getVideo answers GET /models/{model}/operations/{id}; under another
+// model's path, the operation is not found.
 func (s *Server) getVideo(w http.ResponseWriter, r *http.Request) error {
-	return answer(w)(s.cfg.Operations.GetVideo(r.Context(), projectOf(r), r.PathValue("model"), r.PathValue("id")))
+	model, err := parseModel(r.PathValue("model"))
+	if err != nil {
+		return webhookd.NotFound("Operation")
+	}
+	return answer(w, s.renderVideo)(s.cfg.Operations.GetVideo(r.Context(), projectOf(r), model, r.PathValue("id")))
 }
 
 // upload serves both halves of the resumable protocol on one path, as the
@@ -242,39 +353,55 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if id == "" {
-		body, err := s.readBody(w, r)
+		root, err := s.decodeBody(w, r, uploadStartSchema)
 		if err != nil {
 			return err
 		}
-		url, err := ops.StartUpload(r.Context(), projectOf(r), body,
-			r.Header.Get(lro.HeaderUploadContentLength), r.Header.Get(lro.HeaderUploadContentType))
+		start, err := parseUploadStart(root, r.Header.Get(HeaderUploadContentLength), r.Header.Get(HeaderUploadContentType))
 		if err != nil {
 			return err
 		}
-		w.Header().Set(lro.HeaderUploadURL, url)
-		w.Header().Set(lro.HeaderUploadStatus, "active")
-		writeJSON(w, http.StatusOK, json.RawMessage(`{}`))
+		sess, err := ops.StartUpload(r.Context(), projectOf(r), start)
+		if err != nil {
+			return err
+		}
+		w.Header().Set(HeaderUploadURL, s.uploadURL(sess.ID))
+		w.Header().Set(HeaderUploadStatus, "active")
+		writeJSON(w, http.StatusOK, struct{}{})
 		return nil
+	}
+	cmd, err := parseUploadCommand(r.Header.Get(HeaderUploadCommand))
+	if err != nil {
+		return err
+	}
+	offset, err := parseUploadOffset(r.Header.Get(HeaderUploadOffset))
+	if err != nil {
+		return err
 	}
 	chunk, err := readRaw(w, r, MaxUploadChunkBytes)
 	if err != nil {
 		return err
 	}
-	res, err := ops.UploadChunk(r.Context(), projectOf(r), id,
-		r.Header.Get(lro.HeaderUploadCommand), r.Header.Get(lro.HeaderUploadOffset), chunk)
+	res, err := ops.UploadChunk(r.Context(), projectOf(r), id, cmd, offset, chunk)
 	if err != nil {
 		return err
 	}
-	w.Header().Set(lro.HeaderUploadStatus, res.Status)
-	w.Header().Set(lro.HeaderUploadSizeReceived, strconv.FormatInt(res.Received, 10))
-	writeJSON(w, http.StatusOK, res.Body)
+	w.Header().Set(HeaderUploadStatus, res.Status)
+	w.Header().Set(HeaderUploadSizeReceived, strconv.FormatInt(res.Received, 10))
+	if res.File == nil {
+		writeJSON(w, http.StatusOK, struct{}{})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, struct {
+		File *fileJSON `json:"file"`
+	}{s.renderFile(res.File)})
 	return nil
 }
 
 // fileList is the Files API's ListFilesResponse.
 type fileList struct {
-	Files         []json.RawMessage `json:"files"`
-	NextPageToken string            `json:"nextPageToken,omitempty"`
+	Files         []*fileJSON `json:"files"`
+	NextPageToken string      `json:"nextPageToken,omitempty"`
 }
 
 func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
@@ -286,7 +413,10 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := fileList{Files: files}
+	out := fileList{Files: make([]*fileJSON, len(files))}
+	for i, f := range files {
+		out.Files[i] = s.renderFile(f)
+	}
 	if !next.IsZero() {
 		out.NextPageToken = s.tokens.encode(collectionFiles, l.projectID, next)
 	}
@@ -295,7 +425,12 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
-	return answer(w)(s.cfg.Operations.GetFile(r.Context(), projectOf(r), r.PathValue("id")))
+	f, err := s.cfg.Operations.GetFile(r.Context(), projectOf(r), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.renderFile(f))
+	return nil
 }
 
 // downloadFile answers the file's bytes with its own media type: the one
@@ -319,5 +454,5 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request) error {
-	return answer(w)(s.cfg.Operations.DeleteFile(r.Context(), projectOf(r), r.PathValue("id")))
+	return empty(w, s.cfg.Operations.DeleteFile(r.Context(), projectOf(r), r.PathValue("id")))
 }

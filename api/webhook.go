@@ -129,7 +129,7 @@ func (s *Server) setWebhookField(wh *webhookd.Webhook, body *object, field strin
 			return err
 		}
 		if err := webhookd.ValidateName("name", v); err != nil {
-			return err
+			return body.explain(err)
 		}
 		wh.Name = v
 	case "uri":
@@ -138,7 +138,7 @@ func (s *Server) setWebhookField(wh *webhookd.Webhook, body *object, field strin
 			return err
 		}
 		if err := s.cfg.URIPolicy.ValidateURI("uri", v); err != nil {
-			return err
+			return body.explain(err)
 		}
 		wh.URI = v
 	case "subscribed_events":
@@ -147,10 +147,10 @@ func (s *Server) setWebhookField(wh *webhookd.Webhook, body *object, field strin
 			return err
 		}
 		if wh.SubscribedEvents, err = s.cfg.Catalog.ValidateSubscriptions("subscribed_events", v); err != nil {
-			return err
+			return body.explain(err)
 		}
 	case "state":
-		return setWebhookState(wh, body)
+		return body.explain(setWebhookState(wh, body))
 	}
 	return nil
 }

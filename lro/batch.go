@@ -14,8 +14,8 @@ import (
 // belong in an uploaded file.
 const MaxBatchRequests = 10000
 
-// BatchRequest is a parsed batch create request, whichever shape it came in.
-// Its JSON is what an Operation stores as Request.
+// BatchRequest is what a batch create request asks for, whichever shape it
+// came in. Its JSON is what an Operation stores as Request.
 type BatchRequest struct {
 	Model       string `json:"model"`
 	DisplayName string `json:"display_name,omitempty"`
@@ -37,238 +37,21 @@ type InlinedRequest struct {
 // InputFileID is the id of the input file (FileName without "files/"), or "".
 func (r *BatchRequest) InputFileID() string { return strings.TrimPrefix(r.FileName, "files/") }
 
-// ParseBatchGenerateContent parses the SDK's create shape,
-// POST /models/{model}:batchGenerateContent with
-// {"batch":{"inputConfig":{"requests":{"requests":[{"request","metadata"}]}} |
-// {"fileName":"files/…"}},"displayName","webhookConfig"}}, in either spelling.
-func (m *Machine) ParseBatchGenerateContent(model string, body []byte) (*BatchRequest, error) {
-	root, err := decodeBody(body)
-	if err != nil {
-		return nil, err
-	}
-	b, err := root.obj("batch")
-	if err != nil {
-		return nil, err
-	}
-	if b == nil {
-		return nil, webhookd.FieldErrorf("batch", "batch is required.")
-	}
-	req := &BatchRequest{}
-	if req.Model, err = parseModel(model); err != nil {
-		return nil, err
-	}
-	if req.DisplayName, err = parseDisplayName(b); err != nil {
-		return nil, err
-	}
-	in, err := b.obj("inputConfig")
-	if err != nil {
-		return nil, err
-	}
-	if in == nil {
-		return nil, webhookd.FieldErrorf(b.child("inputConfig"), "%s is required: inline requests or a fileName.", b.child("inputConfig"))
-	}
-	hasReqs, hasFile := in.has("requests"), in.has("fileName")
-	switch {
-	case hasReqs && hasFile:
-		return nil, webhookd.FieldErrorf(in.path, "%s must set either requests or fileName, not both.", in.path)
-	case hasFile:
-		if req.FileName, err = parseFileName(in, "fileName"); err != nil {
-			return nil, err
-		}
-	case hasReqs:
-		// {"requests":{"requests":[…]}} is the proto shape; a bare array is
-		// accepted too, as hand-written clients send it.
-		raw, path, _ := in.lookup("requests")
-		list, lpath := []json.RawMessage(nil), path
-		if json.Unmarshal(raw, &list) != nil {
-			inner, err := asObject(path, raw, path)
-			if err != nil {
-				return nil, err
-			}
-			if list, lpath, err = inner.array("requests"); err != nil {
-				return nil, err
-			}
-		}
-		if req.Requests, err = parseInlinedRequests(lpath, list); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, webhookd.FieldErrorf(in.path, "%s must set requests or fileName.", in.path)
-	}
-	if req.WebhookConfig, err = m.parseWebhookConfig(b); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-// ParseBatchCreate parses the source document's create shape,
-// POST /models/{model}:batchCreate with {"src","config":{"display_name",
-// "webhook_config"}}, in either spelling. src is "files/…", an array of
-// inline requests, or an object with fileName or inlinedRequests (the
-// Python SDK's BatchJobSource).
-func (m *Machine) ParseBatchCreate(model string, body []byte) (*BatchRequest, error) {
-	root, err := decodeBody(body)
-	if err != nil {
-		return nil, err
-	}
-	req := &BatchRequest{}
-	if req.Model, err = parseModel(model); err != nil {
-		return nil, err
-	}
-	raw, path, ok := root.lookup("src")
-	if !ok {
-		return nil, webhookd.FieldErrorf("src", "src is required: \"files/…\" or a list of inline requests.")
-	}
-	var s string
-	var list []json.RawMessage
-	switch {
-	case json.Unmarshal(raw, &s) == nil:
-		if req.FileName, err = checkFileName(path, s); err != nil {
-			return nil, err
-		}
-	case json.Unmarshal(raw, &list) == nil:
-		if req.Requests, err = parseInlinedRequests(path, list); err != nil {
-			return nil, err
-		}
-	default:
-		src, err := asObject(path, raw, path)
-		if err != nil {
-			return nil, webhookd.FieldErrorf(path, "%s must be \"files/…\", a list of inline requests, or an object with fileName or inlinedRequests.", path)
-		}
-		switch {
-		case src.has("fileName") && src.has("inlinedRequests"):
-			return nil, webhookd.FieldErrorf(path, "%s must set either fileName or inlinedRequests, not both.", path)
-		case src.has("fileName"):
-			if req.FileName, err = parseFileName(src, "fileName"); err != nil {
-				return nil, err
-			}
-		case src.has("inlinedRequests"):
-			list, lpath, err := src.array("inlinedRequests")
-			if err != nil {
-				return nil, err
-			}
-			if req.Requests, err = parseInlinedRequests(lpath, list); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, webhookd.FieldErrorf(path, "%s must set fileName or inlinedRequests.", path)
-		}
-	}
-	cfg, err := root.obj("config")
-	if err != nil {
-		return nil, err
-	}
-	if cfg != nil {
-		if req.DisplayName, err = parseDisplayName(cfg); err != nil {
-			return nil, err
-		}
-		if req.WebhookConfig, err = m.parseWebhookConfig(cfg); err != nil {
-			return nil, err
-		}
-	}
-	return req, nil
-}
-
-// parseInlinedRequests checks the shape of inline requests: each is an
-// object, either {"request":{…},"metadata":…} or the request itself (with
-// "metadata" beside its contents, as the Python SDK's InlinedRequest has it).
-// Whether a request can be answered (has contents with text) is decided when
-// the batch runs: such a request fails its line, not the batch creation.
-func parseInlinedRequests(path string, list []json.RawMessage) ([]InlinedRequest, error) {
-	if len(list) == 0 {
-		return nil, webhookd.FieldErrorf(path, "%s must list at least one request.", path)
-	}
-	if len(list) > MaxBatchRequests {
-		return nil, webhookd.FieldErrorf(path, "%s must list at most %d requests; use an uploaded file for more.", path, MaxBatchRequests)
-	}
-	out := make([]InlinedRequest, 0, len(list))
-	for i, raw := range list {
-		ir, err := parseInlinedRequest(index(path, i), raw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ir)
-	}
-	return out, nil
-}
-
-func parseInlinedRequest(path string, raw json.RawMessage) (InlinedRequest, error) {
-	o, err := asObject(path, raw, path)
-	if err != nil {
-		return InlinedRequest{}, err
-	}
-	var ir InlinedRequest
-	if meta, _, ok := o.lookup("metadata"); ok {
-		ir.Metadata = compact(meta)
-	}
-	if r, rpath, ok := o.lookup("request"); ok {
-		if _, err := asObject(rpath, r, rpath); err != nil {
-			return InlinedRequest{}, err
-		}
-		ir.Request = compact(r)
-		return ir, nil
-	}
-	delete(o.m, "metadata")
-	b, err := json.Marshal(o.m)
-	if err != nil {
-		return InlinedRequest{}, fmt.Errorf("lro: re-encode inline request: %w", err)
-	}
-	ir.Request = b
-	return ir, nil
-}
-
-func parseFileName(o *object, camel string) (string, error) {
-	s, err := o.str(camel)
-	if err != nil {
-		return "", err
-	}
-	_, path, _ := o.lookup(camel)
-	return checkFileName(path, s)
-}
-
-// checkFileName accepts "files/{id}" with a plain id.
-func checkFileName(path, s string) (string, error) {
-	id, ok := strings.CutPrefix(s, "files/")
-	if !ok || !validID(id) {
-		return "", webhookd.FieldErrorf(path, "%s must be a file name of the form \"files/{id}\", got %q.", path, s)
-	}
-	return s, nil
-}
-
-// validID accepts ids made of letters, digits, '-' and '_' (ours and Google's).
-func validID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// parseModel takes the {model} of a path, with or without "models/".
-func parseModel(model string) (string, error) {
-	model = strings.TrimPrefix(strings.TrimSpace(model), "models/")
-	if model == "" || len(model) > 256 || strings.ContainsAny(model, "/ \t\r\n:?#") {
-		return "", webhookd.FieldErrorf("model", "model must be a model name such as \"gemini-2.5-flash\", got %q.", model)
-	}
-	return model, nil
-}
-
-func parseDisplayName(o *object) (string, error) {
-	name, err := o.str("displayName")
-	if err != nil {
-		return "", err
-	}
-	_, path, _ := o.lookup("displayName")
-	return name, webhookd.ValidateName(path, name)
-}
-
 // NewBatch returns the operation of a new batch: PENDING, due to start at
 // once, expiring BatchExpiry after now. Creating a batch emits no event.
 func (m *Machine) NewBatch(projectID string, req *BatchRequest, now time.Time) (*webhookd.Operation, error) {
+	switch {
+	case req.FileName == "" && len(req.Requests) == 0:
+		return nil, webhookd.Errorf(webhookd.EINVALID, "A batch needs inline requests or an input file.")
+	case req.FileName != "" && len(req.Requests) > 0:
+		return nil, webhookd.Errorf(webhookd.EINVALID, "A batch takes inline requests or an input file, not both.")
+	case len(req.Requests) > MaxBatchRequests:
+		return nil, webhookd.Errorf(webhookd.EINVALID, "A batch takes at most %d inline requests; use an uploaded file for more.", MaxBatchRequests)
+	}
+	wc, err := m.webhookConfig(req.WebhookConfig)
+	if err != nil {
+		return nil, err
+	}
 	raw, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("lro: encode batch request: %w", err)
@@ -281,7 +64,7 @@ func (m *Machine) NewBatch(projectID string, req *BatchRequest, now time.Time) (
 		DisplayName:   req.DisplayName,
 		State:         webhookd.BatchPending,
 		Request:       raw,
-		WebhookConfig: req.WebhookConfig,
+		WebhookConfig: wc,
 		CreateTime:    now,
 		UpdateTime:    now,
 		ExpireTime:    at(now.Add(m.cfg.BatchExpiry)),
@@ -298,18 +81,19 @@ type BatchInput struct {
 	FileErr error
 }
 
-// batchResult is what an Operation stores as Result for a finished batch.
-type batchResult struct {
+// BatchResult is what an Operation stores as Result for a batch that ran.
+type BatchResult struct {
 	// ResponsesFile is the results JSONL, "files/{id}"; written for every
 	// batch that ran, so that batch.succeeded always has output_file_uri.
 	ResponsesFile string `json:"responses_file"`
 	// Inlined holds the result lines of a batch of inline requests, in
 	// request order, for output.inlinedResponses.
 	Inlined []json.RawMessage `json:"inlined,omitempty"`
-	Stats   batchStats        `json:"stats"`
+	Stats   BatchStats        `json:"stats"`
 }
 
-type batchStats struct {
+// BatchStats counts the requests of a batch that ran.
+type BatchStats struct {
 	RequestCount    int `json:"request_count"`
 	SuccessfulCount int `json:"successful_count"`
 	FailedCount     int `json:"failed_count"`
@@ -378,7 +162,7 @@ func (m *Machine) runBatch(n *webhookd.Operation, in BatchInput, now time.Time) 
 		}
 	}
 	var out bytes.Buffer
-	res := batchResult{Stats: batchStats{RequestCount: len(lines)}}
+	res := BatchResult{Stats: BatchStats{RequestCount: len(lines)}}
 	var firstErr *requestError
 	for _, l := range lines {
 		b, err := json.Marshal(l)
@@ -491,7 +275,7 @@ func answer(model string, key, request, metadata json.RawMessage) resultLine {
 	l := resultLine{Key: key, Metadata: metadata}
 	texts, rerr := generateContentTexts(request)
 	if rerr != nil {
-		l.Error = &lineError{Code: rpcCode(rerr.code), Message: rerr.message, Status: rerr.code}
+		l.Error = &lineError{Code: RPCCode(rerr.code), Message: rerr.message, Status: rerr.code}
 		return l
 	}
 	l.Response = echoResponse(model, texts)
@@ -512,7 +296,7 @@ func answerJSONL(model string, content []byte) []resultLine {
 		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(line, &m); err != nil || m == nil {
-			out = append(out, resultLine{Error: &lineError{Code: rpcCode(CodeInvalidArgument), Status: CodeInvalidArgument,
+			out = append(out, resultLine{Error: &lineError{Code: RPCCode(CodeInvalidArgument), Status: CodeInvalidArgument,
 				Message: fmt.Sprintf("Invalid request: line %d is not a JSON object.", n)}})
 			continue
 		}
@@ -528,9 +312,30 @@ func answerJSONL(model string, content []byte) []resultLine {
 	return out
 }
 
+// compactOrNil returns raw without insignificant white space, or nil for
+// an absent or null value, so that result lines are stable whatever the
+// input file's formatting.
 func compactOrNil(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 || isNull(raw) {
+	var b bytes.Buffer
+	if len(raw) == 0 || string(raw) == "null" || json.Compact(&b, raw) != nil {
 		return nil
 	}
-	return compact(raw)
+	return b.Bytes()
+}
+
+// BatchOf returns the request a batch was created with, and its result
+// once it has run (nil before).
+func BatchOf(op *webhookd.Operation) (*BatchRequest, *BatchResult, error) {
+	var req BatchRequest
+	if err := json.Unmarshal(op.Request, &req); err != nil {
+		return nil, nil, fmt.Errorf("lro: batch %s request: %w", op.ID, err)
+	}
+	if len(op.Result) == 0 {
+		return &req, nil, nil
+	}
+	var res BatchResult
+	if err := json.Unmarshal(op.Result, &res); err != nil {
+		return nil, nil, fmt.Errorf("lro: batch %s result: %w", op.ID, err)
+	}
+	return &req, &res, nil
 }

@@ -10,210 +10,9 @@ import (
 	"github.com/webhookd/webhookd/lro"
 )
 
-func TestParseBatchGenerateContent(t *testing.T) {
-	t.Parallel()
-	m := newMachine(t, lro.Config{})
-	tests := []struct {
-		name  string
-		model string
-		body  string
-		want  lro.BatchRequest
-		wc    string // webhook config as JSON, "" for none
-	}{
-		{
-			name:  "SDK inline requests (captured #22)",
-			model: "gemini-2.5-flash",
-			body:  `{"batch":{"inputConfig":{"requests":{"requests":[{"request":{"contents":[{"parts":[{"text":"hello"}],"role":"user"}]},"metadata":{"key":"r1"}}]}},"displayName":"probe-batch","webhookConfig":{"uris":["https://example.test/override"],"userMetadata":{"job":"nightly","n":1}}}}`,
-			want: lro.BatchRequest{Model: "gemini-2.5-flash", DisplayName: "probe-batch", Requests: []lro.InlinedRequest{{
-				Request:  json.RawMessage(`{"contents":[{"parts":[{"text":"hello"}],"role":"user"}]}`),
-				Metadata: json.RawMessage(`{"key":"r1"}`),
-			}}},
-			wc: `{"uris":["https://example.test/override"],"user_metadata":{"job":"nightly","n":1}}`,
-		},
-		{
-			name:  "SDK file source with snake user_metadata (captured #23)",
-			model: "models/gemini-2.5-flash",
-			body:  `{"batch":{"inputConfig":{"fileName":"files/input123"},"webhookConfig":{"uris":["https://example.test/o2"],"user_metadata":{"a":"b"}}}}`,
-			want:  lro.BatchRequest{Model: "gemini-2.5-flash", FileName: "files/input123"},
-			wc:    `{"uris":["https://example.test/o2"],"user_metadata":{"a":"b"}}`,
-		},
-		{
-			name:  "all snake_case, bare request list, request without wrapper",
-			model: "gemini-2.5-flash",
-			body:  `{"batch":{"input_config":{"requests":[{"contents":[{"parts":[{"text":"x"}]}],"metadata":{"k":1}}]},"display_name":"n","webhook_config":{"user_metadata":{"a":1}}}}`,
-			want: lro.BatchRequest{Model: "gemini-2.5-flash", DisplayName: "n", Requests: []lro.InlinedRequest{{
-				Request: json.RawMessage(`{"contents":[{"parts":[{"text":"x"}]}]}`), Metadata: json.RawMessage(`{"k":1}`),
-			}}},
-			wc: `{"user_metadata":{"a":1}}`,
-		},
-		{
-			name:  "as many URIs as the publish API takes",
-			model: "gemini-2.5-flash",
-			body:  `{"batch":{"inputConfig":{"fileName":"files/a"},"webhookConfig":{"uris":["https://a.test/0"` + strings.Repeat(`,"https://a.test/0"`, webhookd.MaxWebhookConfigURIs-2) + `,"https://a.test/1"]}}}`,
-			want:  lro.BatchRequest{Model: "gemini-2.5-flash", FileName: "files/a"},
-			wc:    `{"uris":["https://a.test/0","https://a.test/1"]}`,
-		},
-		{
-			name:  "a request that will fail its line is still accepted",
-			model: "gemini-2.5-flash",
-			body:  `{"batch":{"inputConfig":{"requests":{"requests":[{"request":{}}]}},"webhookConfig":{}}}`,
-			want:  lro.BatchRequest{Model: "gemini-2.5-flash", Requests: []lro.InlinedRequest{{Request: json.RawMessage(`{}`)}}},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := m.ParseBatchGenerateContent(tt.model, []byte(tt.body))
-			if err != nil {
-				t.Fatalf("ParseBatchGenerateContent: %v", err)
-			}
-			checkBatchRequest(t, got, tt.want, tt.wc)
-		})
-	}
-}
-
-func checkBatchRequest(t *testing.T, got *lro.BatchRequest, want lro.BatchRequest, wc string) {
+// newBatch creates the batch req asks for at t0.
+func newBatch(t *testing.T, m *lro.Machine, req *lro.BatchRequest) *webhookd.Operation {
 	t.Helper()
-	gotJSON, _ := json.Marshal(got)
-	wantJSON, _ := json.Marshal(want)
-	jsonEqual(t, gotJSON, string(wantJSON))
-	switch {
-	case wc == "" && got.WebhookConfig != nil:
-		t.Errorf("WebhookConfig = %+v, want nil", got.WebhookConfig)
-	case wc != "":
-		b, _ := json.Marshal(got.WebhookConfig)
-		jsonEqual(t, b, wc)
-	}
-}
-
-func TestParseBatchCreate(t *testing.T) {
-	t.Parallel()
-	m := newMachine(t, lro.Config{})
-	tests := []struct {
-		name string
-		body string
-		want lro.BatchRequest
-		wc   string
-	}{
-		{
-			name: "the source document's REST example",
-			body: `{"src":"files/uploaded_file_id","config":{"display_name":"My Setup","webhook_config":{"uris":["https://my-api.com/gemini-webhook-dynamic"],"user_metadata":{"job_group":"nightly-eval","priority":"high"}}}}`,
-			want: lro.BatchRequest{Model: "gemini-3-flash-preview", DisplayName: "My Setup", FileName: "files/uploaded_file_id"},
-			wc:   `{"uris":["https://my-api.com/gemini-webhook-dynamic"],"user_metadata":{"job_group":"nightly-eval","priority":"high"}}`,
-		},
-		{
-			name: "the document's JS example spelling (camel config, snake metadata)",
-			body: `{"src":"files/f1","config":{"displayName":"My Setup","webhookConfig":{"uris":["https://a.example/h"],"user_metadata":{"p":"high"}}}}`,
-			want: lro.BatchRequest{Model: "gemini-3-flash-preview", DisplayName: "My Setup", FileName: "files/f1"},
-			wc:   `{"uris":["https://a.example/h"],"user_metadata":{"p":"high"}}`,
-		},
-		{
-			name: "inline list src (Python InlinedRequest shape)",
-			body: `{"src":[{"contents":[{"parts":[{"text":"a"}]}],"metadata":{"k":"1"}},{"request":{"contents":[]}}]}`,
-			want: lro.BatchRequest{Model: "gemini-3-flash-preview", Requests: []lro.InlinedRequest{
-				{Request: json.RawMessage(`{"contents":[{"parts":[{"text":"a"}]}]}`), Metadata: json.RawMessage(`{"k":"1"}`)},
-				{Request: json.RawMessage(`{"contents":[]}`)},
-			}},
-		},
-		{
-			name: "src object with file_name",
-			body: `{"src":{"file_name":"files/abc-1"}}`,
-			want: lro.BatchRequest{Model: "gemini-3-flash-preview", FileName: "files/abc-1"},
-		},
-		{
-			name: "src object with inlinedRequests",
-			body: `{"src":{"inlinedRequests":[{"contents":[{"parts":[{"text":"a"}]}]}]}}`,
-			want: lro.BatchRequest{Model: "gemini-3-flash-preview", Requests: []lro.InlinedRequest{
-				{Request: json.RawMessage(`{"contents":[{"parts":[{"text":"a"}]}]}`)},
-			}},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := m.ParseBatchCreate("gemini-3-flash-preview", []byte(tt.body))
-			if err != nil {
-				t.Fatalf("ParseBatchCreate: %v", err)
-			}
-			checkBatchRequest(t, got, tt.want, tt.wc)
-		})
-	}
-}
-
-func TestParseBatchErrorsNameTheField(t *testing.T) {
-	t.Parallel()
-	m := newMachine(t, lro.Config{})
-	gen := func(model, body string) error { _, err := m.ParseBatchGenerateContent(model, []byte(body)); return err }
-	create := func(model, body string) error { _, err := m.ParseBatchCreate(model, []byte(body)); return err }
-	tests := []struct {
-		name  string
-		parse func(model, body string) error
-		model string
-		body  string
-		field string
-	}{
-		{"no batch", gen, "g", `{}`, "batch"},
-		{"batch not an object", gen, "g", `{"batch":[]}`, "batch"},
-		{"no inputConfig", gen, "g", `{"batch":{}}`, "batch.inputConfig"},
-		{"empty inputConfig", gen, "g", `{"batch":{"inputConfig":{}}}`, "batch.inputConfig"},
-		{"both sources", gen, "g", `{"batch":{"inputConfig":{"fileName":"files/a","requests":[]}}}`, "batch.inputConfig"},
-		{"empty requests", gen, "g", `{"batch":{"inputConfig":{"requests":{"requests":[]}}}}`, "batch.inputConfig.requests.requests"},
-		{"request not an object", gen, "g", `{"batch":{"inputConfig":{"requests":{"requests":[{"request":"hi"}]}}}}`, "batch.inputConfig.requests.requests[0].request"},
-		{"element not an object", gen, "g", `{"batch":{"inputConfig":{"requests":{"requests":[1]}}}}`, "batch.inputConfig.requests.requests[0]"},
-		{"requests wrong type", gen, "g", `{"batch":{"inputConfig":{"requests":"x"}}}`, "batch.inputConfig.requests"},
-		{"fileName not files/", gen, "g", `{"batch":{"inputConfig":{"fileName":"gs://b/x"}}}`, "batch.inputConfig.fileName"},
-		{"snake file_name wrong type", gen, "g", `{"batch":{"input_config":{"file_name":7}}}`, "batch.input_config.file_name"},
-		{"displayName wrong type", gen, "g", `{"batch":{"displayName":1,"inputConfig":{"fileName":"files/a"}}}`, "batch.displayName"},
-		{"display_name control char", gen, "g", `{"batch":{"display_name":"a\u0001","inputConfig":{"fileName":"files/a"}}}`, "batch.display_name"},
-		{"bad model", gen, "a b", `{"batch":{"inputConfig":{"fileName":"files/a"}}}`, "model"},
-		{"empty model", gen, "models/", `{"batch":{"inputConfig":{"fileName":"files/a"}}}`, "model"},
-		{"webhookConfig not an object", gen, "g", `{"batch":{"inputConfig":{"fileName":"files/a"},"webhookConfig":"x"}}`, "batch.webhookConfig"},
-		{"a URI over the limit", gen, "g", `{"batch":{"inputConfig":{"fileName":"files/a"},"webhookConfig":{"uris":["https://a.test/` + strings.Repeat(`","https://a.test/`, webhookd.MaxWebhookConfigURIs) + `"]}}}`, "batch.webhookConfig.uris"},
-		{"uris not an array", gen, "g", `{"batch":{"inputConfig":{"fileName":"files/a"},"webhookConfig":{"uris":"https://a.test"}}}`, "batch.webhookConfig.uris"},
-		{"uri not https", gen, "g", `{"batch":{"inputConfig":{"fileName":"files/a"},"webhookConfig":{"uris":["http://a.test"]}}}`, "batch.webhookConfig.uris[0]"},
-		{"uri not a string", gen, "g", `{"batch":{"inputConfig":{"fileName":"files/a"},"webhook_config":{"uris":[1]}}}`, "batch.webhook_config.uris[0]"},
-		{"user_metadata not an object", gen, "g", `{"batch":{"inputConfig":{"fileName":"files/a"},"webhookConfig":{"user_metadata":[1]}}}`, "batch.webhookConfig.user_metadata"},
-		{"user_metadata too big", gen, "g", `{"batch":{"inputConfig":{"fileName":"files/a"},"webhookConfig":{"userMetadata":{"k":"` + strings.Repeat("x", webhookd.MaxUserMetadataBytes) + `"}}}}`, "batch.webhookConfig.user_metadata"},
-		{"no src", create, "g", `{"config":{}}`, "src"},
-		{"src number", create, "g", `{"src":1}`, "src"},
-		{"src bad file", create, "g", `{"src":"uploaded_file_id"}`, "src"},
-		{"src file with slash", create, "g", `{"src":"files/a/b"}`, "src"},
-		{"src empty list", create, "g", `{"src":[]}`, "src"},
-		{"src empty object", create, "g", `{"src":{}}`, "src"},
-		{"src object both", create, "g", `{"src":{"fileName":"files/a","inlinedRequests":[]}}`, "src"},
-		{"config not an object", create, "g", `{"src":"files/a","config":[]}`, "config"},
-		{"config webhook uri", create, "g", `{"src":"files/a","config":{"webhook_config":{"uris":["not a url"]}}}`, "config.webhook_config.uris[0]"},
-		{"config display_name", create, "g", `{"src":"files/a","config":{"display_name":false}}`, "config.display_name"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			wantField(t, tt.parse(tt.model, tt.body), tt.field)
-		})
-	}
-}
-
-func TestParseBatchRejectsBadJSON(t *testing.T) {
-	t.Parallel()
-	m := newMachine(t, lro.Config{})
-	for _, body := range []string{`{`, `[]`, `"x"`, `{"batch":}`} {
-		if _, err := m.ParseBatchGenerateContent("g", []byte(body)); webhookd.ErrorCode(err) != webhookd.EINVALID {
-			t.Errorf("ParseBatchGenerateContent(%s) err = %v; want invalid", body, err)
-		}
-		if _, err := m.ParseBatchCreate("g", []byte(body)); webhookd.ErrorCode(err) != webhookd.EINVALID {
-			t.Errorf("ParseBatchCreate(%s) err = %v; want invalid", body, err)
-		}
-	}
-}
-
-// newBatch parses body (a :batchGenerateContent request) and creates the
-// batch at t0.
-func newBatch(t *testing.T, m *lro.Machine, body string) *webhookd.Operation {
-	t.Helper()
-	req, err := m.ParseBatchGenerateContent("gemini-2.5-flash", []byte(body))
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
 	op, err := m.NewBatch("prj_1", req, t0)
 	if err != nil {
 		t.Fatalf("NewBatch: %v", err)
@@ -221,20 +20,44 @@ func newBatch(t *testing.T, m *lro.Machine, body string) *webhookd.Operation {
 	return op
 }
 
-const (
-	inlineBody = `{"batch":{"displayName":"nightly","inputConfig":{"requests":{"requests":[` +
-		`{"request":{"contents":[{"role":"user","parts":[{"text":"hello"},{"text":"world"}]}]},"metadata":{"key":"r1"}},` +
-		`{"request":{"contents":[]},"metadata":{"key":"r2"}},` +
-		`{"request":{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"AA=="}}]}]}}` +
-		`]}},"webhookConfig":{"uris":["https://example.test/hook"],"userMetadata":{"job":"nightly","n":1}}}}`
-	allFailBody = `{"batch":{"inputConfig":{"requests":{"requests":[{"request":{}},{"request":{"contents":[{"parts":[]}]}}]}},"webhookConfig":{"user_metadata":{"t":"x"}}}}`
-	fileBody    = `{"batch":{"inputConfig":{"fileName":"files/input1"}}}`
+// The requests of these tests: three inline requests (one answered, one
+// without contents, one without text) with a dynamic webhook config; two
+// inline requests that both fail; and one over an uploaded file.
+var (
+	inlineReq = &lro.BatchRequest{Model: "gemini-2.5-flash", DisplayName: "nightly", Requests: []lro.InlinedRequest{
+		{Request: json.RawMessage(`{"contents":[{"role":"user","parts":[{"text":"hello"},{"text":"world"}]}]}`), Metadata: json.RawMessage(`{"key":"r1"}`)},
+		{Request: json.RawMessage(`{"contents":[]}`), Metadata: json.RawMessage(`{"key":"r2"}`)},
+		{Request: json.RawMessage(`{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"AA=="}}]}]}`)},
+	}, WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://example.test/hook"}, UserMetadata: json.RawMessage(`{"job":"nightly","n":1}`)}}
+	allFailReq = &lro.BatchRequest{Model: "gemini-2.5-flash", Requests: []lro.InlinedRequest{
+		{Request: json.RawMessage(`{}`)}, {Request: json.RawMessage(`{"contents":[{"parts":[]}]}`)},
+	}, WebhookConfig: &webhookd.WebhookConfig{UserMetadata: json.RawMessage(`{"t":"x"}`)}}
+	fileReq = &lro.BatchRequest{Model: "gemini-2.5-flash", FileName: "files/input1"}
 )
+
+func TestNewBatchChecksTheRequest(t *testing.T) {
+	t.Parallel()
+	m := newMachine(t, lro.Config{})
+	many := make([]lro.InlinedRequest, lro.MaxBatchRequests+1)
+	for _, tt := range []struct {
+		name string
+		req  *lro.BatchRequest
+	}{
+		{"no input", &lro.BatchRequest{Model: "g"}},
+		{"both inputs", &lro.BatchRequest{Model: "g", FileName: "files/a", Requests: inlineReq.Requests}},
+		{"too many requests", &lro.BatchRequest{Model: "g", Requests: many}},
+		{"a URI the policy refuses", &lro.BatchRequest{Model: "g", FileName: "files/a", WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"http://a.test"}}}},
+	} {
+		if _, err := m.NewBatch("prj_1", tt.req, t0); webhookd.ErrorCode(err) != webhookd.EINVALID {
+			t.Errorf("%s: err %v; want invalid", tt.name, err)
+		}
+	}
+}
 
 func TestNewBatch(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t, lro.Config{BatchExpiry: 2 * time.Hour})
-	op := newBatch(t, m, inlineBody)
+	op := newBatch(t, m, inlineReq)
 	if !strings.HasPrefix(op.ID, webhookd.PrefixBatch) || op.Kind != webhookd.OperationBatch || op.ProjectID != "prj_1" ||
 		op.State != webhookd.BatchPending || op.Version != 1 || op.Model != "gemini-2.5-flash" || op.DisplayName != "nightly" {
 		t.Fatalf("NewBatch = %+v", op)
@@ -275,7 +98,7 @@ func runToEnd(t *testing.T, m *lro.Machine, op *webhookd.Operation, in lro.Batch
 func TestBatchSucceedsWithFailedLines(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t, lro.Config{})
-	op := newBatch(t, m, inlineBody)
+	op := newBatch(t, m, inlineReq)
 	c := runToEnd(t, m, op, lro.BatchInput{})
 	done := c.Update[0]
 	if done.State != webhookd.BatchSucceeded || done.ErrorCode != "" {
@@ -303,26 +126,29 @@ func TestBatchSucceedsWithFailedLines(t *testing.T) {
 	}
 	jsonEqual(t, ev.Data, `{"id":"`+op.ID+`","output_file_uri":"`+baseURL+`/v1/files/`+f.ID+`:download?alt=media","error_count":2,"user_metadata":{"job":"nightly","n":1}}`)
 
-	// The SDK reads the outcome from metadata: state, output.inlinedResponses.
-	raw, err := m.RenderBatch(done)
-	if err != nil {
-		t.Fatalf("RenderBatch: %v", err)
+	res := mustBatchResult(t, done)
+	if res.ResponsesFile != f.Name() || res.Stats != (lro.BatchStats{RequestCount: 3, SuccessfulCount: 1, FailedCount: 2}) || len(res.Inlined) != 3 {
+		t.Errorf("result = %+v", res)
 	}
-	end := t0.Add(m.Config().SimJobDuration).Format(time.RFC3339Nano)
-	jsonEqual(t, raw, `{"name":"batches/`+op.ID+`","done":true,
-		"metadata":{"@type":"type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch","name":"batches/`+op.ID+`",
-			"model":"models/gemini-2.5-flash","displayName":"nightly","state":"BATCH_STATE_SUCCEEDED",
-			"createTime":"2026-11-20T10:00:00Z","updateTime":"`+end+`","endTime":"`+end+`",
-			"output":{"inlinedResponses":{"inlinedResponses":[`+lines[0]+`,`+lines[1]+`,`+lines[2]+`]}},
-			"batchStats":{"requestCount":"3","successfulRequestCount":"1","failedRequestCount":"2"}},
-		"response":{"@type":"type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput",
-			"inlinedResponses":{"inlinedResponses":[`+lines[0]+`,`+lines[1]+`,`+lines[2]+`]}}}`)
+	for i, line := range res.Inlined {
+		jsonEqual(t, line, lines[i])
+	}
+}
+
+// mustBatchResult returns the result of a batch that ran.
+func mustBatchResult(t *testing.T, op *webhookd.Operation) *lro.BatchResult {
+	t.Helper()
+	_, res, err := lro.BatchOf(op)
+	if err != nil || res == nil {
+		t.Fatalf("BatchOf = %+v, %v; want a result", res, err)
+	}
+	return res
 }
 
 func TestBatchAllLinesFail(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t, lro.Config{})
-	op := newBatch(t, m, allFailBody)
+	op := newBatch(t, m, allFailReq)
 	c := runToEnd(t, m, op, lro.BatchInput{})
 	done := c.Update[0]
 	if done.State != webhookd.BatchFailed || done.ErrorCode != "INVALID_ARGUMENT" {
@@ -337,23 +163,8 @@ func TestBatchAllLinesFail(t *testing.T) {
 	}
 	const msg = "All 2 requests failed; the first failed with: Invalid request: contents is required and must not be empty."
 	jsonEqual(t, ev.Data, `{"id":"`+op.ID+`","error_code":"INVALID_ARGUMENT","error_message":"`+msg+`","user_metadata":{"t":"x"}}`)
-	raw, err := m.RenderBatch(done)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got struct {
-		Metadata struct{ State string }
-		Done     bool
-		Error    struct {
-			Code    int
-			Message string
-		}
-	}
-	if err := json.Unmarshal(raw, &got); err != nil {
-		t.Fatal(err)
-	}
-	if got.Metadata.State != "BATCH_STATE_FAILED" || !got.Done || got.Error.Code != 3 || got.Error.Message != msg {
-		t.Errorf("rendered %s", raw)
+	if done.ErrorMessage != msg || mustBatchResult(t, done).Stats.FailedCount != 2 {
+		t.Errorf("error %q, result %+v", done.ErrorMessage, mustBatchResult(t, done))
 	}
 }
 
@@ -407,7 +218,7 @@ func TestBatchFromFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			op := newBatch(t, m, fileBody)
+			op := newBatch(t, m, fileReq)
 			c := runToEnd(t, m, op, tt.in)
 			if got := c.Update[0].State; got != tt.state {
 				t.Fatalf("state = %s, want %s", got, tt.state)
@@ -439,24 +250,9 @@ func TestBatchFromFile(t *testing.T) {
 			}
 			jsonEqual(t, ev.Data, tt.data(op, file))
 			if tt.state == webhookd.BatchSucceeded {
-				raw, err := m.RenderBatch(c.Update[0])
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got struct {
-					Metadata struct {
-						Output     map[string]any
-						BatchStats map[string]string
-					}
-				}
-				if err := json.Unmarshal(raw, &got); err != nil {
-					t.Fatal(err)
-				}
-				if got.Metadata.Output["responsesFile"] != file.Name() || got.Metadata.Output["inlinedResponses"] != nil {
-					t.Errorf("output = %v; want responsesFile %s only", got.Metadata.Output, file.Name())
-				}
-				if got.Metadata.BatchStats["requestCount"] != "4" || got.Metadata.BatchStats["failedRequestCount"] != "1" {
-					t.Errorf("batchStats = %v", got.Metadata.BatchStats)
+				res := mustBatchResult(t, c.Update[0])
+				if res.ResponsesFile != file.Name() || res.Inlined != nil || res.Stats.RequestCount != 4 || res.Stats.FailedCount != 1 {
+					t.Errorf("result = %+v; want the responses file and 4 requests, 1 failed", res)
 				}
 			}
 		})
@@ -467,7 +263,7 @@ func TestBatchExpiry(t *testing.T) {
 	t.Parallel()
 	// A job longer than the expiry: the runner wakes at the expiry, not after the job.
 	m := newMachine(t, lro.Config{SimJobDuration: 3 * time.Hour, BatchExpiry: time.Hour})
-	op := newBatch(t, m, inlineBody)
+	op := newBatch(t, m, inlineReq)
 	c, err := m.StepBatch(op, lro.BatchInput{}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -503,7 +299,7 @@ func TestBatchExpiry(t *testing.T) {
 func TestCancelBatch(t *testing.T) {
 	t.Parallel()
 	m := newMachine(t, lro.Config{BatchExpiry: time.Hour})
-	pending := newBatch(t, m, inlineBody)
+	pending := newBatch(t, m, inlineReq)
 	c, err := m.StepBatch(pending, lro.BatchInput{}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -548,32 +344,5 @@ func TestCancelBatch(t *testing.T) {
 	}
 	if n := c.Update[0]; n.State != webhookd.BatchCancelled || n.NextStepTime != nil || len(c.Events) != 0 {
 		t.Errorf("step of a cancelled batch: %+v, %d events", n, len(c.Events))
-	}
-}
-
-func TestRenderBatchPending(t *testing.T) {
-	t.Parallel()
-	m := newMachine(t, lro.Config{})
-	op := newBatch(t, m, inlineBody)
-	raw, err := m.RenderBatch(op)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jsonEqual(t, raw, `{"name":"batches/`+op.ID+`","metadata":{"@type":"type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
-		"name":"batches/`+op.ID+`","model":"models/gemini-2.5-flash","displayName":"nightly","state":"BATCH_STATE_PENDING",
-		"createTime":"2026-11-20T10:00:00Z","updateTime":"2026-11-20T10:00:00Z",
-		"batchStats":{"requestCount":"3","pendingRequestCount":"3"}}}`)
-	// RenderOperation renders a batch exactly as its own route does.
-	same, err := m.RenderOperation(op)
-	if err != nil || string(same) != string(raw) {
-		t.Errorf("RenderOperation = %s, %v; want %s", same, err, raw)
-	}
-	fileOp := newBatch(t, m, fileBody)
-	raw, err = m.RenderBatch(fileOp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(raw), "batchStats") {
-		t.Errorf("a file batch that has not run cannot know its request count: %s", raw)
 	}
 }

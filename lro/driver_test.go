@@ -13,6 +13,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/fakeclock"
+	"github.com/webhookd/webhookd/internal/jsontest"
 	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/lro/lrotest"
 )
@@ -111,14 +112,8 @@ func (s *simSetup) events(t *testing.T) []*webhookd.Event {
 	return evs
 }
 
-func eventData(t *testing.T, ev *webhookd.Event) map[string]any {
-	t.Helper()
-	var env struct{ Data map[string]any }
-	if err := json.Unmarshal(ev.Payload, &env); err != nil {
-		t.Fatal(err)
-	}
-	return env.Data
-}
+// eventData returns the data of ev's envelope.
+var eventData = jsontest.EventData
 
 func TestSimulatorRunsABatchFromAnUploadedFile(t *testing.T) {
 	t.Parallel()
@@ -129,10 +124,8 @@ func TestSimulatorRunsABatchFromAnUploadedFile(t *testing.T) {
 	if err := s.store.CreateFile(ctx, input); err != nil {
 		t.Fatal(err)
 	}
-	req, err := s.m.ParseBatchCreate("gemini-3-flash-preview", []byte(`{"src":"files/`+input.ID+`","config":{"display_name":"My Setup","webhook_config":{"user_metadata":{"job_group":"nightly-eval"}}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := &lro.BatchRequest{Model: "gemini-3-flash-preview", DisplayName: "My Setup", FileName: input.Name(),
+		WebhookConfig: &webhookd.WebhookConfig{UserMetadata: json.RawMessage(`{"job_group":"nightly-eval"}`)}}
 	op, err := s.m.NewBatch("prj_1", req, s.clock.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -180,11 +173,7 @@ func TestSimulatorRunsABatchFromAnUploadedFile(t *testing.T) {
 func TestSimulatorFailsABatchWhoseInputWasDeleted(t *testing.T) {
 	t.Parallel()
 	s := setupSim(t, nil)
-	req, err := s.m.ParseBatchCreate("g", []byte(`{"src":"files/gone"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, _ := s.m.NewBatch("prj_1", req, t0)
+	op, _ := s.m.NewBatch("prj_1", &lro.BatchRequest{Model: "g", FileName: "files/gone"}, t0)
 	s.create(t, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 	s.runOnce(t, 1)
 	s.clock.Advance(jobDuration)
@@ -199,20 +188,12 @@ func TestSimulatorRunsInteractionsAndVideos(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := setupSim(t, nil)
-	ireq, err := s.m.ParseInteraction([]byte(`{"model":"gemini-2.5-flash","input":"Say hi","background":true}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, inter, err := s.m.NewInteraction("prj_1", ireq, nil, t0)
+	c, inter, err := s.m.NewInteraction("prj_1", sayHi(true), nil, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.create(t, c)
-	vreq, err := s.m.ParseVideo("veo-3.0-generate-001", []byte(`{"instances":[{"prompt":"a cat"}]}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	video, _ := s.m.NewVideo("prj_1", vreq, t0)
+	video, _ := s.m.NewVideo("prj_1", aCat, t0)
 	s.create(t, webhookd.OperationChange{Create: []*webhookd.Operation{video}})
 
 	s.runOnce(t, 1) // the interaction leaves the queue; the video is not due yet
@@ -262,7 +243,7 @@ func TestDriverDropsAStepACancelOvertook(t *testing.T) {
 			return change, err
 		})
 	})
-	op := newBatch(t, s.m, inlineBody)
+	op := newBatch(t, s.m, inlineReq)
 	s.create(t, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 	s.runOnce(t, 1)
 	s.clock.Advance(jobDuration)
@@ -287,7 +268,7 @@ func TestDriverRetriesAFailedStepAfterTheLease(t *testing.T) {
 			return sim.Step(ctx, op)
 		})
 	})
-	op := newBatch(t, s.m, inlineBody)
+	op := newBatch(t, s.m, inlineReq)
 	s.create(t, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 	s.runOnce(t, 1)
 	if got := s.get(t, op.ID); got.State != webhookd.BatchPending || s.store.Commits() != 1 {
@@ -318,7 +299,7 @@ func TestDriverRunWakesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.driver.Run(ctx) }()
-	op := newBatch(t, s.m, inlineBody)
+	op := newBatch(t, s.m, inlineReq)
 	s.create(t, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 	s.driver.Wake()
 	if id := <-stepped; id != op.ID {

@@ -42,9 +42,9 @@ const (
 	CodeDeadlineExceeded = "DEADLINE_EXCEEDED"
 )
 
-// rpcCode is the google.rpc.Code number of a canonical code name, for the
+// RPCCode is the google.rpc.Code number of a canonical code name, for the
 // error field of rendered Operations and per-request errors.
-func rpcCode(code string) int {
+func RPCCode(code string) int {
 	switch code {
 	case CodeCancelled:
 		return 1
@@ -77,3 +77,13 @@ func finish(n *webhookd.Operation, s webhookd.OperationState, now time.Time) {
 
 // at returns a pointer to t, for the optional times of an Operation.
 func at(t time.Time) *time.Time { return &t }
+
+// webhookConfig checks a job's webhook config by the one rule the publish
+// API's follows too (webhookd.URIPolicy.ValidateWebhookConfig); the API has
+// checked it already, naming the field as the request spelled it.
+func (m *Machine) webhookConfig(wc *webhookd.WebhookConfig) (*webhookd.WebhookConfig, error) {
+	if wc == nil {
+		return nil, nil
+	}
+	return m.cfg.URIPolicy.ValidateWebhookConfig("webhook_config", *wc)
+}

@@ -2,12 +2,11 @@ package lro_test
 
 import (
 	"encoding/json"
-	"errors"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/jsontest"
 	"github.com/webhookd/webhookd/lro"
 )
 
@@ -28,33 +27,8 @@ func newMachine(t *testing.T, cfg lro.Config) *lro.Machine {
 	return m
 }
 
-// jsonEqual compares two JSON documents by value, so that key order and
-// spacing do not matter.
-func jsonEqual(t *testing.T, got []byte, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("got invalid JSON %s: %v", got, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("want invalid JSON %s: %v", want, err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		t.Errorf("JSON mismatch\n got: %s\nwant: %s", got, want)
-	}
-}
-
-// wantField checks that err is an EINVALID domain error naming field.
-func wantField(t *testing.T, err error, field string) {
-	t.Helper()
-	var e *webhookd.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("err = %v; want a *webhookd.Error naming %q", err, field)
-	}
-	if e.Code != webhookd.EINVALID || e.Field != field {
-		t.Fatalf("err = {code %q field %q message %q}; want code invalid, field %q", e.Code, e.Field, e.Message, field)
-	}
-}
+// jsonEqual compares two JSON documents by value.
+var jsonEqual = jsontest.Equal
 
 // oneEvent returns the only event of c, failing otherwise.
 func oneEvent(t *testing.T, c webhookd.OperationChange) webhookd.NewEvent {
@@ -84,3 +58,11 @@ func updated(t *testing.T, c webhookd.OperationChange, from *webhookd.Operation,
 	}
 	return n
 }
+
+// sayHi is an interaction request answered by the echo model.
+func sayHi(background bool) *lro.InteractionRequest {
+	return &lro.InteractionRequest{Model: "gemini-2.5-flash", Input: json.RawMessage(`"Say hi"`), InputTexts: []string{"Say hi"}, Background: background, Store: true}
+}
+
+// aCat is a video request.
+var aCat = &lro.VideoRequest{Model: "veo-3.0-generate-001", Prompt: "a cat", Instances: json.RawMessage(`[{"prompt":"a cat"}]`)}

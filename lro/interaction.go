@@ -10,9 +10,8 @@ import (
 	"github.com/webhookd/webhookd"
 )
 
-// InteractionRequest is a parsed POST /interactions (the NextGen stack:
-// snake_case, sent verbatim; camelCase is accepted too). Its JSON is what an
-// Operation stores as Request.
+// InteractionRequest is what POST /interactions asks for. Its JSON is what
+// an Operation stores as Request.
 type InteractionRequest struct {
 	// Exactly one of Model and Agent is set.
 	Model string `json:"model,omitempty"`
@@ -48,195 +47,6 @@ type FunctionResult struct {
 	IsError bool            `json:"is_error,omitempty"`
 }
 
-// ParseInteraction parses POST /interactions:
-// {model|agent, input, background, tools, system_instruction,
-// previous_interaction_id, store, stream, webhook_config}.
-func (m *Machine) ParseInteraction(body []byte) (*InteractionRequest, error) {
-	root, err := decodeBody(body)
-	if err != nil {
-		return nil, err
-	}
-	req := &InteractionRequest{Store: true}
-	model, err := root.str("model")
-	if err != nil {
-		return nil, err
-	}
-	if req.Agent, err = root.str("agent"); err != nil {
-		return nil, err
-	}
-	switch {
-	case model != "" && req.Agent != "":
-		return nil, webhookd.FieldErrorf("agent", "Set model or agent, not both.")
-	case model != "":
-		if req.Model, err = parseModel(model); err != nil {
-			return nil, err
-		}
-	case req.Agent != "":
-		if strings.ContainsAny(req.Agent, " \t\r\n/:?#") || len(req.Agent) > 256 {
-			return nil, webhookd.FieldErrorf("agent", "agent must be an agent name such as \"deep-research-pro-preview-12-2025\", got %q.", req.Agent)
-		}
-	default:
-		return nil, webhookd.FieldErrorf("model", "model or agent is required.")
-	}
-	if req.Background, err = root.boolean("background"); err != nil {
-		return nil, err
-	}
-	if stream, err := root.boolean("stream"); err != nil {
-		return nil, err
-	} else if stream {
-		return nil, &webhookd.Error{Code: webhookd.ENOTIMPLEMENTED, Field: "stream",
-			Message: "Streaming interactions are not supported; use background: true and a webhook, or poll GET /interactions/{id}."}
-	}
-	if root.has("store") {
-		if req.Store, err = root.boolean("store"); err != nil {
-			return nil, err
-		}
-	}
-	if req.SystemInstruction, err = root.str("systemInstruction"); err != nil {
-		return nil, err
-	}
-	if req.PreviousInteractionID, err = root.str("previousInteractionId"); err != nil {
-		return nil, err
-	}
-	if id := req.PreviousInteractionID; id != "" && !validID(id) {
-		return nil, webhookd.FieldErrorf("previous_interaction_id", "previous_interaction_id must be an interaction id, got %q.", id)
-	}
-	raw, path, ok := root.lookup("input")
-	if !ok {
-		return nil, webhookd.FieldErrorf("input", "input is required.")
-	}
-	req.Input = compact(raw)
-	if err := parseInteractionInput(path, raw, req); err != nil {
-		return nil, err
-	}
-	if err := parseTools(root, req); err != nil {
-		return nil, err
-	}
-	if req.WebhookConfig, err = m.parseWebhookConfig(root); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-// parseInteractionInput reads the texts and function results of input: a
-// string, a content object, or an array of contents and steps
-// (InteractionsInput). Contents other than text (images, audio…) are
-// accepted and ignored by the echo model.
-func parseInteractionInput(path string, raw json.RawMessage, req *InteractionRequest) error {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		req.InputTexts = append(req.InputTexts, s)
-		return nil
-	}
-	var list []json.RawMessage
-	if json.Unmarshal(raw, &list) == nil {
-		for i, el := range list {
-			if err := parseInputItem(index(path, i), el, req); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := parseInputItem(path, raw, req); err != nil {
-		return webhookd.FieldErrorf(path, "%s must be a string, a content object, or an array of contents or steps.", path)
-	}
-	return nil
-}
-
-// parseInputItem reads one content or step of an input.
-func parseInputItem(path string, raw json.RawMessage, req *InteractionRequest) error {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		req.InputTexts = append(req.InputTexts, s)
-		return nil
-	}
-	o, err := asObject(path, raw, path)
-	if err != nil {
-		return err
-	}
-	typ, err := o.str("type")
-	if err != nil {
-		return err
-	}
-	switch typ {
-	case "text":
-		t, err := o.str("text")
-		if err != nil {
-			return err
-		}
-		req.InputTexts = append(req.InputTexts, t)
-	case "user_input":
-		list, cpath, err := o.array("content")
-		if err != nil {
-			return err
-		}
-		for i, el := range list {
-			if err := parseInputItem(index(cpath, i), el, req); err != nil {
-				return err
-			}
-		}
-	case "function_result":
-		var fr FunctionResult
-		if fr.CallID, err = o.str("callId"); err != nil {
-			return err
-		}
-		if fr.CallID == "" {
-			return webhookd.FieldErrorf(o.child("call_id"), "%s is required.", o.child("call_id"))
-		}
-		if fr.Name, err = o.str("name"); err != nil {
-			return err
-		}
-		if fr.IsError, err = o.boolean("isError"); err != nil {
-			return err
-		}
-		res, rpath, ok := o.lookup("result")
-		if !ok {
-			return webhookd.FieldErrorf(rpath, "%s is required.", rpath)
-		}
-		fr.Result = compact(res)
-		req.FunctionResults = append(req.FunctionResults, fr)
-	case "":
-		return webhookd.FieldErrorf(o.child("type"), "%s is required.", o.child("type"))
-	}
-	return nil
-}
-
-// parseTools checks tools ([{type, …}]) and collects the function names.
-func parseTools(root *object, req *InteractionRequest) error {
-	list, path, err := root.array("tools")
-	if err != nil || list == nil {
-		return err
-	}
-	for i, raw := range list {
-		tpath := index(path, i)
-		t, err := asObject(tpath, raw, tpath)
-		if err != nil {
-			return err
-		}
-		typ, err := t.str("type")
-		if err != nil {
-			return err
-		}
-		if typ == "" {
-			return webhookd.FieldErrorf(t.child("type"), "%s is required.", t.child("type"))
-		}
-		if typ != "function" {
-			continue
-		}
-		name, err := t.str("name")
-		if err != nil {
-			return err
-		}
-		if name == "" {
-			return webhookd.FieldErrorf(t.child("name"), "%s is required for a function tool.", t.child("name"))
-		}
-		req.Functions = append(req.Functions, name)
-	}
-	raw, _, _ := root.lookup("tools")
-	req.Tools = compact(raw)
-	return nil
-}
-
 // knownModel and knownAgent decide which names the echo model answers to: the
 // model families and agents of the Interactions API. Any other name fails
 // the interaction (interaction.failed), as an unknown model does upstream.
@@ -258,16 +68,17 @@ func knownAgent(name string) bool {
 	return false
 }
 
-// interactionResult is what an interaction Operation stores as Result.
-type interactionResult struct {
+// InteractionResult is what an interaction Operation stores as Result once
+// the model answered: its steps, as the Interactions API lists them.
+type InteractionResult struct {
 	Steps []json.RawMessage `json:"steps,omitempty"`
 	// PendingCall is the function call a requires_action interaction waits for.
-	PendingCall *functionCall `json:"pending_call,omitempty"`
-	Usage       *usageJSON    `json:"usage,omitempty"`
+	PendingCall *FunctionCall `json:"pending_call,omitempty"`
+	Usage       *Usage        `json:"usage,omitempty"`
 }
 
-// functionCall is a function_call step.
-type functionCall struct {
+// FunctionCall is a function_call step.
+type FunctionCall struct {
 	Type      string          `json:"type"`
 	ID        string          `json:"id"`
 	Name      string          `json:"name"`
@@ -289,8 +100,9 @@ type modelOutputStep struct {
 	Content []textContent `json:"content"`
 }
 
-// usageJSON counts words as tokens, like the batch echo.
-type usageJSON struct {
+// Usage counts an interaction's tokens; the echo model counts words, as
+// the batch echo does.
+type Usage struct {
 	TotalInputTokens  int `json:"total_input_tokens"`
 	TotalOutputTokens int `json:"total_output_tokens"`
 	TotalTokens       int `json:"total_tokens"`
@@ -330,6 +142,10 @@ func (m *Machine) NewInteraction(projectID string, req *InteractionRequest, prev
 			}
 		}
 	}
+	wc, err := m.webhookConfig(req.WebhookConfig)
+	if err != nil {
+		return change, nil, err
+	}
 	raw, err := json.Marshal(req)
 	if err != nil {
 		return change, nil, fmt.Errorf("lro: encode interaction request: %w", err)
@@ -342,7 +158,7 @@ func (m *Machine) NewInteraction(projectID string, req *InteractionRequest, prev
 		Agent:         req.Agent,
 		State:         webhookd.InteractionQueued,
 		Request:       raw,
-		WebhookConfig: req.WebhookConfig,
+		WebhookConfig: wc,
 		CreateTime:    now,
 		UpdateTime:    now,
 		Version:       1,
@@ -361,7 +177,7 @@ func (m *Machine) NewInteraction(projectID string, req *InteractionRequest, prev
 // answer takes the call's name when it has none, so that both interactions
 // read it the same way.
 func (m *Machine) completeWithResults(prev *webhookd.Operation, results []FunctionResult, now time.Time) (*webhookd.Operation, error) {
-	var res interactionResult
+	var res InteractionResult
 	if err := json.Unmarshal(prev.Result, &res); err != nil {
 		return nil, fmt.Errorf("lro: interaction %s result: %w", prev.ID, err)
 	}
@@ -407,13 +223,13 @@ func (m *Machine) answerInteraction(op *webhookd.Operation, req *InteractionRequ
 		op.ErrorCode, op.ErrorMessage = CodeNotFound, fmt.Sprintf("Agent %q is not found.", req.Agent)
 		return nil
 	case len(req.Functions) > 0 && len(req.FunctionResults) == 0:
-		call := &functionCall{
+		call := &FunctionCall{
 			Type:      "function_call",
 			ID:        "call_" + strings.TrimPrefix(op.ID, webhookd.PrefixInteraction),
 			Name:      req.Functions[0],
 			Arguments: json.RawMessage(`{}`),
 		}
-		op.Result = mustJSON(interactionResult{Steps: []json.RawMessage{mustJSON(call)}, PendingCall: call})
+		op.Result = mustJSON(InteractionResult{Steps: []json.RawMessage{mustJSON(call)}, PendingCall: call})
 		op.State = webhookd.InteractionRequiresAction
 		op.NextStepTime = nil
 		return nil
@@ -423,7 +239,7 @@ func (m *Machine) answerInteraction(op *webhookd.Operation, req *InteractionRequ
 		texts = append(texts, resultText(fr))
 	}
 	out := Echo(texts)
-	op.Result = mustJSON(interactionResult{
+	op.Result = mustJSON(InteractionResult{
 		Steps: []json.RawMessage{mustJSON(modelOutputStep{Type: "model_output", Content: []textContent{{Type: "text", Text: out}}})},
 		Usage: usage(texts, out),
 	})
@@ -453,8 +269,8 @@ func resultText(fr FunctionResult) string {
 	return fr.Name + ": " + s
 }
 
-func usage(in []string, out string) *usageJSON {
-	u := &usageJSON{TotalOutputTokens: len(strings.Fields(out))}
+func usage(in []string, out string) *Usage {
+	u := &Usage{TotalOutputTokens: len(strings.Fields(out))}
 	for _, t := range in {
 		u.TotalInputTokens += len(strings.Fields(t))
 	}
@@ -548,62 +364,19 @@ func (m *Machine) CancelInteraction(op *webhookd.Operation, now time.Time) (webh
 	return c, nil
 }
 
-// interactionJSON is the Interaction the NextGen SDK reads (snake_case,
-// passed to the caller unchanged).
-type interactionJSON struct {
-	ID                    string                  `json:"id"`
-	Status                string                  `json:"status"`
-	Created               string                  `json:"created"`
-	Updated               string                  `json:"updated"`
-	Model                 string                  `json:"model,omitempty"`
-	Agent                 string                  `json:"agent,omitempty"`
-	PreviousInteractionID string                  `json:"previous_interaction_id,omitempty"`
-	SystemInstruction     string                  `json:"system_instruction,omitempty"`
-	Tools                 json.RawMessage         `json:"tools,omitempty"`
-	Input                 json.RawMessage         `json:"input,omitempty"`
-	Steps                 []json.RawMessage       `json:"steps"`
-	Errors                []errorT                `json:"errors,omitempty"`
-	Usage                 *usageJSON              `json:"usage,omitempty"`
-	WebhookConfig         *webhookd.WebhookConfig `json:"webhook_config,omitempty"`
-}
-
-// errorT is the Interactions API's error entry.
-type errorT struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// RenderInteraction renders an interaction as the Interactions API does:
-// {id, status, created, updated, model|agent, steps, errors, usage,
-// webhook_config, previous_interaction_id, tools, …}; input only when
-// includeInput (GET ?include_input=true).
-func (m *Machine) RenderInteraction(op *webhookd.Operation, includeInput bool) (json.RawMessage, error) {
+// InteractionOf returns the request an interaction was created with, and
+// its result once the model answered (nil before).
+func InteractionOf(op *webhookd.Operation) (*InteractionRequest, *InteractionResult, error) {
 	var req InteractionRequest
 	if err := json.Unmarshal(op.Request, &req); err != nil {
-		return nil, fmt.Errorf("lro: interaction %s request: %w", op.ID, err)
+		return nil, nil, fmt.Errorf("lro: interaction %s request: %w", op.ID, err)
 	}
-	out := interactionJSON{
-		ID: op.ID, Status: string(op.State),
-		Created: op.CreateTime.UTC().Format(interactionTimeFmt), Updated: op.UpdateTime.UTC().Format(interactionTimeFmt),
-		Model: op.Model, Agent: op.Agent,
-		PreviousInteractionID: req.PreviousInteractionID, SystemInstruction: req.SystemInstruction,
-		Tools: req.Tools, Steps: []json.RawMessage{}, WebhookConfig: op.WebhookConfig,
+	if len(op.Result) == 0 {
+		return &req, nil, nil
 	}
-	if includeInput {
-		out.Input = req.Input
+	var res InteractionResult
+	if err := json.Unmarshal(op.Result, &res); err != nil {
+		return nil, nil, fmt.Errorf("lro: interaction %s result: %w", op.ID, err)
 	}
-	if len(op.Result) > 0 {
-		var res interactionResult
-		if err := json.Unmarshal(op.Result, &res); err != nil {
-			return nil, fmt.Errorf("lro: interaction %s result: %w", op.ID, err)
-		}
-		if res.Steps != nil {
-			out.Steps = res.Steps
-		}
-		out.Usage = res.Usage
-	}
-	if op.ErrorCode != "" {
-		out.Errors = []errorT{{Code: op.ErrorCode, Message: op.ErrorMessage}}
-	}
-	return marshal(out)
+	return &req, &res, nil
 }

@@ -3,17 +3,16 @@
 // simulator that runs them, so that every event of the catalog has a real
 // source.
 //
-// The package is pure domain logic, independent of storage and HTTP:
+// The package is pure domain logic, independent of storage and HTTP; it
+// speaks domain types, and package api owns the wire (decoding requests
+// into BatchRequest, InteractionRequest, VideoRequest and UploadStart, and
+// rendering what lro answers):
 //
-//   - request parsers for every create shape and spelling the SDKs and the
-//     source document send (ParseBatchGenerateContent, ParseBatchCreate,
-//     ParseInteraction, ParseVideo), with errors that name the field;
 //   - state machines as functions of (operation, input, now) that return a
 //     webhookd.OperationChange: the new operation, the files it produced
 //     and exactly the catalog events its change emits, which a store commits
 //     in one transaction (the outbox);
-//   - the wire renderings the SDKs read (camelCase Operations for batches
-//     and video, snake_case Interactions);
+//   - what an operation holds once it ran (BatchOf, InteractionOf, VideoOf);
 //   - the Runner seam and the Simulator behind it (an echo model), and the
 //     Driver that claims due operations and commits each step;
 //   - Service, the use cases the API handlers call (create, get, list,

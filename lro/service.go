@@ -2,9 +2,8 @@ package lro
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,9 +11,9 @@ import (
 )
 
 // Service is the operations use cases over a store, for the API handlers:
-// each method takes what the request carried (project, path ids, raw body),
-// commits through the store, and returns the wire rendering. Handlers only
-// route, authenticate and map errors; all job logic stays here.
+// each method takes what the request asked (the project, path ids, a parsed
+// request), commits through the store, and returns the domain values the
+// API renders. Package api decodes and renders; all job logic stays here.
 type Service struct {
 	m     *Machine
 	store webhookd.OperationStore
@@ -43,33 +42,19 @@ const DefaultPageSize = 50
 // step committed between its read and its write.
 const maxConflictRetries = 5
 
-// BatchShape tells which create route a batch came through.
-type BatchShape int
+// ErrInputFileNotFound is in the chain of the (EINVALID) error of a batch
+// whose input file the project does not have, so that the API can name the
+// field that named the file.
+var ErrInputFileNotFound = errors.New("lro: batch input file not found")
 
-// Batch create shapes.
-const (
-	ShapeBatchGenerateContent BatchShape = iota // POST /models/{model}:batchGenerateContent (SDKs)
-	ShapeBatchCreate                            // POST /models/{model}:batchCreate (the source document)
-)
-
-// CreateBatch parses and creates a batch and returns its Operation. A
-// batch over an uploaded file checks that the file exists now (an
-// EINVALID error naming the field otherwise); a file deleted later fails
-// the batch when it runs.
-func (s *Service) CreateBatch(ctx context.Context, projectID, model string, shape BatchShape, body []byte) (json.RawMessage, error) {
-	parse := s.m.ParseBatchGenerateContent
-	field := "batch.inputConfig.fileName"
-	if shape == ShapeBatchCreate {
-		parse, field = s.m.ParseBatchCreate, "src"
-	}
-	req, err := parse(model, body)
-	if err != nil {
-		return nil, err
-	}
+// CreateBatch creates the batch req asks for. A batch over an uploaded file
+// checks that the file exists now (ErrInputFileNotFound otherwise); a file
+// deleted later fails the batch when it runs.
+func (s *Service) CreateBatch(ctx context.Context, projectID string, req *BatchRequest) (*webhookd.Operation, error) {
 	if req.FileName != "" {
 		if _, err := s.store.GetFile(ctx, projectID, req.InputFileID()); err != nil {
 			if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
-				return nil, webhookd.FieldErrorf(field, "File %s not found; upload it first (ai.files.upload).", req.FileName)
+				return nil, errors.Join(webhookd.Errorf(webhookd.EINVALID, "File %s not found; upload it first (ai.files.upload).", req.FileName), ErrInputFileNotFound)
 			}
 			return nil, fmt.Errorf("lro: look up batch input %s: %w", req.FileName, err)
 		}
@@ -81,7 +66,7 @@ func (s *Service) CreateBatch(ctx context.Context, projectID, model string, shap
 	if err := s.create(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}}); err != nil {
 		return nil, err
 	}
-	return s.m.RenderBatch(op)
+	return op, nil
 }
 
 func (s *Service) create(ctx context.Context, c webhookd.OperationChange) error {
@@ -120,20 +105,15 @@ func kindNoun(kind webhookd.OperationKind) string {
 	return "Operation"
 }
 
-// GetBatch returns the batch's Operation.
-func (s *Service) GetBatch(ctx context.Context, projectID, id string) (json.RawMessage, error) {
-	op, err := s.get(ctx, projectID, id, webhookd.OperationBatch)
-	if err != nil {
-		return nil, err
-	}
-	return s.m.RenderBatch(op)
+// GetBatch returns a batch of the project.
+func (s *Service) GetBatch(ctx context.Context, projectID, id string) (*webhookd.Operation, error) {
+	return s.get(ctx, projectID, id, webhookd.OperationBatch)
 }
 
 // List returns one page of a project's operations of kind ("" for every
-// kind), newest first, rendered as their own routes render them
-// (interactions as Operations, see RenderOperation), and the cursor of the
-// next page (zero when this is the last).
-func (s *Service) List(ctx context.Context, projectID string, kind webhookd.OperationKind, page webhookd.Page) ([]json.RawMessage, webhookd.Cursor, error) {
+// kind), newest first, and the cursor of the next page (zero when this is
+// the last).
+func (s *Service) List(ctx context.Context, projectID string, kind webhookd.OperationKind, page webhookd.Page) ([]*webhookd.Operation, webhookd.Cursor, error) {
 	size := page.Size
 	if size <= 0 {
 		size = DefaultPageSize
@@ -149,19 +129,11 @@ func (s *Service) List(ctx context.Context, projectID string, kind webhookd.Oper
 		last := ops[size-1]
 		next = webhookd.Cursor{Time: last.CreateTime, ID: last.ID}
 	}
-	out := make([]json.RawMessage, 0, len(ops))
-	for _, op := range ops {
-		raw, err := s.m.RenderOperation(op)
-		if err != nil {
-			return nil, webhookd.Cursor{}, err
-		}
-		out = append(out, raw)
-	}
-	return out, next, nil
+	return ops, next, nil
 }
 
 // GetOperation returns any operation of the project (GET /operations/{id}).
-func (s *Service) GetOperation(ctx context.Context, projectID, id string) (json.RawMessage, error) {
+func (s *Service) GetOperation(ctx context.Context, projectID, id string) (*webhookd.Operation, error) {
 	op, err := s.store.GetOperation(ctx, projectID, id)
 	if err != nil {
 		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
@@ -169,7 +141,7 @@ func (s *Service) GetOperation(ctx context.Context, projectID, id string) (json.
 		}
 		return nil, fmt.Errorf("lro: get operation %s: %w", id, err)
 	}
-	return s.m.RenderOperation(op)
+	return op, nil
 }
 
 // transition reads the operation, applies fn and commits the change,
@@ -202,38 +174,34 @@ func (s *Service) transition(ctx context.Context, projectID, id string, kind web
 	}
 }
 
-// CancelBatch cancels a batch and returns {} (the SDK ignores the body).
-func (s *Service) CancelBatch(ctx context.Context, projectID, id string) (json.RawMessage, error) {
-	if _, err := s.transition(ctx, projectID, id, webhookd.OperationBatch, s.m.CancelBatch); err != nil {
-		return nil, err
-	}
-	return json.RawMessage(`{}`), nil
+// CancelBatch cancels a batch and returns it as it is now.
+func (s *Service) CancelBatch(ctx context.Context, projectID, id string) (*webhookd.Operation, error) {
+	return s.transition(ctx, projectID, id, webhookd.OperationBatch, s.m.CancelBatch)
 }
 
-// Delete removes an operation of kind and returns {}.
-func (s *Service) Delete(ctx context.Context, projectID, id string, kind webhookd.OperationKind) (json.RawMessage, error) {
+// Delete removes an operation of kind.
+func (s *Service) Delete(ctx context.Context, projectID, id string, kind webhookd.OperationKind) error {
 	if _, err := s.get(ctx, projectID, id, kind); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.store.DeleteOperation(ctx, projectID, id); err != nil {
 		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
-			return nil, webhookd.NotFound(kindNoun(kind))
+			return webhookd.NotFound(kindNoun(kind))
 		}
-		return nil, fmt.Errorf("lro: delete %s: %w", id, err)
+		return fmt.Errorf("lro: delete %s: %w", id, err)
 	}
-	return json.RawMessage(`{}`), nil
+	return nil
 }
 
-// CreateInteraction parses and creates an interaction and returns it:
+// CreateInteraction creates the interaction req asks for and returns it:
 // queued for background ones, answered for synchronous ones. A follow-up
 // that completes the interaction it continues commits both together.
 // Synchronous interactions with store: false are answered and not kept.
-func (s *Service) CreateInteraction(ctx context.Context, projectID string, body []byte) (json.RawMessage, error) {
-	req, err := s.m.ParseInteraction(body)
-	if err != nil {
-		return nil, err
-	}
-	var prev *webhookd.Operation
+func (s *Service) CreateInteraction(ctx context.Context, projectID string, req *InteractionRequest) (*webhookd.Operation, error) {
+	var (
+		prev *webhookd.Operation
+		err  error
+	)
 	if req.PreviousInteractionID != "" {
 		prev, err = s.get(ctx, projectID, req.PreviousInteractionID, webhookd.OperationInteraction)
 		if err != nil && webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
@@ -252,33 +220,21 @@ func (s *Service) CreateInteraction(ctx context.Context, projectID string, body 
 			return nil, err
 		}
 	}
-	return s.m.RenderInteraction(op, false)
+	return op, nil
 }
 
-// GetInteraction returns an interaction; includeInput adds its input.
-func (s *Service) GetInteraction(ctx context.Context, projectID, id string, includeInput bool) (json.RawMessage, error) {
-	op, err := s.get(ctx, projectID, id, webhookd.OperationInteraction)
-	if err != nil {
-		return nil, err
-	}
-	return s.m.RenderInteraction(op, includeInput)
+// GetInteraction returns an interaction of the project.
+func (s *Service) GetInteraction(ctx context.Context, projectID, id string) (*webhookd.Operation, error) {
+	return s.get(ctx, projectID, id, webhookd.OperationInteraction)
 }
 
 // CancelInteraction cancels an interaction and returns it.
-func (s *Service) CancelInteraction(ctx context.Context, projectID, id string) (json.RawMessage, error) {
-	op, err := s.transition(ctx, projectID, id, webhookd.OperationInteraction, s.m.CancelInteraction)
-	if err != nil {
-		return nil, err
-	}
-	return s.m.RenderInteraction(op, false)
+func (s *Service) CancelInteraction(ctx context.Context, projectID, id string) (*webhookd.Operation, error) {
+	return s.transition(ctx, projectID, id, webhookd.OperationInteraction, s.m.CancelInteraction)
 }
 
-// CreateVideo parses and starts a video generation and returns its Operation.
-func (s *Service) CreateVideo(ctx context.Context, projectID, model string, body []byte) (json.RawMessage, error) {
-	req, err := s.m.ParseVideo(model, body)
-	if err != nil {
-		return nil, err
-	}
+// CreateVideo starts the video generation req asks for.
+func (s *Service) CreateVideo(ctx context.Context, projectID string, req *VideoRequest) (*webhookd.Operation, error) {
 	op, err := s.m.NewVideo(projectID, req, s.now())
 	if err != nil {
 		return nil, err
@@ -286,52 +242,43 @@ func (s *Service) CreateVideo(ctx context.Context, projectID, model string, body
 	if err := s.create(ctx, webhookd.OperationChange{Create: []*webhookd.Operation{op}}); err != nil {
 		return nil, err
 	}
-	return s.m.RenderVideo(op)
+	return op, nil
 }
 
 // GetVideo returns a video operation (GET /models/{model}/operations/{id});
-// the model must be the operation's.
-func (s *Service) GetVideo(ctx context.Context, projectID, model, id string) (json.RawMessage, error) {
+// model (without "models/") must be the operation's.
+func (s *Service) GetVideo(ctx context.Context, projectID, model, id string) (*webhookd.Operation, error) {
 	op, err := s.get(ctx, projectID, id, webhookd.OperationVideo)
 	if err != nil {
 		return nil, err
 	}
-	if m, err := parseModel(model); err != nil || m != op.Model {
+	if model != op.Model {
 		return nil, webhookd.NotFound("Operation")
 	}
-	return s.m.RenderVideo(op)
+	return op, nil
 }
 
-// StartUpload starts a resumable upload (X-Goog-Upload-Command: start)
-// and returns the URL the client sends the chunks to.
-func (s *Service) StartUpload(ctx context.Context, projectID string, body []byte, contentLength, contentType string) (string, error) {
-	sess, err := ParseUploadStart(projectID, body, contentLength, contentType, s.now())
-	if err != nil {
-		return "", err
-	}
+// StartUpload opens a resumable upload session for what start declares.
+func (s *Service) StartUpload(ctx context.Context, projectID string, start UploadStart) (*webhookd.UploadSession, error) {
+	sess := NewUploadSession(projectID, start, s.now())
 	if err := s.store.CreateUploadSession(ctx, sess); err != nil {
-		return "", fmt.Errorf("lro: create upload session: %w", err)
+		return nil, fmt.Errorf("lro: create upload session: %w", err)
 	}
-	return s.m.UploadURL(sess.ID), nil
+	return sess, nil
 }
 
-// UploadResult is the answer to a chunk request: Status goes in
-// X-Goog-Upload-Status ("active" while more is expected, "final" once the
-// file exists, with File {"file": File} as the body), Received in
-// X-Goog-Upload-Size-Received.
+// UploadResult is the answer to a chunk request: Status is "active" while
+// more is expected, "cancelled", or "final" once File exists; Received is
+// how many bytes the session holds.
 type UploadResult struct {
 	Status   string
 	Received int64
-	Body     json.RawMessage
+	File     *webhookd.File
 }
 
-// UploadChunk applies one chunk request of session id: command and offset
-// are the X-Goog-Upload-Command and X-Goog-Upload-Offset headers.
-func (s *Service) UploadChunk(ctx context.Context, projectID, id, command, offset string, chunk []byte) (UploadResult, error) {
-	cmd, err := ParseUploadCommand(command)
-	if err != nil {
-		return UploadResult{}, err
-	}
+// UploadChunk applies one chunk request of session id: cmd at offset (-1
+// when the request named none: the end of what was received), with chunk.
+func (s *Service) UploadChunk(ctx context.Context, projectID, id string, cmd UploadCommand, offset int64, chunk []byte) (UploadResult, error) {
 	sess, err := s.store.GetUploadSession(ctx, projectID, id)
 	if err != nil {
 		if webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
@@ -341,33 +288,26 @@ func (s *Service) UploadChunk(ctx context.Context, projectID, id, command, offse
 	}
 	switch {
 	case cmd.Cancel:
-		return UploadResult{Status: "cancelled", Received: sess.Received, Body: json.RawMessage(`{}`)}, nil
+		return UploadResult{Status: "cancelled", Received: sess.Received}, nil
 	case cmd.Query:
-		return UploadResult{Status: "active", Received: sess.Received, Body: json.RawMessage(`{}`)}, nil
+		return UploadResult{Status: "active", Received: sess.Received}, nil
 	}
 	if cmd.Upload {
-		off := sess.Received
-		if o := strings.TrimSpace(offset); o != "" {
-			if off, err = strconv.ParseInt(o, 10, 64); err != nil || off < 0 {
-				return UploadResult{}, webhookd.FieldErrorf(HeaderUploadOffset, "%s must be a byte offset, got %q.", HeaderUploadOffset, offset)
-			}
+		if offset < 0 {
+			offset = sess.Received
 		}
-		if sess, err = s.store.AppendUpload(ctx, projectID, id, off, chunk); err != nil {
+		if sess, err = s.store.AppendUpload(ctx, projectID, id, offset, chunk); err != nil {
 			return UploadResult{}, err
 		}
 	}
 	if !cmd.Finalize {
-		return UploadResult{Status: "active", Received: sess.Received, Body: json.RawMessage(`{}`)}, nil
+		return UploadResult{Status: "active", Received: sess.Received}, nil
 	}
 	f, err := s.store.FinalizeUpload(ctx, projectID, id, s.now())
 	if err != nil {
 		return UploadResult{}, err
 	}
-	raw, err := s.m.RenderFile(f)
-	if err != nil {
-		return UploadResult{}, err
-	}
-	return UploadResult{Status: "final", Received: f.SizeBytes, Body: json.RawMessage(`{"file":` + string(raw) + `}`)}, nil
+	return UploadResult{Status: "final", Received: f.SizeBytes, File: f}, nil
 }
 
 func (s *Service) file(ctx context.Context, projectID, id string) (*webhookd.File, error) {
@@ -382,16 +322,12 @@ func (s *Service) file(ctx context.Context, projectID, id string) (*webhookd.Fil
 }
 
 // GetFile returns a file's metadata (GET /files/{id}).
-func (s *Service) GetFile(ctx context.Context, projectID, id string) (json.RawMessage, error) {
-	f, err := s.file(ctx, projectID, id)
-	if err != nil {
-		return nil, err
-	}
-	return s.m.RenderFile(f)
+func (s *Service) GetFile(ctx context.Context, projectID, id string) (*webhookd.File, error) {
+	return s.file(ctx, projectID, id)
 }
 
 // ListFiles returns one page of files, newest first, and the next cursor.
-func (s *Service) ListFiles(ctx context.Context, projectID string, page webhookd.Page) ([]json.RawMessage, webhookd.Cursor, error) {
+func (s *Service) ListFiles(ctx context.Context, projectID string, page webhookd.Page) ([]*webhookd.File, webhookd.Cursor, error) {
 	size := page.Size
 	if size <= 0 {
 		size = DefaultPageSize
@@ -406,15 +342,7 @@ func (s *Service) ListFiles(ctx context.Context, projectID string, page webhookd
 		files = files[:size]
 		next = webhookd.Cursor{Time: files[size-1].CreateTime, ID: files[size-1].ID}
 	}
-	out := make([]json.RawMessage, 0, len(files))
-	for _, f := range files {
-		raw, err := s.m.RenderFile(f)
-		if err != nil {
-			return nil, webhookd.Cursor{}, err
-		}
-		out = append(out, raw)
-	}
-	return out, next, nil
+	return files, next, nil
 }
 
 // DownloadFile returns a file's bytes and media type
@@ -431,16 +359,16 @@ func (s *Service) DownloadFile(ctx context.Context, projectID, id string) ([]byt
 	return content, f.MimeType, nil
 }
 
-// DeleteFile removes a file and returns {}.
-func (s *Service) DeleteFile(ctx context.Context, projectID, id string) (json.RawMessage, error) {
+// DeleteFile removes a file.
+func (s *Service) DeleteFile(ctx context.Context, projectID, id string) error {
 	f, err := s.file(ctx, projectID, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.store.DeleteFile(ctx, projectID, f.ID); err != nil {
-		return nil, fmt.Errorf("lro: delete file %s: %w", f.ID, err)
+		return fmt.Errorf("lro: delete file %s: %w", f.ID, err)
 	}
-	return json.RawMessage(`{}`), nil
+	return nil
 }
 
 // now is the service clock's time at the precision both stores keep

@@ -3,7 +3,7 @@ package lro_test
 import (
 	"context"
 	"encoding/json"
-	"strings"
+	"errors"
 	"testing"
 	"time"
 
@@ -17,52 +17,39 @@ func newService(t *testing.T) (*simSetup, *lro.Service) {
 	return s, lro.NewService(s.m, s.store, s.clock, s.driver.Wake)
 }
 
-func field(t *testing.T, raw json.RawMessage, path ...string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("%s: %v", raw, err)
-	}
-	for _, p := range path {
-		m, _ := v.(map[string]any)
-		v = m[p]
-	}
-	return v
-}
-
 func TestServiceDocumentBatchCreate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, svc := newService(t)
-	// The source document's REST example, with a file that exists and one that does not.
-	doc := func(src string) []byte {
-		return []byte(`{"src":"` + src + `","config":{"display_name":"My Setup","webhook_config":{"uris":["https://my-api.com/gemini-webhook-dynamic"],"user_metadata":{"job_group":"nightly-eval","priority":"high"}}}}`)
+	// The source document's example, with a file that exists and one that does not.
+	doc := func(file string) *lro.BatchRequest {
+		return &lro.BatchRequest{Model: "gemini-3-flash-preview", DisplayName: "My Setup", FileName: file, WebhookConfig: &webhookd.WebhookConfig{
+			URIs: []string{"https://my-api.com/gemini-webhook-dynamic"}, UserMetadata: json.RawMessage(`{"job_group":"nightly-eval","priority":"high"}`),
+		}}
 	}
-	_, err := svc.CreateBatch(ctx, "prj_1", "gemini-3-flash-preview", lro.ShapeBatchCreate, doc("files/uploadedfileid"))
-	wantField(t, err, "src")
-	_, err = svc.CreateBatch(ctx, "prj_1", "g", lro.ShapeBatchGenerateContent, []byte(`{"batch":{"inputConfig":{"fileName":"files/nope"}}}`))
-	wantField(t, err, "batch.inputConfig.fileName")
+	_, err := svc.CreateBatch(ctx, "prj_1", doc("files/uploadedfileid"))
+	if !errors.Is(err, lro.ErrInputFileNotFound) || webhookd.ErrorCode(err) != webhookd.EINVALID ||
+		webhookd.ErrorMessage(err) != "File files/uploadedfileid not found; upload it first (ai.files.upload)." {
+		t.Fatalf("a batch over a missing file: %v", err)
+	}
 
 	input := webhookd.NewFile("prj_1", "in.jsonl", "application/jsonl", webhookd.FileUploaded, []byte(`{"key":"k","request":{"contents":[{"parts":[{"text":"t"}]}]}}`), t0)
 	if err := s.store.CreateFile(ctx, input); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := svc.CreateBatch(ctx, "prj_1", "gemini-3-flash-preview", lro.ShapeBatchCreate, doc(input.Name()))
+	op, err := svc.CreateBatch(ctx, "prj_1", doc(input.Name()))
 	if err != nil {
 		t.Fatalf("CreateBatch: %v", err)
 	}
-	if field(t, raw, "metadata", "state") != "BATCH_STATE_PENDING" || field(t, raw, "metadata", "displayName") != "My Setup" {
-		t.Fatalf("created %s", raw)
+	if op.State != webhookd.BatchPending || op.DisplayName != "My Setup" {
+		t.Fatalf("created %+v", op)
 	}
-	name, _ := field(t, raw, "name").(string)
-	id := strings.TrimPrefix(name, "batches/")
 	for range 2 {
 		s.runOnce(t, 1)
 		s.clock.Advance(jobDuration)
 	}
-	raw, err = svc.GetBatch(ctx, "prj_1", id)
-	if err != nil || field(t, raw, "metadata", "state") != "BATCH_STATE_SUCCEEDED" {
-		t.Fatalf("GetBatch = %s, %v", raw, err)
+	if got, err := svc.GetBatch(ctx, "prj_1", op.ID); err != nil || got.State != webhookd.BatchSucceeded {
+		t.Fatalf("GetBatch = %+v, %v", got, err)
 	}
 	evs := s.events(t)
 	if len(evs) != 1 || evs[0].WebhookConfig == nil || evs[0].WebhookConfig.URIs[0] != "https://my-api.com/gemini-webhook-dynamic" {
@@ -73,19 +60,19 @@ func TestServiceDocumentBatchCreate(t *testing.T) {
 		t.Fatalf("user_metadata %v", meta)
 	}
 	// Another kind's id, or another project's, is not a batch.
-	if _, err := svc.GetBatch(ctx, "prj_2", id); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+	if _, err := svc.GetBatch(ctx, "prj_2", op.ID); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
 		t.Errorf("other project: %v", err)
 	}
-	if _, err := svc.GetInteraction(ctx, "prj_1", id, false); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+	if _, err := svc.GetInteraction(ctx, "prj_1", op.ID); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
 		t.Errorf("batch read as an interaction: %v", err)
 	}
-	if _, err := svc.Delete(ctx, "prj_1", id, webhookd.OperationVideo); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+	if err := svc.Delete(ctx, "prj_1", op.ID, webhookd.OperationVideo); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
 		t.Errorf("batch deleted as a video: %v", err)
 	}
-	if raw, err := svc.Delete(ctx, "prj_1", id, webhookd.OperationBatch); err != nil || string(raw) != "{}" {
-		t.Errorf("Delete = %s, %v", raw, err)
+	if err := svc.Delete(ctx, "prj_1", op.ID, webhookd.OperationBatch); err != nil {
+		t.Errorf("Delete = %v", err)
 	}
-	if _, err := svc.GetOperation(ctx, "prj_1", id); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+	if _, err := svc.GetOperation(ctx, "prj_1", op.ID); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
 		t.Errorf("deleted batch: %v", err)
 	}
 }
@@ -112,20 +99,19 @@ func TestServiceCancelRetriesAfterARunnerStep(t *testing.T) {
 	s := setupSim(t, nil)
 	store := &racingStore{OperationStore: s.store}
 	svc := lro.NewService(s.m, store, s.clock, nil)
-	raw, err := svc.CreateBatch(ctx, "prj_1", "g", lro.ShapeBatchGenerateContent, []byte(inlineBody))
+	op, err := svc.CreateBatch(ctx, "prj_1", inlineReq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := strings.TrimPrefix(field(t, raw, "name").(string), "batches/")
 	store.race = func() { s.runOnce(t, 1) } // PENDING → RUNNING commits between the cancel's read and write
-	if raw, err := svc.CancelBatch(ctx, "prj_1", id); err != nil || string(raw) != "{}" {
-		t.Fatalf("CancelBatch = %s, %v", raw, err)
+	if got, err := svc.CancelBatch(ctx, "prj_1", op.ID); err != nil || got.State != webhookd.BatchCancelled {
+		t.Fatalf("CancelBatch = %+v, %v", got, err)
 	}
-	op := s.get(t, id)
-	if op.State != webhookd.BatchCancelled || op.Version != 4 { // create, claim, step, cancel
-		t.Fatalf("after cancel: %s v%d", op.State, op.Version)
+	got := s.get(t, op.ID)
+	if got.State != webhookd.BatchCancelled || got.Version != 4 { // create, claim, step, cancel
+		t.Fatalf("after cancel: %s v%d", got.State, got.Version)
 	}
-	if _, err := svc.CancelBatch(ctx, "prj_1", id); err != nil {
+	if _, err := svc.CancelBatch(ctx, "prj_1", op.ID); err != nil {
 		t.Errorf("cancel again: %v", err)
 	}
 	evs := s.events(t)
@@ -141,20 +127,15 @@ func TestServiceListPages(t *testing.T) {
 	var want []string
 	for i := range 5 {
 		s.clock.Advance(time.Microsecond) // the stores keep microseconds
-		body := `{"model":"gemini-2.5-flash","input":"x","background":true}`
+		create := func() (*webhookd.Operation, error) { return svc.CreateInteraction(ctx, "prj_1", sayHi(true)) }
 		if i%2 == 0 {
-			raw, err := svc.CreateBatch(ctx, "prj_1", "g", lro.ShapeBatchGenerateContent, []byte(inlineBody))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want = append(want, field(t, raw, "name").(string))
-			continue
+			create = func() (*webhookd.Operation, error) { return svc.CreateBatch(ctx, "prj_1", inlineReq) }
 		}
-		raw, err := svc.CreateInteraction(ctx, "prj_1", []byte(body))
+		op, err := create()
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = append(want, "interactions/"+field(t, raw, "id").(string))
+		want = append(want, op.ID)
 	}
 	var got []string
 	page := webhookd.Page{Size: 2}
@@ -164,7 +145,7 @@ func TestServiceListPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, op := range ops {
-			got = append(got, field(t, op, "name").(string))
+			got = append(got, op.ID)
 		}
 		if next.IsZero() {
 			break
@@ -189,30 +170,33 @@ func TestServiceInteractions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, svc := newService(t)
-	raw, err := svc.CreateInteraction(ctx, "prj_1", []byte(`{"model":"gemini-2.5-flash","input":"hi","store":false}`))
-	if err != nil || field(t, raw, "status") != "completed" {
-		t.Fatalf("store:false = %s, %v", raw, err)
+	unkept := sayHi(false)
+	unkept.Store = false
+	op, err := svc.CreateInteraction(ctx, "prj_1", unkept)
+	if err != nil || op.State != webhookd.InteractionCompleted {
+		t.Fatalf("store:false = %+v, %v", op, err)
 	}
 	if n := s.store.Commits(); n != 0 {
 		t.Errorf("store:false kept the interaction (%d commits)", n)
 	}
-	_, err = svc.CreateInteraction(ctx, "prj_1", []byte(`{"model":"gemini-2.5-flash","input":"hi","previous_interaction_id":"int_missing"}`))
-	wantField(t, err, "previous_interaction_id")
+	follow := sayHi(false)
+	follow.PreviousInteractionID = "int_missing"
+	if _, err := svc.CreateInteraction(ctx, "prj_1", follow); webhookd.ErrorCode(err) != webhookd.EINVALID {
+		t.Errorf("a follow-up of a missing interaction: %v", err)
+	}
 
-	raw, err = svc.CreateInteraction(ctx, "prj_1", []byte(`{"model":"gemini-2.5-flash","input":"hi","background":true}`))
+	op, err = svc.CreateInteraction(ctx, "prj_1", sayHi(true))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := field(t, raw, "id").(string)
-	raw, err = svc.CancelInteraction(ctx, "prj_1", id)
-	if err != nil || field(t, raw, "status") != "cancelled" {
-		t.Fatalf("cancel = %s, %v", raw, err)
+	if op, err = svc.CancelInteraction(ctx, "prj_1", op.ID); err != nil || op.State != webhookd.InteractionCancelled {
+		t.Fatalf("cancel = %+v, %v", op, err)
 	}
-	if raw, err = svc.GetInteraction(ctx, "prj_1", id, true); err != nil || field(t, raw, "input") != "hi" {
-		t.Fatalf("get with input = %s, %v", raw, err)
+	if got, err := svc.GetInteraction(ctx, "prj_1", op.ID); err != nil || got.State != webhookd.InteractionCancelled {
+		t.Fatalf("get = %+v, %v", got, err)
 	}
-	if raw, err = svc.GetOperation(ctx, "prj_1", id); err != nil || field(t, raw, "metadata", "state") != "cancelled" || field(t, raw, "done") != true {
-		t.Fatalf("as an operation = %s, %v", raw, err)
+	if got, err := svc.GetOperation(ctx, "prj_1", op.ID); err != nil || got.Kind != webhookd.OperationInteraction {
+		t.Fatalf("as an operation = %+v, %v", got, err)
 	}
 }
 
@@ -220,43 +204,40 @@ func TestServiceUploads(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, svc := newService(t)
-	uploadURL, err := svc.StartUpload(ctx, "prj_1", []byte(`{"file":{"displayName":"in.jsonl"}}`), "6", "application/jsonl")
+	sess, err := svc.StartUpload(ctx, "prj_1", lro.UploadStart{DisplayName: "in.jsonl", MimeType: "application/jsonl", DeclaredSize: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := uploadURL[strings.Index(uploadURL, "upload_id=")+len("upload_id="):]
-	res, err := svc.UploadChunk(ctx, "prj_1", id, "upload", "0", []byte("abc"))
-	if err != nil || res.Status != "active" || res.Received != 3 {
+	upload := lro.UploadCommand{Upload: true}
+	res, err := svc.UploadChunk(ctx, "prj_1", sess.ID, upload, 0, []byte("abc"))
+	if err != nil || res.Status != "active" || res.Received != 3 || res.File != nil {
 		t.Fatalf("chunk 1: %+v, %v", res, err)
 	}
-	if _, err := svc.UploadChunk(ctx, "prj_1", id, "upload", "0", []byte("abc")); webhookd.ErrorCode(err) != webhookd.EPRECONDITION {
+	if _, err := svc.UploadChunk(ctx, "prj_1", sess.ID, upload, 0, []byte("abc")); webhookd.ErrorCode(err) != webhookd.EPRECONDITION {
 		t.Fatalf("repeated chunk: %v", err)
 	}
-	_, err = svc.UploadChunk(ctx, "prj_1", id, "upload", "x", nil)
-	wantField(t, err, lro.HeaderUploadOffset)
-	if res, err = svc.UploadChunk(ctx, "prj_1", id, "query", "", nil); err != nil || res.Received != 3 {
+	if res, err = svc.UploadChunk(ctx, "prj_1", sess.ID, lro.UploadCommand{Query: true}, -1, nil); err != nil || res.Received != 3 {
 		t.Fatalf("query: %+v, %v", res, err)
 	}
-	res, err = svc.UploadChunk(ctx, "prj_1", id, "upload, finalize", "3", []byte("def"))
-	if err != nil || res.Status != "final" {
-		t.Fatalf("finalize: %+v, %v", res, err)
+	res, err = svc.UploadChunk(ctx, "prj_1", sess.ID, lro.UploadCommand{Upload: true, Finalize: true}, -1, []byte("def"))
+	if err != nil || res.Status != "final" || res.File == nil || res.File.ID != sess.FileID {
+		t.Fatalf("finalize at the end: %+v, %v", res, err)
 	}
-	name, _ := field(t, res.Body, "file", "name").(string)
-	content, mime, err := svc.DownloadFile(ctx, "prj_1", name)
+	content, mime, err := svc.DownloadFile(ctx, "prj_1", res.File.Name())
 	if err != nil || string(content) != "abcdef" || mime != "application/jsonl" {
 		t.Fatalf("download %q %q %v", content, mime, err)
 	}
-	if _, err := svc.UploadChunk(ctx, "prj_1", id, "query", "", nil); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+	if _, err := svc.UploadChunk(ctx, "prj_1", sess.ID, lro.UploadCommand{Query: true}, -1, nil); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
 		t.Errorf("finished session: %v", err)
 	}
 	files, next, err := svc.ListFiles(ctx, "prj_1", webhookd.Page{})
 	if err != nil || len(files) != 1 || !next.IsZero() {
 		t.Fatalf("ListFiles: %d %v %v", len(files), next, err)
 	}
-	if raw, err := svc.DeleteFile(ctx, "prj_1", name); err != nil || string(raw) != "{}" {
-		t.Fatalf("DeleteFile: %s %v", raw, err)
+	if err := svc.DeleteFile(ctx, "prj_1", res.File.Name()); err != nil {
+		t.Fatalf("DeleteFile: %v", err)
 	}
-	if _, err := svc.GetFile(ctx, "prj_1", name); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+	if _, err := svc.GetFile(ctx, "prj_1", res.File.Name()); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
 		t.Errorf("deleted file: %v", err)
 	}
 }
@@ -265,16 +246,14 @@ func TestServiceVideoModelMustMatch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, svc := newService(t)
-	raw, err := svc.CreateVideo(ctx, "prj_1", "veo-3.0-generate-001", []byte(`{"instances":[{"prompt":"a cat"}]}`))
+	op, err := svc.CreateVideo(ctx, "prj_1", aCat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := field(t, raw, "name").(string)
-	id := name[strings.LastIndex(name, "/")+1:]
-	if _, err := svc.GetVideo(ctx, "prj_1", "veo-3.0-generate-001", id); err != nil {
+	if _, err := svc.GetVideo(ctx, "prj_1", "veo-3.0-generate-001", op.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.GetVideo(ctx, "prj_1", "other-model", id); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+	if _, err := svc.GetVideo(ctx, "prj_1", "other-model", op.ID); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
 		t.Errorf("another model's path: %v", err)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // MaxVideoPromptLength bounds a video prompt.
 const MaxVideoPromptLength = 16 << 10
 
-// VideoRequest is a parsed POST /models/{model}:predictLongRunning.
+// VideoRequest is what POST /models/{model}:predictLongRunning asks for.
 type VideoRequest struct {
 	Model string `json:"model"`
 	// Prompt is the first instance's prompt ("" for an image-only request).
@@ -24,62 +24,13 @@ type VideoRequest struct {
 	WebhookConfig *webhookd.WebhookConfig `json:"-"`
 }
 
-// ParseVideo parses {"instances":[{"prompt":…}],"parameters":{…},
-// "webhookConfig":{…}}: the webhook config is top level, in either
-// spelling (SDK 2.32 sends webhookConfig with the caller's object verbatim).
-func (m *Machine) ParseVideo(model string, body []byte) (*VideoRequest, error) {
-	root, err := decodeBody(body)
-	if err != nil {
-		return nil, err
-	}
-	req := &VideoRequest{}
-	if req.Model, err = parseModel(model); err != nil {
-		return nil, err
-	}
-	list, path, err := root.array("instances")
-	if err != nil {
-		return nil, err
-	}
-	if len(list) == 0 {
-		return nil, webhookd.FieldErrorf(path, "%s must list one instance with a prompt.", path)
-	}
-	for i, raw := range list {
-		ipath := index(path, i)
-		inst, err := asObject(ipath, raw, ipath)
-		if err != nil {
-			return nil, err
-		}
-		prompt, err := inst.str("prompt")
-		if err != nil {
-			return nil, err
-		}
-		if prompt == "" && !inst.has("image") {
-			return nil, webhookd.FieldErrorf(inst.child("prompt"), "%s is required (or an image).", inst.child("prompt"))
-		}
-		if len(prompt) > MaxVideoPromptLength {
-			return nil, webhookd.FieldErrorf(inst.child("prompt"), "%s must be at most %d bytes.", inst.child("prompt"), MaxVideoPromptLength)
-		}
-		if i == 0 {
-			req.Prompt = prompt
-		}
-	}
-	raw, _, _ := root.lookup("instances")
-	req.Instances = compact(raw)
-	if params, err := root.obj("parameters"); err != nil {
-		return nil, err
-	} else if params != nil {
-		raw, _, _ := root.lookup("parameters")
-		req.Parameters = compact(raw)
-	}
-	if req.WebhookConfig, err = m.parseWebhookConfig(root); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
 // NewVideo returns the operation of a new video generation: running, due to
 // finish after SimJobDuration. Creating it emits no event.
 func (m *Machine) NewVideo(projectID string, req *VideoRequest, now time.Time) (*webhookd.Operation, error) {
+	wc, err := m.webhookConfig(req.WebhookConfig)
+	if err != nil {
+		return nil, err
+	}
 	raw, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("lro: encode video request: %w", err)
@@ -91,7 +42,7 @@ func (m *Machine) NewVideo(projectID string, req *VideoRequest, now time.Time) (
 		Model:         req.Model,
 		State:         webhookd.VideoRunning,
 		Request:       raw,
-		WebhookConfig: req.WebhookConfig,
+		WebhookConfig: wc,
 		CreateTime:    now,
 		UpdateTime:    now,
 		NextStepTime:  at(now.Add(m.cfg.SimJobDuration)),
@@ -99,8 +50,9 @@ func (m *Machine) NewVideo(projectID string, req *VideoRequest, now time.Time) (
 	}, nil
 }
 
-// videoResult is what a finished video operation stores as Result.
-type videoResult struct {
+// VideoResult is what a finished video operation stores as Result: the
+// generated file.
+type VideoResult struct {
 	FileID string `json:"file_id"`
 }
 
@@ -121,7 +73,7 @@ func (m *Machine) StepVideo(op *webhookd.Operation, now time.Time) (webhookd.Ope
 		return webhookd.OperationChange{}, fmt.Errorf("lro: video %s request: %w", op.ID, err)
 	}
 	file := webhookd.NewFile(op.ProjectID, op.ID+".mp4", VideoMimeType, webhookd.FileGenerated, simulatedVideo(req.Prompt), now)
-	raw, err := json.Marshal(videoResult{FileID: file.ID})
+	raw, err := json.Marshal(VideoResult{FileID: file.ID})
 	if err != nil {
 		return webhookd.OperationChange{}, fmt.Errorf("lro: video %s result: %w", op.ID, err)
 	}
@@ -155,50 +107,15 @@ func simulatedVideo(prompt string) []byte {
 	return append(ftyp, box("free", []byte("webhookd simulated video: "+prompt))...)
 }
 
-// RenderVideo renders a video operation as the SDK's getVideosOperation
-// reads it: {name:"models/{model}/operations/{id}", metadata, done,
-// response:{generateVideoResponse:{generatedSamples:[{video:{uri}}]}}}.
-func (m *Machine) RenderVideo(op *webhookd.Operation) (json.RawMessage, error) {
-	md := struct {
-		Type       string `json:"@type"`
-		CreateTime string `json:"createTime"`
-		UpdateTime string `json:"updateTime"`
-		EndTime    string `json:"endTime,omitempty"`
-	}{Type: typeVideoMetadata, CreateTime: protoTime(op.CreateTime), UpdateTime: protoTime(op.UpdateTime)}
-	if op.EndTime != nil {
-		md.EndTime = protoTime(*op.EndTime)
+// VideoOf returns the result of a video operation once it finished (nil
+// before).
+func VideoOf(op *webhookd.Operation) (*VideoResult, error) {
+	if len(op.Result) == 0 {
+		return nil, nil
 	}
-	out := operationJSON{Name: op.Name(), Metadata: md, Done: op.State.Terminal(), Error: errorStatus(op)}
-	if op.State == webhookd.VideoDone && len(op.Result) > 0 {
-		var res videoResult
-		if err := json.Unmarshal(op.Result, &res); err != nil {
-			return nil, fmt.Errorf("lro: video %s result: %w", op.ID, err)
-		}
-		out.Response = videoResponse{
-			Type: typeVideoResponse,
-			GenerateVideoResponse: generateVideoResponse{GeneratedSamples: []generatedSample{
-				{Video: videoJSON{URI: m.DownloadURL(res.FileID), Encoding: VideoMimeType}},
-			}},
-		}
+	var res VideoResult
+	if err := json.Unmarshal(op.Result, &res); err != nil {
+		return nil, fmt.Errorf("lro: video %s result: %w", op.ID, err)
 	}
-	return marshal(out)
-}
-
-// videoResponse is PredictLongRunningResponse as the Gemini API renders it.
-type videoResponse struct {
-	Type                  string                `json:"@type"`
-	GenerateVideoResponse generateVideoResponse `json:"generateVideoResponse"`
-}
-
-type generateVideoResponse struct {
-	GeneratedSamples []generatedSample `json:"generatedSamples"`
-}
-
-type generatedSample struct {
-	Video videoJSON `json:"video"`
-}
-
-type videoJSON struct {
-	URI      string `json:"uri"`
-	Encoding string `json:"encoding"`
+	return &res, nil
 }

@@ -63,3 +63,26 @@ func TestIdempotentReplayKeepsCreateTime(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONDepthLimitOfJobs: the job routes' bodies go through the same
+// decoder, and the same limit.
+func TestJSONDepthLimitOfJobs(t *testing.T) {
+	t.Parallel()
+	ob := setupOps(t, "")
+	for _, tt := range []struct{ name, path, body, text string }{
+		{"an interaction's input", "/v1/interactions", `{"model":"gemini-2.5-flash","input":` + nested(5000) + `}`, "input nests JSON deeper than 64 levels"},
+		{"a batch's request", "/v1/models/gemini-2.5-flash:batchGenerateContent",
+			`{"batch":{"inputConfig":{"requests":{"requests":[{"request":` + nested(api.MaxJSONDepth) + `}]}}}}`, "batch nests JSON deeper"},
+		{"a video's webhookConfig", "/v1/models/veo-3.0-generate-001:predictLongRunning",
+			`{"instances":[{"prompt":"a cat"}],"webhookConfig":{"userMetadata":` + nested(api.MaxJSONDepth) + `}}`, "webhook_config nests JSON deeper than 64 levels (sent as webhookConfig)."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ob.call(t, "POST", tt.path, tt.body).fails(t, 400, "INVALID_ARGUMENT", tt.text)
+		})
+	}
+	var list operationList
+	ob.call(t, "GET", "/v1/operations", "").ok(t, &list)
+	if len(list.Operations) != 0 {
+		t.Errorf("%d operations created; want none", len(list.Operations))
+	}
+}

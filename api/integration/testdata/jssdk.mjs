@@ -1,12 +1,12 @@
-// Drives lro through the real @google/genai SDK (the JS stack users run):
-// node jssdk.mjs <path to @google/genai> <base URL>. Exits non-zero with the
-// reason on the first mismatch. The Go test advances the simulator between
+// Drives the operations API through the real @google/genai SDK (the JS stack
+// users run): node jssdk.mjs <path to @google/genai> <base URL> <API key>.
+// Exits non-zero with the reason on the first mismatch. The Go test advances the simulator between
 // the phases, on a line-based protocol over stdin/stdout.
 import { createInterface } from 'node:readline';
 
-const [sdkPath, baseUrl] = process.argv.slice(2);
+const [sdkPath, baseUrl, apiKey] = process.argv.slice(2);
 const { GoogleGenAI } = await import(sdkPath);
-const ai = new GoogleGenAI({ apiKey: 'lro-sdk-test-key-0123456789', httpOptions: { baseUrl } });
+const ai = new GoogleGenAI({ apiKey, httpOptions: { baseUrl } });
 const rl = createInterface({ input: process.stdin });
 const lines = rl[Symbol.asyncIterator]();
 
