@@ -93,7 +93,7 @@ func (e *Engine) attempt(ctx context.Context, key string, c *webhookd.Claim) (ou
 	if r.err != nil && !r.err.Retryable() {
 		// Nothing was sent, and sending will never work: fail without an
 		// attempt record, with the reason.
-		e.log.Info("delivery failed without an attempt", "delivery", d.ID, "event", d.EventID, "stage", r.err.Stage, "reason", r.err.Message)
+		e.log.Info("delivery failed without an attempt", "delivery", d.ID, "event", d.EventID, "stage", r.err.Stage, "reason", r.err.LogText())
 		e.failures.note(key, r.err, true)
 		return attemptOutcome{result: e.fail(c, r.err.Message), verdict: verdictNeutral}, true
 	}
@@ -137,11 +137,11 @@ func (e *Engine) attempt(ctx context.Context, key string, c *webhookd.Claim) (ou
 	if retry {
 		res.Outcome, res.NextAttemptTime = webhookd.OutcomeRetry, next
 		e.log.Debug("attempt failed; will retry", "delivery", d.ID, "event", d.EventID, "attempt", res.Attempt.Number,
-			"stage", r.err.Stage, "err", r.err.Message, "next_attempt_time", next)
+			"stage", r.err.Stage, "err", r.err.LogText(), "next_attempt_time", next)
 	} else {
 		res.Outcome = webhookd.OutcomeFailed
 		e.log.Info("delivery failed: retry window ended", "delivery", d.ID, "event", d.EventID, "attempts", res.Attempt.Number,
-			"stage", r.err.Stage, "err", r.err.Message)
+			"stage", r.err.Stage, "err", r.err.LogText())
 	}
 	e.failures.note(key, r.err, !retry)
 	e.metrics.deliveries.WithLabelValues(string(res.Outcome)).Inc()

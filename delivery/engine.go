@@ -71,6 +71,12 @@ type Config struct {
 	// AllowHTTP lets deliveries go to http:// URIs (development mode);
 	// otherwise they fail without an attempt.
 	AllowHTTP bool
+	// ShowRefusals (development mode) records why a destination was
+	// refused, or that its name does not exist, in full on the attempt,
+	// which the API shows. Otherwise the attempt says only that the
+	// destination is not allowed or does not resolve, and the address and
+	// its class go to the log: the API must not map the internal network.
+	ShowRefusals bool
 	// Policy decides retries. Default: DefaultRetryPolicy.
 	Policy RetryPolicy
 	// Workers caps the attempts in flight in this process. Default 64.
@@ -221,7 +227,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "delivery"),
-		sender: newSender(cfg.Transport, cfg.Sealer, cfg.JWTSigner, cfg.Issuer, cfg.Timeout, cfg.AllowHTTP),
+		sender: newSender(cfg.Transport, cfg.Sealer, cfg.JWTSigner, cfg.Issuer, cfg.Timeout, cfg.AllowHTTP, cfg.ShowRefusals),
 		dests:  newDestinations(cfg.PerDestinationLimit, cfg.Breaker, cfg.DeferDelay, cfg.BatchSize, 10*cfg.BatchSize),
 		wake:   make(chan struct{}, 1),
 		freed:  make(chan struct{}, 1),

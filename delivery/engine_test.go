@@ -613,7 +613,7 @@ func TestGuardedByDefault(t *testing.T) {
 
 	h.waitFor("two refused attempts", func() bool { return h.delivery(ev.ID).AttemptCount >= 2 })
 	d := h.delivery(ev.ID)
-	want := "destination 127.0.0.1 is a loopback address; refused (set WEBHOOKD_DEV=1 or allow-list it)"
+	want := "destination localhost is not allowed or does not resolve"
 	if d.State != webhookd.DeliveryPending || d.LastError != want || d.LastStatusCode != 0 {
 		t.Errorf("delivery = %s, status %d, error %q; want pending (retrying) with %q", d.State, d.LastStatusCode, d.LastError, want)
 	}

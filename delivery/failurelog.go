@@ -118,7 +118,7 @@ func (f *failureLog) writeLocked(dest string, d *failures, now time.Time) {
 	if d.last.StatusCode != 0 {
 		attrs = append(attrs, slog.Int("status", d.last.StatusCode))
 	}
-	attrs = append(attrs, slog.String("err", d.last.Message), slog.Duration("interval", f.every))
+	attrs = append(attrs, slog.String("err", d.last.LogText()), slog.Duration("interval", f.every))
 	f.log.LogAttrs(context.Background(), slog.LevelWarn, "delivery attempts failed", attrs...)
 	d.lineAt, d.failed, d.gaveUp, d.last = now, 0, 0, nil
 }

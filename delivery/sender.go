@@ -66,13 +66,26 @@ type AttemptError struct {
 	Stage Stage
 	// StatusCode is the receiver's status with StageStatus.
 	StatusCode int
-	Message    string
+	// Message is what the API shows.
+	Message string
+	// Detail, when set, is what the server log says instead of Message: the
+	// address a destination was refused at and its class, or that its name
+	// does not exist, which the API must not show (see Config.ShowRefusals).
+	Detail string
 	// Err is the underlying error, if any.
 	Err error
 }
 
 func (e *AttemptError) Error() string { return e.Message }
 func (e *AttemptError) Unwrap() error { return e.Err }
+
+// LogText is what the server log says of the failure.
+func (e *AttemptError) LogText() string {
+	if e.Detail != "" {
+		return e.Detail
+	}
+	return e.Message
+}
 
 // Retryable reports whether a later attempt may succeed. Everything the
 // network or the receiver did may change (DNS, certificates, even a netguard
@@ -115,22 +128,24 @@ var userAgent = "webhookd/" + webhookd.Version
 
 // sender makes one HTTP attempt of a claimed delivery.
 type sender struct {
-	rt        http.RoundTripper
-	sealer    *signing.Sealer
-	jwt       JWTSigner
-	issuer    string
-	timeout   time.Duration
-	allowHTTP bool
+	rt           http.RoundTripper
+	sealer       *signing.Sealer
+	jwt          JWTSigner
+	issuer       string
+	timeout      time.Duration
+	allowHTTP    bool
+	showRefusals bool
 }
 
-func newSender(rt http.RoundTripper, sealer *signing.Sealer, jwt JWTSigner, issuer string, timeout time.Duration, allowHTTP bool) *sender {
+func newSender(rt http.RoundTripper, sealer *signing.Sealer, jwt JWTSigner, issuer string, timeout time.Duration, allowHTTP, showRefusals bool) *sender {
 	return &sender{
-		rt:        rt,
-		sealer:    sealer,
-		jwt:       jwt,
-		issuer:    issuer,
-		timeout:   timeout,
-		allowHTTP: allowHTTP,
+		rt:           rt,
+		sealer:       sealer,
+		jwt:          jwt,
+		issuer:       issuer,
+		timeout:      timeout,
+		allowHTTP:    allowHTTP,
+		showRefusals: showRefusals,
 	}
 }
 
@@ -192,7 +207,7 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 		if ctx.Err() != nil {
 			return attemptResult{}, ctx.Err()
 		}
-		r := failedFromError(err, u, s.timeout)
+		r := failedFromError(err, u, s.timeout, s.showRefusals)
 		r.latency = time.Since(start)
 		return r, nil
 	}
@@ -281,9 +296,26 @@ func failed(stage Stage, status int, msg string, err error) attemptResult {
 	return attemptResult{statusCode: status, err: &AttemptError{Stage: stage, StatusCode: status, Message: msg, Err: err}}
 }
 
+// refusal is the failure of a destination that may not be sent to: msg for
+// the API and detail for the log, or detail for both with show.
+func refusal(stage Stage, msg, detail string, show bool, err error) attemptResult {
+	if show {
+		msg = detail
+	}
+	r := failed(stage, 0, msg, err)
+	r.err.Detail = detail
+	return r
+}
+
 // failedFromError turns an error of the transport's RoundTrip into a typed, plain-words
 // failure. The checks run from the most specific cause to the least.
-func failedFromError(err error, u *url.URL, timeout time.Duration) attemptResult {
+//
+// Unless showRefusals, a refused destination and a host name that does not
+// exist read the same, with the same stage: naming the refused address and
+// its class, or telling a refused name from a missing one, would let an API
+// caller map the names and addresses of the network webhookd runs in. The
+// details go to the server log (AttemptError.Detail).
+func failedFromError(err error, u *url.URL, timeout time.Duration, showRefusals bool) attemptResult {
 	host := u.Hostname()
 	var (
 		refused *netguard.RefusedError
@@ -296,9 +328,13 @@ func failedFromError(err error, u *url.URL, timeout time.Duration) attemptResult
 		// The URI names the refused address itself: no DNS change can
 		// make it allowed, so it is not retried (URIPolicy refuses such
 		// URIs at create; this one predates that, or the allow-list).
-		return failed(StageRequest, 0, refused.Error(), err)
+		return refusal(StageRequest, "destination is not allowed", refused.Error(), showRefusals, err)
 	case errors.As(err, &refused):
-		return failed(StageRefused, 0, refused.Error(), err)
+		return refusal(StageRefused, fmt.Sprintf("destination %s is not allowed or does not resolve", host),
+			fmt.Sprintf("%s resolved to a refused address: %v", host, refused), showRefusals, err)
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound && !showRefusals:
+		return refusal(StageRefused, fmt.Sprintf("destination %s is not allowed or does not resolve", host),
+			fmt.Sprintf("DNS lookup of %s failed: no such host", host), false, err)
 	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout:
 		why := dnsErr.Err
 		if dnsErr.IsNotFound {

@@ -27,7 +27,7 @@ func BenchmarkSend(b *testing.B) {
 	}
 	tr := NewTransport(nil)
 	b.Cleanup(tr.CloseIdleConnections)
-	s := newSender(tr, sealer, nil, "https://webhookd.test", 5*time.Second, true)
+	s := newSender(tr, sealer, nil, "https://webhookd.test", 5*time.Second, true, false)
 	c := staticClaim(srv.URL+"/hook", `{"type":"batch.succeeded","version":"v1","timestamp":"2026-03-01T12:00:00Z","data":{"id":"batches/1"}}`,
 		sealedSecret(sealer, signing.GenerateSecret(), nil))
 	b.ReportAllocs()

@@ -1,13 +1,17 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,7 +62,7 @@ func testSender(t *testing.T, rt http.RoundTripper, sealer *signing.Sealer, jwt 
 		t.Cleanup(tr.CloseIdleConnections)
 		rt = tr
 	}
-	return newSender(rt, sealer, jwt, "https://webhookd.test", timeout, true)
+	return newSender(rt, sealer, jwt, "https://webhookd.test", timeout, true, false)
 }
 
 func staticClaim(uri string, payload string, secrets ...webhookd.SigningSecret) *webhookd.Claim {
@@ -252,8 +256,8 @@ func TestSendFailures(t *testing.T) {
 		{"connection refused", "http://" + closedAddr + "/", nil, true, StageConnect, 0, "could not connect to " + closedAddr + ": connect: connection refused", 0},
 		{"untrusted certificate", tlsSrv.URL + "/500", nil, true, StageTLS, 0, "TLS handshake with 127.0.0.1 failed: ", 0},
 		{"DNS failure", "http://nosuchhost.invalid/", dnsTransport, true, StageDNS, 0, "DNS lookup of nosuchhost.invalid failed", 0},
-		{"netguard refusal of a host name", "http://localhost:" + srvPort + "/500", guarded, true, StageRefused, 0, "is a loopback address; refused (set WEBHOOKD_DEV=1 or allow-list it)", 0},
-		{"netguard refusal of an IP literal is permanent", srv.URL + "/500", guarded, true, StageRequest, 0, "destination 127.0.0.1 is a loopback address; refused", 0},
+		{"netguard refusal of a host name", "http://localhost:" + srvPort + "/500", guarded, true, StageRefused, 0, "destination localhost is not allowed or does not resolve", 0},
+		{"netguard refusal of an IP literal is permanent", srv.URL + "/500", guarded, true, StageRequest, 0, "destination is not allowed", 0},
 		{"http not allowed", srv.URL + "/500", nil, false, StageRequest, 0, "destination uses http; only https is allowed", 0},
 		{"unsupported scheme in dev mode", "ftp://example.test/x", nil, true, StageRequest, 0, `destination scheme "ftp" is not supported; use http or https`, 0},
 		{"unsupported scheme", "ftp://example.test/x", nil, false, StageRequest, 0, `destination scheme "ftp" is not supported; use https`, 0},
@@ -343,5 +347,69 @@ func TestSendReturnsContextErrorOnShutdown(t *testing.T) {
 	_, err := testSender(t, nil, sealer, nil, 10*time.Second).send(ctx, staticClaim(srv.URL, `{}`, sealedSecret(sealer, signing.GenerateSecret(), nil)), time.Now())
 	if err != context.Canceled {
 		t.Fatalf("send = %v, want context.Canceled", err)
+	}
+}
+
+// TestRefusalsSayNoMore: outside development mode a refused destination
+// and a host name that does not exist read the same on the attempt (the API
+// shows it), so that the API cannot map the internal network; the refused
+// address and its class are in Detail, for the log. In development mode the
+// attempt says everything.
+func TestRefusalsSayNoMore(t *testing.T) {
+	t.Parallel()
+	dial := func(err error) error {
+		return &url.Error{Op: "Post", Err: &net.OpError{Op: "dial", Net: "tcp", Err: err}}
+	}
+	loopback := &netguard.RefusedError{Addr: netip.MustParseAddr("127.0.0.1"), Class: netguard.Loopback}
+	metadata := &netguard.RefusedError{Addr: netip.MustParseAddr("169.254.169.254"), Class: netguard.Metadata}
+	tests := []struct {
+		name         string
+		uri          string
+		err          error
+		show         bool
+		stage        Stage
+		msg, detail  string // detail "" means the same as msg
+		wantRetrying bool
+	}{
+		{"name refused", "https://db.internal/x", dial(loopback), false, StageRefused,
+			"destination db.internal is not allowed or does not resolve", "db.internal resolved to a refused address: destination 127.0.0.1 is a loopback address", true},
+		{"name missing", "https://nope.internal/x", dial(&net.DNSError{Err: "no such host", Name: "nope.internal", IsNotFound: true}), false, StageRefused,
+			"destination nope.internal is not allowed or does not resolve", "DNS lookup of nope.internal failed: no such host", true},
+		{"literal refused", "https://169.254.169.254/latest", dial(metadata), false, StageRequest,
+			"destination is not allowed", "destination 169.254.169.254 is a cloud metadata address", false},
+		{"name missing, dev mode", "http://nope.internal/x", dial(&net.DNSError{Err: "no such host", Name: "nope.internal", IsNotFound: true}), true, StageDNS,
+			"DNS lookup of nope.internal failed: no such host", "", true},
+		{"name refused, dev mode", "https://db.internal/x", dial(loopback), true, StageRefused,
+			"db.internal resolved to a refused address: destination 127.0.0.1 is a loopback address; refused (set WEBHOOKD_DEV=1 or allow-list it)", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, _ := url.Parse(tt.uri)
+			e := failedFromError(tt.err, u, time.Second, tt.show).err
+			detail := tt.detail
+			if detail == "" {
+				detail = tt.msg
+			}
+			if e.Stage != tt.stage || e.Message != tt.msg || !strings.HasPrefix(e.LogText(), detail) || e.Retryable() != tt.wantRetrying {
+				t.Errorf("got %s %q (log: %q, retryable %v); want %s %q (log: %q…, retryable %v)",
+					e.Stage, e.Message, e.LogText(), e.Retryable(), tt.stage, tt.msg, detail, tt.wantRetrying)
+			}
+		})
+	}
+}
+
+// TestRefusalDetailIsLogged: the failure line of the log says what the API
+// does not: the refused address and its class.
+func TestRefusalDetailIsLogged(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	f := newFailureLog(slog.New(slog.NewTextHandler(&buf, nil)), webhookd.SystemClock{}, time.Minute)
+	t.Cleanup(f.stop)
+	u, _ := url.Parse("https://db.internal/x")
+	refused := &netguard.RefusedError{Addr: netip.MustParseAddr("10.0.0.7"), Class: netguard.Private}
+	r := failedFromError(&net.OpError{Op: "dial", Net: "tcp", Err: refused}, u, time.Second, false)
+	f.note("https://db.internal:443", r.err, false)
+	if got := buf.String(); !strings.Contains(got, "destination 10.0.0.7 is a private-network address") {
+		t.Fatalf("log line %q does not name the refused address and its class", got)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDestinationsRefusedAtCreate runs `webhookd serve` outside dev mode and
@@ -72,5 +74,65 @@ func TestDestinationsRefusedAtCreate(t *testing.T) {
 				t.Errorf("%s: the answer names the address class (%s): %s", tc.name, leak, body)
 			}
 		}
+	}
+}
+
+// TestRefusalsStayInTheLog: outside dev mode, a host name that resolves to a
+// refused address is refused at dial time; the delivery log of the API says
+// only that the destination is not allowed or does not resolve, and the
+// server log has the address and its class.
+func TestRefusalsStayInTheLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	srv := startServer(t, bin, dir, []string{
+		"WEBHOOKD_ADDR=" + addr,
+		"WEBHOOKD_DB=sqlite:" + filepath.Join(dir, "webhookd.db"),
+		"WEBHOOKD_API_KEY=" + crashAPIKey,
+		"WEBHOOKD_DEV=0",
+		"WEBHOOKD_MASTER_KEY_FILE=" + filepath.Join(dir, "master.key"),
+	}, base)
+
+	var ev struct {
+		ID string `json:"id"`
+	}
+	// localhost is a name (in /etc/hosts): accepted, and refused at dial time.
+	call(t, base, "POST", "/v1/events", map[string]any{
+		"type": "batch.succeeded", "data": map[string]any{},
+		"webhook_config": map[string]any{"uris": []string{"https://localhost:9/hook"}},
+	}, &ev)
+	var out struct {
+		Deliveries []struct {
+			AttemptCount int `json:"attempt_count"`
+			Attempts     []struct {
+				Error      string `json:"error"`
+				ErrorStage string `json:"error_stage"`
+			} `json:"attempts"`
+		} `json:"deliveries"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		call(t, base, "GET", "/v1/events/"+ev.ID+"/deliveries", nil, &out)
+		if len(out.Deliveries) == 1 && len(out.Deliveries[0].Attempts) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attempt after 30 s: %+v", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	a := out.Deliveries[0].Attempts[0]
+	if a.Error != "destination localhost is not allowed or does not resolve" || a.ErrorStage != "refused" {
+		t.Errorf("attempt error %q (stage %s); want only that the destination is not allowed or does not resolve", a.Error, a.ErrorStage)
+	}
+	srv.stop(t)
+	re := regexp.MustCompile(`localhost resolved to a refused address: destination (127\.0\.0\.1|::1) is a loopback address`)
+	if logs := srv.logs.String(); !re.MatchString(logs) {
+		t.Errorf("the server log does not name the refused address and its class:\n%s", logs)
 	}
 }

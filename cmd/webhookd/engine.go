@@ -49,6 +49,7 @@ func newEngine(cfg Config, guard *netguard.Guard, st webhookd.Store, sealer *sig
 		Logger:              logger,
 		Transport:           delivery.NewTransport(dialer.DialContext),
 		AllowHTTP:           cfg.Dev,
+		ShowRefusals:        cfg.Dev,
 		Policy:              policy,
 		Workers:             cfg.Workers,
 		PerDestinationLimit: cfg.PerDestLimit,
