@@ -1,8 +1,12 @@
 package webhookd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -59,7 +63,8 @@ func NewPlanner(r PublishReader, now time.Time) *Planner {
 // PublishEvents' list, and writes nothing. Idempotency keys work as if the
 // events were published one after another: a key used within
 // IdempotencyWindow, before or by an earlier event of the request, answers
-// that first event with Created false. When an event
+// that first event with Created false, provided the event asks for the same
+// thing (SameRequest); otherwise it is an ECONFLICT error. When an event
 // fails, failed is its index and err its own error; failed is -1 otherwise.
 func (p *Planner) Plan(ctx context.Context, events []NewEvent) (planned []PlannedEvent, failed int, err error) {
 	planned = make([]PlannedEvent, len(events))
@@ -101,6 +106,12 @@ func (p *Planner) plan(ctx context.Context, ne NewEvent, keys map[idempotencyKey
 			}
 		}
 		if first != nil {
+			if !ne.SameRequest(first) {
+				return PlannedEvent{}, &Error{Code: ECONFLICT, Field: "idempotency_key", Message: fmt.Sprintf(
+					"idempotency_key %q was already used with a different request in the last %d hours; "+
+						"send the same type, data and webhook_config to get its event again, or use a new key for a new event.",
+					ne.IdempotencyKey, int(IdempotencyWindow.Hours()))}
+			}
 			return PlannedEvent{Event: first}, nil
 		}
 	}
@@ -137,4 +148,109 @@ func (r *plannerReader) Webhooks(ctx context.Context, projectID string) ([]*Webh
 	}
 	r.webhooks[projectID] = ws
 	return ws, nil
+}
+
+// SameRequest reports whether ne asks for the event first, published
+// before with ne's idempotency key: the same type, data and webhook_config.
+// They are compared as JSON values, so white space, escapes, the order of
+// an object's members and the way a number is written (1.0 is 1) do not
+// matter, while the order of an array's elements does. The rest is not part
+// of the request: the time, the source, the id.
+func (e NewEvent) SameRequest(first *Event) bool {
+	if e.Type != first.Type {
+		return false
+	}
+	var env struct{ Data json.RawMessage }
+	if err := json.Unmarshal(first.Payload, &env); err != nil {
+		return false
+	}
+	data := e.Data
+	if len(data) == 0 {
+		data = json.RawMessage(`{}`) // as RenderEnvelope writes it
+	}
+	if !sameJSON(data, env.Data) {
+		return false
+	}
+	a, errA := json.Marshal(e.WebhookConfig)
+	b, errB := json.Marshal(first.WebhookConfig)
+	return errA == nil && errB == nil && sameJSON(a, b)
+}
+
+// sameJSON reports whether a and b are the same JSON value (see
+// NewEvent.SameRequest); invalid JSON is never the same.
+func sameJSON(a, b []byte) bool {
+	va, okA := decodeJSON(a)
+	vb, okB := decodeJSON(b)
+	return okA && okB && equalJSON(va, vb)
+}
+
+func decodeJSON(b []byte) (any, bool) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil || d.More() {
+		return nil, false
+	}
+	return v, true
+}
+
+// equalJSON compares two values decoded with UseNumber.
+func equalJSON(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, va := range a {
+			if vb, ok := b[k]; !ok || !equalJSON(va, vb) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !equalJSON(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		b, ok := b.(json.Number)
+		return ok && decimal(string(a)) == decimal(string(b))
+	default: // string, bool, nil
+		return a == b
+	}
+}
+
+// decimal returns a JSON number's exact value in one spelling: its sign,
+// its significant digits and a power of ten ("-15e-1" for -1.50), so that
+// two numbers of one value compare equal however they are written, without
+// the arithmetic a huge exponent would cost. A number whose exponent does
+// not fit an int stays as written.
+func decimal(n string) string {
+	sign := ""
+	if rest, ok := strings.CutPrefix(n, "-"); ok {
+		sign, n = "-", rest
+	}
+	mantissa, exponent, _ := strings.Cut(strings.ToLower(n), "e")
+	exp := 0
+	if exponent != "" {
+		v, err := strconv.Atoi(exponent)
+		if err != nil {
+			return sign + n
+		}
+		exp = v
+	}
+	whole, frac, _ := strings.Cut(mantissa, ".")
+	digits := strings.TrimLeft(whole+frac, "0")
+	if digits == "" {
+		return "0" // and -0 is 0
+	}
+	trimmed := strings.TrimRight(digits, "0")
+	return sign + trimmed + "e" + strconv.Itoa(exp-len(frac)+len(digits)-len(trimmed))
 }

@@ -1,7 +1,9 @@
 package webhookd_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -119,4 +121,127 @@ func TestPlannerConfig(t *testing.T) {
 	if planned[1].Config != nil {
 		t.Errorf("Config without a webhook_config = %s, want nil", planned[1].Config)
 	}
+}
+
+func TestNewEventSameRequest(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	wc := func(meta string, uris ...string) *webhookd.WebhookConfig {
+		return &webhookd.WebhookConfig{URIs: uris, UserMetadata: json.RawMessage(meta)}
+	}
+	base := webhookd.NewEvent{ProjectID: "p", Type: webhookd.EventBatchSucceeded, IdempotencyKey: "k", Source: "api",
+		Data: json.RawMessage(`{"id":"b1","amount":12.50,"tags":["a","b"],"ok":true,"none":null}`), WebhookConfig: wc(`{"job":"n"}`, "https://a")}
+	first, err := base.Event(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		edit func(*webhookd.NewEvent)
+		want bool
+	}{
+		{"identical", func(*webhookd.NewEvent) {}, true},
+		{"white space and member order", func(ne *webhookd.NewEvent) {
+			ne.Data = json.RawMessage(` {"tags": ["a", "b"], "none": null, "ok": true, "amount": 12.50, "id": "b1"}`)
+		}, true},
+		{"numbers and strings spelled otherwise", func(ne *webhookd.NewEvent) {
+			ne.Data = json.RawMessage(`{"id":"\u0062\u0031","amount":1.25E1,"tags":["a","b"],"ok":true,"none":null}`)
+		}, true},
+		{"another source and time", func(ne *webhookd.NewEvent) { ne.Source = "operation:batches/b1" }, true},
+		{"another type", func(ne *webhookd.NewEvent) { ne.Type = webhookd.EventBatchFailed }, false},
+		{"another value", func(ne *webhookd.NewEvent) {
+			ne.Data = json.RawMessage(`{"id":"b1","amount":12.51,"tags":["a","b"],"ok":true,"none":null}`)
+		}, false},
+		{"an array reordered", func(ne *webhookd.NewEvent) {
+			ne.Data = json.RawMessage(`{"id":"b1","amount":12.50,"tags":["b","a"],"ok":true,"none":null}`)
+		}, false},
+		{"a member more", func(ne *webhookd.NewEvent) {
+			ne.Data = json.RawMessage(`{"id":"b1","amount":12.50,"tags":["a","b"],"ok":true,"none":null,"x":1}`)
+		}, false},
+		{"null for false", func(ne *webhookd.NewEvent) {
+			ne.Data = json.RawMessage(`{"id":"b1","amount":12.50,"tags":["a","b"],"ok":null,"none":null}`)
+		}, false},
+		{"a string for a number", func(ne *webhookd.NewEvent) {
+			ne.Data = json.RawMessage(`{"id":"b1","amount":"12.50","tags":["a","b"],"ok":true,"none":null}`)
+		}, false},
+		{"no data", func(ne *webhookd.NewEvent) { ne.Data = nil }, false},
+		{"no webhook_config", func(ne *webhookd.NewEvent) { ne.WebhookConfig = nil }, false},
+		{"other uris", func(ne *webhookd.NewEvent) { ne.WebhookConfig = wc(`{"job":"n"}`, "https://b") }, false},
+		{"metadata spelled otherwise", func(ne *webhookd.NewEvent) { ne.WebhookConfig = wc(` { "job" : "n" } `, "https://a") }, true},
+		{"other metadata", func(ne *webhookd.NewEvent) { ne.WebhookConfig = wc(`{"job":"m"}`, "https://a") }, false},
+	}
+	for _, tt := range tests {
+		ne := base
+		wcCopy := *base.WebhookConfig
+		ne.WebhookConfig = &wcCopy
+		tt.edit(&ne)
+		if got := ne.SameRequest(first); got != tt.want {
+			t.Errorf("%s: SameRequest = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+
+	// No data is the empty object, as it is stored.
+	empty := webhookd.NewEvent{ProjectID: "p", Type: webhookd.EventBatchSucceeded}
+	ev, err := empty.Event(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty.Data = json.RawMessage(`{ }`)
+	if !empty.SameRequest(ev) {
+		t.Error("data {} is not the same request as no data")
+	}
+}
+
+func TestSameJSONNumbers(t *testing.T) {
+	t.Parallel()
+	same := [][2]string{
+		{"1", "1.0"}, {"1", "10e-1"}, {"100", "1e2"}, {"100", "1E+2"}, {"0", "-0.0"}, {"0", "0e99"},
+		{"-1.50", "-15e-1"}, {"0.001", "1e-3"}, {"12345678901234567890", "1234567890123456789e1"},
+		{"1e99999999999999999999", "1e99999999999999999999"},
+	}
+	for _, p := range same {
+		if !webhookd.SameJSON([]byte(p[0]), []byte(p[1])) {
+			t.Errorf("%s and %s: not the same number", p[0], p[1])
+		}
+	}
+	different := [][2]string{
+		{"1", "2"}, {"1", "-1"}, {"0.1", "1"}, {"12345678901234567890", "12345678901234567891"},
+		{"1e99999999999999999999", "1e99999999999999999998"}, {"1", `"1"`}, {"[1]", "1"}, {"{", "{"},
+	}
+	for _, p := range different {
+		if webhookd.SameJSON([]byte(p[0]), []byte(p[1])) {
+			t.Errorf("%s and %s: the same, want different", p[0], p[1])
+		}
+	}
+}
+
+// FuzzSameJSON: any JSON value is the same as itself, and as itself
+// decoded and encoded again (escapes and white space spelled otherwise,
+// members sorted); any other JSON value that decodes differently is not.
+func FuzzSameJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.50,{"b":null}],"c":"\u00e9"}`, `1e5`, `-0`, `[]`, `"x"`, `true`} {
+		f.Add([]byte(s), []byte(`{"a":1}`))
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		d := json.NewDecoder(bytes.NewReader(a))
+		d.UseNumber()
+		var v any
+		if d.Decode(&v) != nil || d.More() {
+			return
+		}
+		if !webhookd.SameJSON(a, a) {
+			t.Fatalf("%s is not the same as itself", a)
+		}
+		again, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !webhookd.SameJSON(again, a) {
+			t.Fatalf("%s and its re-encoding %s differ", a, again)
+		}
+		var fa, fb any
+		if json.Unmarshal(a, &fa) == nil && json.Unmarshal(b, &fb) == nil && !reflect.DeepEqual(fa, fb) && webhookd.SameJSON(a, b) {
+			t.Fatalf("%s and %s decode differently, yet are the same", a, b)
+		}
+	})
 }

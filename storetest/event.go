@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -163,7 +164,7 @@ func (s suite) events(t *testing.T) {
 
 		b.clock.Advance(webhookd.IdempotencyWindow - time.Second)
 		again, created, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{
-			ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded, IdempotencyKey: "k1", Data: json.RawMessage(`{"n":2}`),
+			ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded, IdempotencyKey: "k1", Data: json.RawMessage(`{"n":1}`),
 		})
 		must(t, err)
 		if created {
@@ -189,6 +190,90 @@ func (s suite) events(t *testing.T) {
 		third := b.publish(t, webhookd.NewEvent{IdempotencyKey: "k1", Data: json.RawMessage(`{"n":3}`)})
 		if third.ID == first.ID || third.DeliveryCount != 1 {
 			t.Errorf("publish after the window = %+v, want a new event with 1 delivery", third)
+		}
+	})
+
+	s.test(t, "IdempotencyConflict", func(t *testing.T, b *bundle) {
+		// A key reused with another request is refused (as Stripe does):
+		// answering the first event would tell the caller that what it
+		// asked for now was published, and it was not.
+		b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		request := func(edit func(*webhookd.NewEvent)) webhookd.NewEvent {
+			ne := b.event(webhookd.NewEvent{IdempotencyKey: "k", Data: json.RawMessage(`{"id":"b1","n":[1,2]}`),
+				WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://a.example/h"}, UserMetadata: json.RawMessage(`{"job":"nightly","n":1}`)}})
+			if edit != nil {
+				edit(&ne)
+			}
+			return ne
+		}
+		first := b.publish(t, request(nil))
+
+		// The same request in other words: white space, member order,
+		// escapes and the spelling of numbers are not part of it, nor is
+		// the source.
+		again, created, err := b.store.PublishEvent(b.ctx, request(func(ne *webhookd.NewEvent) {
+			ne.Data = json.RawMessage(` { "n" : [1.0, 20e-1], "id" : "\u0062\u0031" } `)
+			ne.WebhookConfig.UserMetadata = json.RawMessage(`{"n":1,"job":"nightly"}`)
+			ne.Source = "operation:batches/b1"
+		}))
+		must(t, err)
+		if created || again.ID != first.ID {
+			t.Fatalf("the same request again = %s created=%v, want the first event %s", again.ID, created, first.ID)
+		}
+
+		others := []struct {
+			name string
+			edit func(*webhookd.NewEvent)
+		}{
+			{"other data", func(ne *webhookd.NewEvent) { ne.Data = json.RawMessage(`{"id":"b2","n":[1,2]}`) }},
+			{"an array in another order", func(ne *webhookd.NewEvent) { ne.Data = json.RawMessage(`{"id":"b1","n":[2,1]}`) }},
+			{"another number", func(ne *webhookd.NewEvent) { ne.Data = json.RawMessage(`{"id":"b1","n":[1,2.5]}`) }},
+			{"no data", func(ne *webhookd.NewEvent) { ne.Data = nil }},
+			{"another type", func(ne *webhookd.NewEvent) { ne.Type = webhookd.EventBatchFailed }},
+			{"no webhook_config", func(ne *webhookd.NewEvent) { ne.WebhookConfig = nil }},
+			{"other uris", func(ne *webhookd.NewEvent) { ne.WebhookConfig.URIs = []string{"https://b.example/h"} }},
+			{"other user_metadata", func(ne *webhookd.NewEvent) { ne.WebhookConfig.UserMetadata = json.RawMessage(`{"job":"daily","n":1}`) }},
+		}
+		for _, tt := range others {
+			ne := request(tt.edit)
+			_, _, err := b.store.PublishEvent(b.ctx, ne)
+			requireCode(t, err, webhookd.ECONFLICT)
+			if e, _ := errors.AsType[*webhookd.Error](err); e.Field != "idempotency_key" || !strings.Contains(e.Message, `idempotency_key "k" was already used with a different request`) {
+				t.Errorf("%s: error %+v, want one naming idempotency_key that says the key was used with another request", tt.name, e)
+			}
+			// In a batch, the error names the event.
+			_, err = b.store.PublishEvents(b.ctx, []webhookd.NewEvent{b.event(webhookd.NewEvent{}), ne})
+			requireCode(t, err, webhookd.ECONFLICT)
+			if e, _ := errors.AsType[*webhookd.Error](err); e.Field != "events[1].idempotency_key" || !strings.HasPrefix(e.Message, "events[1]: ") {
+				t.Errorf("%s in a batch: error %+v, want one naming events[1].idempotency_key", tt.name, e)
+			}
+		}
+
+		// A key used twice in one batch, with two requests.
+		_, err = b.store.PublishEvents(b.ctx, []webhookd.NewEvent{
+			b.event(webhookd.NewEvent{IdempotencyKey: "k2", Data: json.RawMessage(`{"n":1}`)}),
+			b.event(webhookd.NewEvent{}),
+			b.event(webhookd.NewEvent{IdempotencyKey: "k2", Data: json.RawMessage(`{"n":2}`)}),
+		})
+		requireCode(t, err, webhookd.ECONFLICT)
+		if e, _ := errors.AsType[*webhookd.Error](err); e.Field != "events[2].idempotency_key" {
+			t.Errorf("a key reused inside a batch: error %+v, want one naming events[2].idempotency_key", e)
+		}
+
+		// Nothing of the refused calls was stored or queued.
+		evs, err := b.store.ListEvents(b.ctx, b.project.ID, webhookd.EventFilter{}, webhookd.Page{Size: 10})
+		must(t, err)
+		if len(evs) != 1 {
+			t.Errorf("ListEvents = %d events, want only the first", len(evs))
+		}
+		if n := len(b.claim(t, 100, time.Minute)); n != 1 {
+			t.Errorf("deliveries queued = %d, want only the first event's", n)
+		}
+
+		// After the window, the key publishes anything anew.
+		b.clock.Advance(webhookd.IdempotencyWindow + time.Second)
+		if ev := b.publish(t, request(others[0].edit)); ev.ID == first.ID {
+			t.Errorf("publish after the window answered the first event")
 		}
 	})
 

@@ -267,7 +267,7 @@ func (s suite) handOffs(t *testing.T) {
 		h.next(t)
 		before := len(h.askedURIs())
 		if _, created, err := b.store.PublishEvent(b.ctx, webhookd.NewEvent{ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded,
-			Data: []byte(`{}`), Source: "api", IdempotencyKey: "k"}); err != nil || created {
+			Data: []byte(`{"id":"batches/b1"}`), Source: "api", IdempotencyKey: "k"}); err != nil || created {
 			t.Fatalf("repeated publish: created %v, err %v; want the first event", created, err)
 		}
 		if got := len(h.askedURIs()); got != before {

@@ -3,6 +3,7 @@ package integration_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -183,9 +184,9 @@ func TestBatchPublishIdempotency(t *testing.T) {
 	woken := b.woken.Load()
 
 	body := `{"events":[
-		{"type":"video.generated","data":{"id":"v2"},"idempotency_key":"k-1"},
+		{"type":"video.generated","data":{"id":"v1"},"idempotency_key":"k-1"},
 		{"type":"video.generated","data":{"id":"v3"},"idempotency_key":"k-2"},
-		{"type":"video.generated","data":{"id":"v4"},"idempotencyKey":"k-2"},
+		{"type":"video.generated","data":{"id":"v3"},"idempotencyKey":"k-2"},
 		{"type":"video.generated","data":{"id":"v5"}}
 	]}`
 	evs := b.batchPublish(t, body)
@@ -225,9 +226,20 @@ func TestBatchPublishIdempotency(t *testing.T) {
 	if b.woken.Load() != woken+1 { // the event without a key is new, and has a delivery
 		t.Errorf("the store woke the engine %d times, want 1", b.woken.Load()-woken)
 	}
-	keyed := `{"events":[{"type":"video.generated","idempotency_key":"k-1"},{"type":"video.generated","idempotency_key":"k-2"}]}`
+	keyed := `{"events":[{"type":"video.generated","data":{"id":"v1"},"idempotency_key":"k-1"},{"type":"video.generated","data":{"id":"v3"},"idempotency_key":"k-2"}]}`
 	woken = b.woken.Load()
 	if again := b.batchPublish(t, keyed); again[0].ID != first.ID || again[1].ID != evs[1].ID || b.woken.Load() != woken {
 		t.Errorf("a batch of used keys answered %s and woke the engine %d times", dump(again), b.woken.Load()-woken)
+	}
+
+	// A key used with another request, before or earlier in the batch, is
+	// refused, naming the event; nothing of the batch is stored.
+	listed := len(b.listedEvents(t))
+	b.call(t, "POST", "/v1/events:batchPublish", `{"events":[{"type":"video.generated"},{"type":"video.generated","data":{"id":"v9"},"idempotency_key":"k-1"}]}`).
+		fails(t, http.StatusConflict, "ALREADY_EXISTS", `events[1]: idempotency_key "k-1" was already used with a different request`)
+	b.call(t, "POST", "/v1/events:batchPublish", `{"events":[{"type":"video.generated","idempotency_key":"k-9"},{"type":"video.generated"},{"type":"batch.failed","idempotency_key":"k-9"}]}`).
+		fails(t, http.StatusConflict, "ALREADY_EXISTS", `events[2]: idempotency_key "k-9" was already used with a different request`)
+	if got := len(b.listedEvents(t)); got != listed {
+		t.Errorf("GET /events lists %d events after refused batches, want %d", got, listed)
 	}
 }

@@ -3,6 +3,7 @@ package integration_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -100,13 +101,20 @@ func TestPublishEvent(t *testing.T) {
 		t.Fatalf("published with metadata %s", dump(ev))
 	}
 
-	// The same idempotency key answers the first event and creates nothing.
-	first := b.publish(t, `{"type":"video.generated","data":{"id":"v1"},"idempotency_key":"k-1"}`)
+	// The same idempotency key with the same request (spelled otherwise)
+	// answers the first event and creates nothing.
+	first := b.publish(t, `{"type":"video.generated","data":{"id":"v1","n":1},"idempotency_key":"k-1"}`)
 	woken := b.woken.Load()
 	b.clock.Advance(time.Hour)
-	again := b.publish(t, `{"type":"video.generated","data":{"id":"v2"},"idempotencyKey":"k-1"}`)
+	again := b.publish(t, `{"idempotencyKey":"k-1", "data": { "n": 1, "id": "v1" }, "type":"video.generated"}`)
 	if again.ID != first.ID || again.Data["id"] != "v1" || again.IdempotencyKey != "k-1" || b.woken.Load() != woken {
 		t.Fatalf("republished %s, first %s", dump(again), dump(first))
+	}
+	// With another request, the key is refused.
+	b.call(t, "POST", "/v1/events", `{"type":"video.generated","data":{"id":"v2","n":1},"idempotency_key":"k-1"}`).
+		fails(t, http.StatusConflict, "ALREADY_EXISTS", `idempotency_key "k-1" was already used with a different request`)
+	if got := b.listedEvents(t); len(got) != 5 {
+		t.Fatalf("GET /events lists %d events after a refused key, want 5", len(got))
 	}
 
 	// An event nobody subscribed to is kept, with no deliveries and no wake-up.
@@ -315,8 +323,10 @@ func TestPublishAnswersWhatGetReads(t *testing.T) {
 	var answered []event
 	answered = append(answered, b.publish(t, `{"type":"batch.succeeded","data":`+data+`}`))
 	answered = append(answered, b.publish(t, `{"type":"batch.succeeded","data":`+data+`,"idempotency_key":"k"}`))
-	answered = append(answered, b.publish(t, `{"type":"batch.succeeded","data":{"other":1},"idempotency_key":"k"}`))
-	answered = append(answered, b.batchPublish(t, `{"events":[{"type":"batch.succeeded","data":`+data+`,"webhook_config":{"uris":["https://x.test/1"],"user_metadata":{"t":"<&>"}}},{"type":"batch.succeeded","idempotency_key":"k"}]}`)...)
+	// The same request spelled otherwise answers the first event.
+	same := `{"nested":{"deep":true},"n":[1,2.5,{"x":null}],"note":"a<b & c>d é"}`
+	answered = append(answered, b.publish(t, `{"type":"batch.succeeded","data":`+same+`,"idempotency_key":"k"}`))
+	answered = append(answered, b.batchPublish(t, `{"events":[{"type":"batch.succeeded","data":`+data+`,"webhook_config":{"uris":["https://x.test/1"],"user_metadata":{"t":"<&>"}}},{"type":"batch.succeeded","data":`+same+`,"idempotency_key":"k"}]}`)...)
 	for i, ev := range answered {
 		var got event
 		b.call(t, "GET", "/v1/events/"+ev.ID, "").ok(t, &got)

@@ -1,0 +1,4 @@
+package webhookd
+
+// SameJSON exposes sameJSON to the external tests.
+var SameJSON = sameJSON
