@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/bench"
 )
 
 const usage = `webhookd — webhook delivery service
@@ -58,7 +59,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, bench.ErrUsage):
 		return 2
 	}
 	return 1

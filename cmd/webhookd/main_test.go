@@ -34,6 +34,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{[]string{"bench", "-h"}, "-scenario", 0},
 		{[]string{"projects", "list", "-h"}, "-db", 0},
 		{[]string{"serve", "--no-such-flag"}, "-addr", 2},
+		{[]string{"bench", "--scenario", "fast"}, "--scenario must be", 2},
 	} {
 		cmd := exec.Command(bin, tc.args...)
 		cmd.Dir = t.TempDir()
