@@ -2,7 +2,9 @@
 // adapter (sqlite, postgres) runs the same tests, so that the service behaves
 // the same whichever database it runs on, and so that the behaviour the rest
 // of the service relies on (project scoping, leases, idempotency, routing,
-// auto-disable) is written down once, as tests.
+// auto-disable) is written down once, as tests. Its operations part
+// (RunOperations, the group "Operation") also runs alone on the in-memory
+// operation store, lrotest.MemStore.
 //
 // An adapter's test passes a constructor of fresh, empty, migrated stores:
 //
@@ -61,6 +63,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"SigningKey", s.signingKeys},
 		{"Prune", s.prunes},
 		{"DeliveryLog", s.deliveryLog},
+		{"Operation", s.operations},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

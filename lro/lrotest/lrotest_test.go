@@ -6,14 +6,17 @@ import (
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/fakeclock"
 	"github.com/webhookd/webhookd/lro/lrotest"
+	"github.com/webhookd/webhookd/storetest"
 )
 
+// TestMemStore runs the operations conformance suite on the in-memory
+// reference store, as the SQL stores run it within storetest.Run.
 func TestMemStore(t *testing.T) {
 	t.Parallel()
-	lrotest.Run(t, func(t *testing.T) lrotest.Harness {
-		clock := fakeclock.New(lrotest.T0)
+	storetest.RunOperations(t, func(t *testing.T) storetest.OperationHarness {
+		clock := fakeclock.New(storetest.T0)
 		s := lrotest.NewMemStore(clock)
-		return lrotest.Harness{
+		return storetest.OperationHarness{
 			Store:      s,
 			Clock:      clock,
 			NewProject: func(*testing.T) string { return webhookd.NewID(webhookd.PrefixProject) },

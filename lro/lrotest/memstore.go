@@ -12,9 +12,9 @@ import (
 )
 
 // MemStore is an in-memory webhookd.OperationStore: the reference the
-// conformance suite is checked against, and a stand-in for code above the
-// store (the Driver, API handlers) until the SQL stores implement the
-// interface. It publishes events into a list instead of routing them.
+// conformance suite is checked against, and a stand-in for a store in the
+// tests of code above it (the Driver, the Service). It publishes events
+// into a list instead of routing them.
 type MemStore struct {
 	clock webhookd.Clock
 

@@ -1,15 +1,9 @@
-// Package lrotest is the conformance suite of webhookd.OperationStore, and
-// MemStore, the in-memory reference that passes it. Every store adapter
-// runs the suite, so that lro, the Driver and the API rely on one behaviour:
-//
-//	func TestOperationStore(t *testing.T) {
-//		lrotest.Run(t, func(t *testing.T) lrotest.Harness { … })
-//	}
-package lrotest
+package storetest
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -19,8 +13,12 @@ import (
 	"github.com/webhookd/webhookd/internal/fakeclock"
 )
 
-// Harness is one fresh store under test.
-type Harness struct {
+// The conformance suite of webhookd.OperationStore: long-running
+// operations, their files and uploads, and the events their changes publish
+// through the outbox.
+
+// OperationHarness is one fresh operation store under test.
+type OperationHarness struct {
 	Store webhookd.OperationStore
 	// Clock is the store's clock: claims and upload expiry read it.
 	Clock *fakeclock.Clock
@@ -32,15 +30,18 @@ type Harness struct {
 	Events func(ctx context.Context, projectID string) ([]*webhookd.Event, error)
 }
 
-// T0 is the suite's start time. Times in the suite are whole microseconds,
-// the precision PostgreSQL keeps.
+// T0 is when an OperationHarness's clock starts. Times in the suite are
+// whole microseconds, the precision PostgreSQL keeps.
 var T0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 
-// Run runs the suite; setup returns a fresh harness for each subtest.
-func Run(t *testing.T, setup func(t *testing.T) Harness) {
+// RunOperations runs the conformance suite of webhookd.OperationStore;
+// setup returns a fresh harness, its clock at T0, for each subtest. Run
+// runs it on every Store (the group "Operation"); a store of operations
+// only, such as lrotest.MemStore, runs it alone.
+func RunOperations(t *testing.T, setup func(t *testing.T) OperationHarness) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, h Harness)
+		fn   func(t *testing.T, h OperationHarness)
 	}{
 		{"CreateAndGet", testCreateAndGet},
 		{"CreateTwiceConflicts", testCreateTwice},
@@ -63,7 +64,7 @@ func Run(t *testing.T, setup func(t *testing.T) Harness) {
 }
 
 // newOp returns an operation with every field set.
-func newOp(projectID string, kind webhookd.OperationKind, created time.Time) *webhookd.Operation {
+func newOperation(projectID string, kind webhookd.OperationKind, created time.Time) *webhookd.Operation {
 	prefix := map[webhookd.OperationKind]string{
 		webhookd.OperationBatch: webhookd.PrefixBatch, webhookd.OperationInteraction: webhookd.PrefixInteraction, webhookd.OperationVideo: webhookd.PrefixVideo,
 	}[kind]
@@ -77,21 +78,14 @@ func newOp(projectID string, kind webhookd.OperationKind, created time.Time) *we
 	}
 }
 
-func commit(t *testing.T, h Harness, c webhookd.OperationChange) {
+func commitChange(t *testing.T, h OperationHarness, c webhookd.OperationChange) {
 	t.Helper()
 	if err := h.Store.CommitOperationChange(context.Background(), c); err != nil {
 		t.Fatalf("CommitOperationChange: %v", err)
 	}
 }
 
-func wantCode(t *testing.T, err error, code string) {
-	t.Helper()
-	if got := webhookd.ErrorCode(err); got != code {
-		t.Fatalf("err = %v (code %q); want code %q", err, got, code)
-	}
-}
-
-func jsonEqual(a, b []byte) bool {
+func sameJSON(a, b []byte) bool {
 	if len(a) == 0 || len(b) == 0 {
 		return len(a) == len(b)
 	}
@@ -112,7 +106,7 @@ func checkOp(t *testing.T, got, want *webhookd.Operation) {
 	t.Helper()
 	ok := got.ID == want.ID && got.ProjectID == want.ProjectID && got.Kind == want.Kind && got.Model == want.Model &&
 		got.Agent == want.Agent && got.DisplayName == want.DisplayName && got.State == want.State &&
-		jsonEqual(got.Request, want.Request) && jsonEqual(got.Result, want.Result) &&
+		sameJSON(got.Request, want.Request) && sameJSON(got.Result, want.Result) &&
 		got.ErrorCode == want.ErrorCode && got.ErrorMessage == want.ErrorMessage &&
 		got.CreateTime.Equal(want.CreateTime) && got.UpdateTime.Equal(want.UpdateTime) &&
 		timeEqual(got.EndTime, want.EndTime) && timeEqual(got.ExpireTime, want.ExpireTime) &&
@@ -121,24 +115,24 @@ func checkOp(t *testing.T, got, want *webhookd.Operation) {
 		ok = false
 	} else if want.WebhookConfig != nil {
 		ok = ok && reflect.DeepEqual(got.WebhookConfig.URIs, want.WebhookConfig.URIs) &&
-			jsonEqual(got.WebhookConfig.UserMetadata, want.WebhookConfig.UserMetadata)
+			sameJSON(got.WebhookConfig.UserMetadata, want.WebhookConfig.UserMetadata)
 	}
 	if !ok {
 		t.Fatalf("stored operation differs\n got: %+v\nwant: %+v", got, want)
 	}
 }
 
-func testCreateAndGet(t *testing.T, h Harness) {
+func testCreateAndGet(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
-	full := newOp(p, webhookd.OperationBatch, T0)
+	full := newOperation(p, webhookd.OperationBatch, T0)
 	full.Result = json.RawMessage(`{"responses_file":"files/x"}`)
 	full.ErrorCode, full.ErrorMessage = "INVALID_ARGUMENT", "all failed"
 	end := T0.Add(time.Second)
 	full.EndTime = &end
 	bare := &webhookd.Operation{ID: webhookd.NewID(webhookd.PrefixInteraction), ProjectID: p, Kind: webhookd.OperationInteraction,
 		Agent: "deep-research-x", State: webhookd.InteractionCompleted, Request: json.RawMessage(`{}`), CreateTime: T0, UpdateTime: T0, Version: 1}
-	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{full, bare}})
+	commitChange(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{full, bare}})
 	for _, want := range []*webhookd.Operation{full, bare} {
 		got, err := h.Store.GetOperation(ctx, p, want.ID)
 		if err != nil {
@@ -148,31 +142,31 @@ func testCreateAndGet(t *testing.T, h Harness) {
 	}
 }
 
-func testCreateTwice(t *testing.T, h Harness) {
+func testCreateTwice(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
-	op := newOp(p, webhookd.OperationBatch, T0)
-	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+	op := newOperation(p, webhookd.OperationBatch, T0)
+	commitChange(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 	again := webhookd.OperationChange{
 		Create: []*webhookd.Operation{op},
 		Events: []webhookd.NewEvent{{ProjectID: p, Type: webhookd.EventBatchCancelled, Data: json.RawMessage(`{"id":"x"}`)}},
 	}
-	wantCode(t, h.Store.CommitOperationChange(ctx, again), webhookd.ECONFLICT)
+	requireCode(t, h.Store.CommitOperationChange(ctx, again), webhookd.ECONFLICT)
 	if evs, err := h.Events(ctx, p); err != nil || len(evs) != 0 {
 		t.Fatalf("a failed create published %d events (err %v)", len(evs), err)
 	}
 }
 
-func testUpdateVersion(t *testing.T, h Harness) {
+func testUpdateVersion(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
-	op := newOp(p, webhookd.OperationBatch, T0)
-	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+	op := newOperation(p, webhookd.OperationBatch, T0)
+	commitChange(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 
 	v2 := op.Clone()
 	v2.Version, v2.State, v2.UpdateTime = 2, webhookd.BatchRunning, T0.Add(time.Second)
 	v2.NextStepTime, v2.WebhookConfig = nil, nil
-	commit(t, h, webhookd.OperationChange{Update: []*webhookd.Operation{v2}})
+	commitChange(t, h, webhookd.OperationChange{Update: []*webhookd.Operation{v2}})
 	got, err := h.Store.GetOperation(ctx, p, op.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -181,13 +175,13 @@ func testUpdateVersion(t *testing.T, h Harness) {
 
 	stale := v2.Clone() // written from the same read as v2
 	stale.State = webhookd.BatchCancelled
-	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{stale}}), webhookd.ECONFLICT)
+	requireCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{stale}}), webhookd.ECONFLICT)
 	ahead := v2.Clone()
 	ahead.Version = 9
-	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{ahead}}), webhookd.ECONFLICT)
-	missing := newOp(p, webhookd.OperationBatch, T0)
+	requireCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{ahead}}), webhookd.ECONFLICT)
+	missing := newOperation(p, webhookd.OperationBatch, T0)
 	missing.Version = 2
-	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{missing}}), webhookd.ENOTFOUND)
+	requireCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{missing}}), webhookd.ENOTFOUND)
 	got, err = h.Store.GetOperation(ctx, p, op.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -195,16 +189,16 @@ func testUpdateVersion(t *testing.T, h Harness) {
 	checkOp(t, got, v2)
 }
 
-func testAtomic(t *testing.T, h Harness) {
+func testAtomic(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
-	a, b := newOp(p, webhookd.OperationInteraction, T0), newOp(p, webhookd.OperationInteraction, T0)
-	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{a, b}})
+	a, b := newOperation(p, webhookd.OperationInteraction, T0), newOperation(p, webhookd.OperationInteraction, T0)
+	commitChange(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{a, b}})
 	good := a.Clone()
 	good.Version, good.State = 2, webhookd.InteractionCompleted
 	bad := b.Clone()
 	bad.Version = 3 // b is at 1: conflict
-	created := newOp(p, webhookd.OperationInteraction, T0)
+	created := newOperation(p, webhookd.OperationInteraction, T0)
 	file := webhookd.NewFile(p, "out", "text/plain", webhookd.FileGenerated, []byte("x"), T0)
 	err := h.Store.CommitOperationChange(ctx, webhookd.OperationChange{
 		Create: []*webhookd.Operation{created},
@@ -212,29 +206,29 @@ func testAtomic(t *testing.T, h Harness) {
 		Files:  []*webhookd.File{file},
 		Events: []webhookd.NewEvent{{ProjectID: p, Type: webhookd.EventInteractionCompleted, Data: json.RawMessage(`{"id":"x"}`)}},
 	})
-	wantCode(t, err, webhookd.ECONFLICT)
+	requireCode(t, err, webhookd.ECONFLICT)
 	if got, err := h.Store.GetOperation(ctx, p, a.ID); err != nil || got.Version != 1 || got.State != a.State {
 		t.Fatalf("a failed change updated %s: %+v, %v", a.ID, got, err)
 	}
 	_, err = h.Store.GetOperation(ctx, p, created.ID)
-	wantCode(t, err, webhookd.ENOTFOUND)
+	requireCode(t, err, webhookd.ENOTFOUND)
 	_, err = h.Store.GetFile(ctx, p, file.ID)
-	wantCode(t, err, webhookd.ENOTFOUND)
+	requireCode(t, err, webhookd.ENOTFOUND)
 	if evs, err := h.Events(ctx, p); err != nil || len(evs) != 0 {
 		t.Fatalf("a failed change published %d events (err %v)", len(evs), err)
 	}
 }
 
-func testEvents(t *testing.T, h Harness) {
+func testEvents(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
-	op := newOp(p, webhookd.OperationBatch, T0)
-	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+	op := newOperation(p, webhookd.OperationBatch, T0)
+	commitChange(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 	done := op.Clone()
 	done.Version, done.State = 2, webhookd.BatchSucceeded
 	file := webhookd.NewFile(p, "results.jsonl", "application/jsonl", webhookd.FileGenerated, []byte("{}\n"), T0)
 	data := json.RawMessage(`{"id":"` + op.ID + `","output_file_uri":"https://x.test/f","error_count":0,"user_metadata":{"job":"nightly","n":1}}`)
-	commit(t, h, webhookd.OperationChange{
+	commitChange(t, h, webhookd.OperationChange{
 		Update: []*webhookd.Operation{done},
 		Files:  []*webhookd.File{file},
 		Events: []webhookd.NewEvent{{ProjectID: p, Type: webhookd.EventBatchSucceeded, Data: data, WebhookConfig: op.WebhookConfig, Source: op.EventSource()}},
@@ -249,7 +243,7 @@ func testEvents(t *testing.T, h Harness) {
 		t.Fatalf("payload %s: %v", ev.Payload, err)
 	}
 	if ev.Type != webhookd.EventBatchSucceeded || ev.Source != "operation:batches/"+op.ID || env.Type != ev.Type ||
-		env.Version != webhookd.EnvelopeVersion || !jsonEqual(env.Data, data) ||
+		env.Version != webhookd.EnvelopeVersion || !sameJSON(env.Data, data) ||
 		ev.WebhookConfig == nil || !reflect.DeepEqual(ev.WebhookConfig.URIs, op.WebhookConfig.URIs) {
 		t.Fatalf("event %+v, envelope %+v", ev, env)
 	}
@@ -259,23 +253,23 @@ func testEvents(t *testing.T, h Harness) {
 	}
 }
 
-func testProjectScope(t *testing.T, h Harness) {
+func testProjectScope(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p, other := h.NewProject(t), h.NewProject(t)
-	op := newOp(p, webhookd.OperationVideo, T0)
+	op := newOperation(p, webhookd.OperationVideo, T0)
 	file := webhookd.NewFile(p, "v.mp4", "video/mp4", webhookd.FileGenerated, []byte("v"), T0)
-	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}, Files: []*webhookd.File{file}})
+	commitChange(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}, Files: []*webhookd.File{file}})
 	_, err := h.Store.GetOperation(ctx, other, op.ID)
-	wantCode(t, err, webhookd.ENOTFOUND)
-	wantCode(t, h.Store.DeleteOperation(ctx, other, op.ID), webhookd.ENOTFOUND)
+	requireCode(t, err, webhookd.ENOTFOUND)
+	requireCode(t, h.Store.DeleteOperation(ctx, other, op.ID), webhookd.ENOTFOUND)
 	_, err = h.Store.GetFile(ctx, other, file.ID)
-	wantCode(t, err, webhookd.ENOTFOUND)
+	requireCode(t, err, webhookd.ENOTFOUND)
 	_, err = h.Store.GetFileContent(ctx, other, file.ID)
-	wantCode(t, err, webhookd.ENOTFOUND)
-	wantCode(t, h.Store.DeleteFile(ctx, other, file.ID), webhookd.ENOTFOUND)
+	requireCode(t, err, webhookd.ENOTFOUND)
+	requireCode(t, h.Store.DeleteFile(ctx, other, file.ID), webhookd.ENOTFOUND)
 	foreign := op.Clone()
 	foreign.ProjectID, foreign.Version = other, 2
-	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{foreign}}), webhookd.ENOTFOUND)
+	requireCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{foreign}}), webhookd.ENOTFOUND)
 	if ops, err := h.Store.ListOperations(ctx, other, webhookd.OperationFilter{}, webhookd.Page{Size: 10}); err != nil || len(ops) != 0 {
 		t.Fatalf("other project lists %d operations, %v", len(ops), err)
 	}
@@ -284,15 +278,15 @@ func testProjectScope(t *testing.T, h Harness) {
 	}
 }
 
-func testList(t *testing.T, h Harness) {
+func testList(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
 	kinds := []webhookd.OperationKind{webhookd.OperationBatch, webhookd.OperationVideo, webhookd.OperationBatch, webhookd.OperationInteraction, webhookd.OperationBatch}
 	var ops []*webhookd.Operation
 	for i, k := range kinds {
-		ops = append(ops, newOp(p, k, T0.Add(time.Duration(i%3)*time.Millisecond))) // ties on time: ID breaks them
+		ops = append(ops, newOperation(p, k, T0.Add(time.Duration(i%3)*time.Millisecond))) // ties on time: ID breaks them
 	}
-	commit(t, h, webhookd.OperationChange{Create: ops})
+	commitChange(t, h, webhookd.OperationChange{Create: ops})
 
 	var all []*webhookd.Operation
 	page := webhookd.Page{Size: 2}
@@ -328,31 +322,31 @@ func testList(t *testing.T, h Harness) {
 	}
 }
 
-func testDelete(t *testing.T, h Harness) {
+func testDelete(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
-	op := newOp(p, webhookd.OperationBatch, T0)
-	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
+	op := newOperation(p, webhookd.OperationBatch, T0)
+	commitChange(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{op}})
 	if err := h.Store.DeleteOperation(ctx, p, op.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err := h.Store.GetOperation(ctx, p, op.ID)
-	wantCode(t, err, webhookd.ENOTFOUND)
-	wantCode(t, h.Store.DeleteOperation(ctx, p, op.ID), webhookd.ENOTFOUND)
+	requireCode(t, err, webhookd.ENOTFOUND)
+	requireCode(t, h.Store.DeleteOperation(ctx, p, op.ID), webhookd.ENOTFOUND)
 }
 
-func testClaims(t *testing.T, h Harness) {
+func testClaims(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
 	now := h.Clock.Now()
 	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
-	late, early, future, idle := newOp(p, webhookd.OperationBatch, T0), newOp(p, webhookd.OperationVideo, T0), newOp(p, webhookd.OperationBatch, T0), newOp(p, webhookd.OperationBatch, T0)
+	late, early, future, idle := newOperation(p, webhookd.OperationBatch, T0), newOperation(p, webhookd.OperationVideo, T0), newOperation(p, webhookd.OperationBatch, T0), newOperation(p, webhookd.OperationBatch, T0)
 	late.NextStepTime, early.NextStepTime, future.NextStepTime, idle.NextStepTime = at(0), at(-time.Minute), at(time.Hour), nil
-	commit(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{late, early, future, idle}})
+	commitChange(t, h, webhookd.OperationChange{Create: []*webhookd.Operation{late, early, future, idle}})
 
 	got, err := h.Store.ClaimOperations(ctx, 1, 30*time.Second)
 	if err != nil || len(got) != 1 || got[0].ID != early.ID {
-		t.Fatalf("first claim: %v, %v; want the earliest due", ids(got), err)
+		t.Fatalf("first claim: %v, %v; want the earliest due", opIDs(got), err)
 	}
 	if got[0].Version != 2 || !got[0].NextStepTime.Equal(now.Add(30*time.Second)) {
 		t.Fatalf("claimed: version %d next %v; want 2 and the lease end", got[0].Version, got[0].NextStepTime)
@@ -360,22 +354,22 @@ func testClaims(t *testing.T, h Harness) {
 	claimed := got[0]
 	got, err = h.Store.ClaimOperations(ctx, 10, 30*time.Second)
 	if err != nil || len(got) != 1 || got[0].ID != late.ID {
-		t.Fatalf("second claim: %v, %v; want only the other due one", ids(got), err)
+		t.Fatalf("second claim: %v, %v; want only the other due one", opIDs(got), err)
 	}
 	if got, _ := h.Store.ClaimOperations(ctx, 10, 30*time.Second); len(got) != 0 {
-		t.Fatalf("claimed again before any lease ended: %v", ids(got))
+		t.Fatalf("claimed again before any lease ended: %v", opIDs(got))
 	}
 
 	// The lease ends: another runner claims it, and the first runner's commit is stale.
 	h.Clock.Advance(31 * time.Second)
 	got, err = h.Store.ClaimOperations(ctx, 10, 30*time.Second)
 	if err != nil || len(got) != 2 {
-		t.Fatalf("after the leases: %v, %v; want both again", ids(got), err)
+		t.Fatalf("after the leases: %v, %v; want both again", opIDs(got), err)
 	}
 	step := claimed.Clone()
 	step.Version++
 	step.State, step.NextStepTime = webhookd.VideoDone, nil
-	wantCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{step}}), webhookd.ECONFLICT)
+	requireCode(t, h.Store.CommitOperationChange(ctx, webhookd.OperationChange{Update: []*webhookd.Operation{step}}), webhookd.ECONFLICT)
 	for _, op := range got {
 		if op.ID == early.ID {
 			step = op.Clone()
@@ -383,15 +377,15 @@ func testClaims(t *testing.T, h Harness) {
 			step.State, step.NextStepTime = webhookd.VideoDone, nil
 		}
 	}
-	commit(t, h, webhookd.OperationChange{Update: []*webhookd.Operation{step}})
+	commitChange(t, h, webhookd.OperationChange{Update: []*webhookd.Operation{step}})
 	h.Clock.Advance(2 * time.Hour)
 	got, err = h.Store.ClaimOperations(ctx, 10, 30*time.Second)
 	if err != nil || len(got) != 2 || got[0].ID != late.ID || got[1].ID != future.ID {
-		t.Fatalf("later claim: %v, %v; want %s then %s (finished and idle ones never)", ids(got), err, late.ID, future.ID)
+		t.Fatalf("later claim: %v, %v; want %s then %s (finished and idle ones never)", opIDs(got), err, late.ID, future.ID)
 	}
 }
 
-func ids(ops []*webhookd.Operation) []string {
+func opIDs(ops []*webhookd.Operation) []string {
 	out := make([]string, 0, len(ops))
 	for _, op := range ops {
 		out = append(out, op.ID)
@@ -399,7 +393,7 @@ func ids(ops []*webhookd.Operation) []string {
 	return out
 }
 
-func testFiles(t *testing.T, h Harness) {
+func testFiles(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
 	a := webhookd.NewFile(p, "a.jsonl", "application/jsonl", webhookd.FileUploaded, []byte("line\n"), T0)
@@ -409,7 +403,7 @@ func testFiles(t *testing.T, h Harness) {
 			t.Fatalf("CreateFile: %v", err)
 		}
 	}
-	wantCode(t, h.Store.CreateFile(ctx, a), webhookd.ECONFLICT)
+	requireCode(t, h.Store.CreateFile(ctx, a), webhookd.ECONFLICT)
 	got, err := h.Store.GetFile(ctx, p, a.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -421,6 +415,16 @@ func testFiles(t *testing.T, h Harness) {
 	content, err := h.Store.GetFileContent(ctx, p, b.ID)
 	if err != nil || !bytes.Equal(content, b.Content) {
 		t.Fatalf("GetFileContent = %v, %v", content, err)
+	}
+	empty := webhookd.NewFile(p, "empty.txt", "text/plain", webhookd.FileUploaded, nil, T0)
+	if err := h.Store.CreateFile(ctx, empty); err != nil {
+		t.Fatal(err)
+	}
+	if content, err := h.Store.GetFileContent(ctx, p, empty.ID); err != nil || len(content) != 0 {
+		t.Fatalf("GetFileContent of an empty file = %q, %v", content, err)
+	}
+	if err := h.Store.DeleteFile(ctx, p, empty.ID); err != nil {
+		t.Fatal(err)
 	}
 	list, err := h.Store.ListFiles(ctx, p, webhookd.Page{Size: 1})
 	if err != nil || len(list) != 1 || list[0].ID != b.ID || list[0].Content != nil {
@@ -434,10 +438,10 @@ func testFiles(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	_, err = h.Store.GetFileContent(ctx, p, a.ID)
-	wantCode(t, err, webhookd.ENOTFOUND)
+	requireCode(t, err, webhookd.ENOTFOUND)
 }
 
-func testUploads(t *testing.T, h Harness) {
+func testUploads(t *testing.T, h OperationHarness) {
 	ctx := context.Background()
 	p := h.NewProject(t)
 	now := h.Clock.Now()
@@ -446,24 +450,33 @@ func testUploads(t *testing.T, h Harness) {
 	if err := h.Store.CreateUploadSession(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	got, err := h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("abc"))
-	if err != nil || got.Received != 3 {
+	got, err := h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("ab"))
+	if err != nil || got.Received != 2 {
 		t.Fatalf("append: %+v, %v", got, err)
 	}
+	if got, err = h.Store.AppendUpload(ctx, p, s.ID, 2, []byte("c")); err != nil || got.Received != 3 {
+		t.Fatalf("append a second chunk: %+v, %v", got, err)
+	}
+	if got, err = h.Store.AppendUpload(ctx, p, s.ID, 3, nil); err != nil || got.Received != 3 {
+		t.Fatalf("append nothing: %+v, %v", got, err)
+	}
 	_, err = h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("abc"))
-	wantCode(t, err, webhookd.EPRECONDITION)
+	requireCode(t, err, webhookd.EPRECONDITION)
 	_, err = h.Store.AppendUpload(ctx, p, s.ID, 3, []byte("defg"))
-	wantCode(t, err, webhookd.ETOOLARGE)
+	requireCode(t, err, webhookd.ETOOLARGE)
 	_, err = h.Store.FinalizeUpload(ctx, p, s.ID, now)
-	wantCode(t, err, webhookd.EPRECONDITION)
+	requireCode(t, err, webhookd.EPRECONDITION)
 	if got, err := h.Store.GetUploadSession(ctx, p, s.ID); err != nil || got.Received != 3 || got.FileID != s.FileID {
 		t.Fatalf("session after refused chunks: %+v, %v", got, err)
 	}
 	if _, err := h.Store.AppendUpload(ctx, p, s.ID, 3, []byte("def")); err != nil {
 		t.Fatal(err)
 	}
-	f, err := h.Store.FinalizeUpload(ctx, p, s.ID, now)
-	if err != nil || f.ID != s.FileID || f.SizeBytes != 6 || f.Source != webhookd.FileUploaded || f.State != webhookd.FileActive {
+	h.Clock.Advance(time.Minute)
+	f, err := h.Store.FinalizeUpload(ctx, p, s.ID, h.Clock.Now())
+	sum := sha256.Sum256([]byte("abcdef"))
+	if err != nil || f.ID != s.FileID || f.SizeBytes != 6 || f.Source != webhookd.FileUploaded || f.State != webhookd.FileActive ||
+		!bytes.Equal(f.SHA256, sum[:]) || !f.CreateTime.Equal(h.Clock.Now()) || f.DisplayName != s.DisplayName || f.MimeType != s.MimeType {
 		t.Fatalf("finalize: %+v, %v", f, err)
 	}
 	content, err := h.Store.GetFileContent(ctx, p, s.FileID)
@@ -471,7 +484,7 @@ func testUploads(t *testing.T, h Harness) {
 		t.Fatalf("uploaded content %q, %v", content, err)
 	}
 	_, err = h.Store.GetUploadSession(ctx, p, s.ID)
-	wantCode(t, err, webhookd.ENOTFOUND)
+	requireCode(t, err, webhookd.ENOTFOUND)
 
 	stale := &webhookd.UploadSession{ID: webhookd.NewID("upl_"), ProjectID: p, FileID: webhookd.NewID(webhookd.PrefixFile),
 		DeclaredSize: -1, CreateTime: now, ExpireTime: now.Add(time.Hour)}
@@ -485,4 +498,45 @@ func testUploads(t *testing.T, h Harness) {
 	if n, err := h.Store.DeleteExpiredUploads(ctx); err != nil || n != 1 {
 		t.Fatalf("DeleteExpiredUploads at expiry: %d, %v; want 1", n, err)
 	}
+}
+
+// operations runs the operations suite on a fresh Store per subtest, and
+// what only a whole Store can show: the events of a change are routed to
+// deliveries in the change's transaction.
+func (s suite) operations(t *testing.T) {
+	RunOperations(t, func(t *testing.T) OperationHarness {
+		clock := fakeclock.New(T0)
+		store := s.newStore(t, clock)
+		return OperationHarness{
+			Store: store,
+			Clock: clock,
+			NewProject: func(t *testing.T) string {
+				p := &webhookd.Project{Name: webhookd.NewID("p")}
+				if err := store.CreateProject(t.Context(), p); err != nil {
+					t.Fatal(err)
+				}
+				return p.ID
+			},
+			Events: func(ctx context.Context, projectID string) ([]*webhookd.Event, error) {
+				return store.ListEvents(ctx, projectID, webhookd.EventFilter{}, webhookd.Page{})
+			},
+		}
+	})
+	s.test(t, "EventsOfAChangeAreDelivered", func(t *testing.T, b *bundle) {
+		b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		op := newOperation(b.project.ID, webhookd.OperationBatch, b.clock.Now())
+		data := json.RawMessage(`{"id":"` + op.ID + `"}`)
+		must(t, b.store.CommitOperationChange(b.ctx, webhookd.OperationChange{
+			Create: []*webhookd.Operation{op},
+			Events: []webhookd.NewEvent{
+				{ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded, Data: data, WebhookConfig: op.WebhookConfig, Source: op.EventSource()},
+				{ProjectID: b.project.ID, Type: webhookd.EventBatchSucceeded, Data: data, Source: op.EventSource()},
+			},
+		}))
+		st, err := b.store.QueueStats(b.ctx)
+		must(t, err)
+		if st.Pending != 2 {
+			t.Fatalf("QueueStats = %+v; want 2 pending deliveries (one dynamic, one static)", st)
+		}
+	})
 }
