@@ -77,7 +77,11 @@ test("the console, from sign-in to sign-out", async (t) => {
   });
 
   await step(t, "publish an event; its delivery and attempt appear with the receiver's answer", page, async () => {
-    rc.answer = { status: 200, body: '{"received":true,"note":"<script>window.__pwned()</script>"}', headers: { "Content-Type": "application/json", "X-Receiver": "e2e" } };
+    rc.answer = {
+      status: 200,
+      body: '{"received":true,"note":"<script>window.__pwned()</script>"}',
+      headers: { "Content-Type": "application/json", "X-Receiver": "e2e" },
+    };
     firstEvent = await svc.api("POST", "/v1/events", { type: "batch.succeeded", data: { id: "batches/123", rows: 2 } });
     await page.goto(`${svc.baseURL}/console/events/${firstEvent.id}`);
     await page.getByText('"batches/123"').waitFor();
@@ -86,7 +90,7 @@ test("the console, from sign-in to sign-out", async (t) => {
     assert.match(await delivery.innerText(), /succeeded/);
     await delivery.getByText("Receiver's answer").click();
     await delivery.getByText("X-Receiver: e2e").waitFor();
-    await delivery.getByText('<script>window.__pwned()</script>', { exact: false }).waitFor();
+    await delivery.getByText("<script>window.__pwned()</script>", { exact: false }).waitFor();
     assert.equal(rc.received.length, 1);
     assert.equal(rc.received[0].headers["webhook-id"], firstEvent.id);
     await shoot(page, "console-event.png");
@@ -97,17 +101,25 @@ test("the console, from sign-in to sign-out", async (t) => {
     failingEvent = await svc.api("POST", "/v1/events", { type: "batch.failed", data: { id: "batches/124" } });
     await page.goto(`${svc.baseURL}/console/events/${failingEvent.id}`);
     const delivery = page.getByTestId("delivery");
-    await eventually(async () => {
-      await page.getByRole("button", { name: "Refresh" }).click();
-      assert.match(await delivery.innerText(), /\bfailed\b/);
-    }, 20000, 500);
+    await eventually(
+      async () => {
+        await page.getByRole("button", { name: "Refresh" }).click();
+        assert.match(await delivery.innerText(), /\bfailed\b/);
+      },
+      20000,
+      500,
+    );
     assert.match(await delivery.innerText(), /503/);
     assert.match(await delivery.innerText(), /status/); // the error stage
     await page.getByRole("link", { name: "Overview" }).click();
-    await eventually(async () => {
-      await page.reload();
-      assert.equal(await page.getByTestId("open-circuits").innerText(), "1");
-    }, 10000, 500);
+    await eventually(
+      async () => {
+        await page.reload();
+        assert.equal(await page.getByTestId("open-circuits").innerText(), "1");
+      },
+      10000,
+      500,
+    );
     assert.match(await page.getByTestId("destinations").innerText(), /open/);
     await shoot(page, "console-overview.png");
   });
@@ -118,10 +130,14 @@ test("the console, from sign-in to sign-out", async (t) => {
     await page.getByRole("button", { name: "Retry now" }).click();
     await page.getByText("Delivery retried").waitFor();
     const delivery = page.getByTestId("delivery");
-    await eventually(async () => {
-      await page.getByRole("button", { name: "Refresh" }).click();
-      assert.match(await delivery.innerText(), /succeeded/);
-    }, 20000, 500);
+    await eventually(
+      async () => {
+        await page.getByRole("button", { name: "Refresh" }).click();
+        assert.match(await delivery.innerText(), /succeeded/);
+      },
+      20000,
+      500,
+    );
     assert.match(await delivery.innerText(), /204/);
   });
 
@@ -158,37 +174,47 @@ test("the console, from sign-in to sign-out", async (t) => {
   });
 
   let current = page;
-  await step(t, "a portal link shows its project only, and stops when it expires", () => current, async () => {
-    // Another project, with a webhook of its own, by the admin API.
-    await svc.api("POST", "/v1/projects", { name: "acme" }, ADMIN_KEY);
-    const theirs = await svc.api("POST", "/v1/projects/acme/webhooks", { uri: rc.url + "/acme", subscribed_events: ["batch.succeeded"] }, ADMIN_KEY);
-    const link = await svc.api("POST", "/v1/projects/default:createPortalLink", { role: "view", ttl: "20s" });
-    assert.match(link.url, /#portal=wpl_/);
+  await step(
+    t,
+    "a portal link shows its project only, and stops when it expires",
+    () => current,
+    async () => {
+      // Another project, with a webhook of its own, by the admin API.
+      await svc.api("POST", "/v1/projects", { name: "acme" }, ADMIN_KEY);
+      const theirs = await svc.api(
+        "POST",
+        "/v1/projects/acme/webhooks",
+        { uri: rc.url + "/acme", subscribed_events: ["batch.succeeded"] },
+        ADMIN_KEY,
+      );
+      const link = await svc.api("POST", "/v1/projects/default:createPortalLink", { role: "view", ttl: "20s" });
+      assert.match(link.url, /#portal=wpl_/);
 
-    const portal = await browser.newContext();
-    const p = await portal.newPage();
-    current = p;
-    p.on("pageerror", (e) => problems.push(`portal page error: ${e.message}`));
-    await p.goto(link.url);
-    await p.getByRole("heading", { name: "Webhooks" }).waitFor();
-    assert.ok(!p.url().includes("portal="), `the token stayed in the address bar: ${p.url()}`);
-    await p.getByRole("link", { name: "orders" }).waitFor();
-    assert.match(await p.getByTestId("who").innerText(), /view/);
-    assert.equal(await p.getByRole("button", { name: "Create" }).count(), 0, "a viewer may create webhooks");
-    // Another project's data is out of reach, by page and by API.
-    await p.goto(`${svc.baseURL}/console/webhooks/${theirs.id}`);
-    await p.getByText("Webhook not found").waitFor();
-    const status = await p.evaluate(async () => (await fetch("/v1/projects/acme/webhooks")).status);
-    assert.equal(status, 404);
-    // After expiry, the session and the link are both refused.
-    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(link.expire_time) - Date.now()) + 1000));
-    await p.goto(`${svc.baseURL}/console/webhooks`);
-    await p.getByRole("button", { name: "Sign in" }).waitFor();
-    await p.goto(link.url);
-    await p.getByText("The portal link has expired").waitFor();
-    current = page;
-    await portal.close();
-  });
+      const portal = await browser.newContext();
+      const p = await portal.newPage();
+      current = p;
+      p.on("pageerror", (e) => problems.push(`portal page error: ${e.message}`));
+      await p.goto(link.url);
+      await p.getByRole("heading", { name: "Webhooks" }).waitFor();
+      assert.ok(!p.url().includes("portal="), `the token stayed in the address bar: ${p.url()}`);
+      await p.getByRole("link", { name: "orders" }).waitFor();
+      assert.match(await p.getByTestId("who").innerText(), /view/);
+      assert.equal(await p.getByRole("button", { name: "Create" }).count(), 0, "a viewer may create webhooks");
+      // Another project's data is out of reach, by page and by API.
+      await p.goto(`${svc.baseURL}/console/webhooks/${theirs.id}`);
+      await p.getByText("Webhook not found").waitFor();
+      const status = await p.evaluate(async () => (await fetch("/v1/projects/acme/webhooks")).status);
+      assert.equal(status, 404);
+      // After expiry, the session and the link are both refused.
+      await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(link.expire_time) - Date.now()) + 1000));
+      await p.goto(`${svc.baseURL}/console/webhooks`);
+      await p.getByRole("button", { name: "Sign in" }).waitFor();
+      await p.goto(link.url);
+      await p.getByText("The portal link has expired").waitFor();
+      current = page;
+      await portal.close();
+    },
+  );
 
   await step(t, "sign out", page, async () => {
     await page.goto(`${svc.baseURL}/console/overview`);

@@ -35,7 +35,9 @@ function route(path) {
     case "overview":
       return { page: Overview, need: 1, nav: "overview" };
     case "webhooks":
-      return seg[1] ? { page: WebhookDetail, id: seg[1], need: 1, nav: "webhooks" } : { page: Webhooks, need: 1, nav: "webhooks" };
+      return seg[1]
+        ? { page: WebhookDetail, id: seg[1], need: 1, nav: "webhooks" }
+        : { page: Webhooks, need: 1, nav: "webhooks" };
     case "events":
       return seg[1] ? { page: EventDetail, id: seg[1], need: 1, nav: "events" } : { page: Events, need: 1, nav: "events" };
     case "tail":

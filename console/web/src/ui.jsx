@@ -98,9 +98,18 @@ export function ago(value) {
 export function Badge({ value }) {
   const tone =
     {
-      enabled: "ok", succeeded: "ok", closed: "ok", SUCCEEDED: "ok",
-      pending: "warn", half_open: "warn", disabled: "muted", RUNNING: "warn",
-      failed: "bad", open: "bad", disabled_due_to_failed_deliveries: "bad", FAILED: "bad",
+      enabled: "ok",
+      succeeded: "ok",
+      closed: "ok",
+      SUCCEEDED: "ok",
+      pending: "warn",
+      half_open: "warn",
+      disabled: "muted",
+      RUNNING: "warn",
+      failed: "bad",
+      open: "bad",
+      disabled_due_to_failed_deliveries: "bad",
+      FAILED: "bad",
     }[value] || "muted";
   return <span class={`badge ${tone}`}>{String(value).replaceAll("_", " ")}</span>;
 }
@@ -263,6 +272,54 @@ export function Chart({ title, points, series, unit = "", bars = false, summary 
         </span>
       </div>
     </figure>
+  );
+}
+
+// Table is a table that scrolls sideways on a narrow screen, with a
+// header row of columns.
+export function Table({ testid, class: cls, columns, children }) {
+  return (
+    <div class="scroll">
+      <table data-testid={testid} class={cls}>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th scope="col">{c}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+// usePages is the position in a paged listing: the stack of page tokens
+// that led to the page shown ("" for the first).
+export function usePages() {
+  const [tokens, setTokens] = useState([""]);
+  return {
+    token: tokens[tokens.length - 1],
+    reset: () => setTokens([""]),
+    pager: (next) => <Pager tokens={tokens} setTokens={setTokens} next={next} />,
+  };
+}
+
+function Pager({ tokens, setTokens, next }) {
+  if (tokens.length < 2 && !next) return null;
+  return (
+    <div class="row">
+      {tokens.length > 1 && (
+        <button type="button" onClick={() => setTokens(tokens.slice(0, -1))}>
+          Newer
+        </button>
+      )}
+      {next && (
+        <button type="button" onClick={() => setTokens([...tokens, next])}>
+          Older
+        </button>
+      )}
+    </div>
   );
 }
 

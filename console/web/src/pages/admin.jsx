@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { api } from "../api.js";
-import { useApp, useLoad, useAction, Loading, Link, Time, Secret, Confirm, Field, Badge } from "../ui.jsx";
+import { useApp, useLoad, useAction, Loading, Link, Time, Secret, Confirm, Field, Badge, Table } from "../ui.jsx";
 
 // Projects is the admin's list of projects: create one, change its JWT
 // audience, open its keys, make a portal link for its customer.
@@ -21,34 +21,22 @@ export function Projects() {
       <h1>Projects</h1>
       <Loading state={list}>
         {(d) => (
-          <div class="scroll">
-            <table data-testid="projects">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">ID</th>
-                  <th scope="col">JWT audience</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.projects.map((pr) => (
-                  <tr>
-                    <td>
-                      <Link to={`/projects/${pr.id}`}>{pr.name}</Link>
-                    </td>
-                    <td>
-                      <code>{pr.id}</code>
-                    </td>
-                    <td>{pr.audience || <span class="muted">the destination URI</span>}</td>
-                    <td>
-                      <Time value={pr.create_time} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table testid="projects" columns={["Name", "ID", "JWT audience", "Created"]}>
+            {d.projects.map((pr) => (
+              <tr>
+                <td>
+                  <Link to={`/projects/${pr.id}`}>{pr.name}</Link>
+                </td>
+                <td>
+                  <code>{pr.id}</code>
+                </td>
+                <td>{pr.audience || <span class="muted">the destination URI</span>}</td>
+                <td>
+                  <Time value={pr.create_time} />
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Loading>
       <form class="card" onSubmit={create} aria-labelledby="create-project">
@@ -102,7 +90,10 @@ export function Keys({ id }) {
   };
   const portal = (e) => {
     e.preventDefault();
-    run(async () => setLink(await api(`${path}:createPortalLink`, { method: "POST", body: { role, ttl } })), "Portal link created.");
+    run(
+      async () => setLink(await api(`${path}:createPortalLink`, { method: "POST", body: { role, ttl } })),
+      "Portal link created.",
+    );
   };
   return (
     <section>
@@ -125,45 +116,32 @@ export function Keys({ id }) {
         )}
       </Loading>
       <h2>API keys</h2>
-      {created && (
-        <Secret label={`API key ${created.name || created.id}`} note="is shown only now." value={created.key_string} />
-      )}
+      {created && <Secret label={`API key ${created.name || created.id}`} note="is shown only now." value={created.key_string} />}
       <Loading state={keys}>
         {(d) => (
-          <div class="scroll">
-            <table data-testid="keys">
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Starts with</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">State</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.keys.map((k) => (
-                  <tr>
-                    <td>{k.name || <code>{k.id}</code>}</td>
-                    <td>
-                      <code>{k.prefix}…</code>
-                    </td>
-                    <td>
-                      <Time value={k.create_time} />
-                    </td>
-                    <td>{k.revoke_time ? <Badge value="revoked" /> : <Badge value="enabled" />}</td>
-                    <td>
-                      {!k.revoke_time && (
-                        <Confirm label="Revoke" question={`Revoke ${k.name || k.id}? Running servers refuse it within 5 s.`} onConfirm={() => revoke(k)} />
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table testid="keys" columns={["Name", "Starts with", "Created", "State", <span class="sr-only">Actions</span>]}>
+            {d.keys.map((k) => (
+              <tr>
+                <td>{k.name || <code>{k.id}</code>}</td>
+                <td>
+                  <code>{k.prefix}…</code>
+                </td>
+                <td>
+                  <Time value={k.create_time} />
+                </td>
+                <td>{k.revoke_time ? <Badge value="revoked" /> : <Badge value="enabled" />}</td>
+                <td>
+                  {!k.revoke_time && (
+                    <Confirm
+                      label="Revoke"
+                      question={`Revoke ${k.name || k.id}? Running servers refuse it within 5 s.`}
+                      onConfirm={() => revoke(k)}
+                    />
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Loading>
       <form class="row" onSubmit={createKey}>
@@ -177,7 +155,11 @@ export function Keys({ id }) {
       <h2>Portal link</h2>
       <p class="muted">A link that opens this console for this project alone, for its customer, until it expires.</p>
       {link && (
-        <Secret label="Portal link" note={`(${link.role.replace("_", " ")}) works until ${new Date(link.expire_time).toLocaleString()}.`} value={link.url} />
+        <Secret
+          label="Portal link"
+          note={`(${link.role.replace("_", " ")}) works until ${new Date(link.expire_time).toLocaleString()}.`}
+          value={link.url}
+        />
       )}
       <form class="row" onSubmit={portal}>
         <Field label="Role">

@@ -1,6 +1,21 @@
 import { useState } from "preact/hooks";
 import { api, query } from "../api.js";
-import { useApp, useLoad, useAction, useInterval, Loading, Link, Badge, Time, Pre, pretty, Field, navigate } from "../ui.jsx";
+import {
+  usePages,
+  useApp,
+  useLoad,
+  useAction,
+  useInterval,
+  Loading,
+  Link,
+  Badge,
+  Time,
+  Pre,
+  pretty,
+  Field,
+  navigate,
+  Table,
+} from "../ui.jsx";
 
 const toISO = (local) => (local ? new Date(local).toISOString() : "");
 
@@ -10,9 +25,8 @@ export function Events() {
   const { p } = useApp();
   const [filter, setFilter] = useState({ type: "", start: "", end: "", state: "" });
   const [applied, setApplied] = useState(filter);
-  const [tokens, setTokens] = useState([""]);
+  const pages = usePages();
   const [goto, setGoto] = useState("");
-  const token = tokens[tokens.length - 1];
   const list = useLoad(
     () =>
       api(
@@ -23,15 +37,15 @@ export function Events() {
             end_time: toISO(applied.end),
             delivery_state: applied.state,
             page_size: 25,
-            page_token: token,
+            page_token: pages.token,
           }),
       ),
-    [p, applied, token],
+    [p, applied, pages.token],
   );
   const set = (k) => (e) => setFilter({ ...filter, [k]: e.target.value });
   const search = (e) => {
     e.preventDefault();
-    setTokens([""]);
+    pages.reset();
     setApplied({ ...filter });
   };
   return (
@@ -77,46 +91,23 @@ export function Events() {
             <p class="muted">No events match.</p>
           ) : (
             <>
-              <div class="scroll">
-                <table data-testid="events">
-                  <thead>
-                    <tr>
-                      <th scope="col">Event</th>
-                      <th scope="col">Type</th>
-                      <th scope="col">Created</th>
-                      <th scope="col">Deliveries</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {d.events.map((ev) => (
-                      <tr>
-                        <td>
-                          <Link to={`/events/${ev.id}`}>
-                            <code>{ev.id}</code>
-                          </Link>
-                        </td>
-                        <td>{ev.type}</td>
-                        <td>
-                          <Time value={ev.create_time} />
-                        </td>
-                        <td>{ev.delivery_count}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-              <div class="row">
-                {tokens.length > 1 && (
-                  <button type="button" onClick={() => setTokens(tokens.slice(0, -1))}>
-                    Newer
-                  </button>
-                )}
-                {d.next_page_token && (
-                  <button type="button" onClick={() => setTokens([...tokens, d.next_page_token])}>
-                    Older
-                  </button>
-                )}
-              </div>
+              <Table testid="events" columns={["Event", "Type", "Created", "Deliveries"]}>
+                {d.events.map((ev) => (
+                  <tr>
+                    <td>
+                      <Link to={`/events/${ev.id}`}>
+                        <code>{ev.id}</code>
+                      </Link>
+                    </td>
+                    <td>{ev.type}</td>
+                    <td>
+                      <Time value={ev.create_time} />
+                    </td>
+                    <td>{ev.delivery_count}</td>
+                  </tr>
+                ))}
+              </Table>
+              {pages.pager(d.next_page_token)}
             </>
           )
         }
@@ -218,54 +209,40 @@ function Delivery({ d, reload }) {
       )}
       {d.last_error && d.attempts.length === 0 && <p class="error-text">{d.last_error}</p>}
       {d.attempts.length > 0 && (
-        <div class="scroll">
-          <table class="attempts" data-testid="attempts">
-            <thead>
+        <Table testid="attempts" class="attempts" columns={["#", "Time", "Duration", "Status", "Stage", "Error"]}>
+          {d.attempts.map((a) => (
+            <>
               <tr>
-                <th scope="col">#</th>
-                <th scope="col">Time</th>
-                <th scope="col">Duration</th>
-                <th scope="col">Status</th>
-                <th scope="col">Stage</th>
-                <th scope="col">Error</th>
+                <td>{a.number}</td>
+                <td>
+                  <Time value={a.time} />
+                </td>
+                <td>{a.latency_ms} ms</td>
+                <td data-testid="attempt-status">{a.status_code || "–"}</td>
+                <td>{a.error_stage || "–"}</td>
+                <td class="wrap">{a.error || ""}</td>
               </tr>
-            </thead>
-            <tbody>
-              {d.attempts.map((a) => (
-                <>
-                  <tr>
-                    <td>{a.number}</td>
-                    <td>
-                      <Time value={a.time} />
-                    </td>
-                    <td>{a.latency_ms} ms</td>
-                    <td data-testid="attempt-status">{a.status_code || "–"}</td>
-                    <td>{a.error_stage || "–"}</td>
-                    <td class="wrap">{a.error || ""}</td>
-                  </tr>
-                  {(a.response_body || a.response_headers) && (
-                    <tr class="response">
-                      <td colSpan={6}>
-                        <details>
-                          <summary>Receiver's answer</summary>
-                          {a.response_headers && (
-                            <Pre
-                              label="Response headers"
-                              text={Object.entries(a.response_headers)
-                                .map(([k, v]) => `${k}: ${v}`)
-                                .join("\n")}
-                            />
-                          )}
-                          <Pre label="Response body" text={a.response_body || "(empty)"} />
-                        </details>
-                      </td>
-                    </tr>
-                  )}
-                </>
-              ))}
-            </tbody>
-          </table>
-        </div>
+              {(a.response_body || a.response_headers) && (
+                <tr class="response">
+                  <td colSpan={6}>
+                    <details>
+                      <summary>Receiver's answer</summary>
+                      {a.response_headers && (
+                        <Pre
+                          label="Response headers"
+                          text={Object.entries(a.response_headers)
+                            .map(([k, v]) => `${k}: ${v}`)
+                            .join("\n")}
+                        />
+                      )}
+                      <Pre label="Response body" text={a.response_body || "(empty)"} />
+                    </details>
+                  </td>
+                </tr>
+              )}
+            </>
+          ))}
+        </Table>
       )}
     </article>
   );

@@ -1,5 +1,5 @@
 import { api } from "../api.js";
-import { useApp, useLoad, useInterval, Loading, Chart, Badge, Time, fmt, percent, Link } from "../ui.jsx";
+import { useApp, useLoad, useInterval, Loading, Chart, Badge, Time, fmt, percent, Link, Table } from "../ui.jsx";
 
 // Overview is the last hour of the project's deliveries, minute by minute,
 // and the health of each destination.
@@ -84,49 +84,37 @@ function Tile({ label, value, testid }) {
 export function Destinations({ list }) {
   if (!list || list.length === 0) return <p class="muted">No deliveries in the last hour and none pending.</p>;
   return (
-    <div class="scroll">
-      <table data-testid="destinations">
-        <thead>
-          <tr>
-            <th scope="col">Destination</th>
-            <th scope="col">Circuit</th>
-            <th scope="col">Failing since</th>
-            <th scope="col">Success (1 h)</th>
-            <th scope="col">p50 / p99</th>
-            <th scope="col">Backlog</th>
-            <th scope="col">Webhooks</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.map((d) => (
-            <tr>
-              <td>
-                <code>{d.destination}</code>
-              </td>
-              <td>
-                <Badge value={d.circuit_state} />
-              </td>
-              <td>
-                <Time value={d.failing_since} />
-              </td>
-              <td>
-                {percent(d.success_rate)} <span class="muted">of {d.attempts}</span>
-              </td>
-              <td>
-                {fmt(d.p50_latency_ms)} / {fmt(d.p99_latency_ms)} ms
-              </td>
-              <td>{d.backlog}</td>
-              <td>
-                {(d.webhooks || []).map((id) => (
-                  <Link to={`/webhooks/${id}`}>
-                    <code>{id}</code>
-                  </Link>
-                ))}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      testid="destinations"
+      columns={["Destination", "Circuit", "Failing since", "Success (1 h)", "p50 / p99", "Backlog", "Webhooks"]}
+    >
+      {list.map((d) => (
+        <tr>
+          <td>
+            <code>{d.destination}</code>
+          </td>
+          <td>
+            <Badge value={d.circuit_state} />
+          </td>
+          <td>
+            <Time value={d.failing_since} />
+          </td>
+          <td>
+            {percent(d.success_rate)} <span class="muted">of {d.attempts}</span>
+          </td>
+          <td>
+            {fmt(d.p50_latency_ms)} / {fmt(d.p99_latency_ms)} ms
+          </td>
+          <td>{d.backlog}</td>
+          <td>
+            {(d.webhooks || []).map((id) => (
+              <Link to={`/webhooks/${id}`}>
+                <code>{id}</code>
+              </Link>
+            ))}
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }

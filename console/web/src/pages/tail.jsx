@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { streamURL } from "../api.js";
-import { useApp, Link, Badge, Time } from "../ui.jsx";
+import { useApp, Link, Badge, Time, Table } from "../ui.jsx";
 
 const keep = 200;
 
@@ -41,45 +41,30 @@ export function Tail() {
       {items.length === 0 ? (
         <p class="muted">Waiting for attempts…</p>
       ) : (
-        <div class="scroll">
-          <table data-testid="tail">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event</th>
-                <th scope="col">Destination</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Status</th>
-                <th scope="col">Duration</th>
-                <th scope="col">Error</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((a) => (
-                <tr>
-                  <td>
-                    <Time value={a.time} />
-                  </td>
-                  <td>
-                    <Link to={`/events/${a.event_id}`}>
-                      <code>{a.event_id}</code>
-                    </Link>{" "}
-                    {a.event_type}
-                  </td>
-                  <td class="wrap">
-                    <code>{a.uri}</code>
-                  </td>
-                  <td>
-                    <Badge value={a.outcome === "retry" ? "pending" : a.outcome} />
-                  </td>
-                  <td>{a.status_code || "–"}</td>
-                  <td>{a.latency_ms} ms</td>
-                  <td class="wrap">{a.error}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table testid="tail" columns={["Time", "Event", "Destination", "Outcome", "Status", "Duration", "Error"]}>
+          {items.map((a) => (
+            <tr>
+              <td>
+                <Time value={a.time} />
+              </td>
+              <td>
+                <Link to={`/events/${a.event_id}`}>
+                  <code>{a.event_id}</code>
+                </Link>{" "}
+                {a.event_type}
+              </td>
+              <td class="wrap">
+                <code>{a.uri}</code>
+              </td>
+              <td>
+                <Badge value={a.outcome === "retry" ? "pending" : a.outcome} />
+              </td>
+              <td>{a.status_code || "–"}</td>
+              <td>{a.latency_ms} ms</td>
+              <td class="wrap">{a.error}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );

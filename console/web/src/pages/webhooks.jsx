@@ -1,7 +1,19 @@
 import { useState } from "preact/hooks";
 import { api, query } from "../api.js";
 import {
-  useApp, useLoad, useAction, Loading, Link, Badge, Time, Secret, Confirm, Field, navigate, ErrorLine,
+  useApp,
+  useLoad,
+  useAction,
+  usePages,
+  Loading,
+  Link,
+  Badge,
+  Time,
+  Secret,
+  Confirm,
+  Field,
+  navigate,
+  Table,
 } from "../ui.jsx";
 import { Destinations } from "./overview.jsx";
 
@@ -31,34 +43,22 @@ export function Webhooks() {
           d.webhooks.length === 0 ? (
             <p class="muted">No webhooks yet.</p>
           ) : (
-            <div class="scroll">
-              <table data-testid="webhooks">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">URI</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Events</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.webhooks.map((w) => (
-                    <tr>
-                      <td>
-                        <Link to={`/webhooks/${w.id}`}>{w.name || w.id}</Link>
-                      </td>
-                      <td class="wrap">
-                        <code>{w.uri}</code>
-                      </td>
-                      <td>
-                        <Badge value={w.state} />
-                      </td>
-                      <td>{w.subscribed_events.join(", ")}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table testid="webhooks" columns={["Name", "URI", "State", "Events"]}>
+              {d.webhooks.map((w) => (
+                <tr>
+                  <td>
+                    <Link to={`/webhooks/${w.id}`}>{w.name || w.id}</Link>
+                  </td>
+                  <td class="wrap">
+                    <code>{w.uri}</code>
+                  </td>
+                  <td>
+                    <Badge value={w.state} />
+                  </td>
+                  <td>{w.subscribed_events.join(", ")}</td>
+                </tr>
+              ))}
+            </Table>
           )
         }
       </Loading>
@@ -160,7 +160,11 @@ export function WebhookDetail({ id }) {
               </dd>
             </dl>
             {secret && (
-              <Secret label="New signing secret" note="is shown only now. Copy it into your receiver's configuration." value={secret} />
+              <Secret
+                label="New signing secret"
+                note="is shown only now. Copy it into your receiver's configuration."
+                value={secret}
+              />
             )}
             {canManage && <Actions w={w} reload={wh.reload} onSecret={setSecret} />}
             <Health uri={w.uri} webhookID={w.id} />
@@ -184,7 +188,8 @@ function Actions({ w, reload, onSecret }) {
       onSecret(r.secret);
       reload();
     }, "Signing secret rotated.");
-  const ping = () => run(() => api(`${path}:ping`, { method: "POST", body: {} }), "Ping sent: a webhook.ping event is on its way.");
+  const ping = () =>
+    run(() => api(`${path}:ping`, { method: "POST", body: {} }), "Ping sent: a webhook.ping event is on its way.");
   const setState = (state) =>
     run(async () => {
       await api(path + "?update_mask=state", { method: "PATCH", body: { state } });
@@ -314,10 +319,10 @@ function Health({ webhookID }) {
 function Deliveries({ id }) {
   const { p } = useApp();
   const [state, setState] = useState("");
-  const [token, setToken] = useState("");
+  const pages = usePages();
   const list = useLoad(
-    () => api(p(`/webhooks/${encodeURIComponent(id)}/deliveries`) + query({ state, page_size: 25, page_token: token })),
-    [p, id, state, token],
+    () => api(p(`/webhooks/${encodeURIComponent(id)}/deliveries`) + query({ state, page_size: 25, page_token: pages.token })),
+    [p, id, state, pages.token],
   );
   return (
     <>
@@ -328,7 +333,7 @@ function Deliveries({ id }) {
           <select
             value={state}
             onChange={(e) => {
-              setToken("");
+              pages.reset();
               setState(e.target.value);
             }}
           >
@@ -342,56 +347,42 @@ function Deliveries({ id }) {
           Refresh
         </button>
       </div>
-      <Loading state={list}>{(d) => <DeliveryTable list={d.deliveries} next={d.next_page_token} onNext={setToken} />}</Loading>
+      <Loading state={list}>
+        {(d) => (
+          <>
+            <DeliveryTable list={d.deliveries} />
+            {pages.pager(d.next_page_token)}
+          </>
+        )}
+      </Loading>
     </>
   );
 }
 
-export function DeliveryTable({ list, next, onNext }) {
+export function DeliveryTable({ list }) {
   if (list.length === 0) return <p class="muted">No deliveries.</p>;
   return (
     <>
-      <div class="scroll">
-        <table data-testid="deliveries">
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">State</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Last status</th>
-              <th scope="col">Last error</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((d) => (
-              <tr>
-                <td>
-                  <Link to={`/events/${d.event_id}`}>
-                    <code>{d.event_id}</code>
-                  </Link>
-                </td>
-                <td>
-                  <Badge value={d.state} />
-                </td>
-                <td>{d.attempt_count}</td>
-                <td>{d.last_status_code || "–"}</td>
-                <td class="wrap">{d.last_error}</td>
-                <td>
-                  <Time value={d.create_time} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {next && (
-        <button type="button" onClick={() => onNext(next)}>
-          Older deliveries
-        </button>
-      )}
+      <Table testid="deliveries" columns={["Event", "State", "Attempts", "Last status", "Last error", "Created"]}>
+        {list.map((d) => (
+          <tr>
+            <td>
+              <Link to={`/events/${d.event_id}`}>
+                <code>{d.event_id}</code>
+              </Link>
+            </td>
+            <td>
+              <Badge value={d.state} />
+            </td>
+            <td>{d.attempt_count}</td>
+            <td>{d.last_status_code || "–"}</td>
+            <td class="wrap">{d.last_error}</td>
+            <td>
+              <Time value={d.create_time} />
+            </td>
+          </tr>
+        ))}
+      </Table>
     </>
   );
 }
-
-export { ErrorLine };
