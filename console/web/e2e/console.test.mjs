@@ -64,7 +64,7 @@ test("the console, from sign-in to sign-out", async (t) => {
     await page.getByLabel("Name").fill("orders");
     await page.getByLabel("URI").fill(rc.url);
     await page.getByLabel("Events").fill("batch.succeeded, batch.failed");
-    await page.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("button", { name: "Create", exact: true }).click();
     const secret = await page.getByTestId("secret-value").innerText();
     assert.match(secret, /^whsec_/);
     await page.getByRole("link", { name: "orders" }).waitFor();
@@ -187,6 +187,12 @@ test("the console, from sign-in to sign-out", async (t) => {
         { uri: rc.url + "/acme", subscribed_events: ["batch.succeeded"] },
         ADMIN_KEY,
       );
+      // The project's own key makes one in the console...
+      await page.goto(`${svc.baseURL}/console/webhooks`);
+      await page.getByLabel("Role").selectOption("view");
+      await page.getByRole("button", { name: "Create portal link" }).click();
+      assert.match(await page.getByTestId("secret-value").innerText(), /\/console\/#portal=wpl_/);
+      // ...and a script with the API, here one that expires soon.
       const link = await svc.api("POST", "/v1/projects/default:createPortalLink", { role: "view", ttl: "20s" });
       assert.match(link.url, /#portal=wpl_/);
 
@@ -199,7 +205,7 @@ test("the console, from sign-in to sign-out", async (t) => {
       assert.ok(!p.url().includes("portal="), `the token stayed in the address bar: ${p.url()}`);
       await p.getByRole("link", { name: "orders" }).waitFor();
       assert.match(await p.getByTestId("who").innerText(), /view/);
-      assert.equal(await p.getByRole("button", { name: "Create" }).count(), 0, "a viewer may create webhooks");
+      assert.equal(await p.getByRole("button", { name: "Create", exact: true }).count(), 0, "a viewer may create webhooks");
       // Another project's data is out of reach, by page and by API.
       await p.goto(`${svc.baseURL}/console/webhooks/${theirs.id}`);
       await p.getByText("Webhook not found").waitFor();
@@ -237,7 +243,7 @@ test("the admin manages projects and keys", async (t) => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("link", { name: "Projects" }).click();
     await page.getByLabel("Name").fill("globex");
-    await page.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("button", { name: "Create", exact: true }).click();
     await page.getByRole("link", { name: "globex" }).click();
     await page.getByLabel("New key's name").fill("ci");
     await page.getByRole("button", { name: "Create key" }).click();

@@ -62,11 +62,8 @@ export function Keys({ id }) {
   const project = useLoad(() => api(path), [id]);
   const keys = useLoad(() => api(`${path}/keys`), [id]);
   const [created, setCreated] = useState(null);
-  const [link, setLink] = useState(null);
   const [name, setName] = useState("");
   const [audience, setAudience] = useState(null);
-  const [role, setRole] = useState("view");
-  const [ttl, setTTL] = useState("1h");
   const [run, busy] = useAction();
   const createKey = (e) => {
     e.preventDefault();
@@ -87,13 +84,6 @@ export function Keys({ id }) {
       await api(`${path}?update_mask=audience`, { method: "PATCH", body: { audience } });
       project.reload();
     }, "Audience saved.");
-  };
-  const portal = (e) => {
-    e.preventDefault();
-    run(
-      async () => setLink(await api(`${path}:createPortalLink`, { method: "POST", body: { role, ttl } })),
-      "Portal link created.",
-    );
   };
   return (
     <section>
@@ -152,6 +142,27 @@ export function Keys({ id }) {
           Create key
         </button>
       </form>
+      <PortalLinkForm path={path} />
+    </section>
+  );
+}
+
+// PortalLinkForm makes a portal link for the project at path: a link that
+// opens this console for that project alone, with a role, until it expires.
+export function PortalLinkForm({ path }) {
+  const [link, setLink] = useState(null);
+  const [role, setRole] = useState("view");
+  const [ttl, setTTL] = useState("1h");
+  const [run, busy] = useAction();
+  const portal = (e) => {
+    e.preventDefault();
+    run(
+      async () => setLink(await api(`${path}:createPortalLink`, { method: "POST", body: { role, ttl } })),
+      "Portal link created.",
+    );
+  };
+  return (
+    <>
       <h2>Portal link</h2>
       <p class="muted">A link that opens this console for this project alone, for its customer, until it expires.</p>
       {link && (
@@ -180,6 +191,6 @@ export function Keys({ id }) {
           Create portal link
         </button>
       </form>
-    </section>
+    </>
   );
 }

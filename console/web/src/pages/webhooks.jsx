@@ -16,6 +16,7 @@ import {
   Table,
 } from "../ui.jsx";
 import { Destinations } from "./overview.jsx";
+import { PortalLinkForm } from "./admin.jsx";
 
 const splitEvents = (s) =>
   s
@@ -25,7 +26,7 @@ const splitEvents = (s) =>
 
 // Webhooks lists the project's webhooks and creates new ones.
 export function Webhooks() {
-  const { p, canManage } = useApp();
+  const { p, canManage, canProject } = useApp();
   const list = useLoad(() => api(p("/webhooks?page_size=1000")), [p]);
   const [created, setCreated] = useState(null);
   return (
@@ -69,6 +70,11 @@ export function Webhooks() {
             list.reload();
           }}
         />
+      )}
+      {canProject && (
+        <div class="card">
+          <PortalLinkForm path={p("")} />
+        </div>
       )}
     </section>
   );
