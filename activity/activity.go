@@ -228,30 +228,40 @@ func (r *Recorder) Stats(projectID string) Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	end := now.Unix() / 60
-	var st Stats
-	var total [latencySlots]uint64
-	gs := r.backlog[projectID]
-	for m := end - int64(windowMins) + 1; m <= end; m++ {
-		p := Point{Time: time.Unix(m*60, 0).UTC()}
-		var hist [latencySlots]uint64
-		for k, s := range r.series {
-			if k.project != projectID {
+	first := end - int64(windowMins) + 1
+	hists := make([][latencySlots]uint64, windowMins)
+	st := Stats{Points: make([]Point, windowMins)}
+	for i := range st.Points {
+		st.Points[i].Time = time.Unix((first+int64(i))*60, 0).UTC()
+	}
+	for k, s := range r.series {
+		if k.project != projectID {
+			continue
+		}
+		for j := range s.buckets {
+			b := &s.buckets[j]
+			if b.minute < first || b.minute > end {
 				continue
 			}
-			b := &s.buckets[m%int64(windowMins)]
-			if b.minute != m {
-				continue
-			}
-			p.Attempts += b.attempts
-			p.Succeeded += b.succeeded
-			for i, n := range b.hist {
-				hist[i] += uint64(n)
-				total[i] += uint64(n)
+			i := b.minute - first
+			st.Points[i].Attempts += b.attempts
+			st.Points[i].Succeeded += b.succeeded
+			for h, n := range b.hist {
+				hists[i][h] += uint64(n)
 			}
 		}
+	}
+	var total [latencySlots]uint64
+	gs := r.backlog[projectID]
+	for i := range st.Points {
+		p := &st.Points[i]
 		p.Failed = p.Attempts - p.Succeeded
-		p.P50, p.P99 = quantile(hist, 0.5), quantile(hist, 0.99)
+		p.P50, p.P99 = quantile(hists[i], 0.5), quantile(hists[i], 0.99)
+		for h, n := range hists[i] {
+			total[h] += n
+		}
 		if gs != nil {
+			m := first + int64(i)
 			if g := gs[m%int64(windowMins)]; g.set && g.minute == m {
 				v := g.value
 				p.Backlog = &v
@@ -259,7 +269,6 @@ func (r *Recorder) Stats(projectID string) Stats {
 		}
 		st.Attempts += p.Attempts
 		st.Succeeded += p.Succeeded
-		st.Points = append(st.Points, p)
 	}
 	st.P50, st.P99 = quantile(total, 0.5), quantile(total, 0.99)
 	return st
