@@ -1,8 +1,11 @@
 package webhookd
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
+	"io"
 	"time"
 )
 
@@ -28,10 +31,15 @@ const (
 	FileGenerated FileSource = "GENERATED" // a job's output (batch results, video)
 )
 
-// MaxFileSize bounds an upload and a generated file. Files are kept whole in
-// the database (they are batch inputs and simulator outputs, not media
-// archives), so the bound keeps one row and one read reasonable.
+// MaxFileSize bounds an upload and a generated file. Files live in the
+// database (they are batch inputs and simulator outputs, not media archives).
 const MaxFileSize = 64 << 20
+
+// FileChunkSize is the size of the pieces a generated file's content is
+// stored in. An upload keeps the pieces its client sent (at most the API's
+// chunk limit). A download reads one piece at a time, so no more than one is
+// in memory however large the file.
+const FileChunkSize = 1 << 20
 
 // File is an uploaded or generated file of a project: a batch's input JSONL
 // (src "files/…"), a batch's results JSONL, a generated video.
@@ -51,9 +59,9 @@ type File struct {
 	UpdateTime time.Time
 	// ExpireTime, when set, is when the file may be deleted by retention.
 	ExpireTime *time.Time
-	// Content is the file's bytes. It is written by CreateFile and
-	// FinalizeUpload and returned only by GetFileContent, never by GetFile
-	// or ListFiles, so listings stay small.
+	// Content is the file's bytes as CreateFile writes them. GetFile and
+	// ListFiles never fill it: the content is read piece by piece
+	// (NewFileReader).
 	Content []byte
 }
 
@@ -111,8 +119,12 @@ type FileStore interface {
 	CreateFile(ctx context.Context, f *File) error
 	// GetFile returns the file without its Content.
 	GetFile(ctx context.Context, projectID, id string) (*File, error)
-	// GetFileContent returns the file's bytes.
-	GetFileContent(ctx context.Context, projectID, id string) ([]byte, error)
+	// ReadFileChunk appends to buf[:0] the stored piece of the file's content
+	// that starts at offset and returns it. When no piece starts there (the
+	// end of the content, or a file that is not the project's) it returns
+	// buf[:0] and io.EOF. Each piece is read on its own, holding no
+	// transaction open between them; NewFileReader reads a whole file.
+	ReadFileChunk(ctx context.Context, projectID, id string, offset int64, buf []byte) ([]byte, error)
 	// ListFiles orders by (CreateTime, ID) descending, without Content.
 	ListFiles(ctx context.Context, projectID string, page Page) ([]*File, error)
 	DeleteFile(ctx context.Context, projectID, id string) error
@@ -161,10 +173,119 @@ func (s *UploadSession) CheckFinalize() error {
 	return nil
 }
 
-// NewFile is the File that FinalizeUpload creates from the session and the
-// bytes it received.
-func (s *UploadSession) NewFile(content []byte, now time.Time) *File {
-	f := NewFile(s.ProjectID, s.DisplayName, s.MimeType, FileUploaded, content, now)
-	f.ID = s.FileID
-	return f
+// NewFile is the record of the File that FinalizeUpload creates from the
+// session, whose received bytes have the digest sum; its content stays where
+// the store keeps the session's chunks.
+func (s *UploadSession) NewFile(sum []byte, now time.Time) *File {
+	return &File{
+		ID:          s.FileID,
+		ProjectID:   s.ProjectID,
+		DisplayName: s.DisplayName,
+		MimeType:    s.MimeType,
+		SizeBytes:   s.Received,
+		SHA256:      sum,
+		Source:      FileUploaded,
+		State:       FileActive,
+		CreateTime:  now,
+		UpdateTime:  now,
+	}
+}
+
+// Pieces cuts content into the pieces that a store keeps of a file created
+// whole (FileChunkSize each, the last one shorter), calling put with each
+// piece's offset; an empty content has none.
+func Pieces(content []byte, put func(offset int64, piece []byte) error) error {
+	for off := 0; off < len(content); off += FileChunkSize {
+		if err := put(int64(off), content[off:min(off+FileChunkSize, len(content))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FileContentReader is what reads a file: its record and its pieces.
+// Every FileStore is one.
+type FileContentReader interface {
+	GetFile(ctx context.Context, projectID, id string) (*File, error)
+	ReadFileChunk(ctx context.Context, projectID, id string, offset int64, buf []byte) ([]byte, error)
+}
+
+// NewFileReader returns a reader of f's content that reads it from src one
+// stored piece at a time into one buffer, so that it holds no more than one
+// piece. It fails with io.ErrUnexpectedEOF when the content ends before
+// f.SizeBytes (the file was deleted while it was read). It implements
+// io.WriterTo, so io.Copy writes each piece as it is read.
+func NewFileReader(ctx context.Context, src FileContentReader, f *File) io.Reader {
+	return &fileReader{ctx: ctx, src: src, f: f}
+}
+
+type fileReader struct {
+	ctx     context.Context
+	src     FileContentReader
+	f       *File
+	offset  int64  // of the next piece to read
+	buf     []byte // the current piece, reused
+	pending []byte // what of it is still to be returned
+}
+
+// next reads the piece at r.offset into r.pending.
+func (r *fileReader) next() error {
+	if r.offset >= r.f.SizeBytes {
+		return io.EOF
+	}
+	piece, err := r.src.ReadFileChunk(r.ctx, r.f.ProjectID, r.f.ID, r.offset, r.buf)
+	switch {
+	case err == io.EOF || (err == nil && len(piece) == 0):
+		return fmt.Errorf("file %s: content ends at byte %d of %d: %w", r.f.ID, r.offset, r.f.SizeBytes, io.ErrUnexpectedEOF)
+	case err != nil:
+		return fmt.Errorf("file %s: read at byte %d: %w", r.f.ID, r.offset, err)
+	}
+	r.buf, r.pending = piece, piece
+	r.offset += int64(len(piece))
+	return nil
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	if len(r.pending) == 0 {
+		if err := r.next(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.pending)
+	r.pending = r.pending[n:]
+	return n, nil
+}
+
+func (r *fileReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.pending) == 0 {
+			if err := r.next(); err == io.EOF {
+				return total, nil
+			} else if err != nil {
+				return total, err
+			}
+		}
+		n, err := w.Write(r.pending)
+		total += int64(n)
+		r.pending = r.pending[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// ReadFileContent returns the whole content of a project's file: for a batch
+// job's input and for tests. Downloads stream it (NewFileReader).
+func ReadFileContent(ctx context.Context, src FileContentReader, projectID, id string) ([]byte, error) {
+	f, err := src.GetFile(ctx, projectID, id)
+	if err != nil {
+		return nil, err
+	}
+	content := make([]byte, 0, f.SizeBytes)
+	w := bytes.NewBuffer(content)
+	if _, err := NewFileReader(ctx, src, f).(io.WriterTo).WriteTo(w); err != nil {
+		return nil, err
+	}
+	return w.Bytes(), nil
 }

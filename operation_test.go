@@ -116,10 +116,10 @@ func TestUploadSessionRules(t *testing.T) {
 		}
 	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := &webhookd.UploadSession{ProjectID: "prj_1", FileID: "file_x", DisplayName: "in.jsonl", MimeType: "application/jsonl"}
-	f := s.NewFile([]byte("abc"), now)
+	s := &webhookd.UploadSession{ProjectID: "prj_1", FileID: "file_x", DisplayName: "in.jsonl", MimeType: "application/jsonl", Received: 3}
+	f := s.NewFile([]byte("sum"), now)
 	if f.ID != "file_x" || f.ProjectID != "prj_1" || f.Source != webhookd.FileUploaded || f.State != webhookd.FileActive ||
-		f.SizeBytes != 3 || f.DisplayName != "in.jsonl" || !f.CreateTime.Equal(now) {
+		f.SizeBytes != 3 || string(f.SHA256) != "sum" || f.DisplayName != "in.jsonl" || !f.CreateTime.Equal(now) {
 		t.Errorf("NewFile = %+v", f)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/lro"
@@ -434,23 +435,49 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) error {
 }
 
 // downloadFile answers the file's bytes with its own media type: the one
-// response of the API that is not JSON, as a download is not.
+// response of the API that is not JSON, as a download is not. The content is
+// streamed from the store a piece at a time, and each piece may take the
+// server's write timeout to go out, so a large file to a slow client is
+// neither held in memory nor cut off by a deadline set for a whole response.
 func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
-	content, mime, err := s.cfg.Operations.DownloadFile(r.Context(), projectOf(r), r.PathValue("id"))
+	f, content, err := s.cfg.Operations.DownloadFile(r.Context(), projectOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	mime := f.MimeType
 	if mime == "" {
 		mime = "application/octet-stream"
 	}
 	h := w.Header()
 	h.Set("Content-Type", mime)
-	h.Set("Content-Length", strconv.Itoa(len(content)))
+	h.Set("Content-Length", strconv.FormatInt(f.SizeBytes, 10))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(content)
+	if _, err := io.Copy(pieceDeadlines{w, http.NewResponseController(w)}, content); err != nil {
+		// The status is out: all that is left is to cut the response
+		// short, so that the client sees a failed download, not a short
+		// file.
+		s.log.WarnContext(r.Context(), "file download cut short", "file", f.ID, "err", err)
+		panic(http.ErrAbortHandler)
+	}
 	return nil
+}
+
+// downloadPieceTimeout is how long one piece of a download may take to be
+// written.
+const downloadPieceTimeout = time.Minute
+
+// pieceDeadlines writes each piece of a download under a write deadline of
+// its own.
+type pieceDeadlines struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (p pieceDeadlines) Write(b []byte) (int, error) {
+	_ = p.rc.SetWriteDeadline(time.Now().Add(downloadPieceTimeout)) // not every writer has deadlines (tests)
+	return p.w.Write(b)
 }
 
 func (s *Server) deleteFile(w http.ResponseWriter, r *http.Request) error {

@@ -150,7 +150,7 @@ func TestSimulatorRunsABatchFromAnUploadedFile(t *testing.T) {
 	data := eventData(t, evs[0])
 	uri, _ := data["output_file_uri"].(string)
 	fileID := strings.TrimSuffix(strings.TrimPrefix(uri, baseURL+"/v1/files/"), ":download?alt=media")
-	results, err := s.store.GetFileContent(ctx, "prj_1", fileID)
+	results, err := webhookd.ReadFileContent(ctx, s.store, "prj_1", fileID)
 	if err != nil {
 		t.Fatalf("output_file_uri %q does not name a stored file: %v", uri, err)
 	}
@@ -213,7 +213,7 @@ func TestSimulatorRunsInteractionsAndVideos(t *testing.T) {
 		t.Fatalf("events %v", types)
 	}
 	fileID, _ := eventData(t, types[webhookd.EventVideoGenerated])["file_id"].(string)
-	if content, err := s.store.GetFileContent(ctx, "prj_1", fileID); err != nil || !strings.Contains(string(content), "a cat") {
+	if content, err := webhookd.ReadFileContent(ctx, s.store, "prj_1", fileID); err != nil || !strings.Contains(string(content), "a cat") {
 		t.Fatalf("video file %q: %q, %v", fileID, content, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -345,18 +346,15 @@ func (s *Service) ListFiles(ctx context.Context, projectID string, page webhookd
 	return files, next, nil
 }
 
-// DownloadFile returns a file's bytes and media type
+// DownloadFile returns a file's record and a reader of its content, which
+// reads it from the store a piece at a time
 // (GET /files/{id}:download?alt=media).
-func (s *Service) DownloadFile(ctx context.Context, projectID, id string) ([]byte, string, error) {
+func (s *Service) DownloadFile(ctx context.Context, projectID, id string) (*webhookd.File, io.Reader, error) {
 	f, err := s.file(ctx, projectID, id)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	content, err := s.store.GetFileContent(ctx, projectID, f.ID)
-	if err != nil {
-		return nil, "", fmt.Errorf("lro: read file %s: %w", f.ID, err)
-	}
-	return content, f.MimeType, nil
+	return f, webhookd.NewFileReader(ctx, s.store, f), nil
 }
 
 // DeleteFile removes a file.

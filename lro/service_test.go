@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -223,9 +224,12 @@ func TestServiceUploads(t *testing.T) {
 	if err != nil || res.Status != "final" || res.File == nil || res.File.ID != sess.FileID {
 		t.Fatalf("finalize at the end: %+v, %v", res, err)
 	}
-	content, mime, err := svc.DownloadFile(ctx, "prj_1", res.File.Name())
-	if err != nil || string(content) != "abcdef" || mime != "application/jsonl" {
-		t.Fatalf("download %q %q %v", content, mime, err)
+	file, body, err := svc.DownloadFile(ctx, "prj_1", res.File.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if content, err := io.ReadAll(body); err != nil || string(content) != "abcdef" || file.MimeType != "application/jsonl" {
+		t.Fatalf("download %q %q %v", content, file.MimeType, err)
 	}
 	if _, err := svc.UploadChunk(ctx, "prj_1", sess.ID, lro.UploadCommand{Query: true}, -1, nil); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
 		t.Errorf("finished session: %v", err)

@@ -27,9 +27,7 @@ type Runner interface {
 
 // FileReader reads the content of a project's file. OperationStore
 // implements it.
-type FileReader interface {
-	GetFileContent(ctx context.Context, projectID, id string) ([]byte, error)
-}
+type FileReader = webhookd.FileContentReader
 
 // Simulator is the deterministic built-in Runner: it runs the state machines
 // of Machine with the echo model, reading batch input files from files.
@@ -59,7 +57,7 @@ func (s *Simulator) Step(ctx context.Context, op *webhookd.Operation) (webhookd.
 				return webhookd.OperationChange{}, fmt.Errorf("lro: batch %s request: %w", op.ID, err)
 			}
 			if req.FileName != "" {
-				in.File, in.FileErr = s.files.GetFileContent(ctx, op.ProjectID, req.InputFileID())
+				in.File, in.FileErr = webhookd.ReadFileContent(ctx, s.files, op.ProjectID, req.InputFileID())
 				if in.FileErr != nil && webhookd.ErrorCode(in.FileErr) == webhookd.EINTERNAL {
 					return webhookd.OperationChange{}, fmt.Errorf("lro: batch %s: read input %s: %w", op.ID, req.FileName, in.FileErr)
 				}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"crypto/sha256"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -10,8 +11,8 @@ import (
 	"github.com/webhookd/webhookd"
 )
 
-// fileColumns leave out content: only GetFileContent reads it, so listings
-// and lookups never pull file bodies off the disk.
+// fileColumns are a file's record; its content is in file_chunks, read a
+// piece at a time by ReadFileChunk.
 const fileColumns = `id, project_id, display_name, mime_type, size_bytes, sha256, source, state, create_time, update_time, expire_time`
 
 func scanFile(row pgx.CollectableRow) (*webhookd.File, error) {
@@ -21,8 +22,8 @@ func scanFile(row pgx.CollectableRow) (*webhookd.File, error) {
 	return &f, err
 }
 
-// CreateFile stores f with its content. Left empty, the ID, times, size and
-// digest are filled in.
+// CreateFile stores f, its content cut into pieces of webhookd.FileChunkSize.
+// Left empty, the ID, times, size and digest are filled in.
 func (s *Store) CreateFile(ctx context.Context, f *webhookd.File) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error { return insertFile(ctx, tx, f, s.now()) })
 	return mapErr(err, "create file", "File")
@@ -43,18 +44,20 @@ func insertFile(ctx context.Context, tx pgx.Tx, f *webhookd.File, now time.Time)
 	if f.State == "" {
 		f.State = webhookd.FileActive
 	}
-	content := f.Content
-	if content == nil {
-		content = []byte{}
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO files (`+fileColumns+`, content)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := tx.Exec(ctx, `INSERT INTO files (`+fileColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		f.ID, f.ProjectID, f.DisplayName, f.MimeType, f.SizeBytes, f.SHA256, string(f.Source), string(f.State),
-		f.CreateTime, f.UpdateTime, nullTime(f.ExpireTime), content)
+		f.CreateTime, f.UpdateTime, nullTime(f.ExpireTime))
 	if isForeignKeyViolation(err) {
 		return webhookd.NotFound("Project")
 	}
-	return mapErr(err, "create file", "File")
+	if err != nil {
+		return mapErr(err, "create file", "File")
+	}
+	return webhookd.Pieces(f.Content, func(offset int64, piece []byte) error {
+		_, err := tx.Exec(ctx, `INSERT INTO file_chunks (file_id, "offset", data) VALUES ($1, $2, $3)`, f.ID, offset, piece)
+		return mapErr(err, "create file", "File")
+	})
 }
 
 // GetFile returns a file's record without its content.
@@ -64,11 +67,35 @@ func (s *Store) GetFile(ctx context.Context, projectID, id string) (*webhookd.Fi
 	return f, mapErr(err, "get file", "File")
 }
 
-// GetFileContent returns a file's bytes.
-func (s *Store) GetFileContent(ctx context.Context, projectID, id string) ([]byte, error) {
-	var content []byte
-	err := s.pool.QueryRow(ctx, `SELECT content FROM files WHERE project_id = $1 AND id = $2`, projectID, id).Scan(&content)
-	return content, mapErr(err, "get file content", "File")
+// ReadFileChunk appends to buf[:0] the piece of a file's content that starts
+// at offset; io.EOF when none does. The piece is copied out of the
+// connection's read buffer, so buf is the only copy the caller keeps.
+func (s *Store) ReadFileChunk(ctx context.Context, projectID, id string, offset int64, buf []byte) ([]byte, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.data FROM file_chunks c JOIN files f ON f.id = c.file_id
+		WHERE f.project_id = $1 AND c.file_id = $2 AND c."offset" = $3`, projectID, id, offset)
+	if err != nil {
+		return buf[:0], mapErr(err, "read file", "File")
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return buf[:0], mapErr(err, "read file", "File")
+		}
+		return buf[:0], io.EOF
+	}
+	if rows.FieldDescriptions()[0].Format == pgx.BinaryFormatCode {
+		// A bytea in binary format is the piece itself: copy it out of the
+		// connection's buffer without decoding.
+		buf = append(buf[:0], rows.RawValues()[0]...)
+	} else { // the simple protocol, if the URL asks for it
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return buf[:0], mapErr(err, "read file", "File")
+		}
+		buf = append(buf[:0], data...)
+	}
+	rows.Close()
+	return buf, mapErr(rows.Err(), "read file", "File")
 }
 
 // ListFiles returns a page of a project's files, newest first.
@@ -162,9 +189,9 @@ func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset i
 	return u, nil
 }
 
-// FinalizeUpload turns a finished session into a file. The chunks are
-// concatenated and hashed by the database, so the content never makes a round
-// trip through the process.
+// FinalizeUpload turns a finished session into a file. The database hashes
+// the chunks and copies them as the file's pieces, so the content never makes
+// a round trip through the process.
 func (s *Store) FinalizeUpload(ctx context.Context, projectID, id string, now time.Time) (*webhookd.File, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	var f *webhookd.File
@@ -177,14 +204,19 @@ func (s *Store) FinalizeUpload(ctx context.Context, projectID, id string, now ti
 			return err
 		}
 		rows, _ := tx.Query(ctx, `WITH body AS (
-				SELECT COALESCE(string_agg(data, ''::bytea ORDER BY "offset"), ''::bytea) AS content
+				SELECT COALESCE(sum(length(data)), 0) AS size,
+					sha256(COALESCE(string_agg(data, ''::bytea ORDER BY "offset"), ''::bytea)) AS sum
 				FROM upload_chunks WHERE session_id = $1
 			)
-			INSERT INTO files (`+fileColumns+`, content)
-			SELECT $2, $3, $4, $5, length(content), sha256(content), $6, $7, $8, $8, NULL, content FROM body
+			INSERT INTO files (`+fileColumns+`)
+			SELECT $2, $3, $4, $5, size, sum, $6, $7, $8, $8, NULL FROM body
 			RETURNING `+fileColumns,
 			id, u.FileID, projectID, u.DisplayName, u.MimeType, string(webhookd.FileUploaded), string(webhookd.FileActive), now)
 		if f, err = pgx.CollectExactlyOneRow(rows, scanFile); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO file_chunks (file_id, "offset", data)
+			SELECT $1, "offset", data FROM upload_chunks WHERE session_id = $2`, f.ID, id); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM upload_sessions WHERE id = $1`, id)

@@ -1,7 +1,12 @@
 package postgres
 
 import (
+	"bytes"
+	"context"
+	"os"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/webhookd/webhookd"
 )
@@ -37,6 +42,72 @@ func TestMigrationCutsAPIKeyPrefixes(t *testing.T) {
 		}
 		if want := webhookd.APIKeyVisiblePrefix(prefix); got != want {
 			t.Errorf("prefix %q became %q, want %q", prefix, got, want)
+		}
+	}
+}
+
+// TestMigrationMovesFileContent: a database of the version before file
+// pieces (0006) keeps its files' content, which the migration moves out of
+// the files table; it reads back whole.
+func TestMigrationMovesFileContent(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv("WEBHOOKD_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("WEBHOOKD_TEST_POSTGRES_URL not set: skipping PostgreSQL tests")
+	}
+	ctx := t.Context()
+	schema := "test_internal_" + webhookd.NewID("")
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+		_ = conn.Close(context.Background())
+	})
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE SCHEMA ` + pgx.Identifier{schema}.Sanitize(),
+		`SET search_path = ` + pgx.Identifier{schema}.Sanitize(),
+		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, apply_time timestamptz NOT NULL)`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range ms {
+		if m.name == "0006_file_chunks.sql" {
+			break
+		}
+		if _, err := conn.Exec(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	content := []byte(`{"key":"k1"}` + "\n")
+	if _, err := conn.Exec(ctx, `INSERT INTO projects (id, name, create_time) VALUES ('prj_old', 'old', now())`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO files (id, project_id, size_bytes, sha256, source, state, create_time, update_time, content)
+		VALUES ('file_a', 'prj_old', $1, '\x00', 'UPLOADED', 'ACTIVE', now(), now(), $2),
+		       ('file_empty', 'prj_old', 0, '\x00', 'UPLOADED', 'ACTIVE', now(), now(), '')`, len(content), content); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, url, Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id, want := range map[string][]byte{"file_a": content, "file_empty": {}} {
+		got, err := webhookd.ReadFileContent(ctx, s, "prj_old", id)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s after the migration: %q, %v; want %q", id, got, err, want)
 		}
 	}
 }

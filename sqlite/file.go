@@ -1,19 +1,19 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"io"
 	"math"
 	"time"
 
 	"github.com/webhookd/webhookd"
 )
 
-// fileColumns leave out content: only GetFileContent reads it, so listings
-// and lookups never pull file bodies off the disk.
+// fileColumns are a file's record; its content is in file_chunks, read a
+// piece at a time by ReadFileChunk.
 const fileColumns = `id, project_id, display_name, mime_type, size_bytes, sha256, source, state, create_time, update_time, expire_time`
 
 func scanFile(sc scanner) (*webhookd.File, error) {
@@ -29,8 +29,8 @@ func scanFile(sc scanner) (*webhookd.File, error) {
 	return &f, nil
 }
 
-// CreateFile stores f with its content. Left empty, the ID, times, size and
-// digest are filled in.
+// CreateFile stores f, its content cut into pieces of webhookd.FileChunkSize.
+// Left empty, the ID, times, size and digest are filled in.
 func (s *Store) CreateFile(ctx context.Context, f *webhookd.File) error {
 	return s.write(ctx, func(tx *sql.Tx) error { return insertFile(ctx, tx, f, s.now()) })
 }
@@ -52,16 +52,26 @@ func insertFile(ctx context.Context, tx *sql.Tx, f *webhookd.File, now time.Time
 		sum := sha256.Sum256(f.Content)
 		f.SHA256, f.SizeBytes = sum[:], int64(len(f.Content))
 	}
+	if err := insertFileRecord(ctx, tx, f); err != nil {
+		return err
+	}
+	return webhookd.Pieces(f.Content, func(offset int64, piece []byte) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO file_chunks (file_id, "offset", data) VALUES (?, ?, ?)`, f.ID, offset, piece)
+		if err != nil {
+			return fmt.Errorf("sqlite: create file: %w", err)
+		}
+		return nil
+	})
+}
+
+// insertFileRecord inserts f's row, without its content.
+func insertFileRecord(ctx context.Context, tx *sql.Tx, f *webhookd.File) error {
 	if f.State == "" {
 		f.State = webhookd.FileActive
 	}
-	content := f.Content
-	if content == nil {
-		content = []byte{} // a zero-length BLOB, not NULL
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.ProjectID, f.DisplayName, f.MimeType, f.SizeBytes, f.SHA256, string(f.Source), string(f.State),
-		micros(f.CreateTime), micros(f.UpdateTime), nullMicros(f.ExpireTime), content)
+		micros(f.CreateTime), micros(f.UpdateTime), nullMicros(f.ExpireTime))
 	switch {
 	case isForeignKeyViolation(err):
 		return webhookd.NotFound("Project")
@@ -82,17 +92,28 @@ func (s *Store) GetFile(ctx context.Context, projectID, id string) (*webhookd.Fi
 	return f, nil
 }
 
-// GetFileContent returns a file's bytes.
-func (s *Store) GetFileContent(ctx context.Context, projectID, id string) ([]byte, error) {
-	var content []byte
-	err := s.reader.QueryRowContext(ctx, `SELECT content FROM files WHERE project_id = ? AND id = ?`, projectID, id).Scan(&content)
+// ReadFileChunk appends to buf[:0] the piece of a file's content that starts
+// at offset; io.EOF when none does. The piece is copied out of the row
+// SQLite read, so buf is the only copy the caller keeps.
+func (s *Store) ReadFileChunk(ctx context.Context, projectID, id string, offset int64, buf []byte) ([]byte, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT c.data FROM file_chunks c JOIN files f ON f.id = c.file_id
+		WHERE f.project_id = ? AND c.file_id = ? AND c."offset" = ?`, projectID, id, offset)
 	if err != nil {
-		return nil, mapErr(err, "get file content", "File")
+		return buf[:0], fmt.Errorf("sqlite: read file: %w", err)
 	}
-	if content == nil {
-		content = []byte{}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return buf[:0], fmt.Errorf("sqlite: read file: %w", err)
+		}
+		return buf[:0], io.EOF
 	}
-	return content, nil
+	var data sql.RawBytes
+	if err := rows.Scan(&data); err != nil {
+		return buf[:0], fmt.Errorf("sqlite: read file: %w", err)
+	}
+	buf = append(buf[:0], data...)
+	return buf, rows.Close()
 }
 
 // ListFiles returns a page of a project's files, newest first.
@@ -214,8 +235,9 @@ func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset i
 }
 
 // FinalizeUpload turns a finished session into a file and deletes the
-// session (its chunks go with it by ON DELETE CASCADE), in one transaction.
-// The returned file has no Content, as GetFile.
+// session, in one transaction. The session's chunks become the file's
+// pieces as they are, copied by the database; only the digest is computed
+// here, a chunk at a time. The returned file has no Content, as GetFile.
 func (s *Store) FinalizeUpload(ctx context.Context, projectID, id string, now time.Time) (*webhookd.File, error) {
 	now = now.UTC().Truncate(time.Microsecond) // what the row keeps
 	var f *webhookd.File
@@ -231,21 +253,24 @@ func (s *Store) FinalizeUpload(ctx context.Context, projectID, id string, now ti
 		if err != nil {
 			return fmt.Errorf("sqlite: finalize upload: %w", err)
 		}
-		var content bytes.Buffer
-		content.Grow(int(u.Received))
+		sum := sha256.New()
 		if _, err := collect(rows, func(sc scanner) (struct{}, error) {
 			var data sql.RawBytes
 			if err := sc.Scan(&data); err != nil {
 				return struct{}{}, err
 			}
-			content.Write(data)
+			sum.Write(data)
 			return struct{}{}, nil
 		}, "finalize upload"); err != nil {
 			return err
 		}
-		f = u.NewFile(content.Bytes(), now)
-		if err := insertFile(ctx, tx, f, now); err != nil {
+		f = u.NewFile(sum.Sum(nil), now)
+		if err := insertFileRecord(ctx, tx, f); err != nil {
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO file_chunks (file_id, "offset", data)
+			SELECT ?, "offset", data FROM upload_chunks WHERE session_id = ?`, f.ID, id); err != nil {
+			return fmt.Errorf("sqlite: finalize upload: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM upload_sessions WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("sqlite: finalize upload: %w", err)

@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"bytes"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -82,6 +84,59 @@ func TestMigrationCutsAPIKeyPrefixes(t *testing.T) {
 		}
 		if want := webhookd.APIKeyVisiblePrefix(prefix); got != want {
 			t.Errorf("prefix %q became %q, want %q", prefix, got, want)
+		}
+	}
+}
+
+// TestMigrationMovesFileContent: a database of the version before file
+// pieces (0008) keeps its files' content, which the migration moves out of
+// the files table; it reads back whole.
+func TestMigrationMovesFileContent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", path+"?_foreign_keys=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, apply_time INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.name == "0008_file_chunks.sql" {
+			break
+		}
+		if _, err := db.ExecContext(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, 0)`, m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	content := []byte(`{"key":"k1"}` + "\n")
+	if _, err := db.ExecContext(ctx, `INSERT INTO projects (id, name, create_time) VALUES ('prj_old', 'old', 0);
+		INSERT INTO files (id, project_id, size_bytes, sha256, source, state, create_time, update_time, content)
+		VALUES ('file_a', 'prj_old', ?, x'00', 'UPLOADED', 'ACTIVE', 0, 0, ?),
+		       ('file_empty', 'prj_old', 0, x'00', 'UPLOADED', 'ACTIVE', 0, 0, x'')`, len(content), content); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for id, want := range map[string][]byte{"file_a": content, "file_empty": {}} {
+		got, err := webhookd.ReadFileContent(ctx, s, "prj_old", id)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s after the migration: %q, %v; want %q", id, got, err, want)
 		}
 	}
 }

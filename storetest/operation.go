@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"io"
 	"reflect"
 	"testing"
 	"time"
@@ -54,6 +55,7 @@ func RunOperations(t *testing.T, setup func(t *testing.T) OperationHarness) {
 		{"ClaimLeases", testClaims},
 		{"Files", testFiles},
 		{"Uploads", testUploads},
+		{"FilesReadInPieces", testFilePieces},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,7 +249,7 @@ func testEvents(t *testing.T, h OperationHarness) {
 		ev.WebhookConfig == nil || !reflect.DeepEqual(ev.WebhookConfig.URIs, op.WebhookConfig.URIs) {
 		t.Fatalf("event %+v, envelope %+v", ev, env)
 	}
-	content, err := h.Store.GetFileContent(ctx, p, file.ID)
+	content, err := webhookd.ReadFileContent(ctx, h.Store, p, file.ID)
 	if err != nil || !bytes.Equal(content, file.Content) {
 		t.Fatalf("file written with the change: %q, %v", content, err)
 	}
@@ -264,8 +266,9 @@ func testProjectScope(t *testing.T, h OperationHarness) {
 	requireCode(t, h.Store.DeleteOperation(ctx, other, op.ID), webhookd.ENOTFOUND)
 	_, err = h.Store.GetFile(ctx, other, file.ID)
 	requireCode(t, err, webhookd.ENOTFOUND)
-	_, err = h.Store.GetFileContent(ctx, other, file.ID)
-	requireCode(t, err, webhookd.ENOTFOUND)
+	if piece, err := h.Store.ReadFileChunk(ctx, other, file.ID, 0, nil); err != io.EOF || len(piece) != 0 {
+		t.Fatalf("ReadFileChunk of another project's file = %q, %v; want nothing and io.EOF", piece, err)
+	}
 	requireCode(t, h.Store.DeleteFile(ctx, other, file.ID), webhookd.ENOTFOUND)
 	foreign := op.Clone()
 	foreign.ProjectID, foreign.Version = other, 2
@@ -412,16 +415,16 @@ func testFiles(t *testing.T, h OperationHarness) {
 		!bytes.Equal(got.SHA256, a.SHA256) || got.Source != a.Source || got.State != a.State || !got.CreateTime.Equal(T0) {
 		t.Fatalf("GetFile = %+v", got)
 	}
-	content, err := h.Store.GetFileContent(ctx, p, b.ID)
+	content, err := webhookd.ReadFileContent(ctx, h.Store, p, b.ID)
 	if err != nil || !bytes.Equal(content, b.Content) {
-		t.Fatalf("GetFileContent = %v, %v", content, err)
+		t.Fatalf("ReadFileContent = %v, %v", content, err)
 	}
 	empty := webhookd.NewFile(p, "empty.txt", "text/plain", webhookd.FileUploaded, nil, T0)
 	if err := h.Store.CreateFile(ctx, empty); err != nil {
 		t.Fatal(err)
 	}
-	if content, err := h.Store.GetFileContent(ctx, p, empty.ID); err != nil || len(content) != 0 {
-		t.Fatalf("GetFileContent of an empty file = %q, %v", content, err)
+	if content, err := webhookd.ReadFileContent(ctx, h.Store, p, empty.ID); err != nil || len(content) != 0 {
+		t.Fatalf("ReadFileContent of an empty file = %q, %v", content, err)
 	}
 	if err := h.Store.DeleteFile(ctx, p, empty.ID); err != nil {
 		t.Fatal(err)
@@ -437,8 +440,11 @@ func testFiles(t *testing.T, h OperationHarness) {
 	if err := h.Store.DeleteFile(ctx, p, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.Store.GetFileContent(ctx, p, a.ID)
+	_, err = webhookd.ReadFileContent(ctx, h.Store, p, a.ID)
 	requireCode(t, err, webhookd.ENOTFOUND)
+	if piece, err := h.Store.ReadFileChunk(ctx, p, a.ID, 0, nil); err != io.EOF || len(piece) != 0 {
+		t.Fatalf("ReadFileChunk of a deleted file = %q, %v; want nothing and io.EOF", piece, err)
+	}
 }
 
 func testUploads(t *testing.T, h OperationHarness) {
@@ -479,9 +485,12 @@ func testUploads(t *testing.T, h OperationHarness) {
 		!bytes.Equal(f.SHA256, sum[:]) || !f.CreateTime.Equal(h.Clock.Now()) || f.DisplayName != s.DisplayName || f.MimeType != s.MimeType {
 		t.Fatalf("finalize: %+v, %v", f, err)
 	}
-	content, err := h.Store.GetFileContent(ctx, p, s.FileID)
+	content, err := webhookd.ReadFileContent(ctx, h.Store, p, s.FileID)
 	if err != nil || string(content) != "abcdef" {
 		t.Fatalf("uploaded content %q, %v", content, err)
+	}
+	if want := sha256.Sum256([]byte("abcdef")); !bytes.Equal(f.SHA256, want[:]) {
+		t.Fatalf("uploaded file's SHA-256 %x, want %x", f.SHA256, want)
 	}
 	_, err = h.Store.GetUploadSession(ctx, p, s.ID)
 	requireCode(t, err, webhookd.ENOTFOUND)
@@ -539,4 +548,66 @@ func (s suite) operations(t *testing.T) {
 			t.Fatalf("QueueStats = %+v; want 2 pending deliveries (one dynamic, one static)", st)
 		}
 	})
+}
+
+// testFilePieces: a file's content is read back a piece at a time, no piece
+// larger than webhookd.FileChunkSize for a file created whole; an upload in
+// chunks of other sizes reads back whole, with its digest.
+func testFilePieces(t *testing.T, h OperationHarness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	content := make([]byte, 2*webhookd.FileChunkSize+12345)
+	for i := range content {
+		content[i] = byte(i * 7)
+	}
+	f := webhookd.NewFile(p, "big.jsonl", "application/jsonl", webhookd.FileGenerated, content, T0)
+	if err := h.Store.CreateFile(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	var buf []byte
+	for off := int64(0); ; {
+		piece, err := h.Store.ReadFileChunk(ctx, p, f.ID, off, buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil || len(piece) == 0 || len(piece) > webhookd.FileChunkSize {
+			t.Fatalf("ReadFileChunk at %d: %d bytes, %v; want 1 to %d bytes", off, len(piece), err, webhookd.FileChunkSize)
+		}
+		got = append(got, piece...)
+		off += int64(len(piece))
+		buf = piece
+	}
+	if !bytes.Equal(got, content) {
+		t.Fatalf("pieces of %d bytes in all, want the %d bytes written", len(got), len(content))
+	}
+	if piece, err := h.Store.ReadFileChunk(ctx, p, f.ID, 1, nil); err != io.EOF || len(piece) != 0 {
+		t.Fatalf("ReadFileChunk inside a piece = %d bytes, %v; want io.EOF", len(piece), err)
+	}
+
+	now := h.Clock.Now()
+	s := &webhookd.UploadSession{ID: webhookd.NewID("upl_"), ProjectID: p, FileID: webhookd.NewID(webhookd.PrefixFile),
+		DeclaredSize: -1, CreateTime: now, ExpireTime: now.Add(time.Hour)}
+	if err := h.Store.CreateUploadSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	chunks := [][]byte{content[:1000], content[1000 : 1000+webhookd.FileChunkSize], content[1000+webhookd.FileChunkSize:]}
+	var off int64
+	for _, c := range chunks {
+		if _, err := h.Store.AppendUpload(ctx, p, s.ID, off, c); err != nil {
+			t.Fatal(err)
+		}
+		off += int64(len(c))
+	}
+	uf, err := h.Store.FinalizeUpload(ctx, p, s.ID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum := sha256.Sum256(content); uf.SizeBytes != int64(len(content)) || !bytes.Equal(uf.SHA256, sum[:]) {
+		t.Fatalf("uploaded file: %d bytes, SHA-256 %x; want %d, %x", uf.SizeBytes, uf.SHA256, len(content), sum)
+	}
+	var r bytes.Buffer
+	if _, err := io.Copy(&r, webhookd.NewFileReader(ctx, h.Store, uf)); err != nil || !bytes.Equal(r.Bytes(), content) {
+		t.Fatalf("NewFileReader of the upload: %d bytes, %v", r.Len(), err)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"io"
 	"slices"
 	"sync"
 	"time"
@@ -239,15 +241,16 @@ func (s *MemStore) GetFile(_ context.Context, projectID, id string) (*webhookd.F
 	return cloneFile(f, false), nil
 }
 
-// GetFileContent implements webhookd.FileStore.
-func (s *MemStore) GetFileContent(_ context.Context, projectID, id string) ([]byte, error) {
+// ReadFileChunk implements webhookd.FileStore: the pieces are those
+// webhookd.Pieces cuts.
+func (s *MemStore) ReadFileChunk(_ context.Context, projectID, id string, offset int64, buf []byte) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.file(projectID, id)
-	if err != nil {
-		return nil, err
+	if err != nil || offset < 0 || offset >= int64(len(f.Content)) || offset%webhookd.FileChunkSize != 0 {
+		return buf[:0], io.EOF
 	}
-	return bytes.Clone(f.Content), nil
+	return append(buf[:0], f.Content[offset:min(offset+webhookd.FileChunkSize, int64(len(f.Content)))]...), nil
 }
 
 // ListFiles implements webhookd.FileStore.
@@ -341,7 +344,10 @@ func (s *MemStore) FinalizeUpload(_ context.Context, projectID, id string, now t
 	if _, ok := s.files[u.FileID]; ok {
 		return nil, webhookd.Errorf(webhookd.ECONFLICT, "File %s already exists.", u.FileID)
 	}
-	f := u.NewFile(bytes.Clone(s.data[id]), now)
+	content := s.data[id]
+	sum := sha256.Sum256(content)
+	f := u.NewFile(sum[:], now)
+	f.Content = content
 	s.files[f.ID] = cloneFile(f, true)
 	delete(s.uploads, id)
 	delete(s.data, id)
