@@ -21,27 +21,19 @@ type metrics struct {
 // that are counted but exported nowhere. A second server on the same
 // registry (tests, or two listeners) shares the first one's collectors.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "webhookd",
-		Subsystem: "api",
-		Name:      "requests_total",
-		Help:      "API requests by method, route template and HTTP status code.",
-	}, []string{"method", "route", "code"})
-	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: "webhookd",
-		Subsystem: "api",
-		Name:      "request_duration_seconds",
-		Help:      "API request latency by method and route template.",
-		Buckets:   []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-	}, []string{"method", "route"})
-	if reg == nil {
-		return &metrics{requests: requests, latency: latency}, nil
-	}
-	var err error
-	if requests, err = promreg.Register(reg, requests); err != nil {
+	requests, err := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "webhookd", Subsystem: "api", Name: "requests_total",
+		Help: "API requests by method, route template and HTTP status code.",
+	}, []string{"method", "route", "code"}))
+	if err != nil {
 		return nil, err
 	}
-	if latency, err = promreg.Register(reg, latency); err != nil {
+	latency, err := promreg.Register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "webhookd", Subsystem: "api", Name: "request_duration_seconds",
+		Help:    "API request latency by method and route template.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"method", "route"}))
+	if err != nil {
 		return nil, err
 	}
 	return &metrics{requests: requests, latency: latency}, nil

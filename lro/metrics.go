@@ -24,22 +24,18 @@ type driverMetrics struct {
 // newDriverMetrics registers the metrics with reg; a nil reg counts them
 // without exporting. A second Driver on the same registry shares them.
 func newDriverMetrics(reg prometheus.Registerer) (*driverMetrics, error) {
-	steps := prometheus.NewCounterVec(prometheus.CounterOpts{
+	steps, err := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "webhookd", Subsystem: "lro", Name: "steps_total",
 		Help: "Operation steps by kind and outcome (committed, superseded, failed, idle).",
-	}, []string{"kind", "outcome"})
-	states := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "webhookd", Subsystem: "lro", Name: "transitions_total",
-		Help: "Operations that a runner step moved into a state, by kind and state.",
-	}, []string{"kind", "state"})
-	if reg == nil {
-		return &driverMetrics{steps: steps, states: states}, nil
-	}
-	var err error
-	if steps, err = promreg.Register(reg, steps); err != nil {
+	}, []string{"kind", "outcome"}))
+	if err != nil {
 		return nil, err
 	}
-	if states, err = promreg.Register(reg, states); err != nil {
+	states, err := promreg.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "webhookd", Subsystem: "lro", Name: "transitions_total",
+		Help: "Operations that a runner step moved into a state, by kind and state.",
+	}, []string{"kind", "state"}))
+	if err != nil {
 		return nil, err
 	}
 	return &driverMetrics{steps: steps, states: states}, nil

@@ -10,8 +10,12 @@ import (
 )
 
 // Register registers c with reg and returns it, or returns the collector of
-// the same kind already registered under the same description.
+// the same kind already registered under the same description. A nil reg
+// registers nothing: c counts, and is exported nowhere.
 func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
 	err := reg.Register(c)
 	var already prometheus.AlreadyRegisteredError
 	if errors.As(err, &already) {

@@ -24,3 +24,11 @@ func TestRegisterReusesTheFirstCollector(t *testing.T) {
 		t.Fatal("a different collector under a taken name was accepted")
 	}
 }
+
+func TestRegisterWithoutARegistry(t *testing.T) {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x_total", Help: "x"})
+	got, err := Register(nil, c)
+	if err != nil || got != c {
+		t.Fatalf("Register(nil) = %v, %v; want the collector itself", got, err)
+	}
+}
