@@ -216,9 +216,57 @@ type OperationChange struct {
 	Events []NewEvent
 }
 
+// StaleError is the ECONFLICT error of an update of op (see
+// OperationChange.Update) that found the operation at version stored.
+func (op *Operation) StaleError(stored int64) error {
+	return Errorf(ECONFLICT, "Operation %s was changed concurrently (version %d, expected %d).", op.ID, stored, op.Version-1)
+}
+
 // Empty reports whether c writes nothing.
 func (c *OperationChange) Empty() bool {
 	return len(c.Create) == 0 && len(c.Update) == 0 && len(c.Files) == 0 && len(c.Events) == 0
+}
+
+// ChangeWriter makes the writes of an OperationChange, inside the store's
+// transaction.
+type ChangeWriter interface {
+	InsertOperation(ctx context.Context, op *Operation) error
+	// UpdateOperation writes op under its version check (see
+	// OperationChange.Update).
+	UpdateOperation(ctx context.Context, op *Operation) error
+	InsertFile(ctx context.Context, f *File) error
+	// Publish publishes events as PublishEvents does, in the transaction.
+	Publish(ctx context.Context, events []NewEvent) ([]PlannedEvent, error)
+}
+
+// Write makes c's writes with w, each after what it refers to (operations,
+// then their files, then the events about them), and returns how many
+// deliveries the events created: the store wakes the delivery engines when
+// there are any.
+func (c *OperationChange) Write(ctx context.Context, w ChangeWriter) (deliveries int, err error) {
+	for _, op := range c.Create {
+		if op.Version == 0 {
+			op.Version = 1
+		}
+		if err := w.InsertOperation(ctx, op); err != nil {
+			return 0, err
+		}
+	}
+	for _, op := range c.Update {
+		if err := w.UpdateOperation(ctx, op); err != nil {
+			return 0, err
+		}
+	}
+	for _, f := range c.Files {
+		if err := w.InsertFile(ctx, f); err != nil {
+			return 0, err
+		}
+	}
+	if len(c.Events) == 0 {
+		return 0, nil
+	}
+	planned, err := w.Publish(ctx, c.Events)
+	return NewDeliveries(planned), err
 }
 
 // OperationFilter narrows ListOperations.

@@ -42,6 +42,18 @@ type PlannedEvent struct {
 	Destinations []Destination
 }
 
+// NewDeliveries returns how many deliveries the new events of planned
+// create.
+func NewDeliveries(planned []PlannedEvent) int {
+	n := 0
+	for _, p := range planned {
+		if p.Created {
+			n += len(p.Destinations)
+		}
+	}
+	return n
+}
+
 // Planner plans the publishes of one store transaction at one time. It
 // remembers the webhooks it read for routing, by project: a transaction
 // that publishes writes no webhook, so a batch of events costs one read of

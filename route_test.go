@@ -158,3 +158,26 @@ func TestEventNewDelivery(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookSetDefaults(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	w := &webhookd.Webhook{ProjectID: "p", URI: "https://a", Secrets: []webhookd.SigningSecret{{Sealed: []byte("s")}, {ID: "sec_kept", CreateTime: now.Add(-time.Hour)}}}
+	w.SetDefaults(now)
+	if w.ID == "" || w.State != webhookd.WebhookEnabled || w.SubscribedEvents == nil || !w.CreateTime.Equal(now) || !w.UpdateTime.Equal(now) {
+		t.Errorf("SetDefaults = %+v, want an id, enabled, an empty subscription list, created and updated now", w)
+	}
+	for _, s := range w.Secrets {
+		if s.WebhookID != w.ID || s.ID == "" {
+			t.Errorf("secret %+v does not belong to %s", s, w.ID)
+		}
+	}
+	if !w.Secrets[0].CreateTime.Equal(now) || w.Secrets[1].ID != "sec_kept" || !w.Secrets[1].CreateTime.Equal(now.Add(-time.Hour)) {
+		t.Errorf("secrets = %+v, want the first created with the webhook and the second kept", w.Secrets)
+	}
+	set := &webhookd.Webhook{ID: "wh_1", State: webhookd.WebhookDisabled, CreateTime: now.Add(-time.Hour), SubscribedEvents: []string{"a"}}
+	set.SetDefaults(now)
+	if set.ID != "wh_1" || set.State != webhookd.WebhookDisabled || !set.CreateTime.Equal(now.Add(-time.Hour)) || !set.UpdateTime.Equal(set.CreateTime) {
+		t.Errorf("SetDefaults changed what was set: %+v", set)
+	}
+}

@@ -47,6 +47,42 @@ type Webhook struct {
 	FailingSince *time.Time
 }
 
+// SetDefaults fills what a new webhook leaves empty, as a store creates it
+// at now: its ID, its times, State enabled, an empty subscription list, and
+// its secrets' defaults (see SigningSecret.SetDefaults), created with it.
+func (w *Webhook) SetDefaults(now time.Time) {
+	if w.ID == "" {
+		w.ID = NewID(PrefixWebhook)
+	}
+	if w.CreateTime.IsZero() {
+		w.CreateTime = now
+	}
+	if w.UpdateTime.IsZero() {
+		w.UpdateTime = w.CreateTime
+	}
+	if w.State == "" {
+		w.State = WebhookEnabled
+	}
+	if w.SubscribedEvents == nil {
+		w.SubscribedEvents = []string{}
+	}
+	for i := range w.Secrets {
+		w.Secrets[i].SetDefaults(w.ID, w.CreateTime)
+	}
+}
+
+// SetDefaults makes s a secret of webhookID and fills what it leaves
+// empty: its ID, and created as its CreateTime.
+func (s *SigningSecret) SetDefaults(webhookID string, created time.Time) {
+	s.WebhookID = webhookID
+	if s.ID == "" {
+		s.ID = NewID(PrefixSecret)
+	}
+	if s.CreateTime.IsZero() {
+		s.CreateTime = created
+	}
+}
+
 // LiveSecrets returns the secrets that have not expired at now.
 func (w *Webhook) LiveSecrets(now time.Time) []SigningSecret {
 	out := make([]SigningSecret, 0, len(w.Secrets))

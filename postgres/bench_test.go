@@ -8,6 +8,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/fakeclock"
+	"github.com/webhookd/webhookd/storetest"
 )
 
 // BenchmarkPublishEvent measures the outbox write: one event and its
@@ -47,15 +48,7 @@ func BenchmarkPublishEventParallel(b *testing.B) {
 		Source:    "api",
 	}
 	b.SetParallelism(8)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := s.PublishEvent(b.Context(), ne); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	storetest.PublishConcurrently(b, s, ne)
 }
 
 // BenchmarkClaimRecord measures the engine's round trip with the store: claim

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/dberr"
 	"github.com/webhookd/webhookd/internal/handoff"
 )
 
@@ -111,11 +112,8 @@ func (s *Store) publish(ctx context.Context, events []webhookd.NewEvent, grouped
 		}
 		return nil, failed, mapErr(err, "publish events", "Event")
 	}
-	for _, p := range planned {
-		if p.Created && len(p.Destinations) > 0 {
-			s.wakeFor(ho)
-			break
-		}
+	if webhookd.NewDeliveries(planned) > 0 {
+		s.wakeFor(ho)
 	}
 	return planned, -1, nil
 }
@@ -302,7 +300,7 @@ func execEventWrites(br pgx.BatchResults, deliveries bool, read *handoff.Tx) (er
 			err = cerr
 		}
 	}()
-	if _, err := br.Exec(); isForeignKeyViolation(err) {
+	if _, err := br.Exec(); errKind(err) == dberr.ForeignKey {
 		return webhookd.NotFound("Project")
 	} else if err != nil {
 		return err

@@ -25,11 +25,13 @@ func scanFile(row pgx.CollectableRow) (*webhookd.File, error) {
 // CreateFile stores f, its content cut into pieces of webhookd.FileChunkSize.
 // Left empty, the ID, times, size and digest are filled in.
 func (s *Store) CreateFile(ctx context.Context, f *webhookd.File) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error { return insertFile(ctx, tx, f, s.now()) })
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return changeWriter{s, tx, s.now()}.InsertFile(ctx, f) })
 	return mapErr(err, "create file", "File")
 }
 
-func insertFile(ctx context.Context, tx pgx.Tx, f *webhookd.File, now time.Time) error {
+// InsertFile writes a new file.
+func (w changeWriter) InsertFile(ctx context.Context, f *webhookd.File) error {
+	tx, now := w.tx, w.now
 	if int64(len(f.Content)) > webhookd.MaxFileSize {
 		return webhookd.Errorf(webhookd.ETOOLARGE, "Files may be at most %d bytes.", webhookd.MaxFileSize)
 	}
@@ -48,11 +50,8 @@ func insertFile(ctx context.Context, tx pgx.Tx, f *webhookd.File, now time.Time)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		f.ID, f.ProjectID, f.DisplayName, f.MimeType, f.SizeBytes, f.SHA256, string(f.Source), string(f.State),
 		f.CreateTime, f.UpdateTime, nullTime(f.ExpireTime))
-	if isForeignKeyViolation(err) {
-		return webhookd.NotFound("Project")
-	}
 	if err != nil {
-		return mapErr(err, "create file", "File")
+		return mapCreateErr(err, "create file", "File")
 	}
 	return webhookd.Pieces(f.Content, func(offset int64, piece []byte) error {
 		_, err := tx.Exec(ctx, `INSERT INTO file_chunks (file_id, "offset", data) VALUES ($1, $2, $3)`, f.ID, offset, piece)
@@ -138,10 +137,7 @@ func (s *Store) CreateUploadSession(ctx context.Context, u *webhookd.UploadSessi
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO upload_sessions (`+uploadColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		u.ID, u.ProjectID, u.FileID, u.DisplayName, u.MimeType, u.DeclaredSize, u.Received, u.CreateTime, u.ExpireTime)
-	if isForeignKeyViolation(err) {
-		return webhookd.NotFound("Project")
-	}
-	return mapErr(err, "create upload session", "Upload session")
+	return mapCreateErr(err, "create upload session", "Upload session")
 }
 
 // GetUploadSession returns an upload session of the project.

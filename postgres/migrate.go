@@ -4,54 +4,13 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/webhookd/webhookd/internal/migration"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
-
-// migration is one numbered file of migrations/.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order. File names
-// are NNNN_description.sql; a malformed or duplicate number is a build
-// mistake, caught by the tests.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	seen := map[int]string{}
-	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration %q: name must start with a positive number and '_'", name)
-		}
-		if prev, dup := seen[v]; dup {
-			return nil, fmt.Errorf("postgres: migrations %q and %q share version %d", prev, name, v)
-		}
-		seen[v] = name
-		b, err := migrationFiles.ReadFile("migrations/" + name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
 
 // Migrate applies the embedded migrations that the database has not seen,
 // each in its own transaction, and returns how many it applied. It holds an
@@ -59,7 +18,7 @@ func migrations() ([]migration, error) {
 // the others wait, then find nothing left to do. The lock key includes the
 // schema, so deployments in different schemas do not wait for each other.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
-	all, err := migrations()
+	all, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		return 0, err
 	}
@@ -109,21 +68,21 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 
 	n := 0
 	for _, m := range all {
-		if done[m.version] {
+		if done[m.Version] {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, apply_time) VALUES ($1, $2, $3)`,
-				m.version, m.name, s.now())
+				m.Version, m.Name, s.now())
 			return err
 		})
 		if err != nil {
-			return n, fmt.Errorf("postgres: migrate %s: %w", m.name, err)
+			return n, fmt.Errorf("postgres: migrate %s: %w", m.Name, err)
 		}
-		s.log.Info("postgres: applied migration", "name", m.name, "schema", s.scope)
+		s.log.Info("postgres: applied migration", "name", m.Name, "schema", s.scope)
 		n++
 	}
 	return n, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/migration"
 )
 
 // TestMigrationCutsAPIKeyPrefixes: the migration that cuts stored key
@@ -65,7 +66,7 @@ func TestMigrationMovesFileContent(t *testing.T) {
 		_, _ = conn.Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
 		_ = conn.Close(context.Background())
 	})
-	ms, err := migrations()
+	ms, err := migration.Load(migrationFiles, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,13 +80,13 @@ func TestMigrationMovesFileContent(t *testing.T) {
 		}
 	}
 	for _, m := range ms {
-		if m.name == "0006_file_chunks.sql" {
+		if m.Name == "0006_file_chunks.sql" {
 			break
 		}
-		if _, err := conn.Exec(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
+		if _, err := conn.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
 		}
-		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, m.version, m.name); err != nil {
+		if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, m.Version, m.Name); err != nil {
 			t.Fatal(err)
 		}
 	}

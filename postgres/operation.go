@@ -71,30 +71,10 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 	if c.Empty() {
 		return nil
 	}
-	now := s.now()
 	deliveries := 0
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		for _, op := range c.Create {
-			if err := insertOperation(ctx, tx, op); err != nil {
-				return err
-			}
-		}
-		for _, op := range c.Update {
-			if err := updateOperation(ctx, tx, op); err != nil {
-				return err
-			}
-		}
-		for _, f := range c.Files {
-			if err := insertFile(ctx, tx, f, now); err != nil {
-				return err
-			}
-		}
-		planned, _, err := s.publishTx(ctx, tx, nil, now, c.Events, true)
-		for _, p := range planned {
-			if p.Created {
-				deliveries += len(p.Destinations)
-			}
-		}
+		var err error
+		deliveries, err = c.Write(ctx, changeWriter{s, tx, s.now()})
 		return err
 	})
 	if err != nil {
@@ -106,31 +86,41 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 	return nil
 }
 
-func insertOperation(ctx context.Context, tx pgx.Tx, op *webhookd.Operation) error {
-	if op.Version == 0 {
-		op.Version = 1
-	}
-	args, err := operationArgs(op)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO operations (id, project_id, kind, model, agent, display_name, state, request, result,
-			error_code, error_message, webhook_config, create_time, update_time, end_time, expire_time, next_step_time, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, args...)
-	if isForeignKeyViolation(err) {
-		return webhookd.NotFound("Project")
-	}
-	return err
+// changeWriter makes an operation change's writes in tx at now (see
+// webhookd.ChangeWriter).
+type changeWriter struct {
+	s   *Store
+	tx  pgx.Tx
+	now time.Time
 }
 
-// updateOperation writes op whole if the stored version is op.Version-1:
-// a writer holding a stale copy conflicts and writes nothing.
-func updateOperation(ctx context.Context, tx pgx.Tx, op *webhookd.Operation) error {
+// Publish publishes the change's events without a hand-off: they are
+// claimed.
+func (w changeWriter) Publish(ctx context.Context, events []webhookd.NewEvent) ([]webhookd.PlannedEvent, error) {
+	planned, _, err := w.s.publishTx(ctx, w.tx, nil, w.now, events, true)
+	return planned, err
+}
+
+// InsertOperation writes a new operation.
+func (w changeWriter) InsertOperation(ctx context.Context, op *webhookd.Operation) error {
 	args, err := operationArgs(op)
 	if err != nil {
 		return err
 	}
-	tag, err := tx.Exec(ctx, `UPDATE operations SET kind = $3, model = $4, agent = $5, display_name = $6, state = $7,
+	_, err = w.tx.Exec(ctx, `INSERT INTO operations (id, project_id, kind, model, agent, display_name, state, request, result,
+			error_code, error_message, webhook_config, create_time, update_time, end_time, expire_time, next_step_time, version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`, args...)
+	return mapCreateErr(err, "create operation", "Operation")
+}
+
+// UpdateOperation writes op whole if the stored version is op.Version-1:
+// a writer holding a stale copy conflicts and writes nothing.
+func (w changeWriter) UpdateOperation(ctx context.Context, op *webhookd.Operation) error {
+	args, err := operationArgs(op)
+	if err != nil {
+		return err
+	}
+	tag, err := w.tx.Exec(ctx, `UPDATE operations SET kind = $3, model = $4, agent = $5, display_name = $6, state = $7,
 			request = $8, result = $9, error_code = $10, error_message = $11, webhook_config = $12, create_time = $13,
 			update_time = $14, end_time = $15, expire_time = $16, next_step_time = $17, version = $18
 		WHERE project_id = $2 AND id = $1 AND version = $18 - 1`, args...)
@@ -138,11 +128,11 @@ func updateOperation(ctx context.Context, tx pgx.Tx, op *webhookd.Operation) err
 		return err
 	}
 	var stored int64
-	err = tx.QueryRow(ctx, `SELECT version FROM operations WHERE project_id = $1 AND id = $2`, op.ProjectID, op.ID).Scan(&stored)
+	err = w.tx.QueryRow(ctx, `SELECT version FROM operations WHERE project_id = $1 AND id = $2`, op.ProjectID, op.ID).Scan(&stored)
 	if err != nil {
 		return mapErr(err, "update operation", "Operation")
 	}
-	return webhookd.Errorf(webhookd.ECONFLICT, "Operation %s was changed concurrently (version %d, expected %d).", op.ID, stored, op.Version-1)
+	return op.StaleError(stored)
 }
 
 // GetOperation returns one operation of the project.

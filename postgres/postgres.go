@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/dberr"
 	"github.com/webhookd/webhookd/internal/handoff"
 )
 
@@ -227,38 +228,37 @@ const (
 	pgBadCharacter        = "22021" // a NUL byte or invalid UTF-8 in text
 )
 
-// mapErr turns driver errors into domain errors: no rows becomes not found
-// (naming resource), a unique violation a conflict, text PostgreSQL cannot
-// store invalid input. Anything else is wrapped with op for the log.
+// mapErr turns a driver error of a call op on resource into a domain error
+// (see dberr.Map).
 func mapErr(err error, op, resource string) error {
-	if err == nil {
-		return nil
-	}
+	return dberr.Map("postgres", err, errKind(err), op, resource)
+}
+
+// mapCreateErr is mapErr for the insert of a project's resource (see
+// dberr.MapCreate).
+func mapCreateErr(err error, op, resource string) error {
+	return dberr.MapCreate("postgres", err, errKind(err), op, resource)
+}
+
+// errKind tells what a driver error means.
+func errKind(err error) dberr.Kind {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return webhookd.NotFound(resource)
+		return dberr.NoRows
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case pgUniqueViolation:
-			return webhookd.Errorf(webhookd.ECONFLICT, "%s already exists.", resource)
+			return dberr.Unique
+		case pgForeignKeyViolation:
+			return dberr.ForeignKey
 		case pgBadCharacter:
 			// SQLite stores such text; PostgreSQL refuses it. It is the
 			// caller's input, so the caller hears about it.
-			return webhookd.Errorf(webhookd.EINVALID, "Text fields must be valid UTF-8 without NUL characters.")
+			return dberr.BadText
 		}
 	}
-	var domainErr *webhookd.Error
-	if errors.As(err, &domainErr) {
-		return err
-	}
-	return fmt.Errorf("postgres: %s: %w", op, err)
-}
-
-// isForeignKeyViolation reports whether err is a reference to a missing row.
-func isForeignKeyViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == pgForeignKeyViolation
+	return dberr.Other
 }
 
 // affectedOne returns a not-found error when a write touched no row.

@@ -71,10 +71,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *webhookd.APIKey) error {
 	k.CreateTime = orNow(k.CreateTime, s.now())
 	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		k.ID, k.ProjectID, k.Name, k.Hash, k.Prefix, k.CreateTime, nullTime(k.RevokeTime))
-	if isForeignKeyViolation(err) {
-		return webhookd.NotFound("Project")
-	}
-	return mapErr(err, "create api key", "API key")
+	return mapCreateErr(err, "create api key", "API key")
 }
 
 // FindAPIKey returns the unrevoked key whose SHA-256 is hash. It runs on

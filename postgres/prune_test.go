@@ -151,33 +151,13 @@ func TestPruneSkipsLockedDeliveries(t *testing.T) {
 //
 //	WEBHOOKD_TEST_POSTGRES_URL=… go test -run '^$' -bench PruneBesideClaims -benchtime 1x ./postgres
 func BenchmarkPruneBesideClaims(b *testing.B) {
-	const history, queue = 100_000, 1_000
-	for _, pause := range []time.Duration{0, 10 * time.Millisecond} {
-		b.Run("pause="+pause.String(), func(b *testing.B) {
-			for b.Loop() {
-				b.StopTimer()
-				s := openInternal(b, nil)
-				old := time.Now().Add(-40 * 24 * time.Hour)
-				seedHistory(b, s, "e", history, "succeeded", old, time.Microsecond)
-				seedHistory(b, s, "q", queue, "pending", time.Now().Add(-time.Minute), time.Microsecond)
-				b.StartTimer()
-				r := storetest.MeasurePruneBesideClaims(b, s, webhookd.PruneParams{
-					SucceededBefore: old.Add(24 * time.Hour), FailedBefore: old.Add(24 * time.Hour), Limit: 500}, pause, 200)
-				b.StopTimer()
-				var left int
-				if err := s.pool.QueryRow(b.Context(), `SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM attempts)`).Scan(&left); err != nil {
-					b.Fatal(err)
-				}
-				if r.Pruned != history || left != queue {
-					b.Fatalf("pruned %d of %d events; %d events and attempts left, want the %d of the queue", r.Pruned, history, left, queue)
-				}
-				b.Logf("PostgreSQL, %d old events beside %d due deliveries, batches of 500, pause %v:\n%v", history, queue, pause, r)
-				b.ReportMetric(float64(r.Pruned)/r.PruneTime.Seconds(), "pruned/s")
-				b.ReportMetric(float64(r.During.P50.Microseconds())/1000, "claim-p50-ms")
-				b.ReportMetric(float64(r.During.P99.Microseconds())/1000, "claim-p99-ms")
-				b.ReportMetric(float64(r.Baseline.P99.Microseconds())/1000, "alone-p99-ms")
-				b.StartTimer()
-			}
-		})
-	}
+	storetest.BenchmarkPruneBesideClaims(b, "PostgreSQL", func(b *testing.B, history, queue int, old time.Time) storetest.PruneLoad {
+		s := openInternal(b, nil)
+		seedHistory(b, s, "e", history, "succeeded", old, time.Microsecond)
+		seedHistory(b, s, "q", queue, "pending", time.Now().Add(-time.Minute), time.Microsecond)
+		return storetest.PruneLoad{Store: s, Left: func(ctx context.Context) (left int, err error) {
+			err = s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM attempts)`).Scan(&left)
+			return left, err
+		}}
+	})
 }

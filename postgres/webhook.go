@@ -76,41 +76,28 @@ func scanWebhook(row pgx.CollectableRow) (*webhookd.Webhook, error) {
 // CreateWebhook stores w and its secrets in one transaction, assigning ids
 // and times left empty; a webhook without a State starts enabled.
 func (s *Store) CreateWebhook(ctx context.Context, w *webhookd.Webhook) error {
-	now := s.now()
-	w.ID = orID(w.ID, webhookd.PrefixWebhook)
-	w.CreateTime = orNow(w.CreateTime, now)
-	w.UpdateTime = orNow(w.UpdateTime, w.CreateTime)
-	if w.State == "" {
-		w.State = webhookd.WebhookEnabled
-	}
-	if w.SubscribedEvents == nil {
-		w.SubscribedEvents = []string{}
-	}
-	for i := range w.Secrets {
-		sec := &w.Secrets[i]
-		sec.ID = orID(sec.ID, webhookd.PrefixSecret)
-		sec.WebhookID = w.ID
-		sec.CreateTime = orNow(sec.CreateTime, now)
-	}
+	w.SetDefaults(s.now())
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO webhooks
 			(id, project_id, name, uri, subscribed_events, state, create_time, update_time, failing_since)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			w.ID, w.ProjectID, w.Name, w.URI, w.SubscribedEvents, w.State, w.CreateTime, w.UpdateTime, nullTime(w.FailingSince))
-		if err != nil {
+		if err == nil {
+			err = insertSecrets(ctx, tx, w.Secrets...)
+		}
+		return err
+	})
+	return mapCreateErr(err, "create webhook", "Webhook")
+}
+
+// insertSecrets writes secrets, each as insertSecret.
+func insertSecrets(ctx context.Context, tx pgx.Tx, secrets ...webhookd.SigningSecret) error {
+	for _, sec := range secrets {
+		if err := insertSecret(ctx, tx, sec); err != nil {
 			return err
 		}
-		for _, sec := range w.Secrets {
-			if err := insertSecret(ctx, tx, sec); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if isForeignKeyViolation(err) {
-		return webhookd.NotFound("Project")
 	}
-	return mapErr(err, "create webhook", "Webhook")
+	return nil
 }
 
 func insertSecret(ctx context.Context, tx pgx.Tx, sec webhookd.SigningSecret) error {
@@ -195,8 +182,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, id string) error {
 func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, next webhookd.SigningSecret, expireOthers time.Time) error {
 	now := s.now()
 	next.ID = orID(next.ID, webhookd.PrefixSecret)
-	next.WebhookID = webhookID
-	next.CreateTime = orNow(next.CreateTime, now)
+	next.SetDefaults(webhookID, now)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var locked string
 		err := tx.QueryRow(ctx, `UPDATE webhooks SET update_time = $3 WHERE project_id = $1 AND id = $2 RETURNING id`,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/sqlite"
+	"github.com/webhookd/webhookd/storetest"
 )
 
 // benchStore opens a store on a fresh file with the system clock, as serve does.
@@ -81,15 +82,7 @@ func BenchmarkPublishEventConcurrent(b *testing.B) {
 		Data: []byte(`{"id":"batches/b1","output_file_uri":"files/f1","error_count":0}`)}
 	b.ReportAllocs()
 	b.SetParallelism(16) // goroutines per CPU
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, _, err := s.PublishEvent(b.Context(), e); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	storetest.PublishConcurrently(b, s, e)
 }
 
 // BenchmarkClaimRecord measures the engine's store work per delivery: claim a

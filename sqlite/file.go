@@ -32,10 +32,12 @@ func scanFile(sc scanner) (*webhookd.File, error) {
 // CreateFile stores f, its content cut into pieces of webhookd.FileChunkSize.
 // Left empty, the ID, times, size and digest are filled in.
 func (s *Store) CreateFile(ctx context.Context, f *webhookd.File) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return insertFile(ctx, tx, f, s.now()) })
+	return s.write(ctx, func(tx *sql.Tx) error { return changeWriter{s, tx, s.now()}.InsertFile(ctx, f) })
 }
 
-func insertFile(ctx context.Context, tx *sql.Tx, f *webhookd.File, now time.Time) error {
+// InsertFile writes a new file.
+func (w changeWriter) InsertFile(ctx context.Context, f *webhookd.File) error {
+	tx, now := w.tx, w.now
 	if int64(len(f.Content)) > webhookd.MaxFileSize {
 		return webhookd.Errorf(webhookd.ETOOLARGE, "Files may be at most %d bytes.", webhookd.MaxFileSize)
 	}
@@ -72,15 +74,7 @@ func insertFileRecord(ctx context.Context, tx *sql.Tx, f *webhookd.File) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO files (`+fileColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.ProjectID, f.DisplayName, f.MimeType, f.SizeBytes, f.SHA256, string(f.Source), string(f.State),
 		micros(f.CreateTime), micros(f.UpdateTime), nullMicros(f.ExpireTime))
-	switch {
-	case isForeignKeyViolation(err):
-		return webhookd.NotFound("Project")
-	case isUniqueViolation(err):
-		return webhookd.Errorf(webhookd.ECONFLICT, "File %s already exists.", f.ID)
-	case err != nil:
-		return fmt.Errorf("sqlite: create file: %w", err)
-	}
-	return nil
+	return mapCreateErr(err, "create file", "File")
 }
 
 // GetFile returns a file's record without its content.
@@ -172,15 +166,7 @@ func (s *Store) CreateUploadSession(ctx context.Context, u *webhookd.UploadSessi
 			u.ID, u.ProjectID, u.FileID, u.DisplayName, u.MimeType, u.DeclaredSize, u.Received, micros(u.CreateTime), micros(u.ExpireTime))
 		return err
 	})
-	switch {
-	case isForeignKeyViolation(err):
-		return webhookd.NotFound("Project")
-	case isUniqueViolation(err):
-		return webhookd.Errorf(webhookd.ECONFLICT, "Upload session already exists.")
-	case err != nil:
-		return fmt.Errorf("sqlite: create upload session: %w", err)
-	}
-	return nil
+	return mapCreateErr(err, "create upload session", "Upload session")
 }
 
 // GetUploadSession returns an upload session of the project.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/migration"
 )
 
 // TestMigrationsRecorded checks that Open applies every embedded migration
@@ -15,16 +16,16 @@ import (
 // the same file applies none.
 func TestMigrationsRecorded(t *testing.T) {
 	t.Parallel()
-	ms, err := migrations()
+	ms, err := migration.Load(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want []int
 	for i, m := range ms {
-		if m.version != i+1 {
-			t.Errorf("migration %s has version %d, want %d (no gaps)", m.name, m.version, i+1)
+		if m.Version != i+1 {
+			t.Errorf("migration %s has version %d, want %d (no gaps)", m.Name, m.Version, i+1)
 		}
-		want = append(want, m.version)
+		want = append(want, m.Version)
 	}
 
 	path := filepath.Join(t.TempDir(), "m.db")
@@ -98,7 +99,7 @@ func TestMigrationMovesFileContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := migrations()
+	ms, err := migration.Load(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,13 +108,13 @@ func TestMigrationMovesFileContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range ms {
-		if m.name == "0008_file_chunks.sql" {
+		if m.Name == "0008_file_chunks.sql" {
 			break
 		}
-		if _, err := db.ExecContext(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
+		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
 		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, 0)`, m.version, m.name); err != nil {
+		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, 0)`, m.Version, m.Name); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -81,28 +81,8 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 	}
 	deliveries := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		now := s.now()
-		for _, op := range c.Create {
-			if err := insertOperation(ctx, tx, op); err != nil {
-				return err
-			}
-		}
-		for _, op := range c.Update {
-			if err := updateOperation(ctx, tx, op); err != nil {
-				return err
-			}
-		}
-		for _, f := range c.Files {
-			if err := insertFile(ctx, tx, f, now); err != nil {
-				return err
-			}
-		}
-		planned, _, err := s.publishTx(ctx, tx, nil, webhookd.NewPlanner(planReader{s, tx}, now), audiences{}, c.Events)
-		for _, p := range planned {
-			if p.Created {
-				deliveries += len(p.Destinations)
-			}
-		}
+		var err error
+		deliveries, err = c.Write(ctx, changeWriter{s, tx, s.now()})
 		return err
 	})
 	if err != nil {
@@ -114,35 +94,40 @@ func (s *Store) CommitOperationChange(ctx context.Context, c webhookd.OperationC
 	return nil
 }
 
-func insertOperation(ctx context.Context, tx *sql.Tx, op *webhookd.Operation) error {
-	if op.Version == 0 {
-		op.Version = 1
-	}
-	args, err := operationArgs(op)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO operations (`+operationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
-	switch {
-	case isForeignKeyViolation(err):
-		return webhookd.NotFound("Project")
-	case isUniqueViolation(err):
-		return webhookd.Errorf(webhookd.ECONFLICT, "Operation %s already exists.", op.ID)
-	case err != nil:
-		return fmt.Errorf("sqlite: create operation: %w", err)
-	}
-	return nil
+// changeWriter makes an operation change's writes in tx at now (see
+// webhookd.ChangeWriter).
+type changeWriter struct {
+	s   *Store
+	tx  *sql.Tx
+	now time.Time
 }
 
-// updateOperation writes op whole if the stored version is op.Version-1: a
-// writer holding a stale copy conflicts and writes nothing.
-func updateOperation(ctx context.Context, tx *sql.Tx, op *webhookd.Operation) error {
+// Publish publishes the change's events without a hand-off: they are
+// claimed.
+func (w changeWriter) Publish(ctx context.Context, events []webhookd.NewEvent) ([]webhookd.PlannedEvent, error) {
+	planned, _, err := w.s.publishTx(ctx, w.tx, nil, webhookd.NewPlanner(planReader{w.s, w.tx}, w.now), audiences{}, events)
+	return planned, err
+}
+
+// InsertOperation writes a new operation.
+func (w changeWriter) InsertOperation(ctx context.Context, op *webhookd.Operation) error {
 	args, err := operationArgs(op)
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE operations SET kind = ?3, model = ?4, agent = ?5, display_name = ?6,
+	_, err = w.tx.ExecContext(ctx, `INSERT INTO operations (`+operationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	return mapCreateErr(err, "create operation", "Operation")
+}
+
+// UpdateOperation writes op whole if the stored version is op.Version-1: a
+// writer holding a stale copy conflicts and writes nothing.
+func (w changeWriter) UpdateOperation(ctx context.Context, op *webhookd.Operation) error {
+	args, err := operationArgs(op)
+	if err != nil {
+		return err
+	}
+	res, err := w.tx.ExecContext(ctx, `UPDATE operations SET kind = ?3, model = ?4, agent = ?5, display_name = ?6,
 			state = ?7, request = ?8, result = ?9, error_code = ?10, error_message = ?11, webhook_config = ?12,
 			create_time = ?13, update_time = ?14, end_time = ?15, expire_time = ?16, next_step_time = ?17, version = ?18
 		WHERE id = ?1 AND project_id = ?2 AND version = ?18 - 1`, args...)
@@ -153,11 +138,11 @@ func updateOperation(ctx context.Context, tx *sql.Tx, op *webhookd.Operation) er
 		return err
 	}
 	var stored int64
-	err = tx.QueryRowContext(ctx, `SELECT version FROM operations WHERE project_id = ? AND id = ?`, op.ProjectID, op.ID).Scan(&stored)
+	err = w.tx.QueryRowContext(ctx, `SELECT version FROM operations WHERE project_id = ? AND id = ?`, op.ProjectID, op.ID).Scan(&stored)
 	if err != nil {
 		return mapErr(err, "update operation", "Operation")
 	}
-	return webhookd.Errorf(webhookd.ECONFLICT, "Operation %s was changed concurrently (version %d, expected %d).", op.ID, stored, op.Version-1)
+	return op.StaleError(stored)
 }
 
 // GetOperation returns one operation of the project.

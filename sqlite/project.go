@@ -106,15 +106,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *webhookd.APIKey) error {
 			k.ID, k.ProjectID, k.Name, k.Hash, k.Prefix, micros(k.CreateTime), nullMicros(k.RevokeTime))
 		return err
 	})
-	switch {
-	case isForeignKeyViolation(err):
-		return webhookd.NotFound("Project")
-	case isUniqueViolation(err):
-		return webhookd.Errorf(webhookd.ECONFLICT, "API key already exists.")
-	case err != nil:
-		return fmt.Errorf("sqlite: create api key: %w", err)
-	}
-	return nil
+	return mapCreateErr(err, "create api key", "API key")
 }
 
 func (s *Store) FindAPIKey(ctx context.Context, hash []byte) (*webhookd.APIKey, error) {

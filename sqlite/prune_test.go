@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"path/filepath"
 	"slices"
@@ -82,39 +83,18 @@ func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 //
 //	go test -run '^$' -bench PruneBesideClaims -benchtime 1x ./sqlite
 func BenchmarkPruneBesideClaims(b *testing.B) {
-	const history, queue = 100_000, 1_000
-	for _, pause := range []time.Duration{0, 10 * time.Millisecond} {
-		b.Run("pause="+pause.String(), func(b *testing.B) {
-			for b.Loop() {
-				b.StopTimer()
-				s, err := Open(b.Context(), filepath.Join(b.TempDir(), "prune.db"), Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				old := time.Now().Add(-40 * 24 * time.Hour)
-				seedPruneLoad(b, s, history, queue, old)
-				b.StartTimer()
-				r := storetest.MeasurePruneBesideClaims(b, s, webhookd.PruneParams{
-					SucceededBefore: old.Add(24 * time.Hour), FailedBefore: old.Add(24 * time.Hour), Limit: 500}, pause, 200)
-				b.StopTimer()
-				var left int
-				if err := s.reader.QueryRowContext(b.Context(), `SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM attempts)`).Scan(&left); err != nil {
-					b.Fatal(err)
-				}
-				// What stays is the queue: its events, and no attempt (deferrals make none).
-				if r.Pruned != history || left != queue {
-					b.Fatalf("pruned %d of %d events; %d events and attempts left, want the %d of the queue", r.Pruned, history, left, queue)
-				}
-				b.Logf("SQLite, %d old events beside %d due deliveries, batches of 500, pause %v:\n%v", history, queue, pause, r)
-				b.ReportMetric(float64(r.Pruned)/r.PruneTime.Seconds(), "pruned/s")
-				b.ReportMetric(float64(r.During.P50.Microseconds())/1000, "claim-p50-ms")
-				b.ReportMetric(float64(r.During.P99.Microseconds())/1000, "claim-p99-ms")
-				b.ReportMetric(float64(r.Baseline.P99.Microseconds())/1000, "alone-p99-ms")
-				_ = s.Close()
-				b.StartTimer()
-			}
-		})
-	}
+	storetest.BenchmarkPruneBesideClaims(b, "SQLite", func(b *testing.B, history, queue int, old time.Time) storetest.PruneLoad {
+		s, err := Open(b.Context(), filepath.Join(b.TempDir(), "prune.db"), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		seedPruneLoad(b, s, history, queue, old)
+		return storetest.PruneLoad{Store: s, Left: func(ctx context.Context) (left int, err error) {
+			err = s.reader.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM attempts)`).Scan(&left)
+			return left, err
+		}}
+	})
 }
 
 // seedPruneLoad writes, in one transaction, history events finished at old

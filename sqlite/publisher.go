@@ -188,8 +188,8 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 			published := make([]webhookd.PublishedEvent, len(planned))
 			for j, p := range planned {
 				published[j] = webhookd.PublishedEvent{Event: p.Event, Created: p.Created}
-				wake = wake || (ho == nil && p.Created && len(p.Destinations) > 0)
 			}
+			wake = wake || (ho == nil && webhookd.NewDeliveries(planned) > 0)
 			results[i] = publishResult{published: published, failed: -1}
 		}
 		return s.fillHandOff(ctx, tx, ho, found)

@@ -33,6 +33,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/dberr"
 	"github.com/webhookd/webhookd/internal/handoff"
 )
 
@@ -319,22 +320,29 @@ func isForeignKeyViolation(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
-// mapErr turns driver errors into domain errors: no rows becomes not found
-// (naming resource), a unique violation a conflict; a domain error passes
-// as it is. Anything else is wrapped with op for the log.
+// mapErr turns a driver error of a call op on resource into a domain error
+// (see dberr.Map).
 func mapErr(err error, op, resource string) error {
-	var domainErr *webhookd.Error
+	return dberr.Map("sqlite", err, errKind(err), op, resource)
+}
+
+// mapCreateErr is mapErr for the insert of a project's resource (see
+// dberr.MapCreate).
+func mapCreateErr(err error, op, resource string) error {
+	return dberr.MapCreate("sqlite", err, errKind(err), op, resource)
+}
+
+// errKind tells what a driver error means.
+func errKind(err error) dberr.Kind {
 	switch {
-	case err == nil:
-		return nil
 	case errors.Is(err, sql.ErrNoRows):
-		return webhookd.NotFound(resource)
+		return dberr.NoRows
 	case isUniqueViolation(err):
-		return webhookd.Errorf(webhookd.ECONFLICT, "%s already exists.", resource)
-	case errors.As(err, &domainErr):
-		return err
+		return dberr.Unique
+	case isForeignKeyViolation(err):
+		return dberr.ForeignKey
 	}
-	return fmt.Errorf("sqlite: %s: %w", op, err)
+	return dberr.Other
 }
 
 // affectedOne turns an UPDATE or DELETE that matched no row into not-found.

@@ -59,26 +59,7 @@ func eventsJSON(events []string) (string, error) {
 // CreateWebhook stores w and its secrets, assigning the IDs and times that
 // are unset (the secrets' WebhookID is always w's).
 func (s *Store) CreateWebhook(ctx context.Context, w *webhookd.Webhook) error {
-	now := s.now()
-	if w.ID == "" {
-		w.ID = webhookd.NewID(webhookd.PrefixWebhook)
-	}
-	if w.CreateTime.IsZero() {
-		w.CreateTime = now
-	}
-	if w.UpdateTime.IsZero() {
-		w.UpdateTime = w.CreateTime
-	}
-	for i := range w.Secrets {
-		sec := &w.Secrets[i]
-		if sec.ID == "" {
-			sec.ID = webhookd.NewID(webhookd.PrefixSecret)
-		}
-		if sec.CreateTime.IsZero() {
-			sec.CreateTime = w.CreateTime
-		}
-		sec.WebhookID = w.ID
-	}
+	w.SetDefaults(s.now())
 	events, err := eventsJSON(w.SubscribedEvents)
 	if err != nil {
 		return fmt.Errorf("sqlite: create webhook: %w", err)
@@ -86,23 +67,20 @@ func (s *Store) CreateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.ID, w.ProjectID, w.Name, w.URI, events, string(w.State), micros(w.CreateTime), micros(w.UpdateTime), nullMicros(w.FailingSince))
-		if err != nil {
+		if err == nil {
+			err = insertSecrets(ctx, tx, w.Secrets...)
+		}
+		return err
+	})
+	return mapCreateErr(err, "create webhook", "Webhook")
+}
+
+// insertSecrets writes secrets, each as insertSecret.
+func insertSecrets(ctx context.Context, tx *sql.Tx, secrets ...webhookd.SigningSecret) error {
+	for _, sec := range secrets {
+		if err := insertSecret(ctx, tx, sec); err != nil {
 			return err
 		}
-		for _, sec := range w.Secrets {
-			if err := insertSecret(ctx, tx, sec); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	switch {
-	case isForeignKeyViolation(err):
-		return webhookd.NotFound("Project")
-	case isUniqueViolation(err):
-		return webhookd.Errorf(webhookd.ECONFLICT, "Webhook %s already exists.", w.ID)
-	case err != nil:
-		return fmt.Errorf("sqlite: create webhook: %w", err)
 	}
 	return nil
 }
@@ -242,13 +220,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, id string) error {
 // secret's expiry forward to expireOthers; secrets already expired are pruned.
 func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, next webhookd.SigningSecret, expireOthers time.Time) error {
 	now := s.now()
-	if next.ID == "" {
-		next.ID = webhookd.NewID(webhookd.PrefixSecret)
-	}
-	if next.CreateTime.IsZero() {
-		next.CreateTime = now
-	}
-	next.WebhookID = webhookID
+	next.SetDefaults(webhookID, now)
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET update_time = ? WHERE project_id = ? AND id = ?`,
 			micros(next.CreateTime), projectID, webhookID)

@@ -136,3 +136,48 @@ func MeasurePruneBesideClaims(tb testing.TB, st webhookd.Store, p webhookd.Prune
 	}
 	return r
 }
+
+// PruneLoad is a store filled for BenchmarkPruneBesideClaims: history old
+// succeeded events (each with a delivery and an attempt) and queue due
+// deliveries.
+type PruneLoad struct {
+	Store webhookd.Store
+	// Left counts the events and attempts left in the store.
+	Left func(ctx context.Context) (int, error)
+}
+
+// BenchmarkPruneBesideClaims prunes a large history in batches of 500 while
+// a claim loop runs (see MeasurePruneBesideClaims), without and with the
+// pause serve makes between batches, and reports what the claims saw. fill
+// returns a fresh store of the backend, filled; it registers its cleanup
+// with b.
+func BenchmarkPruneBesideClaims(b *testing.B, backend string, fill func(b *testing.B, history, queue int, old time.Time) PruneLoad) {
+	const history, queue = 100_000, 1_000
+	for _, pause := range []time.Duration{0, 10 * time.Millisecond} {
+		b.Run("pause="+pause.String(), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				old := time.Now().Add(-40 * 24 * time.Hour)
+				l := fill(b, history, queue, old)
+				b.StartTimer()
+				r := MeasurePruneBesideClaims(b, l.Store, webhookd.PruneParams{
+					SucceededBefore: old.Add(24 * time.Hour), FailedBefore: old.Add(24 * time.Hour), Limit: 500}, pause, 200)
+				b.StopTimer()
+				left, err := l.Left(b.Context())
+				if err != nil {
+					b.Fatal(err)
+				}
+				// What stays is the queue: its events, and no attempt (deferrals make none).
+				if r.Pruned != history || left != queue {
+					b.Fatalf("pruned %d of %d events; %d events and attempts left, want the %d of the queue", r.Pruned, history, left, queue)
+				}
+				b.Logf("%s, %d old events beside %d due deliveries, batches of 500, pause %v:\n%v", backend, history, queue, pause, r)
+				b.ReportMetric(float64(r.Pruned)/r.PruneTime.Seconds(), "pruned/s")
+				b.ReportMetric(float64(r.During.P50.Microseconds())/1000, "claim-p50-ms")
+				b.ReportMetric(float64(r.During.P99.Microseconds())/1000, "claim-p99-ms")
+				b.ReportMetric(float64(r.Baseline.P99.Microseconds())/1000, "alone-p99-ms")
+				b.StartTimer()
+			}
+		})
+	}
+}
