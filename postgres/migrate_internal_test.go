@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/migration"
+	"github.com/webhookd/webhookd/storetest"
 )
 
 // TestMigrationCutsAPIKeyPrefixes: the migration that cuts stored key
@@ -79,10 +79,7 @@ func TestMigrationMovesFileContent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, m := range ms {
-		if m.Name == "0006_file_chunks.sql" {
-			break
-		}
+	for _, m := range migration.Before(ms, "0006_file_chunks.sql") {
 		if _, err := conn.Exec(ctx, m.SQL); err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
@@ -105,10 +102,5 @@ func TestMigrationMovesFileContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for id, want := range map[string][]byte{"file_a": content, "file_empty": {}} {
-		got, err := webhookd.ReadFileContent(ctx, s, "prj_old", id)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s after the migration: %q, %v; want %q", id, got, err, want)
-		}
-	}
+	storetest.RequireFileContents(t, s, "prj_old", map[string][]byte{"file_a": content, "file_empty": {}})
 }

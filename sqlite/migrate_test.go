@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"database/sql"
 	"path/filepath"
 	"slices"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/migration"
+	"github.com/webhookd/webhookd/storetest"
 )
 
 // TestMigrationsRecorded checks that Open applies every embedded migration
@@ -107,10 +107,7 @@ func TestMigrationMovesFileContent(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, apply_time INTEGER NOT NULL) STRICT`); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range ms {
-		if m.Name == "0008_file_chunks.sql" {
-			break
-		}
+	for _, m := range migration.Before(ms, "0008_file_chunks.sql") {
 		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
@@ -134,10 +131,5 @@ func TestMigrationMovesFileContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for id, want := range map[string][]byte{"file_a": content, "file_empty": {}} {
-		got, err := webhookd.ReadFileContent(ctx, s, "prj_old", id)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s after the migration: %q, %v; want %q", id, got, err, want)
-		}
-	}
+	storetest.RequireFileContents(t, s, "prj_old", map[string][]byte{"file_a": content, "file_empty": {}})
 }

@@ -20,6 +20,18 @@ type Migration struct {
 	SQL     string
 }
 
+// Before returns the migrations of ms that come before the one called
+// name (all of them when none is), to build a database of an earlier
+// version in a test of a migration.
+func Before(ms []Migration, name string) []Migration {
+	for i, m := range ms {
+		if m.Name == name {
+			return ms[:i]
+		}
+	}
+	return ms
+}
+
 // Load returns the migrations in dir of fsys in version order. A file is
 // named NNNN_description.sql with a positive number; a badly named file or
 // two files of one version are a build mistake, which every test run of the

@@ -27,6 +27,12 @@ func TestLoad(t *testing.T) {
 		if strings.Join(names, " ") != "0001_init.sql 0002_second.sql 0010_later.sql" || strings.Join(sqls, "") != "ABC" || got[2].Version != 10 {
 			t.Errorf("Load = %+v", got)
 		}
+		if b := migration.Before(got, "0010_later.sql"); len(b) != 2 {
+			t.Errorf("Before the third = %+v, want the first two", b)
+		}
+		if b := migration.Before(got, "0099_none.sql"); len(b) != 3 {
+			t.Errorf("Before a name that is not there = %+v, want all", b)
+		}
 	})
 	for _, tt := range []struct {
 		name string
