@@ -238,9 +238,17 @@ test("the admin manages projects and keys", async (t) => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } }); // a phone
   const page = await context.newPage();
   await step(t, "sign in with the admin key and create a project and a key", page, async () => {
+    // With the keyboard alone: the key field has the focus, Enter signs in,
+    // the first Tab reaches the skip link, and Enter on it moves to the page.
     await page.goto(svc.baseURL + "/console/");
-    await page.getByLabel("API key").fill(ADMIN_KEY);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForFunction(() => document.activeElement?.name === "api_key");
+    await page.keyboard.type(ADMIN_KEY);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await page.keyboard.press("Tab");
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), "Skip to content");
+    await page.keyboard.press("Enter");
+    assert.equal(await page.evaluate(() => document.activeElement.id), "main");
     await page.getByRole("link", { name: "Projects" }).click();
     await page.getByLabel("Name").fill("globex");
     await page.getByRole("button", { name: "Create", exact: true }).click();
