@@ -420,30 +420,41 @@ func keep(body []byte) string {
 
 // keepHeaders renders a response's headers as "Name: value" lines, sorted
 // by name, within MaxHeadersKept: a header that does not fit is left out,
-// and so is each value past 256 bytes.
+// and so is each value past 256 bytes. It runs at every attempt, so it
+// builds the lines in one buffer.
 func keepHeaders(h http.Header) string {
 	if len(h) == 0 {
 		return ""
 	}
-	names := make([]string, 0, len(h))
+	var buf [16]string
+	names := buf[:0]
 	for name := range h {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	var b strings.Builder
+	b.Grow(256)
 	for _, name := range names {
 		for _, v := range h[name] {
-			line := name + ": " + truncate(v, 256)
-			if b.Len()+len(line)+1 > MaxHeadersKept {
+			if len(v) > 256 {
+				v = truncate(v, 256)
+			}
+			n := len(name) + 2 + len(v)
+			if b.Len() > 0 {
+				n++
+			}
+			if b.Len()+n > MaxHeadersKept {
 				continue
 			}
 			if b.Len() > 0 {
 				b.WriteByte('\n')
 			}
-			b.WriteString(strings.ToValidUTF8(line, "\uFFFD"))
+			b.WriteString(name)
+			b.WriteString(": ")
+			b.WriteString(v)
 		}
 	}
-	return b.String()
+	return strings.ToValidUTF8(b.String(), "\uFFFD")
 }
 
 func truncate(s string, n int) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -411,5 +412,32 @@ func TestRefusalDetailIsLogged(t *testing.T) {
 	f.note("https://db.internal:443", r.err, false)
 	if got := buf.String(); !strings.Contains(got, "destination 10.0.0.7 is a private-network address") {
 		t.Fatalf("log line %q does not name the refused address and its class", got)
+	}
+}
+
+func TestKeepHeaders(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("v", 300)
+	many := http.Header{}
+	for i := range 100 {
+		many.Set(fmt.Sprintf("X-Header-%03d", i), "some value")
+	}
+	tests := []struct {
+		name string
+		h    http.Header
+		want func(string) bool
+	}{
+		{"none", http.Header{}, func(s string) bool { return s == "" }},
+		{"sorted lines", http.Header{"B": {"2"}, "A": {"1", "1b"}}, func(s string) bool { return s == "A: 1\nA: 1b\nB: 2" }},
+		{"a long value is cut", http.Header{"X": {long}}, func(s string) bool { return strings.HasPrefix(s, "X: vvv") && len(s) < 270 }},
+		{"bounded", many, func(s string) bool {
+			return len(s) <= MaxHeadersKept && strings.HasPrefix(s, "X-Header-000: some value\n") && !strings.Contains(s, "X-Header-099")
+		}},
+		{"invalid UTF-8 replaced", http.Header{"X": {"a\xffb"}}, func(s string) bool { return s == "X: a\uFFFDb" }},
+	}
+	for _, tt := range tests {
+		if got := keepHeaders(tt.h); !tt.want(got) {
+			t.Errorf("%s: keepHeaders = %q", tt.name, got)
+		}
 	}
 }
