@@ -16,6 +16,7 @@ const (
 	EPRECONDITION    = "precondition"    // 400 FAILED_PRECONDITION
 	ETOOLARGE        = "too_large"       // 400 INVALID_ARGUMENT (SPEC §2: oversized bodies are a 400)
 	ENOTIMPLEMENTED  = "not_implemented" // 501 UNIMPLEMENTED
+	EEXHAUSTED       = "exhausted"       // 429 RESOURCE_EXHAUSTED
 	EUNAVAILABLE     = "unavailable"     // 503 UNAVAILABLE
 	EINTERNAL        = "internal"        // 500 INTERNAL
 )

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -135,8 +136,13 @@ type FileStore interface {
 	// updated. An offset other than Received fails with EPRECONDITION and
 	// changes nothing (the client then asks for the status and resumes);
 	// growing past DeclaredSize (when known) or MaxFileSize fails with
-	// ETOOLARGE.
-	AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte) (*UploadSession, error)
+	// ETOOLARGE; growing the project's FileUsage past quota fails with
+	// EEXHAUSTED (see CheckQuota). Appends to one project's uploads are
+	// serialised, so that two at once cannot both pass the quota.
+	AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte, quota int64) (*UploadSession, error)
+	// FileUsage is how many bytes a project stores: its files' sizes and
+	// what its unfinished uploads have received.
+	FileUsage(ctx context.Context, projectID string) (int64, error)
 	// FinalizeUpload, in one transaction, creates the File of a finished
 	// session — ID FileID, its DisplayName and MimeType, the received bytes
 	// with their size and SHA-256, Source UPLOADED, State ACTIVE, created
@@ -162,6 +168,34 @@ func (s *UploadSession) CheckAppend(offset, n int64) error {
 		return Errorf(ETOOLARGE, "Files may be at most %d bytes.", MaxFileSize)
 	}
 	return nil
+}
+
+// CheckQuota is the rule of a project's file storage: adding n bytes to the
+// used ones must stay within quota. A quota of 0 or less is no limit. Only
+// uploads are refused: a job's output is kept whatever the quota (it counts
+// towards the next upload), and retention deletes outputs in time.
+func CheckQuota(used, n, quota int64) error {
+	if quota <= 0 || used+n <= quota {
+		return nil
+	}
+	return Errorf(EEXHAUSTED, "The project's file storage is full: %s of its %s quota are in use and %s more were sent. "+
+		"Delete files it no longer needs (DELETE /files/{id}), or ask the operator to raise WEBHOOKD_FILE_QUOTA.",
+		FormatBytes(used), FormatBytes(quota), FormatBytes(n))
+}
+
+// FormatBytes writes a size the way an operator reads it: 1.5 GiB, 640 KiB,
+// 12 bytes.
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 3; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.1f", float64(n)/float64(div)), "0"), ".") + " " + [...]string{"KiB", "MiB", "GiB", "TiB"}[exp]
 }
 
 // CheckFinalize is the rule of FileStore.FinalizeUpload: every declared

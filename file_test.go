@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,4 +79,37 @@ func TestFileReader(t *testing.T) {
 			t.Fatalf("ReadFileContent of an empty file: %q, %v", got, err)
 		}
 	})
+}
+
+func TestCheckQuota(t *testing.T) {
+	for _, tc := range []struct {
+		used, n, quota int64
+		ok             bool
+	}{
+		{0, 100, 0, true},            // no quota
+		{5 << 30, 1 << 30, -1, true}, // no quota
+		{900, 100, 1000, true},       // exactly full
+		{901, 100, 1000, false},      // one byte over
+		{2000, 1, 1000, false},       // over already (job outputs count)
+		{1 << 30, 8 << 20, 1 << 30, false},
+	} {
+		err := CheckQuota(tc.used, tc.n, tc.quota)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckQuota(%d, %d, %d) = %v, want ok=%v", tc.used, tc.n, tc.quota, err, tc.ok)
+		}
+		if err != nil && (ErrorCode(err) != EEXHAUSTED || !strings.Contains(ErrorMessage(err), "WEBHOOKD_FILE_QUOTA")) {
+			t.Errorf("CheckQuota(%d, %d, %d) = %v, want EEXHAUSTED naming WEBHOOKD_FILE_QUOTA", tc.used, tc.n, tc.quota, err)
+		}
+	}
+	if got := ErrorMessage(CheckQuota(1<<30, 8<<20, 1<<30)); !strings.Contains(got, "1 GiB of its 1 GiB quota are in use and 8 MiB more") {
+		t.Errorf("message %q", got)
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 bytes", 1023: "1023 bytes", 1024: "1 KiB", 1536: "1.5 KiB", 64 << 20: "64 MiB", 1 << 30: "1 GiB", 3 << 40: "3 TiB", 5 << 50: "5120 TiB"} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
 }

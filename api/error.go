@@ -38,6 +38,8 @@ func statusOf(code string) status {
 		return status{http.StatusConflict, "ALREADY_EXISTS"}
 	case webhookd.EPRECONDITION:
 		return status{http.StatusBadRequest, "FAILED_PRECONDITION"}
+	case webhookd.EEXHAUSTED:
+		return status{http.StatusTooManyRequests, "RESOURCE_EXHAUSTED"}
 	case webhookd.ENOTIMPLEMENTED:
 		return status{http.StatusNotImplemented, "UNIMPLEMENTED"}
 	case webhookd.EUNAVAILABLE:

@@ -42,7 +42,13 @@ import (
 const (
 	DefaultSimJobDuration = 3 * time.Second
 	DefaultBatchExpiry    = 24 * time.Hour
+	// DefaultFileQuota is what a project may store in files: room for
+	// sixteen of the largest files, in a database that holds them.
+	DefaultFileQuota = 1 << 30
 )
+
+// NoFileQuota is the Config.FileQuota of a deployment without one.
+const NoFileQuota = -1
 
 // Environment variables read by ConfigFromEnv.
 const (
@@ -66,6 +72,10 @@ type Config struct {
 	PublicBaseURL string
 	// URIPolicy checks the URIs of webhook_config.
 	URIPolicy webhookd.URIPolicy
+	// FileQuota is how many bytes a project's files and unfinished uploads
+	// may hold (WEBHOOKD_FILE_QUOTA; see webhookd.CheckQuota): 0 means
+	// DefaultFileQuota, NoFileQuota none.
+	FileQuota int64
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -78,6 +88,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.PublicBaseURL == "" {
 		c.PublicBaseURL = "http://localhost:8080"
+	}
+	if c.FileQuota == 0 {
+		c.FileQuota = DefaultFileQuota
 	}
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
 	return c

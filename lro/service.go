@@ -259,8 +259,20 @@ func (s *Service) GetVideo(ctx context.Context, projectID, model, id string) (*w
 	return op, nil
 }
 
-// StartUpload opens a resumable upload session for what start declares.
+// StartUpload opens a resumable upload session for what start declares. A
+// declared size that the project's quota has no room for is refused at once
+// rather than after the bytes are sent; the chunks are checked again as
+// they come (the store's AppendUpload), as other uploads may fill the room.
 func (s *Service) StartUpload(ctx context.Context, projectID string, start UploadStart) (*webhookd.UploadSession, error) {
+	if quota := s.m.cfg.FileQuota; quota > 0 && start.DeclaredSize > 0 {
+		used, err := s.store.FileUsage(ctx, projectID)
+		if err != nil {
+			return nil, fmt.Errorf("lro: file usage: %w", err)
+		}
+		if err := webhookd.CheckQuota(used, start.DeclaredSize, quota); err != nil {
+			return nil, err
+		}
+	}
 	sess := NewUploadSession(projectID, start, s.now())
 	if err := s.store.CreateUploadSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("lro: create upload session: %w", err)
@@ -297,7 +309,7 @@ func (s *Service) UploadChunk(ctx context.Context, projectID, id string, cmd Upl
 		if offset < 0 {
 			offset = sess.Received
 		}
-		if sess, err = s.store.AppendUpload(ctx, projectID, id, offset, chunk); err != nil {
+		if sess, err = s.store.AppendUpload(ctx, projectID, id, offset, chunk, s.m.cfg.FileQuota); err != nil {
 			return UploadResult{}, err
 		}
 	}

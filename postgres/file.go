@@ -154,17 +154,48 @@ func lockUpload(ctx context.Context, tx pgx.Tx, projectID, id string) (*webhookd
 	return pgx.CollectExactlyOneRow(rows, scanUpload)
 }
 
+// fileUsageQuery is FileUsage's: the project's files and unfinished uploads.
+const fileUsageQuery = `SELECT (SELECT coalesce(sum(size_bytes), 0) FROM files WHERE project_id = $1)
+	+ (SELECT coalesce(sum(received), 0) FROM upload_sessions WHERE project_id = $1)`
+
+// FileUsage returns how many bytes a project's files and unfinished uploads
+// hold.
+func (s *Store) FileUsage(ctx context.Context, projectID string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, fileUsageQuery, projectID).Scan(&n)
+	return n, mapErr(err, "file usage", "Project")
+}
+
 // AppendUpload appends chunk at offset, which must be what the session has
-// received so far (see webhookd.UploadSession.CheckAppend).
-func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte) (*webhookd.UploadSession, error) {
+// received so far (see webhookd.UploadSession.CheckAppend), within the
+// project's quota (webhookd.CheckQuota). With a quota, the project's row is
+// locked FOR NO KEY UPDATE first: appends to one project's uploads take
+// turns, so that two cannot both pass the quota, while the foreign-key
+// checks of everything else the project writes (which take FOR KEY SHARE)
+// do not wait.
+func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte, quota int64) (*webhookd.UploadSession, error) {
 	var u *webhookd.UploadSession
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if quota > 0 && len(chunk) > 0 {
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM projects WHERE id = $1 FOR NO KEY UPDATE`, projectID); err != nil {
+				return err
+			}
+		}
 		var err error
 		if u, err = lockUpload(ctx, tx, projectID, id); err != nil {
 			return err
 		}
 		if err := u.CheckAppend(offset, int64(len(chunk))); err != nil {
 			return err
+		}
+		if quota > 0 && len(chunk) > 0 {
+			var used int64
+			if err := tx.QueryRow(ctx, fileUsageQuery, projectID).Scan(&used); err != nil {
+				return err
+			}
+			if err := webhookd.CheckQuota(used, int64(len(chunk)), quota); err != nil {
+				return err
+			}
 		}
 		size := u.Received + int64(len(chunk))
 		if len(chunk) == 0 {

@@ -190,9 +190,24 @@ func uploadTx(ctx context.Context, tx *sql.Tx, projectID, id string) (*webhookd.
 	return u, nil
 }
 
+// fileUsageQuery is FileUsage's: the project's files and unfinished uploads.
+const fileUsageQuery = `SELECT (SELECT coalesce(sum(size_bytes), 0) FROM files WHERE project_id = ?1)
+	+ (SELECT coalesce(sum(received), 0) FROM upload_sessions WHERE project_id = ?1)`
+
+// FileUsage returns how many bytes a project's files and unfinished uploads
+// hold.
+func (s *Store) FileUsage(ctx context.Context, projectID string) (int64, error) {
+	var n int64
+	if err := s.reader.QueryRowContext(ctx, fileUsageQuery, projectID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: file usage: %w", err)
+	}
+	return n, nil
+}
+
 // AppendUpload appends chunk at offset, which must be what the session has
-// received so far (see webhookd.UploadSession.CheckAppend).
-func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte) (*webhookd.UploadSession, error) {
+// received so far (see webhookd.UploadSession.CheckAppend), within the
+// project's quota (webhookd.CheckQuota). The one writer serialises appends.
+func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset int64, chunk []byte, quota int64) (*webhookd.UploadSession, error) {
 	var u *webhookd.UploadSession
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -201,6 +216,15 @@ func (s *Store) AppendUpload(ctx context.Context, projectID, id string, offset i
 		}
 		if err := u.CheckAppend(offset, int64(len(chunk))); err != nil {
 			return err
+		}
+		if quota > 0 && len(chunk) > 0 {
+			var used int64
+			if err := tx.QueryRowContext(ctx, fileUsageQuery, projectID).Scan(&used); err != nil {
+				return fmt.Errorf("sqlite: append upload: file usage: %w", err)
+			}
+			if err := webhookd.CheckQuota(used, int64(len(chunk)), quota); err != nil {
+				return err
+			}
 		}
 		if len(chunk) == 0 {
 			return nil

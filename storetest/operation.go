@@ -56,6 +56,7 @@ func RunOperations(t *testing.T, setup func(t *testing.T) OperationHarness) {
 		{"Files", testFiles},
 		{"Uploads", testUploads},
 		{"FilesReadInPieces", testFilePieces},
+		{"UploadsWithinQuota", testQuota},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -456,26 +457,26 @@ func testUploads(t *testing.T, h OperationHarness) {
 	if err := h.Store.CreateUploadSession(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	got, err := h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("ab"))
+	got, err := h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("ab"), 0)
 	if err != nil || got.Received != 2 {
 		t.Fatalf("append: %+v, %v", got, err)
 	}
-	if got, err = h.Store.AppendUpload(ctx, p, s.ID, 2, []byte("c")); err != nil || got.Received != 3 {
+	if got, err = h.Store.AppendUpload(ctx, p, s.ID, 2, []byte("c"), 0); err != nil || got.Received != 3 {
 		t.Fatalf("append a second chunk: %+v, %v", got, err)
 	}
-	if got, err = h.Store.AppendUpload(ctx, p, s.ID, 3, nil); err != nil || got.Received != 3 {
+	if got, err = h.Store.AppendUpload(ctx, p, s.ID, 3, nil, 0); err != nil || got.Received != 3 {
 		t.Fatalf("append nothing: %+v, %v", got, err)
 	}
-	_, err = h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("abc"))
+	_, err = h.Store.AppendUpload(ctx, p, s.ID, 0, []byte("abc"), 0)
 	requireCode(t, err, webhookd.EPRECONDITION)
-	_, err = h.Store.AppendUpload(ctx, p, s.ID, 3, []byte("defg"))
+	_, err = h.Store.AppendUpload(ctx, p, s.ID, 3, []byte("defg"), 0)
 	requireCode(t, err, webhookd.ETOOLARGE)
 	_, err = h.Store.FinalizeUpload(ctx, p, s.ID, now)
 	requireCode(t, err, webhookd.EPRECONDITION)
 	if got, err := h.Store.GetUploadSession(ctx, p, s.ID); err != nil || got.Received != 3 || got.FileID != s.FileID {
 		t.Fatalf("session after refused chunks: %+v, %v", got, err)
 	}
-	if _, err := h.Store.AppendUpload(ctx, p, s.ID, 3, []byte("def")); err != nil {
+	if _, err := h.Store.AppendUpload(ctx, p, s.ID, 3, []byte("def"), 0); err != nil {
 		t.Fatal(err)
 	}
 	h.Clock.Advance(time.Minute)
@@ -594,7 +595,7 @@ func testFilePieces(t *testing.T, h OperationHarness) {
 	chunks := [][]byte{content[:1000], content[1000 : 1000+webhookd.FileChunkSize], content[1000+webhookd.FileChunkSize:]}
 	var off int64
 	for _, c := range chunks {
-		if _, err := h.Store.AppendUpload(ctx, p, s.ID, off, c); err != nil {
+		if _, err := h.Store.AppendUpload(ctx, p, s.ID, off, c, 0); err != nil {
 			t.Fatal(err)
 		}
 		off += int64(len(c))
@@ -609,5 +610,53 @@ func testFilePieces(t *testing.T, h OperationHarness) {
 	var r bytes.Buffer
 	if _, err := io.Copy(&r, webhookd.NewFileReader(ctx, h.Store, uf)); err != nil || !bytes.Equal(r.Bytes(), content) {
 		t.Fatalf("NewFileReader of the upload: %d bytes, %v", r.Len(), err)
+	}
+}
+
+// testQuota: an append that would take the project's files and unfinished
+// uploads past the quota fails with EEXHAUSTED and changes nothing; other
+// projects are not counted; no quota is no limit.
+func testQuota(t *testing.T, h OperationHarness) {
+	ctx := context.Background()
+	p, other := h.NewProject(t), h.NewProject(t)
+	for _, f := range []*webhookd.File{
+		webhookd.NewFile(p, "a", "text/plain", webhookd.FileGenerated, make([]byte, 100), T0),
+		webhookd.NewFile(other, "b", "text/plain", webhookd.FileGenerated, make([]byte, 1000), T0),
+	} {
+		if err := h.Store.CreateFile(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := h.Clock.Now()
+	s := &webhookd.UploadSession{ID: webhookd.NewID("upl_"), ProjectID: p, FileID: webhookd.NewID(webhookd.PrefixFile),
+		DeclaredSize: -1, CreateTime: now, ExpireTime: now.Add(time.Hour)}
+	if err := h.Store.CreateUploadSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Store.AppendUpload(ctx, p, s.ID, 0, make([]byte, 50), 200); err != nil {
+		t.Fatalf("append within the quota: %v", err)
+	}
+	if used, err := h.Store.FileUsage(ctx, p); err != nil || used != 150 {
+		t.Fatalf("FileUsage = %d, %v; want 150 (a file of 100, an upload of 50)", used, err)
+	}
+	_, err := h.Store.AppendUpload(ctx, p, s.ID, 50, make([]byte, 51), 200)
+	requireCode(t, err, webhookd.EEXHAUSTED)
+	if got, err := h.Store.GetUploadSession(ctx, p, s.ID); err != nil || got.Received != 50 {
+		t.Fatalf("session after the refused chunk: %+v, %v; want 50 bytes received", got, err)
+	}
+	if _, err := h.Store.AppendUpload(ctx, p, s.ID, 50, make([]byte, 50), 200); err != nil {
+		t.Fatalf("append to exactly the quota: %v", err)
+	}
+	if _, err := h.Store.AppendUpload(ctx, p, s.ID, 100, make([]byte, 5000), 0); err != nil {
+		t.Fatalf("append without a quota: %v", err)
+	}
+	if _, err := h.Store.FinalizeUpload(ctx, p, s.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if used, err := h.Store.FileUsage(ctx, p); err != nil || used != 5200 {
+		t.Fatalf("FileUsage after finalize = %d, %v; want 5200", used, err)
+	}
+	if used, err := h.Store.FileUsage(ctx, other); err != nil || used != 1000 {
+		t.Fatalf("FileUsage of the other project = %d, %v; want 1000", used, err)
 	}
 }

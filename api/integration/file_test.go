@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/lro"
 )
 
 // TestDownloadStreams downloads a 32 MiB file and stops reading after its
@@ -54,4 +56,48 @@ func TestDownloadStreams(t *testing.T) {
 	if during > size/4 {
 		t.Errorf("the server held %d MiB of a %d MiB download: it is not streamed", during>>20, size>>20)
 	}
+}
+
+// TestUploadQuota: uploads past the project's file quota answer 429
+// RESOURCE_EXHAUSTED, at the start when the declared size has no room and
+// at the chunk that would pass it otherwise; the project's files are not
+// touched and another project has room of its own.
+func TestUploadQuota(t *testing.T) {
+	t.Parallel()
+	ob := setupOpsWith(t, "", func(c *lro.Config) { c.FileQuota = 1000 })
+	start := func(key string, declared int) *response {
+		req := ob.request(t, "POST", "/upload/v1beta/files", `{"file":{"displayName":"in.jsonl"}}`)
+		req.Header.Set("x-goog-api-key", key)
+		req.Header.Set("X-Goog-Upload-Protocol", "resumable")
+		req.Header.Set("X-Goog-Upload-Command", "start")
+		if declared >= 0 {
+			req.Header.Set("X-Goog-Upload-Header-Content-Length", strconv.Itoa(declared))
+		}
+		return ob.send(t, req)
+	}
+	chunk := func(key, url string, offset, n int, cmd string) *response {
+		req := ob.request(t, "POST", url, strings.Repeat("x", n))
+		req.Header.Set("x-goog-api-key", key)
+		req.Header.Set("X-Goog-Upload-Offset", strconv.Itoa(offset))
+		req.Header.Set("X-Goog-Upload-Command", cmd)
+		return ob.send(t, req)
+	}
+
+	start(ob.key, 1001).fails(t, 429, "RESOURCE_EXHAUSTED", "0 bytes of its 1000 bytes quota are in use and 1001 bytes more were sent")
+
+	r := start(ob.key, -1)
+	r.ok(t, nil)
+	url := relative(t, r.header.Get("X-Goog-Upload-URL"))
+	chunk(ob.key, url, 0, 600, "upload").ok(t, nil)
+	chunk(ob.key, url, 600, 401, "upload").fails(t, 429, "RESOURCE_EXHAUSTED", "WEBHOOKD_FILE_QUOTA")
+	chunk(ob.key, url, 600, 400, "upload, finalize").ok(t, nil) // exactly full
+
+	// Full: nothing more, not even a byte; another project has its own room.
+	r = start(ob.key, -1)
+	r.ok(t, nil)
+	chunk(ob.key, relative(t, r.header.Get("X-Goog-Upload-URL")), 0, 1, "upload").fails(t, 429, "RESOURCE_EXHAUSTED", "")
+	_, other := ob.newProject(t, "other")
+	r = start(other, 1000)
+	r.ok(t, nil)
+	chunk(other, relative(t, r.header.Get("X-Goog-Upload-URL")), 0, 1000, "upload, finalize").ok(t, nil)
 }

@@ -30,12 +30,20 @@ type opsBundle struct {
 // setupOps starts the API with operations, under prefix if not "".
 func setupOps(t *testing.T, prefix string) *opsBundle {
 	t.Helper()
+	return setupOpsWith(t, prefix, func(*lro.Config) {})
+}
+
+// setupOpsWith is setupOps with edit applied to the operations' config.
+func setupOpsWith(t *testing.T, prefix string, edit func(*lro.Config)) *opsBundle {
+	t.Helper()
 	ob := &opsBundle{}
 	ob.bundle = setup(t, func(cfg *api.Config) {
 		cfg.PathPrefix = prefix
 		// Download and upload URLs are absolute; the tests, like the SDKs,
 		// use their path and query only, so the host here never answers.
-		m, err := lro.New(lro.Config{SimJobDuration: simJob, PublicBaseURL: "http://127.0.0.1:1" + prefix, URIPolicy: cfg.URIPolicy})
+		lc := lro.Config{SimJobDuration: simJob, PublicBaseURL: "http://127.0.0.1:1" + prefix, URIPolicy: cfg.URIPolicy}
+		edit(&lc)
+		m, err := lro.New(lc)
 		if err != nil {
 			t.Fatal(err)
 		}

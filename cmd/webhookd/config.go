@@ -14,6 +14,7 @@ import (
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/internal/maintenance"
+	"github.com/webhookd/webhookd/lro"
 )
 
 // Config is everything `webhookd serve` can be told. Defaults live in
@@ -45,6 +46,7 @@ type Config struct {
 	ShutdownGrace time.Duration  // WEBHOOKD_SHUTDOWN_GRACE
 	SimJob        time.Duration  // WEBHOOKD_SIM_JOB_DURATION: how long a simulated job runs
 	BatchExpiry   time.Duration  // WEBHOOKD_BATCH_EXPIRY: a batch not finished by then expires
+	FileQuota     int64          // WEBHOOKD_FILE_QUOTA: bytes of files per project (0 in the environment: none)
 	// Retention: events whose deliveries all succeeded are pruned this long
 	// after the last one finished; FailedRetention applies instead when any
 	// delivery failed, and must be at least Retention.
@@ -150,6 +152,17 @@ func (c *Config) fromEnv() error {
 	dur("WEBHOOKD_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	dur("WEBHOOKD_SIM_JOB_DURATION", &c.SimJob)
 	dur("WEBHOOKD_BATCH_EXPIRY", &c.BatchExpiry)
+	if v, ok := envLookup("WEBHOOKD_FILE_QUOTA"); ok && strings.TrimSpace(v) != "" {
+		n, err := parseBytes(v)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("WEBHOOKD_FILE_QUOTA: %w", err))
+		case n == 0:
+			c.FileQuota = lro.NoFileQuota
+		default:
+			c.FileQuota = n
+		}
+	}
 	dur("WEBHOOKD_RETENTION", &c.Retention)
 	dur("WEBHOOKD_FAILED_RETENTION", &c.FailedRetention)
 	return errors.Join(errs...)
@@ -260,4 +273,22 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, pr.Masked())
 	}
 	return out, nil
+}
+
+// parseBytes reads a size: a number of bytes, or a number with KiB, MiB, GiB
+// or TiB after it ("512MiB", "1.5 GiB").
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num, mult := s, 1.0
+	for i, unit := range []string{"KiB", "MiB", "GiB", "TiB"} {
+		if strings.HasSuffix(s, unit) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(s, unit)), float64(int64(1)<<(10*(i+1)))
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 || f*mult > 1<<62 {
+		return 0, fmt.Errorf("want a size such as 1073741824, 512MiB or 1GiB, got %q", s)
+	}
+	return int64(f * mult), nil
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookd/webhookd/lro"
 )
 
 func TestConfigFromEnv(t *testing.T) {
@@ -51,6 +53,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"WEBHOOKD_ALLOW_DESTINATIONS", "10.0.0.0/99", "WEBHOOKD_ALLOW_DESTINATIONS"},
 		{"WEBHOOKD_DB", "mysql://x", "WEBHOOKD_DB"},
 		{"WEBHOOKD_PATH_PREFIX", "gemini/", "path prefix"},
+		{"WEBHOOKD_FILE_QUOTA", "lots", "WEBHOOKD_FILE_QUOTA: want a size such as 1073741824, 512MiB or 1GiB"},
 		{"WEBHOOKD_FAILED_RETENTION", "1h", "WEBHOOKD_FAILED_RETENTION"},
 		{"WEBHOOKD_RETENTION", "-1h", "WEBHOOKD_RETENTION"},
 		{"WEBHOOKD_API_KEY", "demo-key", "WEBHOOKD_API_KEY: an API key must be at least 20 characters long, this one has 8"},
@@ -95,5 +98,33 @@ func TestDefaults(t *testing.T) {
 	}
 	if err := c.validate(); err != nil {
 		t.Errorf("the defaults do not validate: %v", err)
+	}
+}
+
+func TestFileQuotaFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  int64
+	}{
+		{"", 0}, // lro's default
+		{"0", lro.NoFileQuota},
+		{"1048576", 1 << 20},
+		{"512MiB", 512 << 20},
+		{"1.5 GiB", 3 << 29},
+		{"2TiB", 2 << 40},
+	} {
+		old := envLookup
+		envLookup = func(k string) (string, bool) {
+			if k == "WEBHOOKD_FILE_QUOTA" {
+				return tc.value, true
+			}
+			return "", false
+		}
+		c := defaultConfig()
+		err := c.fromEnv()
+		envLookup = old
+		if err != nil || c.FileQuota != tc.want {
+			t.Errorf("WEBHOOKD_FILE_QUOTA=%q: quota %d, %v; want %d", tc.value, c.FileQuota, err, tc.want)
+		}
 	}
 }

@@ -245,6 +245,7 @@ func newOperations(cfg Config, uriPolicy webhookd.URIPolicy, st webhookd.Store, 
 	m, err := lro.New(lro.Config{
 		SimJobDuration: cfg.SimJob,
 		BatchExpiry:    cfg.BatchExpiry,
+		FileQuota:      cfg.FileQuota,
 		PublicBaseURL:  publicURL(cfg) + cfg.PathPrefix,
 		URIPolicy:      uriPolicy,
 	})

@@ -313,8 +313,30 @@ func (s *MemStore) GetUploadSession(_ context.Context, projectID, id string) (*w
 	return &c, nil
 }
 
+// FileUsage implements webhookd.FileStore.
+func (s *MemStore) FileUsage(_ context.Context, projectID string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usage(projectID), nil
+}
+
+func (s *MemStore) usage(projectID string) int64 {
+	var n int64
+	for _, f := range s.files {
+		if f.ProjectID == projectID {
+			n += f.SizeBytes
+		}
+	}
+	for _, u := range s.uploads {
+		if u.ProjectID == projectID {
+			n += u.Received
+		}
+	}
+	return n
+}
+
 // AppendUpload implements webhookd.FileStore.
-func (s *MemStore) AppendUpload(_ context.Context, projectID, id string, offset int64, chunk []byte) (*webhookd.UploadSession, error) {
+func (s *MemStore) AppendUpload(_ context.Context, projectID, id string, offset int64, chunk []byte, quota int64) (*webhookd.UploadSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, err := s.upload(projectID, id)
@@ -323,6 +345,11 @@ func (s *MemStore) AppendUpload(_ context.Context, projectID, id string, offset 
 	}
 	if err := u.CheckAppend(offset, int64(len(chunk))); err != nil {
 		return nil, err
+	}
+	if len(chunk) > 0 {
+		if err := webhookd.CheckQuota(s.usage(projectID), int64(len(chunk)), quota); err != nil {
+			return nil, err
+		}
 	}
 	s.data[id] = append(s.data[id], chunk...)
 	u.Received += int64(len(chunk))
