@@ -152,6 +152,10 @@ type FileStore interface {
 	// DeleteExpiredUploads discards sessions whose ExpireTime has passed at
 	// the store clock's now and returns how many.
 	DeleteExpiredUploads(ctx context.Context) (int, error)
+	// DeleteExpiredFiles deletes at most limit files whose ExpireTime has
+	// passed at the store clock's now (job outputs past their retention),
+	// oldest expiry first, and returns how many.
+	DeleteExpiredFiles(ctx context.Context, limit int) (int, error)
 }
 
 // CheckAppend is the rule of FileStore.AppendUpload, shared by the stores: a

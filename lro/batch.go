@@ -183,7 +183,7 @@ func (m *Machine) runBatch(n *webhookd.Operation, in BatchInput, now time.Time) 
 			res.Stats.SuccessfulCount++
 		}
 	}
-	file := webhookd.NewFile(n.ProjectID, n.ID+"-results.jsonl", "application/jsonl", webhookd.FileGenerated, out.Bytes(), now)
+	file := m.outputFile(n.ProjectID, n.ID+"-results.jsonl", "application/jsonl", out.Bytes(), now)
 	res.ResponsesFile = file.Name()
 	raw, err := json.Marshal(res)
 	if err != nil {

@@ -45,10 +45,20 @@ const (
 	// DefaultFileQuota is what a project may store in files: room for
 	// sixteen of the largest files, in a database that holds them.
 	DefaultFileQuota = 1 << 30
+	// DefaultOutputRetention is how long a job's output files are kept: as
+	// long as the events that link to them are (WEBHOOKD_RETENTION's
+	// default), so that a delivered output_file_uri resolves while its
+	// event can be read.
+	DefaultOutputRetention = 30 * 24 * time.Hour
 )
 
-// NoFileQuota is the Config.FileQuota of a deployment without one.
-const NoFileQuota = -1
+// NoFileQuota and KeepOutputs are the Config.FileQuota and
+// Config.OutputRetention of a deployment without a quota, and one that
+// keeps job outputs until they are deleted.
+const (
+	NoFileQuota = -1
+	KeepOutputs = -1
+)
 
 // Environment variables read by ConfigFromEnv.
 const (
@@ -76,6 +86,11 @@ type Config struct {
 	// may hold (WEBHOOKD_FILE_QUOTA; see webhookd.CheckQuota): 0 means
 	// DefaultFileQuota, NoFileQuota none.
 	FileQuota int64
+	// OutputRetention is how long the files a job writes (batch results,
+	// videos) are kept (WEBHOOKD_RESULT_FILE_RETENTION): their ExpireTime,
+	// after which maintenance deletes them. 0 means DefaultOutputRetention,
+	// KeepOutputs forever.
+	OutputRetention time.Duration
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -91,6 +106,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.FileQuota == 0 {
 		c.FileQuota = DefaultFileQuota
+	}
+	if c.OutputRetention == 0 {
+		c.OutputRetention = DefaultOutputRetention
 	}
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
 	return c
@@ -150,6 +168,17 @@ func New(cfg Config) (*Machine, error) {
 
 // Config returns the configuration in effect.
 func (m *Machine) Config() Config { return m.cfg }
+
+// outputFile is a file a job writes: generated, and expiring after
+// OutputRetention.
+func (m *Machine) outputFile(projectID, name, mimeType string, content []byte, now time.Time) *webhookd.File {
+	f := webhookd.NewFile(projectID, name, mimeType, webhookd.FileGenerated, content, now)
+	if m.cfg.OutputRetention > 0 {
+		expire := now.Add(m.cfg.OutputRetention)
+		f.ExpireTime = &expire
+	}
+	return f
+}
 
 // DownloadURL is where the file with this id (without "files/") is
 // downloaded: the Files API's download method, as ai.files.download calls it.

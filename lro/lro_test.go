@@ -18,9 +18,9 @@ func TestConfig(t *testing.T) {
 		want    lro.Config
 		wantErr string
 	}{
-		{name: "defaults", want: lro.Config{SimJobDuration: 3 * time.Second, BatchExpiry: 24 * time.Hour, PublicBaseURL: "http://localhost:8080", FileQuota: lro.DefaultFileQuota}},
+		{name: "defaults", want: lro.Config{SimJobDuration: 3 * time.Second, BatchExpiry: 24 * time.Hour, PublicBaseURL: "http://localhost:8080", FileQuota: lro.DefaultFileQuota, OutputRetention: lro.DefaultOutputRetention}},
 		{name: "both set", env: map[string]string{"WEBHOOKD_SIM_JOB_DURATION": "250ms", "WEBHOOKD_BATCH_EXPIRY": " 2h "},
-			want: lro.Config{SimJobDuration: 250 * time.Millisecond, BatchExpiry: 2 * time.Hour, PublicBaseURL: "http://localhost:8080", FileQuota: lro.DefaultFileQuota}},
+			want: lro.Config{SimJobDuration: 250 * time.Millisecond, BatchExpiry: 2 * time.Hour, PublicBaseURL: "http://localhost:8080", FileQuota: lro.DefaultFileQuota, OutputRetention: lro.DefaultOutputRetention}},
 		{name: "bad duration", env: map[string]string{"WEBHOOKD_BATCH_EXPIRY": "24"}, wantErr: "WEBHOOKD_BATCH_EXPIRY"},
 		{name: "negative job", env: map[string]string{"WEBHOOKD_SIM_JOB_DURATION": "-1s"}, wantErr: "WEBHOOKD_SIM_JOB_DURATION"},
 		{name: "negative expiry", env: map[string]string{"WEBHOOKD_BATCH_EXPIRY": "-1s"}, wantErr: "WEBHOOKD_BATCH_EXPIRY"},

@@ -72,7 +72,7 @@ func (m *Machine) StepVideo(op *webhookd.Operation, now time.Time) (webhookd.Ope
 	if err := json.Unmarshal(op.Request, &req); err != nil {
 		return webhookd.OperationChange{}, fmt.Errorf("lro: video %s request: %w", op.ID, err)
 	}
-	file := webhookd.NewFile(op.ProjectID, op.ID+".mp4", VideoMimeType, webhookd.FileGenerated, simulatedVideo(req.Prompt), now)
+	file := m.outputFile(op.ProjectID, op.ID+".mp4", VideoMimeType, simulatedVideo(req.Prompt), now)
 	raw, err := json.Marshal(VideoResult{FileID: file.ID})
 	if err != nil {
 		return webhookd.OperationChange{}, fmt.Errorf("lro: video %s result: %w", op.ID, err)

@@ -54,3 +54,36 @@ func TestVideoGeneration(t *testing.T) {
 		t.Errorf("step of a done video: %+v %v", again, err)
 	}
 }
+
+// TestOutputFilesExpire: a job's output file expires OutputRetention after
+// it is written (the default: lro.DefaultOutputRetention), or never with
+// lro.KeepOutputs.
+func TestOutputFilesExpire(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		retention time.Duration
+		want      time.Duration // 0: no ExpireTime
+	}{
+		{0, lro.DefaultOutputRetention},
+		{time.Hour, time.Hour},
+		{lro.KeepOutputs, 0},
+	} {
+		m := newMachine(t, lro.Config{SimJobDuration: time.Second, OutputRetention: tc.retention})
+		op, err := m.NewVideo("prj_1", aCat, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := t0.Add(time.Second)
+		c, err := m.StepVideo(op, end)
+		if err != nil || len(c.Files) != 1 {
+			t.Fatalf("StepVideo: %d files, %v", len(c.Files), err)
+		}
+		got := c.Files[0].ExpireTime
+		switch {
+		case tc.want == 0 && got != nil:
+			t.Errorf("OutputRetention %v: the output expires at %v, want never", tc.retention, got)
+		case tc.want != 0 && (got == nil || !got.Equal(end.Add(tc.want))):
+			t.Errorf("OutputRetention %v: the output expires at %v, want %v", tc.retention, got, end.Add(tc.want))
+		}
+	}
+}

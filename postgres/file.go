@@ -264,3 +264,15 @@ func (s *Store) DeleteExpiredUploads(ctx context.Context) (int, error) {
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// DeleteExpiredFiles deletes at most limit files (their pieces go with them)
+// whose ExpireTime has passed, oldest expiry first; rows another process is
+// deleting are skipped.
+func (s *Store) DeleteExpiredFiles(ctx context.Context, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM files WHERE id IN (
+		SELECT id FROM files WHERE expire_time <= $1 ORDER BY expire_time LIMIT $2 FOR UPDATE SKIP LOCKED)`, s.now(), limit)
+	if err != nil {
+		return 0, mapErr(err, "delete expired files", "File")
+	}
+	return int(tag.RowsAffected()), nil
+}

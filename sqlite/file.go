@@ -308,3 +308,19 @@ func (s *Store) DeleteExpiredUploads(ctx context.Context) (int, error) {
 	})
 	return int(n), err
 }
+
+// DeleteExpiredFiles deletes at most limit files (their pieces go with them)
+// whose ExpireTime has passed at the store clock's now, oldest expiry first.
+func (s *Store) DeleteExpiredFiles(ctx context.Context, limit int) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM files WHERE id IN (
+			SELECT id FROM files WHERE expire_time <= ? ORDER BY expire_time LIMIT ?)`, micros(s.now()), limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete expired files: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

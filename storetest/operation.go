@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"reflect"
 	"testing"
@@ -57,6 +58,7 @@ func RunOperations(t *testing.T, setup func(t *testing.T) OperationHarness) {
 		{"Uploads", testUploads},
 		{"FilesReadInPieces", testFilePieces},
 		{"UploadsWithinQuota", testQuota},
+		{"FilesExpire", testFileExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -658,5 +660,46 @@ func testQuota(t *testing.T, h OperationHarness) {
 	}
 	if used, err := h.Store.FileUsage(ctx, other); err != nil || used != 1000 {
 		t.Fatalf("FileUsage of the other project = %d, %v; want 1000", used, err)
+	}
+}
+
+// testFileExpiry: files past their ExpireTime are deleted, oldest expiry
+// first and at most limit at a time, with their content; files without one
+// (uploads) and those not yet due stay.
+func testFileExpiry(t *testing.T, h OperationHarness) {
+	ctx := context.Background()
+	p := h.NewProject(t)
+	now := h.Clock.Now()
+	var files []*webhookd.File
+	for i, exp := range []time.Duration{2 * time.Hour, time.Hour, 3 * time.Hour, 0} {
+		f := webhookd.NewFile(p, fmt.Sprint(i), "text/plain", webhookd.FileGenerated, []byte("output"), now)
+		if exp > 0 {
+			at := now.Add(exp)
+			f.ExpireTime = &at
+		}
+		if err := h.Store.CreateFile(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if n, err := h.Store.DeleteExpiredFiles(ctx, 10); err != nil || n != 0 {
+		t.Fatalf("DeleteExpiredFiles before any expiry: %d, %v", n, err)
+	}
+	h.Clock.Advance(2 * time.Hour)
+	if n, err := h.Store.DeleteExpiredFiles(ctx, 1); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredFiles with limit 1: %d, %v; want 1", n, err)
+	}
+	_, err := h.Store.GetFile(ctx, p, files[1].ID) // the oldest expiry
+	requireCode(t, err, webhookd.ENOTFOUND)
+	if n, err := h.Store.DeleteExpiredFiles(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpiredFiles at the second expiry: %d, %v; want 1", n, err)
+	}
+	if piece, err := h.Store.ReadFileChunk(ctx, p, files[0].ID, 0, nil); err != io.EOF || len(piece) != 0 {
+		t.Fatalf("content of an expired file: %q, %v; want none", piece, err)
+	}
+	for _, f := range []*webhookd.File{files[2], files[3]} {
+		if _, err := h.Store.GetFile(ctx, p, f.ID); err != nil {
+			t.Errorf("file %s (not due) after DeleteExpiredFiles: %v", f.DisplayName, err)
+		}
 	}
 }

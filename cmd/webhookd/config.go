@@ -47,6 +47,7 @@ type Config struct {
 	SimJob        time.Duration  // WEBHOOKD_SIM_JOB_DURATION: how long a simulated job runs
 	BatchExpiry   time.Duration  // WEBHOOKD_BATCH_EXPIRY: a batch not finished by then expires
 	FileQuota     int64          // WEBHOOKD_FILE_QUOTA: bytes of files per project (0 in the environment: none)
+	OutputKeep    time.Duration  // WEBHOOKD_RESULT_FILE_RETENTION: how long job outputs are kept (0 in the environment: forever)
 	// Retention: events whose deliveries all succeeded are pruned this long
 	// after the last one finished; FailedRetention applies instead when any
 	// delivery failed, and must be at least Retention.
@@ -152,6 +153,10 @@ func (c *Config) fromEnv() error {
 	dur("WEBHOOKD_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	dur("WEBHOOKD_SIM_JOB_DURATION", &c.SimJob)
 	dur("WEBHOOKD_BATCH_EXPIRY", &c.BatchExpiry)
+	dur("WEBHOOKD_RESULT_FILE_RETENTION", &c.OutputKeep)
+	if v, ok := envLookup("WEBHOOKD_RESULT_FILE_RETENTION"); ok && strings.TrimSpace(v) == "0" {
+		c.OutputKeep = lro.KeepOutputs
+	}
 	if v, ok := envLookup("WEBHOOKD_FILE_QUOTA"); ok && strings.TrimSpace(v) != "" {
 		n, err := parseBytes(v)
 		switch {
@@ -181,6 +186,9 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 
 func (c *Config) validate() error {
 	var errs []error
+	if c.OutputKeep < 0 && c.OutputKeep != lro.KeepOutputs {
+		errs = append(errs, fmt.Errorf("WEBHOOKD_RESULT_FILE_RETENTION must be positive, or 0 to keep job outputs, got %v", c.OutputKeep))
+	}
 	if c.Addr == "" {
 		errs = append(errs, errors.New("listen address is empty (WEBHOOKD_ADDR)"))
 	}

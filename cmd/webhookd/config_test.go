@@ -54,6 +54,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{"WEBHOOKD_DB", "mysql://x", "WEBHOOKD_DB"},
 		{"WEBHOOKD_PATH_PREFIX", "gemini/", "path prefix"},
 		{"WEBHOOKD_FILE_QUOTA", "lots", "WEBHOOKD_FILE_QUOTA: want a size such as 1073741824, 512MiB or 1GiB"},
+		{"WEBHOOKD_RESULT_FILE_RETENTION", "a week", "WEBHOOKD_RESULT_FILE_RETENTION"},
+		{"WEBHOOKD_RESULT_FILE_RETENTION", "-24h", "WEBHOOKD_RESULT_FILE_RETENTION must be positive"},
 		{"WEBHOOKD_FAILED_RETENTION", "1h", "WEBHOOKD_FAILED_RETENTION"},
 		{"WEBHOOKD_RETENTION", "-1h", "WEBHOOKD_RETENTION"},
 		{"WEBHOOKD_API_KEY", "demo-key", "WEBHOOKD_API_KEY: an API key must be at least 20 characters long, this one has 8"},
@@ -125,6 +127,27 @@ func TestFileQuotaFromEnv(t *testing.T) {
 		envLookup = old
 		if err != nil || c.FileQuota != tc.want {
 			t.Errorf("WEBHOOKD_FILE_QUOTA=%q: quota %d, %v; want %d", tc.value, c.FileQuota, err, tc.want)
+		}
+	}
+}
+
+func TestResultFileRetentionFromEnv(t *testing.T) {
+	for value, want := range map[string]time.Duration{"": 0, "0": lro.KeepOutputs, "168h": 7 * 24 * time.Hour} {
+		old := envLookup
+		envLookup = func(k string) (string, bool) {
+			if k == "WEBHOOKD_RESULT_FILE_RETENTION" {
+				return value, true
+			}
+			return "", false
+		}
+		c := defaultConfig()
+		err := c.fromEnv()
+		envLookup = old
+		if err == nil {
+			err = c.validate()
+		}
+		if err != nil || c.OutputKeep != want {
+			t.Errorf("WEBHOOKD_RESULT_FILE_RETENTION=%q: %v, %v; want %v", value, c.OutputKeep, err, want)
 		}
 	}
 }

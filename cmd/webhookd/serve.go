@@ -243,11 +243,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 // that emit events wake the delivery engine.
 func newOperations(cfg Config, uriPolicy webhookd.URIPolicy, st webhookd.Store, eng *delivery.Engine, clock webhookd.Clock, reg prometheus.Registerer, logger *slog.Logger) (*lro.Service, *lro.Driver, error) {
 	m, err := lro.New(lro.Config{
-		SimJobDuration: cfg.SimJob,
-		BatchExpiry:    cfg.BatchExpiry,
-		FileQuota:      cfg.FileQuota,
-		PublicBaseURL:  publicURL(cfg) + cfg.PathPrefix,
-		URIPolicy:      uriPolicy,
+		SimJobDuration:  cfg.SimJob,
+		BatchExpiry:     cfg.BatchExpiry,
+		FileQuota:       cfg.FileQuota,
+		OutputRetention: cfg.OutputKeep,
+		PublicBaseURL:   publicURL(cfg) + cfg.PathPrefix,
+		URIPolicy:       uriPolicy,
 	})
 	if err != nil {
 		return nil, nil, err

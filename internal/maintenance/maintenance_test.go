@@ -168,6 +168,41 @@ func TestRetentionExpiresUploads(t *testing.T) {
 	}
 }
 
+// TestRetentionExpiresFiles: a run deletes the job outputs whose
+// ExpireTime has passed, and says so in its log line.
+func TestRetentionExpiresFiles(t *testing.T) {
+	t.Parallel()
+	f := newRetentionFixture(t)
+	now := f.clock.Now()
+	expire := now.Add(time.Hour)
+	out := webhookd.NewFile(f.project, "batch-results.jsonl", "application/jsonl", webhookd.FileGenerated, []byte("{}\n"), now)
+	out.ExpireTime = &expire
+	kept := webhookd.NewFile(f.project, "in.jsonl", "application/jsonl", webhookd.FileUploaded, []byte("{}\n"), now)
+	for _, file := range []*webhookd.File{out, kept} {
+		if err := f.store.CreateFile(t.Context(), file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log strings.Builder
+	m := f.maintainer(t, slog.New(slog.NewTextHandler(&log, nil)), RetentionConfig{Succeeded: time.Hour, Failed: time.Hour, Batch: 10, PerRun: 10})
+	if got, err := m.Prune(t.Context()); err != nil || got.Files != 0 {
+		t.Fatalf("before expiry: %+v, %v; want no file expired", got, err)
+	}
+	f.clock.Set(expire)
+	if got, err := m.Prune(t.Context()); err != nil || got.Files != 1 {
+		t.Fatalf("at expiry: %+v, %v; want 1 file expired", got, err)
+	}
+	if _, err := f.store.GetFile(t.Context(), f.project, out.ID); webhookd.ErrorCode(err) != webhookd.ENOTFOUND {
+		t.Errorf("the expired output: %v, want it gone", err)
+	}
+	if _, err := f.store.GetFile(t.Context(), f.project, kept.ID); err != nil {
+		t.Errorf("the upload without an expiry: %v", err)
+	}
+	if !strings.Contains(log.String(), "files_expired=1") {
+		t.Errorf("log does not say a file expired:\n%s", log.String())
+	}
+}
+
 func TestRetentionConfig(t *testing.T) {
 	t.Parallel()
 	const day = 24 * time.Hour

@@ -73,12 +73,21 @@ func (c RetentionConfig) Validate() error {
 
 // Pruned is what one retention run did.
 type Pruned struct {
-	Events, Batches, Uploads int
+	Events, Batches, Uploads, Files int
 }
+
+// Expired files (job outputs past their retention) are deleted filesBatch at
+// a time, at most filesPerRun a run: a file may hold 64 MiB of pieces, and
+// the SQLite writer is shared with deliveries.
+const (
+	filesBatch  = 16
+	filesPerRun = 64 * filesBatch
+)
 
 // Prune deletes events past their retention, batch after batch, until a
 // batch comes back short (nothing more is due) or the per-run cap is
-// reached, then discards expired upload sessions. The cutoffs are fixed at
+// reached, then discards expired upload sessions and deletes the files past
+// their ExpireTime (job outputs, see lro.Config.OutputRetention). The cutoffs are fixed at
 // the start of the run, so a run always ends. It takes no lock: RunOnce
 // calls it under the maintenance lock.
 func (m *Maintainer) Prune(ctx context.Context) (Pruned, error) {
@@ -115,12 +124,27 @@ func (m *Maintainer) Prune(ctx context.Context) (Pruned, error) {
 		}
 		stats.Uploads = n
 	}
+	for ctx.Err() == nil && stats.Files < filesPerRun {
+		n, err := st.DeleteExpiredFiles(ctx, filesBatch)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete expired files: %w", err))
+			break
+		}
+		stats.Files += n
+		if n < filesBatch {
+			break
+		}
+		if err := pause(ctx, r.Pause); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
 	level := slog.LevelDebug
-	if stats.Events > 0 || stats.Uploads > 0 {
+	if stats.Events > 0 || stats.Uploads > 0 || stats.Files > 0 {
 		level = slog.LevelInfo
 	}
 	m.cfg.Logger.Log(ctx, level, "retention",
-		"events_pruned", stats.Events, "batches", stats.Batches, "uploads_expired", stats.Uploads,
+		"events_pruned", stats.Events, "batches", stats.Batches, "uploads_expired", stats.Uploads, "files_expired", stats.Files,
 		"capped", stats.Events >= r.PerRun, "duration", time.Since(began).Round(time.Millisecond))
 	return stats, errors.Join(errs...)
 }

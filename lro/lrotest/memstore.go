@@ -396,3 +396,22 @@ func (s *MemStore) DeleteExpiredUploads(_ context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// DeleteExpiredFiles implements webhookd.FileStore.
+func (s *MemStore) DeleteExpiredFiles(_ context.Context, limit int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	var due []*webhookd.File
+	for _, f := range s.files {
+		if f.ExpireTime != nil && !f.ExpireTime.After(now) {
+			due = append(due, f)
+		}
+	}
+	slices.SortFunc(due, func(a, b *webhookd.File) int { return a.ExpireTime.Compare(*b.ExpireTime) })
+	due = due[:min(limit, len(due))]
+	for _, f := range due {
+		delete(s.files, f.ID)
+	}
+	return len(due), nil
+}
