@@ -1,5 +1,5 @@
 # The commands the README names. `make ci` is what CI runs (.ci/run).
-.PHONY: run test test-postgres test-sdk test-console console bench fuzz build ci
+.PHONY: run test lint test-postgres test-sdk test-console console bench fuzz build ci
 
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 FUZZTIME ?= 60s
@@ -12,6 +12,12 @@ build:
 
 test:
 	go test -race ./...
+
+# The pinned golangci-lint (.golangci.yml), installed from the module proxy when missing.
+lint:
+	PATH="$$(go env GOPATH)/bin:$$PATH"; golangci-lint version 2>/dev/null | grep -q 'version 2.15.0 ' || \
+		go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0; \
+		PATH="$$(go env GOPATH)/bin:$$PATH" golangci-lint run ./...
 
 test-postgres:
 	WEBHOOKD_TEST_POSTGRES_URL='$(PG_URL)' go test -race -count=1 ./postgres/... ./cmd/webhookd/... ./api/integration/... ./internal/maintenance/...

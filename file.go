@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -273,7 +274,7 @@ func (r *fileReader) next() error {
 	}
 	piece, err := r.src.ReadFileChunk(r.ctx, r.f.ProjectID, r.f.ID, r.offset, r.buf)
 	switch {
-	case err == io.EOF || (err == nil && len(piece) == 0):
+	case errors.Is(err, io.EOF) || (err == nil && len(piece) == 0):
 		return fmt.Errorf("file %s: content ends at byte %d of %d: %w", r.f.ID, r.offset, r.f.SizeBytes, io.ErrUnexpectedEOF)
 	case err != nil:
 		return fmt.Errorf("file %s: read at byte %d: %w", r.f.ID, r.offset, err)
@@ -298,7 +299,7 @@ func (r *fileReader) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		if len(r.pending) == 0 {
-			if err := r.next(); err == io.EOF {
+			if err := r.next(); errors.Is(err, io.EOF) {
 				return total, nil
 			} else if err != nil {
 				return total, err

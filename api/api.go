@@ -145,10 +145,10 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	var errs []error
 	if c.Store == nil {
-		errs = append(errs, errors.New("Store is required"))
+		errs = append(errs, errors.New("field Store is required"))
 	}
 	if c.Sealer == nil {
-		errs = append(errs, errors.New("Sealer is required"))
+		errs = append(errs, errors.New("field Sealer is required"))
 	}
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxBodyBytes must not be negative, got %d", c.MaxBodyBytes))

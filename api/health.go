@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -212,7 +213,7 @@ func (s *Server) streamDeliveries(w http.ResponseWriter, r *http.Request) error 
 	}
 	rc := http.NewResponseController(w)
 	// The server's write timeout bounds requests, not a stream.
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && err != http.ErrNotSupported {
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("stream: %w", err)
 	}
 	sub := rec.Subscribe(projectOf(r))

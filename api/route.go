@@ -132,7 +132,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
+			if v == http.ErrAbortHandler { //nolint:errorlint // a panic value, which net/http panics with as is
 				panic(v)
 			}
 			s.log.ErrorContext(r.Context(), "api handler panicked", slog.String("route", ri.route), slog.Any("panic", v))

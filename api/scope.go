@@ -71,6 +71,3 @@ func (s *Server) authorize(r *http.Request, ri *requestInfo, rt *route, p *princ
 	ri.principal = p
 	return nil
 }
-
-// principalOf returns the caller of an authenticated request.
-func principalOf(r *http.Request) *principal { return infoOf(r).principal }

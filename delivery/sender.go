@@ -391,7 +391,7 @@ func isTLS(err error) bool {
 // the method, URL and addresses, leaving the cause.
 func innermost(err error) error {
 	for {
-		switch e := err.(type) {
+		switch e := err.(type) { //nolint:errorlint // peels the outermost wrapper, one at a time
 		case *url.Error:
 			err = e.Err
 		case *net.OpError:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -346,7 +347,7 @@ func TestSendReturnsContextErrorOnShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { <-entered; cancel() }()
 	_, err := testSender(t, nil, sealer, nil, 10*time.Second).send(ctx, staticClaim(srv.URL, `{}`, sealedSecret(sealer, signing.GenerateSecret(), nil)), time.Now())
-	if err != context.Canceled {
+	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("send = %v, want context.Canceled", err)
 	}
 }

@@ -44,7 +44,7 @@ func FuzzNotifyPayload(f *testing.F) {
 	f.Add("\"$user\", public", "x")
 	f.Add("", "")
 	f.Fuzz(func(t *testing.T, scope, sender string) {
-		parseNotifyPayload(scope) // any text a client may send
+		_, _ = parseNotifyPayload(scope) // any text a client may send
 		if strings.ContainsRune(sender, ' ') {
 			return
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -48,7 +47,7 @@ func setupHandler(t *testing.T, cfg receiver.HandlerConfig) *handlerBundle {
 			return nil
 		}
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Logger = slog.New(slog.DiscardHandler)
 	b.srv = httptest.NewServer(receiver.NewHandler(v, cfg))
 	t.Cleanup(b.srv.Close)
 	return b

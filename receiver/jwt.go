@@ -101,5 +101,5 @@ func mapJWTError(err error) error {
 	default: // a required claim missing, a claim of the wrong type
 		sentinel = ErrMalformedHeader
 	}
-	return fmt.Errorf("%w: %v", sentinel, err)
+	return fmt.Errorf("%w: %w", sentinel, err)
 }

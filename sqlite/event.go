@@ -157,6 +157,7 @@ func execRows(ctx context.Context, tx *sql.Tx, m *multiRow, n int, next func(arg
 	})
 }
 
+// GetEvent implements webhookd.Store.
 func (s *Store) GetEvent(ctx context.Context, projectID, id string) (*webhookd.Event, error) {
 	e, err := scanEvent(s.reader.QueryRowContext(ctx,
 		`SELECT `+eventColumns+` FROM events WHERE project_id = ? AND id = ?`, projectID, id))
@@ -239,6 +240,7 @@ func (s *Store) ListDeliveries(ctx context.Context, projectID, eventID string) (
 	return ds, nil
 }
 
+// GetDelivery implements webhookd.Store.
 func (s *Store) GetDelivery(ctx context.Context, projectID, id string) (*webhookd.Delivery, error) {
 	d, err := scanDelivery(s.reader.QueryRowContext(ctx,
 		`SELECT `+deliveryColumns+` FROM deliveries WHERE project_id = ? AND id = ?`, projectID, id))
@@ -345,6 +347,7 @@ const sqlRetry = `UPDATE deliveries SET
 // sqlFailWebhookDeliveries for its redundant check of webhook_id.
 const sqlRecover = sqlRetry + ` WHERE webhook_id = :webhook AND webhook_id <> '' AND create_time >= :since AND state = 'failed'`
 
+// RetryDelivery implements webhookd.Store.
 func (s *Store) RetryDelivery(ctx context.Context, projectID, deliveryID string) (*webhookd.Delivery, error) {
 	var d *webhookd.Delivery
 	err := s.write(ctx, func(tx *sql.Tx) error {

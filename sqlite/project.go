@@ -43,6 +43,7 @@ func (s *Store) CreateProject(ctx context.Context, p *webhookd.Project) error {
 	return nil
 }
 
+// GetProject implements webhookd.Store.
 func (s *Store) GetProject(ctx context.Context, id string) (*webhookd.Project, error) {
 	p, err := scanProject(s.reader.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = ?`, id))
 	if err != nil {
@@ -51,6 +52,7 @@ func (s *Store) GetProject(ctx context.Context, id string) (*webhookd.Project, e
 	return p, nil
 }
 
+// FindProjectByName implements webhookd.Store.
 func (s *Store) FindProjectByName(ctx context.Context, name string) (*webhookd.Project, error) {
 	p, err := scanProject(s.reader.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE name = ?`, name))
 	if err != nil {
@@ -68,6 +70,7 @@ func (s *Store) ListProjects(ctx context.Context) ([]*webhookd.Project, error) {
 	return collect(rows, scanProject, "list projects")
 }
 
+// UpdateProject implements webhookd.Store.
 func (s *Store) UpdateProject(ctx context.Context, p *webhookd.Project) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE projects SET name = ?, audience = ? WHERE id = ?`, p.Name, p.Audience, p.ID)
@@ -109,6 +112,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *webhookd.APIKey) error {
 	return mapCreateErr(err, "create api key", "API key")
 }
 
+// FindAPIKey implements webhookd.Store.
 func (s *Store) FindAPIKey(ctx context.Context, hash []byte) (*webhookd.APIKey, error) {
 	k, err := scanAPIKey(s.reader.QueryRowContext(ctx,
 		`SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ? AND revoke_time IS NULL`, hash))

@@ -119,13 +119,13 @@ func TestPublisherIsolatesFailingBatches(t *testing.T) {
 					}
 				case 1:
 					if got, err := s.PublishEvents(ctx, []webhookd.NewEvent{good, good, good}); err != nil || len(got) != 3 {
-						errs <- fmt.Errorf("good batch: %d events, %v", len(got), err)
+						errs <- fmt.Errorf("good batch: %d events, %w", len(got), err)
 					}
 				case 2:
 					_, err := s.PublishEvents(ctx, []webhookd.NewEvent{good, good, bad})
 					var e *webhookd.Error
 					if !errors.As(err, &e) || e.Code != webhookd.EINVALID || e.Field != "events[2].data" {
-						errs <- fmt.Errorf("failing batch: %v, want EINVALID of events[2].data", err)
+						errs <- fmt.Errorf("failing batch: %w, want EINVALID of events[2].data", err)
 					}
 				}
 			}

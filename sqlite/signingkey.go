@@ -60,6 +60,7 @@ func (s *Store) UpdateSigningKey(ctx context.Context, k *webhookd.SigningKey) er
 	})
 }
 
+// DeleteSigningKey implements webhookd.Store.
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM signing_keys WHERE id = ?`, id)

@@ -211,7 +211,7 @@ func (s suite) eventBatches(t *testing.T) {
 						_, err := b.store.PublishEvents(b.ctx, []webhookd.NewEvent{good, good, bad})
 						var e *webhookd.Error
 						if !errors.As(err, &e) || e.Code != webhookd.ENOTFOUND || e.Field != "events[2]" {
-							errs <- fmt.Errorf("failing batch: %v, want ENOTFOUND of events[2]", err)
+							errs <- fmt.Errorf("failing batch: %w, want ENOTFOUND of events[2]", err)
 						}
 					case 2: // a good batch
 						if got, err := b.store.PublishEvents(b.ctx, []webhookd.NewEvent{good, good}); err != nil || len(got) != 2 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -269,7 +270,7 @@ func testProjectScope(t *testing.T, h OperationHarness) {
 	requireCode(t, h.Store.DeleteOperation(ctx, other, op.ID), webhookd.ENOTFOUND)
 	_, err = h.Store.GetFile(ctx, other, file.ID)
 	requireCode(t, err, webhookd.ENOTFOUND)
-	if piece, err := h.Store.ReadFileChunk(ctx, other, file.ID, 0, nil); err != io.EOF || len(piece) != 0 {
+	if piece, err := h.Store.ReadFileChunk(ctx, other, file.ID, 0, nil); !errors.Is(err, io.EOF) || len(piece) != 0 {
 		t.Fatalf("ReadFileChunk of another project's file = %q, %v; want nothing and io.EOF", piece, err)
 	}
 	requireCode(t, h.Store.DeleteFile(ctx, other, file.ID), webhookd.ENOTFOUND)
@@ -445,7 +446,7 @@ func testFiles(t *testing.T, h OperationHarness) {
 	}
 	_, err = webhookd.ReadFileContent(ctx, h.Store, p, a.ID)
 	requireCode(t, err, webhookd.ENOTFOUND)
-	if piece, err := h.Store.ReadFileChunk(ctx, p, a.ID, 0, nil); err != io.EOF || len(piece) != 0 {
+	if piece, err := h.Store.ReadFileChunk(ctx, p, a.ID, 0, nil); !errors.Is(err, io.EOF) || len(piece) != 0 {
 		t.Fatalf("ReadFileChunk of a deleted file = %q, %v; want nothing and io.EOF", piece, err)
 	}
 }
@@ -571,7 +572,7 @@ func testFilePieces(t *testing.T, h OperationHarness) {
 	var buf []byte
 	for off := int64(0); ; {
 		piece, err := h.Store.ReadFileChunk(ctx, p, f.ID, off, buf)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil || len(piece) == 0 || len(piece) > webhookd.FileChunkSize {
@@ -584,7 +585,7 @@ func testFilePieces(t *testing.T, h OperationHarness) {
 	if !bytes.Equal(got, content) {
 		t.Fatalf("pieces of %d bytes in all, want the %d bytes written", len(got), len(content))
 	}
-	if piece, err := h.Store.ReadFileChunk(ctx, p, f.ID, 1, nil); err != io.EOF || len(piece) != 0 {
+	if piece, err := h.Store.ReadFileChunk(ctx, p, f.ID, 1, nil); !errors.Is(err, io.EOF) || len(piece) != 0 {
 		t.Fatalf("ReadFileChunk inside a piece = %d bytes, %v; want io.EOF", len(piece), err)
 	}
 

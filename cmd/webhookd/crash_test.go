@@ -240,7 +240,7 @@ func publishEvent(c *http.Client, base string, n int64) (string, error) {
 		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&ev); err != nil || ev.ID == "" {
-		return "", fmt.Errorf("decode event: %v", err)
+		return "", fmt.Errorf("decode event: %w", err)
 	}
 	return ev.ID, nil
 }
@@ -355,7 +355,7 @@ func buildBinary(t *testing.T) string {
 		builtBin = filepath.Join(dir, "webhookd")
 		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -65,7 +65,7 @@ func (p *Phase) finish() {
 	p.callSample, p.sample = nil, nil
 }
 
-// phases are the publish phases in the order they ran.
+// Phases are the publish phases in the order they ran.
 func (r *Result) Phases() []*Phase {
 	var ps []*Phase
 	for _, p := range []*Phase{r.Warmup, r.Alone, r.Answering} {
@@ -110,6 +110,8 @@ func ratio(a, b float64) float64 {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// Print writes the report: the table, the latencies, the checks and, last,
+// the result line.
 func (r *Result) Print(w io.Writer) {
 	o := r.opts
 	fmt.Fprintf(w, "webhookd bench: scenario %s on %s; %d events × fan-out %d over %d destination(s); raw concurrency %d; %s\n",

@@ -109,7 +109,7 @@ func (c *Client) Ready(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s is not ready: %w (last error: %v)", c.BaseURL, ctx.Err(), err)
+			return fmt.Errorf("%s is not ready: %w (last error: %w)", c.BaseURL, ctx.Err(), err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
