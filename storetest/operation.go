@@ -695,7 +695,7 @@ func testFileExpiry(t *testing.T, h OperationHarness) {
 	if n, err := h.Store.DeleteExpiredFiles(ctx, 10); err != nil || n != 1 {
 		t.Fatalf("DeleteExpiredFiles at the second expiry: %d, %v; want 1", n, err)
 	}
-	if piece, err := h.Store.ReadFileChunk(ctx, p, files[0].ID, 0, nil); err != io.EOF || len(piece) != 0 {
+	if piece, err := h.Store.ReadFileChunk(ctx, p, files[0].ID, 0, nil); !errors.Is(err, io.EOF) || len(piece) != 0 {
 		t.Fatalf("content of an expired file: %q, %v; want none", piece, err)
 	}
 	for _, f := range []*webhookd.File{files[2], files[3]} {
