@@ -215,8 +215,8 @@ func (e NewEvent) Event(now time.Time) (*Event, error) {
 
 // NewDelivery returns the delivery of e to dest as a publish writes it:
 // pending, due at once.
-func (e *Event) NewDelivery(dest Destination) *Delivery {
-	return &Delivery{
+func (e *Event) NewDelivery(dest Destination) Delivery {
+	return Delivery{
 		ID:              NewSortableID(PrefixDelivery, e.CreateTime),
 		EventID:         e.ID,
 		ProjectID:       e.ProjectID,

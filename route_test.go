@@ -150,8 +150,8 @@ func TestEventNewDelivery(t *testing.T) {
 		d := ev.NewDelivery(dest)
 		want := webhookd.Delivery{ID: d.ID, EventID: "msg_1", ProjectID: "p", Kind: dest.Kind(), WebhookID: dest.WebhookID(), URI: dest.URI,
 			State: webhookd.DeliveryPending, NextAttemptTime: now, CreateTime: now, UpdateTime: now}
-		if *d != want {
-			t.Errorf("NewDelivery(%v) = %+v, want %+v", dest, *d, want)
+		if d != want {
+			t.Errorf("NewDelivery(%v) = %+v, want %+v", dest, d, want)
 		}
 		if len(d.ID) < 10 || d.ID[:4] != webhookd.PrefixDelivery {
 			t.Errorf("delivery id %q lacks the prefix %q", d.ID, webhookd.PrefixDelivery)

@@ -258,7 +258,7 @@ func queueEventWrites(b *pgx.Batch, ho *handoff.Tx, planned []webhookd.PlannedEv
 		}
 		for _, dest := range p.Destinations {
 			d := p.Event.NewDelivery(dest)
-			ho.Admit(p.Event, dest, d)
+			ho.Admit(p.Event, dest, &d)
 			ids, events, dProjects, kinds = append(ids, d.ID), append(events, d.EventID), append(dProjects, d.ProjectID), append(kinds, string(d.Kind))
 			webhookIDs, uris, tokens = append(webhookIDs, nullString(d.WebhookID)), append(uris, d.URI), append(tokens, d.LeaseToken)
 			dues, dCreated = append(dues, d.NextAttemptTime), append(dCreated, d.CreateTime)
@@ -337,20 +337,35 @@ type routeQuerier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// routeSelect reads webhooks with their secrets live at $2 (see
-// scanWebhook); the caller adds the WHERE clause, with $1 the project.
-var routeSelect = `SELECT ` + webhookColumns + `, ` + secretsColumns + `
+// routeSelect reads what routing needs of webhooks (see scanRouteWebhook):
+// what webhookd.Route decides by, and for the claims a publish hands off,
+// their secrets live at $2. The caller adds the WHERE clause, with $1 the
+// project.
+var routeSelect = `SELECT w.id, w.uri, w.state, w.subscribed_events, ` + secretsColumns + `
 	FROM webhooks w ` + secretsJoin("$2")
+
+// scanRouteWebhook scans routeSelect.
+func scanRouteWebhook(row pgx.CollectableRow) (*webhookd.Webhook, error) {
+	var (
+		w   webhookd.Webhook
+		sec secretArrays
+	)
+	if err := row.Scan(append([]any{&w.ID, &w.URI, &w.State, &w.SubscribedEvents}, sec.dest()...)...); err != nil {
+		return nil, err
+	}
+	w.Secrets = sec.secrets(w.ID)
+	return &w, nil
+}
 
 func (r planReader) Webhook(ctx context.Context, projectID, id string) (*webhookd.Webhook, error) {
 	rows, _ := r.q.Query(ctx, routeSelect+` WHERE w.project_id = $1 AND w.id = $3`, projectID, r.now, id)
-	w, err := pgx.CollectExactlyOneRow(rows, scanWebhook)
+	w, err := pgx.CollectExactlyOneRow(rows, scanRouteWebhook)
 	return w, mapErr(err, "publish event: route", "Webhook")
 }
 
 func (r planReader) Webhooks(ctx context.Context, projectID string) ([]*webhookd.Webhook, error) {
 	rows, _ := r.q.Query(ctx, routeSelect+` WHERE w.project_id = $1 ORDER BY w.create_time, w.id`, projectID, r.now)
-	ws, err := pgx.CollectRows(rows, scanWebhook)
+	ws, err := pgx.CollectRows(rows, scanRouteWebhook)
 	return ws, mapErr(err, "publish event: route", "Webhook")
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/webhookd/webhookd"
@@ -60,6 +61,65 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ho *handoff.Tx, plann
 	return planned, -1, nil
 }
 
+// routeColumns are the columns of a webhook that routing reads (see
+// scanRouteWebhook): what webhookd.Route decides by, and what a delivery
+// needs.
+const routeColumns = `id, uri, state, subscribed_events`
+
+// scanRouteWebhook scans routeColumns.
+func scanRouteWebhook(sc scanner) (*webhookd.Webhook, error) {
+	var w webhookd.Webhook
+	var events string
+	if err := sc.Scan(&w.ID, &w.URI, &w.State, &events); err != nil {
+		return nil, err
+	}
+	var err error
+	if w.SubscribedEvents, err = decodeEvents(events); err != nil {
+		return nil, fmt.Errorf("webhook %s: subscribed_events: %w", w.ID, err)
+	}
+	return &w, nil
+}
+
+// decodeEvents reads a subscribed_events column. The column is written
+// compact by eventsJSON, and event types are plain ASCII, so the list is
+// cut out of the text without a JSON decoder (a publish reads every webhook
+// of its project); anything else is decoded as JSON.
+func decodeEvents(s string) ([]string, error) {
+	inner, ok := strings.CutPrefix(s, "[")
+	if inner, ok2 := strings.CutSuffix(inner, "]"); ok && ok2 && plainJSON(inner) {
+		if inner == "" {
+			return []string{}, nil
+		}
+		out := make([]string, 0, strings.Count(inner, ",")+1)
+		for part := range strings.SplitSeq(inner, ",") {
+			t, ok := strings.CutPrefix(part, `"`)
+			if t, ok2 := strings.CutSuffix(t, `"`); ok && ok2 && !strings.Contains(t, `"`) {
+				out = append(out, t)
+				continue
+			}
+			out = nil
+			break
+		}
+		if out != nil {
+			return out, nil
+		}
+	}
+	var out []string
+	err := json.Unmarshal([]byte(s), &out)
+	return out, err
+}
+
+// plainJSON reports whether s holds only printable ASCII that JSON reads
+// as it is written: no escape, no white space.
+func plainJSON(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c <= ' ' || c > '~' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // planReader is what planning a publish reads, on the writer inside the
 // publishing transaction (see webhookd.PublishReader).
 type planReader struct {
@@ -68,7 +128,7 @@ type planReader struct {
 }
 
 func (r planReader) Webhook(ctx context.Context, projectID, id string) (*webhookd.Webhook, error) {
-	w, err := scanWebhook(r.tx.StmtContext(ctx, r.s.stmts.routeWebhook).QueryRowContext(ctx, projectID, id))
+	w, err := scanRouteWebhook(r.tx.StmtContext(ctx, r.s.stmts.routeWebhook).QueryRowContext(ctx, projectID, id))
 	return w, mapErr(err, "publish event: route", "Webhook")
 }
 
@@ -77,7 +137,7 @@ func (r planReader) Webhooks(ctx context.Context, projectID string) ([]*webhookd
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: publish event: route: %w", err)
 	}
-	return collect(rows, scanWebhook, "publish event: route")
+	return collect(rows, scanRouteWebhook, "publish event: route")
 }
 
 func (r planReader) IdempotentEvent(ctx context.Context, projectID, key string, since time.Time) (*webhookd.Event, error) {
@@ -138,7 +198,7 @@ func (s *Store) writeEvents(ctx context.Context, tx *sql.Tx, ho *handoff.Tx, pla
 		ev, dest := events[e].Event, events[e].Destinations[j]
 		j++
 		d := ev.NewDelivery(dest)
-		ho.Admit(ev, dest, d)
+		ho.Admit(ev, dest, &d)
 		return append(args, d.ID, d.EventID, d.ProjectID, string(d.Kind), d.WebhookID, d.URI,
 			micros(d.NextAttemptTime), d.LeaseToken, micros(d.CreateTime), micros(d.UpdateTime))
 	})

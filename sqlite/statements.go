@@ -24,8 +24,8 @@ ORDER BY create_time DESC LIMIT 1`
 
 	// Routing's candidates (see webhookd.Route): one webhook (a ping), or
 	// all of a project's, which routing chooses among.
-	sqlRouteWebhook  = `SELECT ` + webhookColumns + ` FROM webhooks WHERE project_id = ? AND id = ?`
-	sqlRouteWebhooks = `SELECT ` + webhookColumns + ` FROM webhooks WHERE project_id = ? ORDER BY create_time, id`
+	sqlRouteWebhook  = `SELECT ` + routeColumns + ` FROM webhooks WHERE project_id = ? AND id = ?`
+	sqlRouteWebhooks = `SELECT ` + routeColumns + ` FROM webhooks WHERE project_id = ? ORDER BY create_time, id`
 
 	// The publish: events and their deliveries, several rows at once (see
 	// multiRow).

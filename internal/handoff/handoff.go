@@ -108,9 +108,9 @@ type Tx struct {
 // Admit asks the Target about d, a new delivery of ev to dest as a publish
 // writes it (see webhookd.Event.NewDelivery), and writes the answer into
 // d. Taken, d is leased (a LeaseToken, NextAttemptTime at the lease's end)
-// and kept in Claims with ev's type and payload and, for a static
-// destination, the webhook's state and secrets as routing read them. Put
-// off, d is due at that time. Otherwise d stays due at once; so it does
+// and a copy of it kept in Claims with ev's type and payload and, for a
+// static destination, the webhook's state and secrets as routing read them.
+// Put off, d is due at that time. Otherwise d stays due at once; so it does
 // with a nil Tx. The deliveries taken in one transaction share one lease
 // token: it only has to tell their lease from any other claim.
 func (t *Tx) Admit(ev *webhookd.Event, dest webhookd.Destination, d *webhookd.Delivery) {
@@ -125,7 +125,8 @@ func (t *Tx) Admit(ev *webhookd.Event, dest webhookd.Destination, d *webhookd.De
 		}
 		t.taken++
 		d.LeaseToken, d.NextAttemptTime = t.token, t.end
-		c := &webhookd.Claim{Delivery: d, EventType: ev.Type, Payload: ev.Payload}
+		taken := *d
+		c := &webhookd.Claim{Delivery: &taken, EventType: ev.Type, Payload: ev.Payload}
 		if w := dest.Webhook; w != nil {
 			c.WebhookState, c.Secrets = w.State, w.Secrets
 		}

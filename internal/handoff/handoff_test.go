@@ -47,8 +47,8 @@ func TestTx(t *testing.T) {
 	ev := &webhookd.Event{ID: "msg_1", ProjectID: "p", Type: "batch.succeeded", Payload: []byte(`{}`), CreateTime: now}
 	admit := func(tx *handoff.Tx, dest webhookd.Destination) *webhookd.Delivery {
 		d := ev.NewDelivery(dest)
-		tx.Admit(ev, dest, d)
-		return d
+		tx.Admit(ev, dest, &d)
+		return &d
 	}
 
 	tx := p.Begin(now)
@@ -73,7 +73,7 @@ func TestTx(t *testing.T) {
 		t.Fatalf("Taken %v with %d claims, want 2", tx.Taken(), len(tx.Claims))
 	}
 	c := tx.Claims[0]
-	if c.Delivery != taken || c.EventType != ev.Type || string(c.Payload) != "{}" || c.WebhookState != w.State || len(c.Secrets) != 1 {
+	if *c.Delivery != *taken || c.EventType != ev.Type || string(c.Payload) != "{}" || c.WebhookState != w.State || len(c.Secrets) != 1 {
 		t.Errorf("static claim = %+v, want the delivery with the event's type and payload and the webhook's state and secrets", c)
 	}
 	if c := tx.Claims[1]; c.WebhookState != "" || c.Secrets != nil {
