@@ -43,7 +43,7 @@ func (e *Engine) claimLoop(r *run) {
 		in.asked, in.got = claimed.asked, claimed.got
 		state, step = p.next(state, c, in)
 		if step.claim > 0 {
-			if claimed, ok = e.claim(r, step.claim); !ok {
+			if claimed, ok = e.claim(r, step.claim, step.poll); !ok {
 				return
 			}
 			c = cueClaimed
@@ -85,16 +85,20 @@ func (e *Engine) measure(drain *drainMeter) paceInput {
 	}
 }
 
-// claim claims up to limit due deliveries and dispatches them. It returns
-// the claim's part of the next step's input (asked, got, saturated), and
-// false when r.ctx ended before every claim was dispatched. A claim that
-// failed is logged and counts as one that found nothing.
-func (e *Engine) claim(r *run, limit int) (claimed paceInput, ok bool) {
+// claim claims up to limit due deliveries and dispatches them; polled says
+// that the poll interval made the claim (see paceStep.poll). It returns the
+// claim's part of the next step's input (asked, got, saturated), and false
+// when r.ctx ended before every claim was dispatched. A claim that failed
+// is logged and counts as one that found nothing.
+func (e *Engine) claim(r *run, limit int, polled bool) (claimed paceInput, ok bool) {
 	e.reserve(limit)
 	defer e.reserve(0)
 	claims, err := e.cfg.Store.ClaimDeliveries(r.ctx, limit, e.cfg.Lease)
 	if err != nil && r.ctx.Err() == nil {
 		e.log.ErrorContext(r.ctx, "claiming deliveries failed", "err", err)
+	}
+	if polled {
+		e.metrics.polled.Add(float64(len(claims)))
 	}
 	saturated, ok := e.dispatchAll(r, claims)
 	return paceInput{asked: limit, got: len(claims), saturated: saturated}, ok

@@ -350,6 +350,58 @@ func TestNotify(t *testing.T) {
 	}
 }
 
+// claimsSeen is a Queue that signals each claim made through it.
+type claimsSeen struct {
+	delivery.Queue
+	claimed chan struct{}
+}
+
+func (q claimsSeen) ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]*webhookd.Claim, error) {
+	cs, err := q.Queue.ClaimDeliveries(ctx, limit, lease)
+	select {
+	case q.claimed <- struct{}{}:
+	default:
+	}
+	return cs, err
+}
+
+// TestPolled: a delivery nothing woke the engine for is found by the poll,
+// and counted as such; one it was woken for is not.
+func TestPolled(t *testing.T) {
+	t.Parallel()
+	run := func(t *testing.T, poll time.Duration, notify bool) float64 {
+		h := setup(t, nil)
+		rc := newReceiver(t, ok)
+		wh, _ := h.webhook(rc.URL)
+		reg := prometheus.NewRegistry()
+		q := claimsSeen{Queue: h.store, claimed: make(chan struct{}, 1)}
+		cfg := h.config()
+		cfg.Store = q // no hand-off: every delivery is claimed
+		cfg.Registerer = reg
+		cfg.PollInterval = poll
+		e, _ := h.start(cfg)
+		<-q.claimed // the claim the engine makes as it starts, which found nothing
+		ev := h.publish(wh.ID)
+		if notify {
+			e.Notify()
+		}
+		h.waitDone(ev.ID)
+		return gather(t, reg)["webhookd_deliveries_polled_total"]
+	}
+	t.Run("woken", func(t *testing.T) {
+		t.Parallel()
+		if got := run(t, time.Hour, true); got != 0 {
+			t.Errorf("polled = %v after a wake-up, want 0", got)
+		}
+	})
+	t.Run("polled", func(t *testing.T) {
+		t.Parallel()
+		if got := run(t, 20*time.Millisecond, false); got != 1 {
+			t.Errorf("polled = %v, want 1: only the poll could find it", got)
+		}
+	})
+}
+
 // TestAutoDisable: a webhook failing continuously for DisableAfter is
 // disabled, and its pending retries then fail without an attempt.
 func TestAutoDisable(t *testing.T) {

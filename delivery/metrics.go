@@ -13,6 +13,7 @@ import (
 type metrics struct {
 	deliveries     *prometheus.CounterVec
 	handOffs       prometheus.Counter
+	polled         prometheus.Counter
 	attemptSeconds prometheus.Histogram
 	queueDue       prometheus.Gauge
 	queueOldestAge prometheus.Gauge
@@ -29,6 +30,10 @@ func newMetrics(reg prometheus.Registerer, circuitsOpen func() int) (*metrics, e
 		handOffs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "webhookd_delivery_handoffs_total",
 			Help: "New deliveries the store handed to this process's engine at publish, leased, so that they needed no claim.",
+		}),
+		polled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webhookd_deliveries_polled_total",
+			Help: "Deliveries found by a claim made because the poll interval passed, not because a publish, a notification or a retry coming due woke the engine.",
 		}),
 		attemptSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "webhookd_delivery_attempt_duration_seconds",
@@ -56,7 +61,7 @@ func newMetrics(reg prometheus.Registerer, circuitsOpen func() int) (*metrics, e
 		m.deliveries.WithLabelValues(string(o)) // export zeros, so rates work from the start
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.deliveries, m.handOffs, m.attemptSeconds, m.queueDue, m.queueOldestAge, m.inflight, m.circuitsOpen} {
+		for _, c := range []prometheus.Collector{m.deliveries, m.handOffs, m.polled, m.attemptSeconds, m.queueDue, m.queueOldestAge, m.inflight, m.circuitsOpen} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("delivery: register metrics: %w", err)
 			}

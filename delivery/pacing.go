@@ -60,6 +60,10 @@ type paceStep struct {
 	timer time.Duration // > 0: (re)start the timer for this long
 	freed bool          // a freed slot ends the wait
 	wake  bool          // a Notify ends the wait
+	// poll: the claim is made because the poll interval passed, not
+	// because something woke the loop or freed room; what it finds was
+	// due without anyone saying so (webhookd_deliveries_polled_total).
+	poll bool
 }
 
 // paceState is what the pacing remembers between steps.
@@ -101,7 +105,11 @@ func (p pacing) next(s paceState, c cue, in paceInput) (paceState, paceStep) {
 		if c != cueWake && c != cueTimer {
 			return s, paceStep{wake: true} // a hand-off: dispatched, idle on
 		}
+		polled := c == cueTimer
 		s.idle, c = false, cueStart // what is due now is to be paced afresh
+		s, step := p.next(s, c, in)
+		step.poll = polled && step.claim > 0
+		return s, step
 	}
 	small := tooSmall(in.room, p.minBatch, p.batch, in.queued, in.drain)
 	switch c {
@@ -117,7 +125,10 @@ func (p pacing) next(s paceState, c cue, in paceInput) (paceState, paceStep) {
 	case cueTimer:
 		switch {
 		case !small:
-			return p.claim(s, in.room)
+			polled := s.waiting && !s.short // the wait was the poll interval's
+			s, step := p.claim(s, in.room)
+			step.poll = polled
+			return s, step
 		case s.short:
 			// Still too little room after the short wait: wait on, for
 			// the poll interval this time. Not a claim beyond the room:
@@ -127,7 +138,9 @@ func (p pacing) next(s paceState, c cue, in paceInput) (paceState, paceStep) {
 			// A whole poll interval without room: claim anyway what the
 			// workers could start. The queues may be full of one
 			// destination's claims while others wait in the store.
-			return p.claim(s, max(in.room, min(p.batch, in.idleWorkers), 1))
+			s, step := p.claim(s, max(in.room, min(p.batch, in.idleWorkers), 1))
+			step.poll = true
+			return s, step
 		}
 	}
 	if !s.saturated && !small {

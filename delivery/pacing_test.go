@@ -28,6 +28,7 @@ func TestPacing(t *testing.T) {
 	idle := paceStep{timer: poll, wake: true}
 	idleOn := paceStep{wake: true}
 	claim := func(n int) paceStep { return paceStep{claim: n} }
+	polled := func(n int) paceStep { return paceStep{claim: n, poll: true} }
 	tests := []struct {
 		name  string
 		turns []turn
@@ -44,7 +45,7 @@ func TestPacing(t *testing.T) {
 		}},
 		{"idle until the poll", []turn{
 			{cueClaimed, claimed(100, 0, false), idle},
-			{cueTimer, room(80), claim(80)},
+			{cueTimer, room(80), polled(80)},
 		}},
 		{"a saturating claim waits for an attempt to end, the short wait at most", []turn{
 			{cueClaimed, claimed(100, 100, true), waitShort},
@@ -57,7 +58,7 @@ func TestPacing(t *testing.T) {
 		{"the short wait ends without room: wait the poll interval, then claim what idle workers take", []turn{
 			{cueClaimed, claimed(100, 100, true), waitShort},
 			{cueTimer, room(5), waitPoll},
-			{cueTimer, room(5), claim(64)},
+			{cueTimer, room(5), polled(64)},
 		}},
 		{"too little room: wait for more, until the poll", []turn{
 			{cueStart, room(10), waitPoll},
@@ -67,11 +68,11 @@ func TestPacing(t *testing.T) {
 		}},
 		{"no room and no idle worker at the poll: claim one", []turn{
 			{cueStart, paceInput{}, waitPoll},
-			{cueTimer, paceInput{}, claim(1)},
+			{cueTimer, paceInput{}, polled(1)},
 		}},
 		{"at most a batch at the poll, however many workers are idle", []turn{
 			{cueStart, room(0), waitPoll},
-			{cueTimer, paceInput{idleWorkers: 500}, claim(100)},
+			{cueTimer, paceInput{idleWorkers: 500}, polled(100)},
 		}},
 		{"deep, fast queues: wait for room for a whole batch", []turn{
 			{cueStart, paceInput{room: 30, queued: 900, drain: 20000}, waitPoll},
@@ -86,6 +87,16 @@ func TestPacing(t *testing.T) {
 			{cueHanded, paceInput{room: 100, saturated: true}, idleOn},
 			{cueWake, room(100), waitShort},
 			{cueFreed, room(100), claim(100)},
+		}},
+		{"room comes while waiting for the poll, and the poll claims it", []turn{
+			{cueStart, room(10), waitPoll},
+			{cueTimer, room(60), polled(60)},
+		}},
+		{"a wake-up while idle is no poll", []turn{
+			{cueClaimed, claimed(100, 0, false), idle},
+			{cueWake, room(100), claim(100)},
+			{cueClaimed, claimed(100, 0, false), idle},
+			{cueTimer, room(0), waitPoll}, // the poll found no room: no claim, no poll counted
 		}},
 		{"a claim ends the wait: the next wait has a timer of its own", []turn{
 			{cueStart, room(10), waitPoll},

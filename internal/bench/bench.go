@@ -65,6 +65,7 @@ type Options struct {
 	failRate     float64
 	urls         []string
 	apiKey       string
+	db           string
 	workers      int
 	perDest      int
 	maxWait      time.Duration
@@ -84,7 +85,8 @@ func Parse(args []string, stderr io.Writer) (*Options, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: webhookd bench [--scenario hmac|rs256|failing|hang] [--events N] [--fanout F]
-                      [--destinations D] [--rate R] [--url URL --api-key KEY]
+                      [--destinations D] [--rate R] [--publishers P] [--batch B]
+                      [--url URL --api-key KEY [--db POSTGRES_URL]]
 
 Measures webhookd's delivery against the raw limit of this machine, in one
 run: signed POSTs straight from a Go client to verifying loopback receivers
@@ -93,6 +95,12 @@ published through the API and delivered by webhookd to the same receivers.
 With no --url it runs webhookd in-process on a fresh SQLite database in a
 temporary directory. Progress goes to stderr; the table and a last
 "result key=value …" line go to stdout.
+
+With --url the result line also has the CPU time the measured events cost
+the webhookd processes (their /metrics), and with --db the PostgreSQL
+server's processes on this machine: cpu_ms_per_event (their sum),
+webhookd_cpu_ms_per_event and db_cpu_ms_per_event. deferrals and polls
+count the deliveries the engines put back and found only by polling.
 
 Scenarios:
   hmac     static webhooks, HMAC-SHA256 (the default)
@@ -125,6 +133,7 @@ Scenarios:
 	fs.Float64Var(&o.failRate, "fail-rate", 0.01, "failing scenario: `fraction` of messages whose first attempt fails")
 	fs.StringVar(&urls, "url", "", "bench a running webhookd at this base URL instead (comma-separate several processes sharing one database); it must run with WEBHOOKD_DEV=1")
 	fs.StringVar(&o.apiKey, "api-key", "", "API key of the webhookd given by --url")
+	fs.StringVar(&o.db, "db", "", "the PostgreSQL `URL` of the database the webhookd given by --url uses, on this machine: the CPU time of all that server's processes is counted in cpu_ms_per_event")
 	fs.IntVar(&o.workers, "workers", def.Workers, "webhookd's delivery workers (embedded; with --url give the server's value, for --concurrency)")
 	fs.IntVar(&o.perDest, "per-destination-limit", def.PerDestinationLimit, "webhookd's in-flight cap per destination (embedded; with --url give the server's)")
 	fs.DurationVar(&o.maxWait, "max-wait", 30*time.Second, "how long to wait for deliveries after the last publish")
@@ -192,6 +201,8 @@ Scenarios:
 		return nil, bad("--max-wait and --timeout must be positive")
 	case len(o.urls) > 0 && o.apiKey == "":
 		return nil, bad("--url needs --api-key")
+	case o.db != "" && len(o.urls) == 0:
+		return nil, bad("--db needs --url: the embedded webhookd uses SQLite")
 	case o.workers < 1 || o.perDest < 1:
 		return nil, bad("--workers and --per-destination-limit must be at least 1")
 	}
@@ -263,7 +274,7 @@ func Run(ctx context.Context, o *Options, serve ServeFunc, stderr io.Writer) (*R
 
 	httpClient := &http.Client{Transport: delivery.NewTransport(nil), Timeout: 30 * time.Second}
 	defer httpClient.CloseIdleConnections()
-	res := &Result{opts: o, target: "sqlite (embedded)"}
+	res := &Result{opts: o, target: "sqlite (embedded)", Cost: unmeasured}
 
 	urls, apiKey := o.urls, o.apiKey
 	if len(urls) == 0 {
@@ -349,6 +360,8 @@ func Run(ctx context.Context, o *Options, serve ServeFunc, stderr io.Writer) (*R
 		}
 		res.Warmup.finish()
 	}
+	meter := newCostMeter(ctx, o, clients)
+	meter.start(ctx)
 	if o.scenario == ScenarioHang {
 		if err := run.hang(ctx, res); err != nil {
 			return nil, err
@@ -358,6 +371,16 @@ func Run(ctx context.Context, o *Options, serve ServeFunc, stderr io.Writer) (*R
 			return nil, err
 		}
 		res.finish()
+	}
+	accepted := 0
+	for _, p := range res.Phases() {
+		if p != res.Warmup {
+			accepted += p.Accepted
+		}
+	}
+	res.Cost = meter.stop(ctx, accepted)
+	if meter.dbErr != nil {
+		logger.Warn("the database server's CPU time is not counted", "err", meter.dbErr)
 	}
 	if res.RawAfter, err = runRaw("after"); err != nil {
 		return nil, err

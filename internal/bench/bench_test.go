@@ -45,6 +45,7 @@ func TestParseBenchFlags(t *testing.T) {
 		{name: "more destinations than fan-out", args: []string{"--destinations", "2"}, wantErr: "--destinations"},
 		{name: "dynamic fan-out over the uris limit", args: []string{"--scenario", "rs256", "--fanout", "21", "--destinations", "1"}, wantErr: "at most 20"},
 		{name: "url without key", args: []string{"--url", "http://127.0.0.1:1"}, wantErr: "--api-key"},
+		{name: "db without url", args: []string{"--db", "postgres://127.0.0.1/test"}, wantErr: "--db needs --url"},
 		{name: "fail rate above one", args: []string{"--fail-rate", "2"}, wantErr: "--fail-rate"},
 		{name: "stray argument", args: []string{"now"}, wantErr: "unexpected argument"},
 		{name: "batch over the batchPublish limit", args: []string{"--batch", "101"}, wantErr: "at most 100"},

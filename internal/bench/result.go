@@ -3,7 +3,9 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
 	"runtime"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,6 +40,9 @@ type Result struct {
 	Duplicates    int // deliveries received more than once
 	Rejected      int // deliveries that failed signature verification
 	Injected      int // first attempts the failing scenario failed
+	// Cost is what the measured phases' events cost webhookd (and its
+	// database), warm-up excluded.
+	Cost Cost
 }
 
 // Phase is one publish phase: events published through the API and
@@ -170,6 +175,7 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(w, ", late publishes %d", late)
 	}
 	fmt.Fprintln(w)
+	r.printCost(w)
 	if o.scenario == ScenarioRS256 {
 		fmt.Fprintf(w, "RS256: deliveries/s ÷ signing/s = %.2f\n", ratio(r.deliveriesPerSecond(), r.signRate()))
 	}
@@ -188,7 +194,54 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(w, " alone_p99_ms=%.2f answering_p99_ms=%.2f hang_vs_alone=%.2f hang_vs_answering=%.2f",
 			ms(r.Alone.Latency.P99), ms(r.Answering.Latency.P99), r.hangVsAlone(), r.hangVsAnswering())
 	}
+	for _, kv := range r.costKeys() {
+		fmt.Fprintf(w, " %s=%s", kv[0], kv[1])
+	}
 	fmt.Fprintln(w)
+}
+
+// costKeys are the result line's cost keys, each only when it was
+// measured: cpu_ms_per_event is webhookd's and, with --db, its database
+// server's CPU time per event; the parts follow it.
+func (r *Result) costKeys() [][2]string {
+	c := r.Cost
+	var kv [][2]string
+	add := func(key string, v float64, format string) {
+		if !math.IsNaN(v) {
+			kv = append(kv, [2]string{key, fmt.Sprintf(format, v)})
+		}
+	}
+	total := c.WebhookdCPU
+	if !math.IsNaN(c.DBCPU) {
+		total += c.DBCPU
+	}
+	add("cpu_ms_per_event", c.cpuMSPerEvent(total), "%.3f")
+	add("webhookd_cpu_ms_per_event", c.cpuMSPerEvent(c.WebhookdCPU), "%.3f")
+	add("db_cpu_ms_per_event", c.cpuMSPerEvent(c.DBCPU), "%.3f")
+	add("deferrals", c.Deferred, "%.0f")
+	add("polls", c.Polled, "%.0f")
+	return kv
+}
+
+// printCost writes the cost line, when anything was measured.
+func (r *Result) printCost(w io.Writer) {
+	c := r.Cost
+	var parts []string
+	if !math.IsNaN(c.WebhookdCPU) {
+		parts = append(parts, fmt.Sprintf("webhookd %.2f s of CPU (%.3f ms per event)", c.WebhookdCPU, c.cpuMSPerEvent(c.WebhookdCPU)))
+	}
+	if !math.IsNaN(c.DBCPU) {
+		parts = append(parts, fmt.Sprintf("its PostgreSQL server %.2f s (%.3f ms per event)", c.DBCPU, c.cpuMSPerEvent(c.DBCPU)))
+	}
+	if !math.IsNaN(c.Deferred) {
+		parts = append(parts, fmt.Sprintf("deliveries deferred %.0f", c.Deferred))
+	}
+	if !math.IsNaN(c.Polled) {
+		parts = append(parts, fmt.Sprintf("found by a poll %.0f", c.Polled))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "cost of %d events: %s\n", c.Events, strings.Join(parts, ", "))
+	}
 }
 
 // label names a phase in the report's rows; the only phase of most

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,6 +114,57 @@ func (c *Client) Ready(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// Metrics reads the server's /metrics: each sample's value by its name and
+// labels as the text format writes them (`name{label="value"}`). Histogram
+// and summary series come as their _bucket, _sum and _count samples.
+func (c *Client) Metrics(ctx context.Context) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: status %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	return ParseMetrics(string(b)), nil
+}
+
+// ParseMetrics reads Prometheus's text exposition format, as Metrics
+// returns it; lines it cannot read are skipped.
+func ParseMetrics(text string) map[string]float64 {
+	m := map[string]float64{}
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		// A series is a name, with its labels in braces if it has any;
+		// its value follows, and maybe a timestamp.
+		series, rest, ok := strings.Cut(line, " ")
+		if i := strings.LastIndexByte(line, '}'); i >= 0 {
+			series, rest, ok = line[:i+1], line[i+1:], true
+		}
+		fields := strings.Fields(rest)
+		if !ok || len(fields) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			continue
+		}
+		m[series] = v
+	}
+	return m
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {

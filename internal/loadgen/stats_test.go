@@ -69,3 +69,28 @@ func TestRate(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMetrics(t *testing.T) {
+	t.Parallel()
+	got := ParseMetrics(`# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 5.36
+webhookd_deliveries_total{outcome="deferred"} 64
+webhookd_x{a="b c",d="}"} 1e3 1712345678000
+broken{a="b"}
+not_a_number NaNa
+`)
+	want := map[string]float64{
+		"process_cpu_seconds_total":                     5.36,
+		`webhookd_deliveries_total{outcome="deferred"}`: 64,
+		`webhookd_x{a="b c",d="}"}`:                     1000,
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+}
