@@ -249,8 +249,10 @@ func (e *Engine) CircuitState(destination string) string {
 }
 
 // Notify tells the engine that deliveries may have become due, so that it
-// claims at once instead of at its next poll. It never blocks; the API calls
-// it after publishing an event.
+// claims at once instead of at its next poll. It never blocks. Outside the
+// engine only the store that commits calls it (its Listen, wired by
+// serve), after every commit that leaves deliveries to claim; the engine
+// calls it itself when deliveries it recorded come due.
 func (e *Engine) Notify() {
 	select {
 	case e.wake <- struct{}{}:
