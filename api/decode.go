@@ -508,3 +508,8 @@ func (o *object) object(name string, sch schema) (v *object, ok bool, err error)
 func (o *object) element(name string, i int, elem json.RawMessage, sch schema) (*object, error) {
 	return decodeValidObject(o.at(name).index(i), o.depth+2, elem, sch)
 }
+
+// SnakeCase returns the snake_case field that a request key names: the
+// decoder reads "subscribedEvents" as subscribed_events. Tools that check
+// requests against the OpenAPI document, which names each field once, use it.
+func SnakeCase(key string) string { return snakeCase(key) }

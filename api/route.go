@@ -31,6 +31,8 @@ type route struct {
 	segs     []string
 	verb     string
 	handle   handlerFunc
+	// public routes answer without authentication.
+	public bool
 }
 
 func newRoute(method, template string, h handlerFunc) route {
@@ -98,7 +100,15 @@ func (s *Server) routes() []route {
 		newRoute(http.MethodGet, "/deliveries:stream", s.streamDeliveries),
 		newRoute(http.MethodGet, "/deliveryStats", s.deliveryStats),
 		newRoute(http.MethodGet, "/destinations", s.listDestinations),
+		newPublicRoute(http.MethodGet, "/openapi.json", s.serveOpenAPI),
 	}
+}
+
+// newPublicRoute is newRoute for a route that needs no credentials.
+func newPublicRoute(method, template string, h handlerFunc) route {
+	rt := newRoute(method, template, h)
+	rt.public = true
+	return rt
 }
 
 // requestInfo travels in the request context so that logging and metrics
@@ -185,7 +195,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) 
 		writeMiss(w, r, &miss{path: path})
 		return
 	}
-	rt, vars, scope, miss := s.matchScoped(r.Method, rest)
+	rt, vars, scope, miss := matchScoped(s.table, r.Method, rest)
 	if miss != nil {
 		writeMiss(w, r, miss)
 		return
@@ -196,6 +206,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ri *requestInfo) 
 	}
 	for i, name := range rt.wildcards() {
 		r.SetPathValue(name, vars[i])
+	}
+	if rt.public {
+		if err := rt.handle(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
 	}
 	p, err := s.authenticate(r)
 	if err == nil {
@@ -235,7 +251,7 @@ type miss struct {
 // Segments are split on "/" before they are percent-decoded, so an id's
 // "%2F" stays inside the id; the custom-method suffix is split off the last
 // segment, also before decoding, so an id's "%3A" is never taken for one.
-func (s *Server) match(method, escaped string) (*route, []string, *miss) {
+func match(table []route, method, escaped string) (*route, []string, *miss) {
 	raw := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
 	// Media uploads put "upload" before the version (/upload/v1/files); its
 	// routes are templated with it after ("/upload/files").
@@ -260,7 +276,7 @@ func (s *Server) match(method, escaped string) (*route, []string, *miss) {
 		segs[i] = dec
 	}
 	var allow []string
-	for _, rt := range s.table {
+	for _, rt := range table {
 		vars, ok := rt.match(segs, verb)
 		if !ok {
 			continue
@@ -286,20 +302,32 @@ func writeMiss(w http.ResponseWriter, r *http.Request, m *miss) {
 		fmt.Sprintf("Method %s is not allowed on %s; allowed: %s.", r.Method, m.path, strings.Join(m.allow, ", ")))
 }
 
+// publicEndpoint is an unversioned, unauthenticated endpoint (GET and HEAD).
+type publicEndpoint struct {
+	path    string
+	handler http.Handler
+}
+
+// publicEndpoints are the unversioned endpoints, those configured.
+func (s *Server) publicEndpoints() []publicEndpoint {
+	out := []publicEndpoint{
+		{"/healthz", http.HandlerFunc(s.healthz)},
+		{"/readyz", http.HandlerFunc(s.readyz)},
+	}
+	if s.cfg.Metrics != nil {
+		out = append(out, publicEndpoint{"/metrics", s.cfg.Metrics})
+	}
+	if s.cfg.JWKS != nil {
+		out = append(out, publicEndpoint{"/.well-known/jwks.json", s.cfg.JWKS})
+	}
+	return out
+}
+
 // public returns the handler of an unauthenticated endpoint at path, if any.
 func (s *Server) public(path string) (http.Handler, string) {
-	switch path {
-	case "/healthz":
-		return http.HandlerFunc(s.healthz), "/healthz"
-	case "/readyz":
-		return http.HandlerFunc(s.readyz), "/readyz"
-	case "/metrics":
-		if s.cfg.Metrics != nil {
-			return s.cfg.Metrics, "/metrics"
-		}
-	case "/.well-known/jwks.json":
-		if s.cfg.JWKS != nil {
-			return s.cfg.JWKS, "/.well-known/jwks.json"
+	for _, p := range s.publicEndpoints() {
+		if p.path == path {
+			return p.handler, p.path
 		}
 	}
 	return nil, ""

@@ -12,8 +12,8 @@ import (
 // scope is the project reference the path named ("" when none). A path
 // that matches a route as written (the admin's /projects routes) is that
 // route; only a path that matches none is read as a project's resource.
-func (s *Server) matchScoped(method, escaped string) (rt *route, vars []string, scope string, m *miss) {
-	rt, vars, m = s.match(method, escaped)
+func matchScoped(table []route, method, escaped string) (rt *route, vars []string, scope string, m *miss) {
+	rt, vars, m = match(table, method, escaped)
 	if m == nil || len(m.allow) > 0 {
 		return rt, vars, "", m
 	}
@@ -25,7 +25,7 @@ func (s *Server) matchScoped(method, escaped string) (rt *route, vars []string, 
 	if !ok {
 		return nil, nil, "", m
 	}
-	srt, svars, sm := s.match(method, "/"+version+rest)
+	srt, svars, sm := match(table, method, "/"+version+rest)
 	if sm != nil {
 		sm.path = escaped
 		return nil, nil, "", sm

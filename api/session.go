@@ -51,8 +51,8 @@ func (s *Server) console(rest string, prefixed bool) (http.Handler, string) {
 	switch {
 	case !prefixed:
 		return nil, ""
-	case rest == "/console/session":
-		return http.HandlerFunc(s.serveSession), "/console/session"
+	case rest == sessionPath:
+		return http.HandlerFunc(s.serveSession), sessionPath
 	case s.cfg.Console == nil:
 		return nil, ""
 	case rest == "/" || rest == "" || rest == "/console":
@@ -62,6 +62,12 @@ func (s *Server) console(rest string, prefixed bool) (http.Handler, string) {
 	}
 	return nil, ""
 }
+
+// sessionPath is where the console signs in and out, below the prefix.
+const sessionPath = "/console/session"
+
+// sessionMethods are the methods sessionPath answers (HEAD as GET).
+var sessionMethods = []string{http.MethodGet, http.MethodPost, http.MethodDelete}
 
 // serveSession is /console/session: GET tells who is signed in, POST
 // {api_key} or {portal_token} signs in, DELETE signs out.
@@ -75,7 +81,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request) {
 	case http.MethodDelete:
 		err = s.signOut(w, r)
 	default:
-		writeMiss(w, r, &miss{path: r.URL.Path, allow: []string{http.MethodGet, http.MethodPost, http.MethodDelete}})
+		writeMiss(w, r, &miss{path: r.URL.Path, allow: sessionMethods})
 		return
 	}
 	if err != nil {

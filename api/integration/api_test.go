@@ -74,7 +74,7 @@ func setup(t *testing.T, edit ...func(*api.Config)) *bundle {
 	if b.api, err = api.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	b.srv = httptest.NewServer(b.api)
+	b.srv = httptest.NewServer(validated(t, b.api, cfg.PathPrefix))
 	t.Cleanup(b.srv.Close)
 	return b
 }

@@ -56,7 +56,7 @@ func csetup(t *testing.T, open openStoreFunc, edit ...func(*api.Config)) *cbundl
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.srv = httptest.NewServer(h)
+	b.srv = httptest.NewServer(validated(t, h, cfg.PathPrefix))
 	t.Cleanup(b.srv.Close)
 	return b
 }
