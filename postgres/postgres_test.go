@@ -19,6 +19,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/fakeclock"
+	"github.com/webhookd/webhookd/internal/pgtest"
 	"github.com/webhookd/webhookd/postgres"
 	"github.com/webhookd/webhookd/storetest"
 )
@@ -435,6 +436,7 @@ func TestTryLock(t *testing.T) {
 // TestMain fails the run if a test leaves goroutines behind: a Listen that
 // outlives its context, or a pool that was never closed.
 func TestMain(m *testing.M) {
+	pgtest.AnnounceSkip("postgres")
 	goleak.VerifyTestMain(m)
 }
 

@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/webhookd/webhookd/internal/pgtest"
 )
 
 // TestMain removes the binary that buildBinary built for the process tests.
 func TestMain(m *testing.M) {
+	pgtest.AnnounceSkip("cmd/webhookd")
 	code := m.Run()
 	if builtBin != "" {
 		_ = os.RemoveAll(filepath.Dir(builtBin))
