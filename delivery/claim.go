@@ -79,6 +79,7 @@ func (e *Engine) claimLoop(r *run) {
 func (e *Engine) measure(drain *drainMeter) paceInput {
 	return paceInput{
 		room:        min(e.cfg.BatchSize, e.claimRoom()),
+		hardRoom:    e.hardRoom(),
 		queued:      e.dests.queuedTotal(),
 		drain:       drain.measure(e.cfg.Clock.Now(), e.ended.Load()),
 		idleWorkers: e.cfg.Workers - int(e.busy.Load()),
@@ -128,10 +129,10 @@ func (e *Engine) dispatchAll(r *run, claims []*webhookd.Claim) (saturated, ok bo
 	return saturated, true
 }
 
-// dispatch starts an attempt for c, queues it for its destination, or
-// settles it without one: fails it when it must not be sent, defers it when
-// its destination is busy (and its queue full), hangs, or its circuit is
-// open. It reports whether c found its destination's slots full (c was
+// dispatch starts an attempt for c, queues it for its destination's next
+// free slot, or settles it without one: fails it when it must not be sent,
+// defers it when its destination hangs past what may wait for it, its
+// circuit is open, or every queue is full. It reports whether c found its destination's slots full (c was
 // queued, or deferred because the queue was full too) — not when the
 // destination hangs: no attempt of it is about to end, so waiting for one
 // would only delay the next claims, for other destinations.

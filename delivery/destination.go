@@ -88,6 +88,8 @@ type destinations struct {
 	// destinations (and of one fast destination), so that memory stays flat
 	// however large the backlog. See queueLimit.
 	queueCap, totalCap int
+	// waitHorizon: see waitLimit. Default defaultWaitHorizon.
+	waitHorizon time.Duration
 
 	mu     sync.Mutex
 	byKey  map[string]*destination
@@ -147,14 +149,14 @@ const minStep = 20 * time.Microsecond
 const queueHorizon = 250 * time.Millisecond
 
 func newDestinations(limit int, breaker BreakerConfig, maxStep time.Duration, queueCap, totalCap int) *destinations {
-	return &destinations{limit: limit, breaker: breaker, maxStep: maxStep, queueCap: queueCap, totalCap: totalCap, byKey: map[string]*destination{}}
+	return &destinations{limit: limit, breaker: breaker, maxStep: maxStep, queueCap: queueCap, totalCap: totalCap, waitHorizon: defaultWaitHorizon, byKey: map[string]*destination{}}
 }
 
 // acquire decides what happens to claim c for key at now: it runs at once,
-// waits in the destination's queue (when it is at its cap with a closed
-// circuit and the queue has room; never when c is nil), or is deferred to
-// retryAt — after the half-open time for an open circuit, later for a busy
-// destination.
+// waits in the destination's queue for its next free slot (when it is at
+// its cap with a closed circuit, up to waitLimit; never when c is nil), or
+// is deferred to retryAt — after the half-open time for an open circuit,
+// later for a destination that hangs or whose wait is full.
 func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a admission, retryAt time.Time) {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
@@ -172,16 +174,22 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 		}
 		d.trial = true
 	} else if d.inflight >= ds.limit {
-		if ds.hanging(d, now) {
-			// Its attempts have stopped ending: a queued claim would
-			// only wait under a running lease, and waiting for a slot
-			// would only delay the claims of others. Spread it out.
-			return deferred, ds.spread(d, now, now)
-		}
-		if c != nil && len(d.queue) < ds.queueRoom(d, now) && ds.queued < ds.totalCap {
+		if c != nil && len(d.queue) < ds.waitLimit(d, now) && ds.queued < ds.totalCap {
+			// It waits in memory for the destination's next free slot
+			// (finish hands it over), however far past the queue's
+			// limit: that limit only paces the claims (room), and a
+			// claim taken must not be written back and claimed again.
 			d.queue = append(d.queue, c)
 			ds.queued++
+			if len(d.queue) >= ds.queueRoom(d, now) && !ds.stalled(d, now) {
+				ds.blocked = key
+			}
 			return queued, time.Time{}
+		}
+		if ds.hanging(d, now) {
+			// Its attempts have stopped ending and its queue holds all
+			// it may wait for: spread the rest out.
+			return deferred, ds.spread(d, now, now)
 		}
 		if c != nil && !ds.stalled(d, now) {
 			// It is keeping pace, only full: the claim is due again at
@@ -228,6 +236,40 @@ func (ds *destinations) queueLimit(d *destination, now time.Time) int {
 	return int(min(max(n, int64(ds.queueCap)), int64(ds.totalCap)))
 }
 
+// A claim waits in memory for a slot of its destination as long as the
+// destination starts it within waitHorizon at its pace (waitLimit). The
+// engine sets it to a quarter of the lease, so that a claim that waited
+// still holds its lease for its attempt (see Engine.work); it is long
+// enough that a destination keeping its pace never has a claim written
+// back (the engine's total, totalCap, and the claim loop's room bound the
+// claims waiting), while one that has hung for hungAfter holds fewer as
+// its attempt running longest ages, down to queueCap, and its further
+// claims are deferred, spread at its pace.
+const defaultWaitHorizon = 15 * time.Second
+
+// hungAfter is how long a destination's attempts must have stopped ending
+// (and four times its pace) before its wait limit follows the attempt
+// running longest. It is much longer than stallAfter: on a busy machine a
+// healthy destination's attempts stop ending for tens of milliseconds, and
+// its claims must not be written back then.
+const hungAfter = time.Second
+
+// waitLimit is how many claims may wait in d's queue at now (see
+// defaultWaitHorizon), between queueCap and totalCap. Unlike queueLimit, which
+// paces the claims taken, it is the bound past which a claim is written
+// back.
+func (ds *destinations) waitLimit(d *destination, now time.Time) int {
+	p := d.latency
+	if d.inflight > 0 && now.Sub(d.progress) > max(4*d.latency, hungAfter) {
+		p = now.Sub(d.progress)
+	}
+	if p <= 0 {
+		return max(ds.totalCap, ds.queueCap) // its pace is not known yet
+	}
+	n := int64(ds.limit) * int64(ds.waitHorizon) / int64(p)
+	return int(min(max(n, int64(ds.queueCap)), int64(max(ds.totalCap, ds.queueCap))))
+}
+
 // queueRoom is how many claims d's queue takes at now: its limit, or the
 // limit room last counted on for it when that is higher (allowance).
 func (ds *destinations) queueRoom(d *destination, now time.Time) int {
@@ -258,6 +300,15 @@ func (ds *destinations) room(now time.Time) int {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	return ds.roomLocked(now)
+}
+
+// hardRoom is how many more claims the queues hold before a claim is
+// written back because they are full: the room a poll may claim beyond
+// room (see pacing).
+func (ds *destinations) hardRoom() int {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	return max(ds.totalCap-ds.queued, 0)
 }
 
 // roomLocked is room, with ds.mu held.

@@ -27,13 +27,14 @@ func claimFor(id string) *webhookd.Claim {
 	return &webhookd.Claim{Delivery: &webhookd.Delivery{ID: id}}
 }
 
-// TestQueue: claims over a destination's cap wait in its bounded queue and
-// take the slot of the attempt that ends; an opening circuit or a stopping
-// engine hands them back to be deferred.
+// TestQueue: claims over a destination's cap wait in its queue, past the
+// queue's pacing limit (queueCap here), up to what all queues together
+// hold, and take the slot of the attempt that ends; an opening circuit or
+// a stopping engine hands them back to be deferred.
 func TestQueue(t *testing.T) {
 	t.Parallel()
 	const a, b = "https://a.test:443", "https://b.test:443"
-	ds := newDestinations(1, BreakerConfig{FailureThreshold: 1, OpenFor: time.Minute}, time.Second, 2, 3)
+	ds := newDestinations(1, BreakerConfig{FailureThreshold: 1, OpenFor: time.Minute}, time.Second, 2, 4)
 	want := func(key, id string, wantA admission) {
 		t.Helper()
 		if got, _ := ds.acquire(key, claimFor(id), dt0); got != wantA {
@@ -43,7 +44,7 @@ func TestQueue(t *testing.T) {
 	want(a, "a1", admitted)
 	want(a, "a2", queued)
 	want(a, "a3", queued)
-	want(a, "a4", busy) // a's queue is full
+	want(a, "a4", queued) // past queueCap: it waits
 	want(b, "b1", admitted)
 	want(b, "b2", queued)
 	want(b, "b3", busy) // all queues together are full
@@ -54,7 +55,7 @@ func TestQueue(t *testing.T) {
 	}
 	want(a, "a5", queued)                                             // a2 left the queue, so there is room again
 	next, put = ds.finish(a, verdictFailing, time.Second, dt0, false) // opens a's circuit
-	if next != nil || len(put) != 2 {
+	if next != nil || len(put) != 3 {
 		t.Fatalf("finish after the circuit opened = %v, %v; want both queued claims deferred", next, put)
 	}
 	for _, p := range put {
@@ -299,48 +300,82 @@ func TestBusyKeepingPace(t *testing.T) {
 		t.Errorf("room after one queued claim left = %d, want 1", got)
 	}
 
-	// 50ms without an attempt ending, at 1ms per attempt: it hangs. Even
-	// with room in its queue, claims are spread out, not queued.
+	// 50ms without an attempt ending, at 1ms per attempt: it hangs. A
+	// claim still waits while the queues have room; past that it is
+	// spread out, and the hanging destination holds nothing back.
 	later := dt0.Add(50 * time.Millisecond)
-	a, at = ds.acquire(key, claimFor("over2"), later)
-	if a != deferred || !at.After(later) {
-		t.Errorf("acquire at a hanging destination = %v at +%v, want deferred, spread after now", a, at.Sub(later))
+	if a, _ := ds.acquire(key, claimFor("over2"), later); a != queued {
+		t.Errorf("acquire at a hanging destination with room = %v, want queued", a)
 	}
-	if got := ds.room(later); got != 1 || ds.blocked != "" {
-		t.Errorf("room = %d, blocked = %q; want 1 (the place left in the queues) and nothing blocked", got, ds.blocked)
+	a, at = ds.acquire(key, claimFor("over3"), later)
+	if a != deferred || !at.After(later) {
+		t.Errorf("acquire at a hanging destination, queues full = %v at +%v, want deferred, spread after now", a, at.Sub(later))
+	}
+	if got := ds.room(later); got != 0 || ds.blocked != "" {
+		t.Errorf("room = %d, blocked = %q; want 0 (the queues are full) and nothing blocked", got, ds.blocked)
 	}
 }
 
-// TestHanging: a destination is hanging once no attempt has ended for four
-// times its pace, or, before its pace is known, once its first attempts
-// have run for stallAfter; until then claims over its cap are queued.
-func TestHanging(t *testing.T) {
+// TestWaitLimit: how many claims may wait for a destination's slots
+// follows its pace (here: what its slots start in 2s), the attempt running
+// longest included once it has hung: all the engine
+// holds for a fast one, fewer as a running attempt ages, and queueCap for
+// one that hangs; past it a hanging destination's claims are deferred.
+func TestWaitLimit(t *testing.T) {
 	t.Parallel()
 	const key = "https://a.test:443"
-	ds := newDestinations(1, BreakerConfig{}.withDefaults(), time.Second, 10, 10)
-	admit(ds, key, dt0) // pace unknown from here on
-	if a, _ := ds.acquire(key, claimFor("early"), dt0.Add(stallAfter)); a != queued {
-		t.Fatalf("acquire %v after the first attempt began = %v, want queued", stallAfter, a)
+	tests := []struct {
+		name    string
+		latency time.Duration // of an attempt that ended at dt0 (another runs on); 0: none has
+		at      time.Duration // after dt0, with an attempt in flight since dt0
+		want    int
+	}{
+		{"pace unknown, just begun", 0, 0, 1000},
+		{"pace unknown, first attempt running 1s", 0, time.Second, 1000},                             // not hung yet
+		{"pace unknown, first attempt running 1.6s", 0, 1600 * time.Millisecond, 10},                 // 4 slots × 2s / 1.6s = 5, at least queueCap
+		{"5ms per attempt", 5 * time.Millisecond, 0, 1000},                                           // 1600, at most totalCap
+		{"20ms per attempt", 20 * time.Millisecond, 0, 400},                                          // 4 × 2s / 20ms
+		{"5ms per attempt, one running 500ms", 5 * time.Millisecond, 500 * time.Millisecond, 1000},   // a stall, not a hang
+		{"400ms per attempt, one running 1.5s", 400 * time.Millisecond, 1500 * time.Millisecond, 20}, // not hung: 4 × 400ms is longer
+		{"400ms per attempt, one running 1.7s", 400 * time.Millisecond, 1700 * time.Millisecond, 10},
+		{"100ms per attempt, one running 1.1s", 100 * time.Millisecond, 1100 * time.Millisecond, 10}, // 7
 	}
-	a, at := ds.acquire(key, claimFor("late"), dt0.Add(stallAfter+time.Millisecond))
-	if a != deferred || !at.After(dt0.Add(stallAfter)) {
-		t.Fatalf("acquire once the first attempt ran past %v = %v at +%v, want deferred, spread", stallAfter, a, at.Sub(dt0))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ds := newDestinations(4, BreakerConfig{}.withDefaults(), time.Second, 10, 1000)
+			ds.waitHorizon = 2 * time.Second
+			admit(ds, key, dt0)
+			if tt.latency > 0 { // with one more in flight, so that it is remembered
+				admit(ds, key, dt0)
+				done(ds, key, verdictHealthy, tt.latency, dt0)
+				admit(ds, key, dt0)
+			}
+			if got := ds.waitLimit(ds.byKey[key], dt0.Add(tt.at)); got != tt.want {
+				t.Errorf("waitLimit = %d, want %d", got, tt.want)
+			}
+		})
 	}
-	if next, _ := ds.finish(key, verdictHealthy, 5*time.Millisecond, dt0.Add(time.Second), false); next == nil {
-		t.Fatal("the slot was not handed to the queued claim")
+
+	// A destination hanging for 2s (pace unknown) waits queueCap claims;
+	// the next is deferred, spread out.
+	ds := newDestinations(1, BreakerConfig{}.withDefaults(), time.Second, 2, 1000)
+	ds.waitHorizon = 2 * time.Second
+	admit(ds, key, dt0)
+	now := dt0.Add(2 * time.Second)
+	for i := range 2 {
+		if a, _ := ds.acquire(key, claimFor("w"), now); a != queued {
+			t.Fatalf("claim %d within the wait limit = %v, want queued", i+1, a)
+		}
 	}
-	// Pace 5ms: hanging after 20ms without an attempt ending.
-	if a, _ := ds.acquire(key, claimFor("paced"), dt0.Add(time.Second+20*time.Millisecond)); a != queued {
-		t.Errorf("acquire 20ms after an attempt ended, at 5ms per attempt = %v, want queued", a)
-	}
-	if a, _ := ds.acquire(key, claimFor("stuck"), dt0.Add(time.Second+21*time.Millisecond)); a != deferred {
-		t.Errorf("acquire 21ms after an attempt ended, at 5ms per attempt = %v, want deferred", a)
+	if a, at := ds.acquire(key, claimFor("over"), now); a != deferred || !at.After(now) {
+		t.Errorf("claim past the wait limit of a hanging destination = %v at +%v, want deferred, spread", a, at.Sub(now))
 	}
 }
 
 // TestQueueKeepsTheRoomItGave: claims taken on the room a destination's
 // queue had are queued even when a slow attempt has lowered its limit
-// since; only claims beyond that room are turned away. Before, every slow
+// since, and so are claims beyond that room, which leave none for more. Before, every slow
 // attempt of an RS256 run lowered the limit for a moment, and the claims
 // of the batch in flight were written back, to be claimed again: 1.7
 // claims per delivery.
@@ -369,11 +404,11 @@ func TestQueueKeepsTheRoomItGave(t *testing.T) {
 			t.Fatalf("claim %d of the 200 the room promised: %v, want queued", i+1, a)
 		}
 	}
-	if a, _ := ds.acquire(key, claimFor("beyond"), dt0); a != busy {
-		t.Errorf("claim beyond the room = %v, want busy", a)
+	if a, _ := ds.acquire(key, claimFor("beyond"), dt0); a != queued {
+		t.Errorf("claim beyond the room = %v, want queued: it waits, within waitLimit", a)
 	}
 	if got := ds.room(dt0); got != 0 {
-		t.Errorf("room with 200 queued at a limit of 66 = %d, want 0", got)
+		t.Errorf("room with 201 queued at a limit of 66 = %d, want 0", got)
 	}
 }
 

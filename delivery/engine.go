@@ -9,10 +9,12 @@
 // at-least-once guarantee; receivers deduplicate on webhook-id.
 //
 // Destinations are isolated from each other: each has an in-flight cap and a
-// circuit breaker, and a claim for a destination that is at its cap or whose
-// circuit is open is deferred (put back with a later due time) instead of
-// waiting for a worker. A hanging destination therefore holds at most its
-// cap of workers, and only until its circuit opens.
+// circuit breaker. A claim for a destination at its cap waits in memory,
+// without a worker, for the destination's next free slot; one whose circuit
+// is open, or whose destination hangs with all it may hold waiting, is
+// deferred (put back with a later due time). A hanging destination
+// therefore holds at most its cap of workers, and only until its circuit
+// opens.
 //
 // An engine works in three stages, each in a file of its own: the claim
 // loop (claim.go, paced by the pure decision in pacing.go) claims and
@@ -232,6 +234,7 @@ func New(cfg Config) (*Engine, error) {
 		wake:   make(chan struct{}, 1),
 		freed:  make(chan struct{}, 1),
 	}
+	e.dests.waitHorizon = cfg.Lease / 4
 	e.hand.ready = make(chan struct{}, 1)
 	e.failures = newFailureLog(e.log, cfg.Clock, cfg.FailureLogInterval)
 	m, err := newMetrics(cfg.Registerer, e.dests.openCircuits)

@@ -67,6 +67,16 @@ func (e *Engine) claimRoom() int {
 	return max(room-h.taken-len(h.claims), 0)
 }
 
+// hardRoom is how many deliveries the queues hold beyond those waiting and
+// those hand-offs took and have not dispatched yet (destinations.hardRoom).
+func (e *Engine) hardRoom() int {
+	room := e.dests.hardRoom()
+	h := &e.hand
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return max(room-h.taken-len(h.claims), 0)
+}
+
 // reserve tells Admit how much room the claim loop is claiming, until it
 // has dispatched the claim; 0 when it is done.
 func (e *Engine) reserve(n int) {

@@ -22,7 +22,8 @@ import (
 //     room when a claim would be too small (tooSmall).
 //   - A wait ends at the poll interval at the latest; then it claims what
 //     free workers can take, so that destinations with free slots are
-//     served even while others' queues are full.
+//     served even while others' queues are full — within what the queues
+//     hold, so that no claim taken is written back for want of a place.
 //   - A claim that found fewer than it asked for emptied what was due: the
 //     loop is idle until a wake-up (Notify) or the poll.
 
@@ -41,6 +42,7 @@ const (
 // paceInput is what the claim loop measures before each step.
 type paceInput struct {
 	room        int     // claims the queues can take now, at most a batch (Engine.claimRoom)
+	hardRoom    int     // claims the queues hold before one is written back (Engine.hardRoom)
 	queued      int     // claims waiting in the destinations' queues
 	drain       float64 // queue places freed per second (drainMeter)
 	idleWorkers int     // workers without an attempt
@@ -137,10 +139,16 @@ func (p pacing) next(s paceState, c cue, in paceInput) (paceState, paceStep) {
 		case s.waiting:
 			// A whole poll interval without room: claim anyway what the
 			// workers could start. The queues may be full of one
-			// destination's claims while others wait in the store.
-			s, step := p.claim(s, max(in.room, min(p.batch, in.idleWorkers), 1))
-			step.poll = true
-			return s, step
+			// destination's claims while others wait in the store. Not
+			// beyond what the queues hold, though: a claim for a full
+			// destination then waits for its slot, and none is written
+			// back only to be claimed again.
+			if n := min(max(in.room, min(p.batch, in.idleWorkers), 1), in.hardRoom); n > 0 {
+				s, step := p.claim(s, n)
+				step.poll = true
+				return s, step
+			}
+			s.waiting, s.saturated = false, false // wait on, another poll interval
 		}
 	}
 	if !s.saturated && !small {

@@ -18,7 +18,7 @@ func TestPacing(t *testing.T) {
 		in   paceInput
 		want paceStep
 	}
-	room := func(n int) paceInput { return paceInput{room: n, idleWorkers: 64} }
+	room := func(n int) paceInput { return paceInput{room: n, hardRoom: 1000, idleWorkers: 64} }
 	claimed := func(asked, got int, saturated bool) paceInput {
 		return paceInput{room: 100, idleWorkers: 64, asked: asked, got: got, saturated: saturated}
 	}
@@ -67,12 +67,21 @@ func TestPacing(t *testing.T) {
 			{cueFreed, room(40), claim(40)},
 		}},
 		{"no room and no idle worker at the poll: claim one", []turn{
-			{cueStart, paceInput{}, waitPoll},
-			{cueTimer, paceInput{}, polled(1)},
+			{cueStart, paceInput{hardRoom: 1000}, waitPoll},
+			{cueTimer, paceInput{hardRoom: 1000}, polled(1)},
 		}},
 		{"at most a batch at the poll, however many workers are idle", []turn{
 			{cueStart, room(0), waitPoll},
-			{cueTimer, paceInput{idleWorkers: 500}, polled(100)},
+			{cueTimer, paceInput{idleWorkers: 500, hardRoom: 1000}, polled(100)},
+		}},
+		{"at the poll, no more than the queues hold: a full destination's claims would be written back", []turn{
+			{cueStart, room(0), waitPoll},
+			{cueTimer, paceInput{idleWorkers: 48, hardRoom: 20}, polled(20)},
+		}},
+		{"the queues full at the poll: no claim, another poll interval", []turn{
+			{cueStart, room(0), waitPoll},
+			{cueTimer, paceInput{idleWorkers: 48}, waitPoll},
+			{cueTimer, paceInput{idleWorkers: 48, hardRoom: 100}, polled(48)},
 		}},
 		{"deep, fast queues: wait for room for a whole batch", []turn{
 			{cueStart, paceInput{room: 30, queued: 900, drain: 20000}, waitPoll},
