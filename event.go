@@ -79,7 +79,8 @@ func (c *Catalog) Resolve(field, typ string) (string, error) {
 
 // ValidateSubscriptions canonicalises a subscription list, removing
 // duplicates, and names field in the error when the list is empty or has an
-// unknown type.
+// unknown exact type or a malformed wildcard. A prefix wildcard (order.*)
+// is accepted whether or not a type under it exists yet.
 func (c *Catalog) ValidateSubscriptions(field string, types []string) ([]string, error) {
 	if len(types) == 0 {
 		return nil, FieldErrorf(field, "%s must list at least one event type; valid types: %s.", field, strings.Join(c.Types(), ", "))
@@ -89,6 +90,16 @@ func (c *Catalog) ValidateSubscriptions(field string, types []string) ([]string,
 	}
 	out := make([]string, 0, len(types))
 	for _, t := range types {
+		if strings.Contains(t, "*") {
+			// A prefix wildcard names types that may not exist yet.
+			if err := ValidateWildcard(field, t); err != nil {
+				return nil, err
+			}
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+			continue
+		}
 		ct, err := c.Resolve(field, t)
 		if err != nil {
 			return nil, err

@@ -131,6 +131,11 @@ func TestWebhookReceives(t *testing.T) {
 		{hook("w", webhookd.WebhookEnabled, webhookd.EventBatchFailed, webhookd.EventBatchSucceeded), true},
 		{hook("w", webhookd.WebhookEnabled, webhookd.EventBatchFailed), false},
 		{hook("w", webhookd.WebhookEnabled), false},
+		{hook("w", webhookd.WebhookEnabled, "batch.*"), true},
+		{hook("w", webhookd.WebhookEnabled, "interaction.*", "batch.*"), true},
+		{hook("w", webhookd.WebhookEnabled, "batch.succeeded.*"), false},
+		{hook("w", webhookd.WebhookEnabled, "batches.*"), false},
+		{hook("w", webhookd.WebhookDisabled, "batch.*"), false},
 		{hook("w", webhookd.WebhookDisabled, webhookd.EventBatchSucceeded), false},
 		{hook("w", webhookd.WebhookDisabledDueToFailedDeliveries, webhookd.EventBatchSucceeded), false},
 	}

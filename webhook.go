@@ -94,8 +94,11 @@ func (w *Webhook) LiveSecrets(now time.Time) []SigningSecret {
 	return out
 }
 
-// Subscribes reports whether w receives events of type typ.
-func (w *Webhook) Subscribes(typ string) bool { return slices.Contains(w.SubscribedEvents, typ) }
+// Subscribes reports whether w receives events of type typ: one of its
+// subscriptions is typ or a prefix wildcard that covers it.
+func (w *Webhook) Subscribes(typ string) bool {
+	return slices.ContainsFunc(w.SubscribedEvents, func(sub string) bool { return SubscriptionMatches(sub, typ) })
+}
 
 // SigningSecret is one HMAC secret of a webhook. The secret itself is stored
 // sealed (AES-256-GCM under the master key); Sealed is opaque to stores.

@@ -106,6 +106,40 @@ func (s suite) events(t *testing.T) {
 		}
 	})
 
+	s.test(t, "RoutingWildcard", func(t *testing.T, b *bundle) {
+		orders := b.newWebhook(t, b.project.ID, "order.*")
+		items := b.newWebhook(t, b.project.ID, "order.item.*", "invoice.paid")
+		exact := b.newWebhook(t, b.project.ID, "order.shipped")
+		b.newWebhook(t, b.project.ID, "orders.*")
+		b.newWebhookState(t, b.project.ID, webhookd.WebhookDisabled, "order.*")
+		for _, tt := range []struct {
+			typ  string
+			want []*webhookd.Webhook
+		}{
+			{"order.shipped", []*webhookd.Webhook{orders, exact}},
+			{"order.item.added", []*webhookd.Webhook{orders, items}},
+			{"order", nil},
+			{"invoice.paid", []*webhookd.Webhook{items}},
+		} {
+			ev := b.publish(t, webhookd.NewEvent{Type: tt.typ})
+			var got, want []string
+			for _, d := range b.deliveries(t, b.project.ID, ev.ID) {
+				got = append(got, d.WebhookID)
+			}
+			for _, w := range tt.want {
+				want = append(want, w.ID)
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) || ev.DeliveryCount != len(want) {
+				t.Errorf("%s went to %v (count %d), want %v", tt.typ, got, ev.DeliveryCount, want)
+			}
+		}
+		if got := b.webhook(t, orders).SubscribedEvents; !slices.Equal(got, []string{"order.*"}) {
+			t.Errorf("subscribed_events read back as %v, want [order.*]", got)
+		}
+	})
+
 	s.test(t, "RoutingDynamic", func(t *testing.T, b *bundle) {
 		b.newWebhook(t, b.project.ID, webhookd.EventVideoGenerated)
 		uris := []string{"https://a.example/hook", "https://b.example/hook", "https://a.example/hook"}

@@ -56,6 +56,25 @@ func (b *bundle) publish(t *testing.T, body string) event {
 	return ev
 }
 
+// TestPublishToWildcard checks that a webhook subscribed to a prefix
+// wildcard receives every type under it, and keeps the wildcard as written.
+func TestPublishToWildcard(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := b.createWebhook(t, `{"uri":"https://a.test/h","subscribedEvents":["batch.*","batch.failed"]}`)
+	if strings.Join(w.SubscribedEvents, ",") != "batch.*,batch.failed" {
+		t.Fatalf("subscribed_events = %v", w.SubscribedEvents)
+	}
+	for _, typ := range []string{"batch.failed", "batch.completed", "batch.expired"} {
+		if ev := b.publish(t, `{"type":"`+typ+`"}`); ev.DeliveryCount != 1 {
+			t.Errorf("%s: delivery_count %d, want 1", typ, ev.DeliveryCount)
+		}
+	}
+	if ev := b.publish(t, `{"type":"video.generated"}`); ev.DeliveryCount != 0 {
+		t.Errorf("video.generated: delivery_count %d, want 0", ev.DeliveryCount)
+	}
+}
+
 func TestPublishEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

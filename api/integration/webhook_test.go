@@ -167,6 +167,8 @@ func TestWebhookValidation(t *testing.T) {
 		{"events not a list", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":"batch.failed"}`, "subscribed_events must be a list of strings"},
 		{"unknown event", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribedEvents":["batch.done"]}`, `subscribed_events: unknown event type "batch.done"; valid types: batch.succeeded`},
 		{"unknown event says how to add one", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribedEvents":["order.paid"]}`, `in WEBHOOKD_EVENT_TYPES and restart webhookd`},
+		{"malformed wildcard", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribedEvents":["batch*"]}`, `subscribed_events "batch*" is not a prefix wildcard such as order.*`},
+		{"wildcard of a bad name", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribedEvents":["bat-ch.*"]}`, `must be an event type name followed by .*`},
 		{"name with control", "POST", "/v1/webhooks", `{"name":"a\u0001","uri":"https://a.test","subscribed_events":["batch.failed"]}`, "name must not contain control characters"},
 		{"unknown field", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":["batch.failed"],"secret":"x"}`, `Unknown field "secret"`},
 		{"duplicate spelling", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":["batch.failed"],"subscribedEvents":[]}`, "subscribed_events is given more than once"},
