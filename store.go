@@ -37,8 +37,9 @@ type Store interface {
 	GetWebhook(ctx context.Context, projectID, id string) (*Webhook, error)
 	// ListWebhooks orders by (CreateTime, ID) ascending.
 	ListWebhooks(ctx context.Context, projectID string, page Page) ([]*Webhook, error)
-	// UpdateWebhook writes Name, URI, SubscribedEvents, State, UpdateTime and
-	// FailingSince; secrets are changed only by RotateSecret.
+	// UpdateWebhook writes Name, URI, SubscribedEvents, Headers, Filter,
+	// State, UpdateTime and FailingSince; secrets are changed only by
+	// RotateSecret.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// DeleteWebhook removes the webhook and its secrets, and fails its
 	// pending deliveries ("webhook deleted"); delivery history is kept.
@@ -134,6 +135,8 @@ type Claim struct {
 	// WebhookState "".
 	WebhookState WebhookState
 	Secrets      []SigningSecret
+	// Headers are the webhook's custom headers, sent with the attempt.
+	Headers map[string]string
 	// Audience is the project's configured JWT audience ("" = use the URI).
 	Audience string
 }

@@ -1,6 +1,7 @@
 package webhookd
 
 import (
+	"maps"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -45,6 +46,12 @@ type Webhook struct {
 	// FailingSince is the time of the first failed attempt of an unbroken run
 	// of failures; nil after any success. It drives auto-disable.
 	FailingSince *time.Time
+	// Headers are sent with every attempt, as the user wrote them (see
+	// ValidateHeaders); nil or empty for none. They are not secrets.
+	Headers map[string]string
+	// Filter is a CEL expression over the event that a delivery must
+	// satisfy (see FilterCompiler); "" delivers every subscribed event.
+	Filter string
 }
 
 // SetDefaults fills what a new webhook leaves empty, as a store creates it
@@ -65,6 +72,9 @@ func (w *Webhook) SetDefaults(now time.Time) {
 	}
 	if w.SubscribedEvents == nil {
 		w.SubscribedEvents = []string{}
+	}
+	if w.Headers == nil {
+		w.Headers = map[string]string{}
 	}
 	for i := range w.Secrets {
 		w.Secrets[i].SetDefaults(w.ID, w.CreateTime)
@@ -238,4 +248,85 @@ func ValidateName(field, name string) error {
 		}
 	}
 	return nil
+}
+
+// Limits on a webhook's custom headers.
+const (
+	MaxHeaders = 20
+	// MaxHeaderBytes bounds the names and values of a webhook's headers
+	// together, so that they never crowd out what a receiver's server
+	// accepts of a request's header (8 KiB at most of them).
+	MaxHeaderBytes = 4096
+)
+
+// ValidateHeaders checks a webhook's custom headers, reported under field
+// ("headers"): names are HTTP tokens, given once whatever their case, and
+// none is one the service sets or a proxy consumes (see ReservedHeader);
+// values hold no control characters, so that a value cannot end its line
+// and start another header.
+func ValidateHeaders(field string, h map[string]string) error {
+	if len(h) > MaxHeaders {
+		return FieldErrorf(field, "%s must have at most %d entries, got %d.", field, MaxHeaders, len(h))
+	}
+	size := 0
+	seen := make(map[string]string, len(h))
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		value := h[name]
+		at := field + "." + name
+		if !isToken(name) {
+			return FieldErrorf(at, "%s: %q is not a valid HTTP header name (letters, digits and !#$%%&'*+-.^_`|~ only).", field, name)
+		}
+		lower := strings.ToLower(name)
+		if first, ok := seen[lower]; ok {
+			return FieldErrorf(at, "%s: %q and %q are the same header; give it once.", field, first, name)
+		}
+		seen[lower] = name
+		if ReservedHeader(name) {
+			return FieldErrorf(at, "%s: %q is set by the service or consumed by proxies and cannot be a custom header "+
+				"(reserved: webhook-*, content-type, content-length, host, connection, keep-alive, proxy-*, te, trailer, transfer-encoding, upgrade).", field, name)
+		}
+		for _, r := range value {
+			if (r < 0x20 && r != '\t') || r == 0x7f {
+				return FieldErrorf(at, "%s: the value of %q must not contain control characters.", field, name)
+			}
+		}
+		size += len(name) + len(value)
+	}
+	if size > MaxHeaderBytes {
+		return FieldErrorf(field, "%s must total at most %d bytes of names and values, got %d.", field, MaxHeaderBytes, size)
+	}
+	return nil
+}
+
+// ReservedHeader reports whether a custom header may not be named name,
+// whatever its case: the Standard Webhooks headers (webhook-*), those that
+// describe the body the service sends (content-type, content-length), the
+// host, and the hop-by-hop headers a proxy consumes (RFC 9110 section 7.6.1).
+func ReservedHeader(name string) bool {
+	n := strings.ToLower(name)
+	if strings.HasPrefix(n, "webhook-") || strings.HasPrefix(n, "proxy-") {
+		return true
+	}
+	switch n {
+	case "content-type", "content-length", "host", "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade":
+		return true
+	}
+	return false
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

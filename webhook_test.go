@@ -64,3 +64,51 @@ func TestValidateURI(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateHeaders(t *testing.T) {
+	many := map[string]string{}
+	for i := range MaxHeaders + 1 {
+		many["X-H"+strings.Repeat("a", i)] = "v"
+	}
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		want    string // "" for accepted, else part of the message
+	}{
+		{"none", nil, ""},
+		{"api key", map[string]string{"X-Api-Key": "abc", "Authorization": "Bearer x y"}, ""},
+		{"user agent is the user's", map[string]string{"User-Agent": "mine"}, ""},
+		{"tab in value", map[string]string{"X-A": "a\tb"}, ""},
+		{"webhook prefix", map[string]string{"Webhook-Signature": "v1,x"}, `"Webhook-Signature" is set by the service`},
+		{"webhook prefix any case", map[string]string{"WEBHOOK-ID": "x"}, `"WEBHOOK-ID" is set by the service`},
+		{"content type", map[string]string{"content-type": "text/plain"}, "reserved: webhook-*"},
+		{"content length", map[string]string{"Content-Length": "1"}, "cannot be a custom header"},
+		{"host", map[string]string{"Host": "a"}, "cannot be a custom header"},
+		{"connection", map[string]string{"Connection": "close"}, "cannot be a custom header"},
+		{"keep alive", map[string]string{"Keep-Alive": "1"}, "cannot be a custom header"},
+		{"proxy prefix", map[string]string{"Proxy-Authorization": "x"}, "cannot be a custom header"},
+		{"te", map[string]string{"TE": "trailers"}, "cannot be a custom header"},
+		{"trailer", map[string]string{"Trailer": "x"}, "cannot be a custom header"},
+		{"transfer encoding", map[string]string{"Transfer-Encoding": "chunked"}, "cannot be a custom header"},
+		{"upgrade", map[string]string{"Upgrade": "h2c"}, "cannot be a custom header"},
+		{"empty name", map[string]string{"": "x"}, "is not a valid HTTP header name"},
+		{"space in name", map[string]string{"X Api": "x"}, "is not a valid HTTP header name"},
+		{"colon in name", map[string]string{"X-A:": "x"}, "is not a valid HTTP header name"},
+		{"newline in value", map[string]string{"X-A": "a\r\nX-Injected: 1"}, "must not contain control characters"},
+		{"same name twice", map[string]string{"X-Api-Key": "a", "x-api-key": "b"}, "are the same header"},
+		{"too many", many, "at most 20 entries"},
+		{"too large", map[string]string{"X-A": strings.Repeat("v", MaxHeaderBytes)}, "at most 4096 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateHeaders("headers", tc.headers)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("ValidateHeaders = %v, want accepted", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("ValidateHeaders = %v, want an error containing %q", err, tc.want)
+			case err != nil && ErrorCode(err) != EINVALID:
+				t.Fatalf("code = %s, want %s", ErrorCode(err), EINVALID)
+			}
+		})
+	}
+}

@@ -13,14 +13,17 @@ import (
 // webhookJSON is the wire form of a webhook, exactly the SDK's Webhook type
 // (snake_case, passed to callers without conversion).
 type webhookJSON struct {
-	ID               string       `json:"id"`
-	Name             string       `json:"name,omitempty"`
-	URI              string       `json:"uri"`
-	SubscribedEvents []string     `json:"subscribed_events"`
-	State            string       `json:"state"`
-	SigningSecrets   []secretJSON `json:"signing_secrets"`
-	CreateTime       string       `json:"create_time"`
-	UpdateTime       string       `json:"update_time"`
+	ID               string   `json:"id"`
+	Name             string   `json:"name,omitempty"`
+	URI              string   `json:"uri"`
+	SubscribedEvents []string `json:"subscribed_events"`
+	// Headers are the custom headers sent with every attempt, in full;
+	// omitted when there are none, as the SDK's type does not know them.
+	Headers        map[string]string `json:"headers,omitempty"`
+	State          string            `json:"state"`
+	SigningSecrets []secretJSON      `json:"signing_secrets"`
+	CreateTime     string            `json:"create_time"`
+	UpdateTime     string            `json:"update_time"`
 	// NewSigningSecret is set only in the create response: the one time the
 	// secret leaves the service in clear.
 	NewSigningSecret string `json:"new_signing_secret,omitempty"`
@@ -48,6 +51,7 @@ func (s *Server) webhookJSON(w *webhookd.Webhook) webhookJSON {
 		Name:             w.Name,
 		URI:              w.URI,
 		SubscribedEvents: events,
+		Headers:          w.Headers,
 		State:            string(w.State),
 		SigningSecrets:   secrets,
 		CreateTime:       formatTime(w.CreateTime),
@@ -61,7 +65,7 @@ var webhookOutputOnly = []string{"id", "signing_secrets", "create_time", "update
 
 var (
 	createWebhookSchema = schema{
-		fields:  []string{"name", "uri", "subscribed_events"},
+		fields:  []string{"name", "uri", "subscribed_events", "headers"},
 		ignored: append([]string{"state"}, webhookOutputOnly...),
 	}
 	updateWebhookSchema = schema{
@@ -70,7 +74,7 @@ var (
 	}
 	// updatableWebhookFields are the update_mask paths, in the order
 	// updates apply.
-	updatableWebhookFields = []string{"name", "uri", "subscribed_events", "state"}
+	updatableWebhookFields = []string{"name", "uri", "subscribed_events", "headers", "state"}
 )
 
 // newSecret makes a signing secret for webhookID: the clear secret to answer
@@ -101,7 +105,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		CreateTime: now,
 		UpdateTime: now,
 	}
-	for _, field := range []string{"name", "uri", "subscribed_events"} {
+	for _, field := range []string{"name", "uri", "subscribed_events", "headers"} {
 		if err := s.setWebhookField(wh, body, field); err != nil {
 			return err
 		}
@@ -149,10 +153,36 @@ func (s *Server) setWebhookField(wh *webhookd.Webhook, body *object, field strin
 		if wh.SubscribedEvents, err = s.cfg.Catalog.ValidateSubscriptions("subscribed_events", v); err != nil {
 			return body.explain(err)
 		}
+	case "headers":
+		v, err := headersField(body)
+		if err != nil {
+			return err
+		}
+		if err := webhookd.ValidateHeaders("headers", v); err != nil {
+			return body.explain(err)
+		}
+		wh.Headers = v
 	case "state":
 		return body.explain(setWebhookState(wh, body))
 	}
 	return nil
+}
+
+// headersField reads headers, an object of header name to value; the names
+// are kept exactly as sent (the decoder normalises only field names).
+func headersField(body *object) (map[string]string, error) {
+	raw, ok, err := body.rawObject("headers")
+	if err != nil || !ok {
+		return map[string]string{}, err
+	}
+	var h map[string]string
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, body.at("headers").errorf("must be an object of header names to string values.")
+	}
+	if h == nil {
+		h = map[string]string{}
+	}
+	return h, nil
 }
 
 // setWebhookState applies a requested state. enabled re-enables a webhook

@@ -51,6 +51,48 @@ func TestDeliveryVerifies(t *testing.T) {
 	}
 }
 
+// TestCustomHeaders: a webhook's own headers go with every attempt, retries
+// included, beside the signature headers they cannot replace.
+func TestCustomHeaders(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	wh, secret := h.webhook(rc.URL + "/hooks")
+	wh.Headers = map[string]string{"X-Api-Key": "key-1", "x-tenant": "acme", "User-Agent": "acme-gateway"}
+	if err := h.store.UpdateWebhook(t.Context(), wh); err != nil {
+		t.Fatal(err)
+	}
+	ev := h.publish(wh.ID)
+	h.start(h.config())
+	if d := h.waitDone(ev.ID); d.State != webhookd.DeliverySucceeded || d.AttemptCount != 2 {
+		t.Fatalf("delivery = %+v, want succeeded at the second attempt", d)
+	}
+	seen := rc.seen()
+	if len(seen) != 2 {
+		t.Fatalf("receiver saw %d requests, want 2", len(seen))
+	}
+	verify, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, req := range seen {
+		for name, want := range map[string]string{"X-Api-Key": "key-1", "X-Tenant": "acme", "User-Agent": "acme-gateway", "Webhook-Id": ev.ID} {
+			if got := req.header.Values(name); len(got) != 1 || got[0] != want {
+				t.Errorf("attempt %d: %s = %q, want [%q]", i+1, name, got, want)
+			}
+		}
+		if err := verify.Verify(req.body, req.header); err != nil {
+			t.Errorf("attempt %d does not verify: %v", i+1, err)
+		}
+	}
+}
+
 // TestRotation: during the grace both the old and the new secret verify;
 // after an immediate revocation only the newest does.
 func TestRotation(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strconv"
@@ -194,6 +195,11 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 		"Webhook-Id":        {d.EventID},
 		"Webhook-Timestamp": {strconv.FormatInt(now.Unix(), 10)},
 		"Webhook-Signature": {signature},
+	}
+	// The webhook's own headers: none can be one of the above but
+	// User-Agent, which the user may choose (webhookd.ReservedHeader).
+	for name, value := range c.Headers {
+		req.Header[textproto.CanonicalMIMEHeaderKey(name)] = []string{value}
 	}
 
 	start := time.Now()

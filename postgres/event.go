@@ -339,9 +339,9 @@ type routeQuerier interface {
 
 // routeSelect reads what routing needs of webhooks (see scanRouteWebhook):
 // what webhookd.Route decides by, and for the claims a publish hands off,
-// their secrets live at $2. The caller adds the WHERE clause, with $1 the
+// their headers and their secrets live at $2. The caller adds the WHERE clause, with $1 the
 // project.
-var routeSelect = `SELECT w.id, w.uri, w.state, w.subscribed_events, ` + secretsColumns + `
+var routeSelect = `SELECT w.id, w.uri, w.state, w.subscribed_events, w.headers, w.filter, ` + secretsColumns + `
 	FROM webhooks w ` + secretsJoin("$2")
 
 // scanRouteWebhook scans routeSelect.
@@ -350,7 +350,7 @@ func scanRouteWebhook(row pgx.CollectableRow) (*webhookd.Webhook, error) {
 		w   webhookd.Webhook
 		sec secretArrays
 	)
-	if err := row.Scan(append([]any{&w.ID, &w.URI, &w.State, &w.SubscribedEvents}, sec.dest()...)...); err != nil {
+	if err := row.Scan(append([]any{&w.ID, &w.URI, &w.State, &w.SubscribedEvents, &w.Headers, &w.Filter}, sec.dest()...)...); err != nil {
 		return nil, err
 	}
 	w.Secrets = sec.secrets(w.ID)

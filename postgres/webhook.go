@@ -57,7 +57,7 @@ func (a *secretArrays) secrets(webhookID string) []webhookd.SigningSecret {
 	return out
 }
 
-const webhookColumns = `w.id, w.project_id, w.name, w.uri, w.subscribed_events, w.state, w.create_time, w.update_time, w.failing_since`
+const webhookColumns = `w.id, w.project_id, w.name, w.uri, w.subscribed_events, w.state, w.create_time, w.update_time, w.failing_since, w.headers, w.filter`
 
 func scanWebhook(row pgx.CollectableRow) (*webhookd.Webhook, error) {
 	var (
@@ -65,12 +65,21 @@ func scanWebhook(row pgx.CollectableRow) (*webhookd.Webhook, error) {
 		sec secretArrays
 	)
 	dest := append([]any{&w.ID, &w.ProjectID, &w.Name, &w.URI, &w.SubscribedEvents, &w.State,
-		&w.CreateTime, &w.UpdateTime, &w.FailingSince}, sec.dest()...)
+		&w.CreateTime, &w.UpdateTime, &w.FailingSince, &w.Headers, &w.Filter}, sec.dest()...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	w.Secrets = sec.secrets(w.ID)
 	return &w, nil
+}
+
+// headersOf is w's headers as the jsonb column takes them: {} for none,
+// where a nil map would be JSON null.
+func headersOf(w *webhookd.Webhook) map[string]string {
+	if w.Headers == nil {
+		return map[string]string{}
+	}
+	return w.Headers
 }
 
 // CreateWebhook stores w and its secrets in one transaction, assigning ids
@@ -79,9 +88,10 @@ func (s *Store) CreateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 	w.SetDefaults(s.now())
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO webhooks
-			(id, project_id, name, uri, subscribed_events, state, create_time, update_time, failing_since)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			w.ID, w.ProjectID, w.Name, w.URI, w.SubscribedEvents, w.State, w.CreateTime, w.UpdateTime, nullTime(w.FailingSince))
+			(id, project_id, name, uri, subscribed_events, state, create_time, update_time, failing_since, headers, filter)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			w.ID, w.ProjectID, w.Name, w.URI, w.SubscribedEvents, w.State, w.CreateTime, w.UpdateTime, nullTime(w.FailingSince),
+			headersOf(w), w.Filter)
 		if err == nil {
 			err = insertSecrets(ctx, tx, w.Secrets...)
 		}
@@ -136,9 +146,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 		events = []string{}
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE webhooks
-		SET name = $3, uri = $4, subscribed_events = $5, state = $6, update_time = $7, failing_since = $8
+		SET name = $3, uri = $4, subscribed_events = $5, state = $6, update_time = $7, failing_since = $8,
+			headers = $9, filter = $10
 		WHERE project_id = $1 AND id = $2`,
-		w.ProjectID, w.ID, w.Name, w.URI, events, w.State, orNow(w.UpdateTime, s.now()), nullTime(w.FailingSince))
+		w.ProjectID, w.ID, w.Name, w.URI, events, w.State, orNow(w.UpdateTime, s.now()), nullTime(w.FailingSince),
+		headersOf(w), w.Filter)
 	if err != nil {
 		return mapErr(err, "update webhook", "Webhook")
 	}

@@ -104,22 +104,23 @@ func (s *Store) fillClaims(ctx context.Context, claims []*webhookd.Claim) error 
 type webhookInfo struct {
 	state   webhookd.WebhookState
 	secrets []webhookd.SigningSecret
+	headers map[string]string
 }
 
 // webhookInfos are webhookInfo by webhook id.
 type webhookInfos map[string]*webhookInfo
 
-// fill sets the webhook state and secrets of the static claims. A webhook
+// fill sets the webhook state, secrets and headers of the static claims. A webhook
 // that is gone leaves them empty: the engine fails such a delivery.
 func (ws webhookInfos) fill(claims []*webhookd.Claim) {
 	for _, c := range claims {
 		if w := ws[c.Delivery.WebhookID]; w != nil && c.Delivery.Kind == webhookd.DeliveryStatic {
-			c.WebhookState, c.Secrets = w.state, w.secrets
+			c.WebhookState, c.Secrets, c.Headers = w.state, w.secrets, w.headers
 		}
 	}
 }
 
-// loadWebhooks reads the state and live secrets of the claims' webhooks with
+// loadWebhooks reads the state, headers and live secrets of the claims' webhooks with
 // st, a claimWebhooks statement (of the read pool, or of the writer).
 func (s *Store) loadWebhooks(ctx context.Context, st *sql.Stmt, claims []*webhookd.Claim) (webhookInfos, error) {
 	var ids []string
@@ -143,15 +144,19 @@ func (s *Store) loadWebhooks(ctx context.Context, st *sql.Stmt, claims []*webhoo
 		return nil, fmt.Errorf("sqlite: claim deliveries: webhooks: %w", err)
 	}
 	_, err = collect(rows, func(sc scanner) (struct{}, error) {
-		var id string
+		var id, headers string
 		var state webhookd.WebhookState
-		sec, ok, err := scanSecret(sc, &id, &state)
+		sec, ok, err := scanSecret(sc, &id, &state, &headers)
 		if err != nil {
 			return struct{}{}, err
 		}
 		w := webhooks[id]
 		if w == nil {
-			w = &webhookInfo{state: state}
+			h, err := decodeHeaders(headers)
+			if err != nil {
+				return struct{}{}, fmt.Errorf("webhook %s: headers: %w", id, err)
+			}
+			w = &webhookInfo{state: state, headers: h}
 			webhooks[id] = w
 		}
 		if ok {

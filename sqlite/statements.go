@@ -113,7 +113,7 @@ FROM events e JOIN projects p ON p.id = e.project_id
 WHERE e.id IN (SELECT value FROM json_each(?))`
 
 	sqlClaimWebhooks = `
-SELECT w.id, w.state, ` + secretColumnsS + `
+SELECT w.id, w.state, w.headers, ` + secretColumnsS + `
 FROM webhooks w LEFT JOIN signing_secrets s ON s.webhook_id = w.id AND (s.expire_time IS NULL OR s.expire_time > ?)
 WHERE w.id IN (SELECT value FROM json_each(?))
 ORDER BY w.id, s.create_time DESC, s.rowid DESC`

@@ -11,18 +11,26 @@ import (
 	"github.com/webhookd/webhookd"
 )
 
-const webhookColumns = `id, project_id, name, uri, subscribed_events, state, create_time, update_time, failing_since`
+const webhookColumns = `id, project_id, name, uri, subscribed_events, state, create_time, update_time, failing_since, headers, filter`
 
 func scanWebhook(sc scanner) (*webhookd.Webhook, error) {
 	var w webhookd.Webhook
 	var events string
 	var created, updated int64
 	var failing sql.NullInt64
-	if err := sc.Scan(&w.ID, &w.ProjectID, &w.Name, &w.URI, &events, &w.State, &created, &updated, &failing); err != nil {
+	var headers string
+	if err := sc.Scan(&w.ID, &w.ProjectID, &w.Name, &w.URI, &events, &w.State, &created, &updated, &failing, &headers, &w.Filter); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(events), &w.SubscribedEvents); err != nil {
 		return nil, fmt.Errorf("webhook %s: subscribed_events: %w", w.ID, err)
+	}
+	var err error
+	if w.Headers, err = decodeHeaders(headers); err != nil {
+		return nil, fmt.Errorf("webhook %s: headers: %w", w.ID, err)
+	}
+	if w.Headers == nil {
+		w.Headers = map[string]string{}
 	}
 	w.CreateTime = fromMicros(created)
 	w.UpdateTime = fromMicros(updated)
@@ -48,6 +56,26 @@ func scanSecret(sc scanner, prefix ...any) (sec webhookd.SigningSecret, ok bool,
 	return sec, true, nil
 }
 
+// headersJSON is a headers column: a JSON object, "{}" for none.
+func headersJSON(h map[string]string) (string, error) {
+	if len(h) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(h)
+	return string(b), err
+}
+
+// decodeHeaders reads a headers column; most webhooks have none, and their
+// "{}" costs no decoder (claims read it for every static delivery).
+func decodeHeaders(s string) (map[string]string, error) {
+	if s == "{}" || s == "" {
+		return nil, nil
+	}
+	var h map[string]string
+	err := json.Unmarshal([]byte(s), &h)
+	return h, err
+}
+
 func eventsJSON(events []string) (string, error) {
 	if events == nil {
 		events = []string{}
@@ -64,9 +92,14 @@ func (s *Store) CreateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create webhook: %w", err)
 	}
+	headers, err := headersJSON(w.Headers)
+	if err != nil {
+		return fmt.Errorf("sqlite: create webhook: %w", err)
+	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.ID, w.ProjectID, w.Name, w.URI, events, string(w.State), micros(w.CreateTime), micros(w.UpdateTime), nullMicros(w.FailingSince))
+		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, w.ProjectID, w.Name, w.URI, events, string(w.State), micros(w.CreateTime), micros(w.UpdateTime), nullMicros(w.FailingSince),
+			headers, w.Filter)
 		if err == nil {
 			err = insertSecrets(ctx, tx, w.Secrets...)
 		}
@@ -172,18 +205,22 @@ func (s *Store) attachSecrets(ctx context.Context, tx *sql.Tx, ws []*webhookd.We
 	return nil
 }
 
-// UpdateWebhook writes Name, URI, SubscribedEvents, State, UpdateTime and
-// FailingSince.
+// UpdateWebhook writes Name, URI, SubscribedEvents, Headers, Filter, State,
+// UpdateTime and FailingSince.
 func (s *Store) UpdateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 	events, err := eventsJSON(w.SubscribedEvents)
 	if err != nil {
 		return fmt.Errorf("sqlite: update webhook: %w", err)
 	}
+	headers, err := headersJSON(w.Headers)
+	if err != nil {
+		return fmt.Errorf("sqlite: update webhook: %w", err)
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks
-			SET name = ?, uri = ?, subscribed_events = ?, state = ?, update_time = ?, failing_since = ?
+			SET name = ?, uri = ?, subscribed_events = ?, headers = ?, filter = ?, state = ?, update_time = ?, failing_since = ?
 			WHERE project_id = ? AND id = ?`,
-			w.Name, w.URI, events, string(w.State), micros(w.UpdateTime), nullMicros(w.FailingSince), w.ProjectID, w.ID)
+			w.Name, w.URI, events, headers, w.Filter, string(w.State), micros(w.UpdateTime), nullMicros(w.FailingSince), w.ProjectID, w.ID)
 		return affectedOne(res, err, "update webhook", "Webhook")
 	})
 }

@@ -134,6 +134,8 @@ func (s suite) handOffs(t *testing.T) {
 		s.test(t, "TakenAreLeasedAsAClaimWouldLeaveThem/"+way.name, func(t *testing.T, b *bundle) {
 			w1 := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
 			w2 := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+			w1.Headers = map[string]string{"X-Api-Key": "k"} // handed over as claimed
+			must(t, b.store.UpdateWebhook(b.ctx, w1))
 			h := newHandOff(lease)
 			b.handOffTo(t, h)
 
@@ -167,6 +169,9 @@ func (s suite) handOffs(t *testing.T) {
 				}
 				if d := diff(b.delivery(t, c.Delivery), c.Delivery); d != "" {
 					t.Errorf("handed %s is not the stored delivery (-stored +handed):\n%s", c.Delivery.ID, d)
+				}
+				if c.Delivery.WebhookID == w1.ID && c.Headers["X-Api-Key"] != "k" {
+					t.Errorf("handed %s has headers %v, want w1's", c.Delivery.ID, c.Headers)
 				}
 			}
 			if cs := b.claim(t, 10, lease); len(cs) != 0 {

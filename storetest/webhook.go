@@ -38,6 +38,42 @@ func (s suite) webhooks(t *testing.T) {
 		}
 	})
 
+	s.test(t, "HeadersReachClaims", func(t *testing.T, b *bundle) {
+		w := &webhookd.Webhook{
+			ProjectID:        b.project.ID,
+			URI:              "https://example.com/h",
+			SubscribedEvents: []string{webhookd.EventBatchSucceeded},
+			Headers:          map[string]string{"X-Api-Key": "abc", "x-tenant": "t-1"},
+			Secrets:          []webhookd.SigningSecret{b.newSecret("")},
+		}
+		must(t, b.store.CreateWebhook(b.ctx, w))
+		if d := diff(w, b.webhook(t, w)); d != "" {
+			t.Errorf("GetWebhook (-want +got):\n%s", d)
+		}
+		list, err := b.store.ListWebhooks(b.ctx, b.project.ID, webhookd.Page{Size: 10})
+		must(t, err)
+		if len(list) != 1 || diff(w.Headers, list[0].Headers) != "" {
+			t.Errorf("ListWebhooks headers = %v, want %v", list, w.Headers)
+		}
+		plain := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		b.publish(t, webhookd.NewEvent{Type: webhookd.EventBatchSucceeded})
+		cs := b.claim(t, 10, time.Minute)
+		if len(cs) != 2 {
+			t.Fatalf("claimed %d deliveries, want 2", len(cs))
+		}
+		for _, c := range cs {
+			want := map[string]string(nil)
+			if c.Delivery.WebhookID == w.ID {
+				want = w.Headers
+			} else if c.Delivery.WebhookID != plain.ID {
+				t.Fatalf("claimed a delivery of webhook %q", c.Delivery.WebhookID)
+			}
+			if d := diff(want, c.Headers); d != "" {
+				t.Errorf("claim of webhook %s: headers (-want +got):\n%s", c.Delivery.WebhookID, d)
+			}
+		}
+	})
+
 	s.test(t, "ProjectScoped", func(t *testing.T, b *bundle) {
 		other := b.newProject(t, "other")
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
@@ -75,6 +111,8 @@ func (s suite) webhooks(t *testing.T) {
 		u.URI = "https://example.org/elsewhere"
 		u.SubscribedEvents = []string{webhookd.EventBatchFailed, webhookd.EventInteractionCompleted}
 		u.State = webhookd.WebhookDisabled
+		u.Headers = map[string]string{"X-Api-Key": "k1", "authorization": "Bearer t"}
+		u.Filter = `data.amount > 1000`
 		u.UpdateTime = b.clock.Now()
 		u.FailingSince = timePtr(epoch.Add(time.Minute))
 		// Secrets and CreateTime are not written by UpdateWebhook.
@@ -89,8 +127,10 @@ func (s suite) webhooks(t *testing.T) {
 			t.Errorf("GetWebhook after update (-want +got):\n%s", d)
 		}
 
-		// FailingSince can be cleared again.
+		// FailingSince, headers and filter can be cleared again.
 		want.FailingSince = nil
+		want.Headers = nil
+		want.Filter = ""
 		want.State = webhookd.WebhookEnabled
 		must(t, b.store.UpdateWebhook(b.ctx, &want))
 		if d := diff(&want, b.webhook(t, w)); d != "" {

@@ -218,11 +218,12 @@ func (r *response) fails(t *testing.T, code int, status, text string) {
 
 // webhook is the wire shape of a webhook, as a strict client reads it.
 type webhook struct {
-	ID               string   `json:"id"`
-	Name             string   `json:"name"`
-	URI              string   `json:"uri"`
-	SubscribedEvents []string `json:"subscribed_events"`
-	State            string   `json:"state"`
+	ID               string            `json:"id"`
+	Name             string            `json:"name"`
+	URI              string            `json:"uri"`
+	SubscribedEvents []string          `json:"subscribed_events"`
+	Headers          map[string]string `json:"headers"`
+	State            string            `json:"state"`
 	SigningSecrets   []struct {
 		TruncatedSecret string `json:"truncated_secret"`
 		ExpireTime      string `json:"expire_time"`

@@ -183,6 +183,11 @@ func TestWebhookValidation(t *testing.T) {
 		{"masked events missing", "PATCH", "/v1/webhooks/" + id + "?update_mask=subscribedEvents", `{}`, "subscribed_events must list at least one"},
 		{"update unknown field", "PATCH", "/v1/webhooks/" + id, `{"url":"https://b.test"}`, `Unknown field "url"`},
 		{"update bad uri", "PATCH", "/v1/webhooks/" + id, `{"uri":"ftp://b.test"}`, `uri must use https, got scheme "ftp"`},
+		{"reserved header", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":["batch.failed"],"headers":{"Webhook-Signature":"v1,x"}}`, `headers: "Webhook-Signature" is set by the service or consumed by proxies`},
+		{"hop-by-hop header", "PATCH", "/v1/webhooks/" + id, `{"headers":{"Transfer-Encoding":"chunked"}}`, `headers: "Transfer-Encoding" is set by the service`},
+		{"header value not a string", "POST", "/v1/webhooks", `{"uri":"https://a.test","subscribed_events":["batch.failed"],"headers":{"X-A":1}}`, "headers must be an object of header names to string values"},
+		{"headers not an object", "PATCH", "/v1/webhooks/" + id, `{"headers":["X-A"]}`, "headers must be a JSON object"},
+		{"header injection", "PATCH", "/v1/webhooks/" + id, `{"headers":{"X-A":"a\r\nHost: b"}}`, `the value of "X-A" must not contain control characters`},
 		{"bad revocation", "POST", "/v1/webhooks/" + id + ":rotateSigningSecret", `{"revocation_behavior":"later"}`, `revocation_behavior must be revoke_previous_secrets_after_h24 or revoke_previous_secrets_immediately, got "later"`},
 		{"revocation not a string", "POST", "/v1/webhooks/" + id + "/rotate_secret", `{"revocation_behavior":1}`, "revocation_behavior must be a string"},
 		{"ping with fields", "POST", "/v1/webhooks/" + id + ":ping", `{"event":"x"}`, `Unknown field "event"`},
@@ -235,6 +240,21 @@ func TestUpdateWebhook(t *testing.T) {
 		got.URI != "https://b.test" || got.State != "disabled" {
 		t.Fatalf("after full replacement: %s", dump(got))
 	}
+	// Headers are shown in full, kept as spelled, and cleared by a mask
+	// that names them without a value.
+	if got := patch("?update_mask=headers", `{"headers":{"X-Api-Key":"secret-looking-but-not","x-tenant":"t1"},"name":"ignored"}`); got.Name != "all" ||
+		got.Headers["X-Api-Key"] != "secret-looking-but-not" || got.Headers["x-tenant"] != "t1" || len(got.Headers) != 2 {
+		t.Fatalf("after setting headers: %s", dump(got))
+	}
+	var read webhook
+	b.call(t, "GET", "/v1/webhooks/"+w.ID, "").ok(t, &read)
+	if read.Headers["X-Api-Key"] != "secret-looking-but-not" {
+		t.Fatalf("GET after setting headers: %s", dump(read))
+	}
+	if got := patch("?update_mask=headers", `{}`); got.Headers != nil {
+		t.Fatalf("after clearing headers: %s", dump(got))
+	}
+
 	// An empty body changes nothing, not even update_time.
 	b.clock.Advance(time.Hour)
 	if got := patch("", `{}`); got.UpdateTime != epoch.Format(time.RFC3339Nano) {

@@ -109,7 +109,8 @@ type Tx struct {
 // writes it (see webhookd.Event.NewDelivery), and writes the answer into
 // d. Taken, d is leased (a LeaseToken, NextAttemptTime at the lease's end)
 // and a copy of it kept in Claims with ev's type and payload and, for a
-// static destination, the webhook's state and secrets as routing read them.
+// static destination, the webhook's state, secrets and headers as routing
+// read them.
 // Put off, d is due at that time. Otherwise d stays due at once; so it does
 // with a nil Tx. The deliveries taken in one transaction share one lease
 // token: it only has to tell their lease from any other claim.
@@ -128,7 +129,7 @@ func (t *Tx) Admit(ev *webhookd.Event, dest webhookd.Destination, d *webhookd.De
 		taken := *d
 		c := &webhookd.Claim{Delivery: &taken, EventType: ev.Type, Payload: ev.Payload}
 		if w := dest.Webhook; w != nil {
-			c.WebhookState, c.Secrets = w.State, w.Secrets
+			c.WebhookState, c.Secrets, c.Headers = w.State, w.Secrets, w.Headers
 		}
 		t.Claims = append(t.Claims, c)
 	case putOff.IsZero():
