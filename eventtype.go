@@ -119,3 +119,14 @@ type EventTypeStore interface {
 	// webhooks subscribed to it are kept.
 	DeleteEventType(ctx context.Context, projectID, name string) error
 }
+
+// SetDefaults fills the times a new type leaves empty, as a store creates
+// it at now.
+func (et *EventType) SetDefaults(now time.Time) {
+	if et.CreateTime.IsZero() {
+		et.CreateTime = now
+	}
+	if et.UpdateTime.IsZero() {
+		et.UpdateTime = et.CreateTime
+	}
+}

@@ -17,6 +17,8 @@ type Store interface {
 	// OperationStore holds long-running operations and files; its changes
 	// publish events through the same outbox as PublishEvent.
 	OperationStore
+	// EventTypeStore holds the event types projects define over the API.
+	EventTypeStore
 
 	// Projects and API keys.
 	CreateProject(ctx context.Context, p *Project) error

@@ -24,3 +24,17 @@ func TestMemStore(t *testing.T) {
 		}
 	})
 }
+
+// TestMemStoreEventTypes runs the event types conformance suite on the
+// in-memory reference store, as the SQL stores run it within storetest.Run.
+func TestMemStoreEventTypes(t *testing.T) {
+	t.Parallel()
+	storetest.RunEventTypes(t, func(t *testing.T) storetest.EventTypeHarness {
+		clock := fakeclock.New(storetest.T0)
+		return storetest.EventTypeHarness{
+			Store:      lrotest.NewMemStore(clock),
+			Clock:      clock,
+			NewProject: func(*testing.T) string { return webhookd.NewID(webhookd.PrefixProject) },
+		}
+	})
+}

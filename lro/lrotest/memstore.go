@@ -27,6 +27,8 @@ type MemStore struct {
 	data    map[string][]byte // upload session id → bytes received
 	events  []*webhookd.Event
 	commits int
+
+	eventTypes map[eventTypeKey]*webhookd.EventType
 }
 
 // NewMemStore returns an empty store whose claims use clock.
