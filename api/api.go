@@ -45,6 +45,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/activity"
+	"github.com/webhookd/webhookd/internal/outage"
 	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
 )
@@ -180,6 +181,9 @@ type Server struct {
 	adminHash []byte
 	portal    *PortalLinks
 	sessions  signedToken
+	// unavailable logs the store's outages: once as one starts, once as it
+	// ends, not once per request answered 503 meanwhile.
+	unavailable *outage.Log
 }
 
 // New validates cfg and returns the API server.
@@ -199,6 +203,9 @@ func New(cfg Config) (*Server, error) {
 		metrics:  m,
 		portal:   NewPortalLinks(cfg.Sealer),
 		sessions: signedToken{key: cfg.Sealer.DeriveKey("console-session")},
+		unavailable: outage.New(cfg.Logger, cfg.Clock,
+			"the store is unavailable; requests that need it are answered 503 until it is back",
+			"the store is available again"),
 	}
 	if cfg.AdminKey != "" {
 		s.adminHash = webhookd.HashAPIKey(cfg.AdminKey)

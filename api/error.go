@@ -66,6 +66,14 @@ type errorDetail struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := webhookd.ErrorCode(err)
 	st := statusOf(code)
+	if code == webhookd.EUNAVAILABLE {
+		// The store cannot be reached for now (a restart, a failover):
+		// logged once per outage, and the client told when to try again.
+		s.unavailable.Failed(r.Context(), err)
+		w.Header().Set("Retry-After", retryAfter)
+		writeStatus(w, st, webhookd.ErrorMessage(err))
+		return
+	}
 	if st.http >= 500 {
 		level := slog.LevelError
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -76,6 +84,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	writeStatus(w, st, webhookd.ErrorMessage(err))
 }
+
+// retryAfter is the Retry-After of a 503 UNAVAILABLE, in seconds: a
+// database restart or failover is over in seconds, and clients back off
+// further on their own when it is not.
+const retryAfter = "1"
 
 // writeStatus writes an error body for st with msg.
 func writeStatus(w http.ResponseWriter, st status, msg string) {

@@ -155,6 +155,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusOK
 		}
 		d := time.Since(start)
+		if code < 500 && ri.projectID != "" {
+			s.unavailable.Succeeded(r.Context()) // an authenticated request reached the store
+		}
 		s.metrics.observe(metricMethod(r.Method), ri.route, code, d)
 		level := slog.LevelDebug
 		if s.cfg.LogRequests {
@@ -342,16 +345,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 const readyTimeout = 5 * time.Second
 
 // readyz answers 503 while Ready fails, so that a load balancer sends no
-// traffic to a process whose store is unreachable. The cause is logged, not
-// answered: it may name hosts.
+// traffic to a process whose store is unreachable, and 200 again as soon as
+// it answers. The cause is logged (once per outage, with the requests' 503s),
+// not answered: it may name hosts.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := s.cfg.Ready(ctx); err != nil {
-		s.log.WarnContext(r.Context(), "not ready", slog.Any("err", err))
+		s.unavailable.Failed(r.Context(), err)
+		w.Header().Set("Retry-After", retryAfter)
 		writeStatus(w, statusOf(webhookd.EUNAVAILABLE), "The service is not ready.")
 		return
 	}
+	s.unavailable.Succeeded(r.Context())
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 

@@ -92,10 +92,22 @@ func (e *Engine) measure(drain *drainMeter) paceInput {
 // when r.ctx ended before every claim was dispatched. A claim that failed
 // is logged and counts as one that found nothing.
 func (e *Engine) claim(r *run, limit int, polled bool) (claimed paceInput, ok bool) {
+	if e.held.Load() > 0 {
+		// Results wait for the store to come back; they are written
+		// before anything is claimed, so that no delivery of theirs is
+		// claimed again (see recordLoop), and the recorder wakes the loop.
+		return paceInput{asked: limit}, true
+	}
 	e.reserve(limit)
 	defer e.reserve(0)
 	claims, err := e.cfg.Store.ClaimDeliveries(r.ctx, limit, e.cfg.Lease)
-	if err != nil && r.ctx.Err() == nil {
+	switch {
+	case err == nil:
+		e.storeDown.Succeeded(r.ctx)
+	case r.ctx.Err() != nil:
+	case webhookd.ErrorCode(err) == webhookd.EUNAVAILABLE:
+		e.storeDown.Failed(r.ctx, err)
+	default:
 		e.log.ErrorContext(r.ctx, "claiming deliveries failed", "err", err)
 	}
 	if polled {

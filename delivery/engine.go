@@ -35,6 +35,7 @@ import (
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/handoff"
+	"github.com/webhookd/webhookd/internal/outage"
 	"github.com/webhookd/webhookd/netguard"
 	"github.com/webhookd/webhookd/signing"
 )
@@ -110,6 +111,11 @@ type Config struct {
 	// FlushInterval is the longest a result waits to be written with
 	// others. Default 50ms.
 	FlushInterval time.Duration
+	// MaxHeldResults bounds the results kept in memory while the store is
+	// unavailable, to be written when it is back; beyond it the oldest are
+	// dropped and their deliveries claimed again when their leases end.
+	// Default 100×BatchSize.
+	MaxHeldResults int
 	// PollInterval is how often the store is asked for due deliveries when
 	// nothing calls Notify. Default 500ms.
 	PollInterval time.Duration
@@ -170,6 +176,9 @@ func (c Config) WithDefaults() Config {
 	if c.BatchSize <= 0 {
 		c.BatchSize = 100
 	}
+	if c.MaxHeldResults <= 0 {
+		c.MaxHeldResults = 100 * c.BatchSize
+	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = 50 * time.Millisecond
 	}
@@ -209,12 +218,15 @@ type Engine struct {
 	dests    *destinations
 	metrics  *metrics
 	failures *failureLog
+	// storeDown logs the store's outages once each (see outage.Log).
+	storeDown *outage.Log
 
 	wake    chan struct{} // Notify
 	freed   chan struct{} // a worker slot was released
 	running atomic.Bool
 	busy    atomic.Int64 // attempts in flight
 	ended   atomic.Int64 // attempts ended (and queued claims dropped), ever: the queues' drain
+	held    atomic.Int64 // results held for a store that is unavailable (see recordLoop)
 	hand    handOffs
 }
 
@@ -237,6 +249,9 @@ func New(cfg Config) (*Engine, error) {
 	e.dests.waitHorizon = cfg.Lease / 4
 	e.hand.ready = make(chan struct{}, 1)
 	e.failures = newFailureLog(e.log, cfg.Clock, cfg.FailureLogInterval)
+	e.storeDown = outage.New(e.log, cfg.Clock,
+		"the store is unavailable; claims wait and results are kept until it is back",
+		"the store is available again")
 	m, err := newMetrics(cfg.Registerer, e.dests.openCircuits)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,14 @@ func (e *Engine) deferral(c *webhookd.Claim, now time.Time) webhookd.Result {
 // recordLoop writes results in batches: when BatchSize have gathered, or
 // FlushInterval after the first of a batch arrived. It returns, after a last
 // write, when in is closed.
+//
+// Results the store cannot take because it is unavailable (a restart, a
+// failover) are held, oldest first, up to MaxHeldResults, and written as
+// soon as it is back; meanwhile e.held is non-zero and this engine claims
+// nothing (see claim), so a delivery whose result is held keeps the lease it
+// was sent under: it is neither sent again nor left pending until its lease
+// ends. Only an outage longer than the lease lets another process claim it
+// again, and its result is then ignored as stale.
 func (e *Engine) recordLoop(ctx context.Context, in <-chan webhookd.Result, done chan<- struct{}) {
 	defer close(done)
 	batch := make([]webhookd.Result, 0, e.cfg.BatchSize)
@@ -30,25 +38,61 @@ func (e *Engine) recordLoop(ctx context.Context, in <-chan webhookd.Result, done
 	defer flush.Stop()
 	wakeups := newWakeups(e.cfg.Clock, e.Notify)
 	defer wakeups.stop()
-	write := func() {
-		if len(batch) > 0 {
-			e.record(ctx, batch)
-			// What was put back for later is due again at its
-			// NextAttemptTime: wake the claim loop then.
-			for _, r := range batch {
-				if r.Outcome == webhookd.OutcomeDeferred || r.Outcome == webhookd.OutcomeRetry {
-					wakeups.add(r.NextAttemptTime)
-				}
+	h := &heldResults{max: e.cfg.MaxHeldResults, retry: time.NewTimer(time.Hour)}
+	h.retry.Stop()
+	defer h.retry.Stop()
+	// recorded wakes the claim loop when deliveries put back (a deferral or
+	// a retry) come due.
+	recorded := func(rs []webhookd.Result) {
+		for _, r := range rs {
+			if r.Outcome == webhookd.OutcomeDeferred || r.Outcome == webhookd.OutcomeRetry {
+				wakeups.add(r.NextAttemptTime)
 			}
-			batch = batch[:0]
 		}
+	}
+	write := func() {
 		flush.Stop()
+		if len(batch) == 0 {
+			return
+		}
+		if len(h.results) > 0 {
+			h.add(batch) // after the held ones, in order
+		} else if err := e.record(ctx, batch); err != nil {
+			h.add(batch)
+			e.storeDown.Failed(ctx, err)
+			h.arm()
+		} else {
+			recorded(batch)
+		}
+		e.held.Store(int64(len(h.results)))
+		batch = batch[:0]
+	}
+	retry := func() {
+		if h.writeAll(ctx, e, recorded) {
+			e.storeDown.Succeeded(ctx)
+			if h.dropped > 0 {
+				e.log.Warn("results were dropped while the store was unavailable; their deliveries will be claimed again when their leases end",
+					"dropped", h.dropped)
+				h.dropped = 0
+			}
+			e.Notify() // claims waited for these results
+		} else {
+			h.arm()
+		}
+		e.held.Store(int64(len(h.results)))
 	}
 	for {
 		select {
 		case r, ok := <-in:
 			if !ok {
 				write()
+				if len(h.results) > 0 {
+					retry()
+				}
+				if n := len(h.results) + h.dropped; n > 0 {
+					e.log.Warn("stopping with results the store could not take; their deliveries will be claimed again when their leases end",
+						"results", n)
+				}
 				return
 			}
 			batch = append(batch, r)
@@ -60,26 +104,84 @@ func (e *Engine) recordLoop(ctx context.Context, in <-chan webhookd.Result, done
 			}
 		case <-flush.C:
 			write()
+		case <-h.retry.C:
+			retry()
 		}
 	}
 }
 
-// record writes one batch, trying a few times: a batch that cannot be
-// written is not lost, since its deliveries are claimed again when their
-// leases end, but each of them is then sent once more.
-func (e *Engine) record(ctx context.Context, batch []webhookd.Result) {
+// heldResults are the results the store could not take while it was
+// unavailable, oldest first, and the timer of the next try to write them.
+type heldResults struct {
+	results []webhookd.Result
+	max     int
+	dropped int // the oldest, dropped beyond max
+	retry   *time.Timer
+	backoff time.Duration
+}
+
+// Bounds of the wait between two tries to write held results: short, since
+// a restart is over in seconds and each second held is a second the
+// deliveries wait; a try costs one failed connection attempt.
+const (
+	heldRetryMin = 100 * time.Millisecond
+	heldRetryMax = time.Second
+)
+
+// add holds rs after the results already held, dropping the oldest beyond
+// h.max: a delivery whose result is dropped is claimed again when its lease
+// ends (at-least-once), so memory stays bounded however long the outage.
+func (h *heldResults) add(rs []webhookd.Result) {
+	h.results = append(h.results, rs...)
+	if over := len(h.results) - h.max; over > 0 {
+		h.dropped += over
+		h.results = append(h.results[:0], h.results[over:]...)
+	}
+}
+
+// arm sets the timer of the next try, backing off up to heldRetryMax.
+func (h *heldResults) arm() {
+	h.backoff = min(max(2*h.backoff, heldRetryMin), heldRetryMax)
+	h.retry.Reset(h.backoff)
+}
+
+// writeAll writes the held results a batch at a time, oldest first, and
+// says whether all were written; it stops at the first batch the store
+// cannot take.
+func (h *heldResults) writeAll(ctx context.Context, e *Engine, recorded func([]webhookd.Result)) bool {
+	for len(h.results) > 0 {
+		n := min(len(h.results), e.cfg.BatchSize)
+		if err := e.record(ctx, h.results[:n]); err != nil {
+			return false
+		}
+		recorded(h.results[:n])
+		h.results = h.results[n:]
+	}
+	h.results, h.backoff = nil, 0
+	return true
+}
+
+// record writes one batch. It returns an error only when the store is
+// unavailable (webhookd.EUNAVAILABLE), for the caller to hold the batch and
+// try again when it is back. Any other failure is tried a few times: a
+// batch that still cannot be written is not lost, since its deliveries are
+// claimed again when their leases end, but each of them is then sent once
+// more.
+func (e *Engine) record(ctx context.Context, batch []webhookd.Result) error {
 	backoff := 100 * time.Millisecond
 	for try := 1; ; try++ {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := e.cfg.Store.RecordResults(wctx, batch)
 		cancel()
-		if err == nil {
-			return
-		}
-		if try == 3 {
+		switch {
+		case err == nil:
+			return nil
+		case webhookd.ErrorCode(err) == webhookd.EUNAVAILABLE:
+			return err
+		case try == 3:
 			e.log.Error("recording delivery results failed; their deliveries will be claimed again when their leases end",
 				"results", len(batch), "err", err)
-			return
+			return nil
 		}
 		e.log.Warn("recording delivery results failed; trying again", "results", len(batch), "err", err, "try", try)
 		t := time.NewTimer(backoff)
@@ -103,7 +205,10 @@ func (e *Engine) statsLoop(ctx context.Context, done chan<- struct{}) {
 				age = max(e.cfg.Clock.Now().Sub(st.OldestDue).Seconds(), 0)
 			}
 			e.metrics.queueOldestAge.Set(age)
-		case ctx.Err() == nil:
+		case ctx.Err() != nil:
+		case webhookd.ErrorCode(err) == webhookd.EUNAVAILABLE:
+			e.storeDown.Failed(ctx, err)
+		default:
 			e.log.Warn("reading queue stats failed", "err", err)
 		}
 		select {

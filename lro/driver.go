@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/outage"
 )
 
 // DriverStore is what the Driver needs of a store: the claim and the commit
@@ -88,6 +89,9 @@ func (d *Driver) Wake() {
 func (d *Driver) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	storeDown := outage.New(d.cfg.Logger, nil,
+		"lro: the store is unavailable; operations wait until it is back",
+		"lro: the store is available again")
 	for {
 		select {
 		case <-ctx.Done():
@@ -97,7 +101,13 @@ func (d *Driver) Run(ctx context.Context) error {
 		}
 		for {
 			n, err := d.RunOnce(ctx)
-			if err != nil && ctx.Err() == nil {
+			switch {
+			case err == nil:
+				storeDown.Succeeded(ctx)
+			case ctx.Err() != nil:
+			case webhookd.ErrorCode(err) == webhookd.EUNAVAILABLE:
+				storeDown.Failed(ctx, err) // a restart or failover: once, not every poll
+			default:
 				d.cfg.Logger.ErrorContext(ctx, "lro: step operations", slog.Any("err", err))
 			}
 			// A full claim suggests more are due: go again at once.

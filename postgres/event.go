@@ -93,17 +93,21 @@ func (e *groupError) Unwrap() error { return e.err }
 func (s *Store) publish(ctx context.Context, events []webhookd.NewEvent, grouped bool) (planned []webhookd.PlannedEvent, failed int, err error) {
 	var ho *handoff.Tx
 	failed = -1
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := s.lockIdempotencyKeys(ctx, tx, events); err != nil {
-			return err
-		}
-		now := s.now()
-		ho = s.handOff.Begin(now)
-		var err error
-		if planned, failed, err = s.publishTx(ctx, tx, ho, now, events, grouped); err != nil {
-			return err
-		}
-		return s.readAudiences(ctx, tx, ho)
+	err = retryUnavailable(ctx, func() error {
+		ho.Settle(false) // a first try's takes, if it failed (see retryUnavailable)
+		ho = nil
+		return s.inTx(ctx, func(tx pgx.Tx) error {
+			if err := s.lockIdempotencyKeys(ctx, tx, events); err != nil {
+				return err
+			}
+			now := s.now()
+			ho = s.handOff.Begin(now)
+			var err error
+			if planned, failed, err = s.publishTx(ctx, tx, ho, now, events, grouped); err != nil {
+				return err
+			}
+			return s.readAudiences(ctx, tx, ho)
+		})
 	})
 	ho.Settle(err == nil)
 	if err != nil {
@@ -189,10 +193,28 @@ func (s *Store) writeEvents(ctx context.Context, tx pgx.Tx, ho *handoff.Tx, plan
 // nothing a caller can tell: with read committed, each statement of the
 // explicit transaction saw the webhooks as of its own start too.
 func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
+	var ev *webhookd.Event
+	err := retryUnavailable(ctx, func() error {
+		var err error
+		ev, err = s.publishPipelinedOnce(ctx, ne)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return ev, true, nil
+}
+
+// publishPipelinedOnce is one try of publishPipelined. The batch's
+// statements are one implicit transaction, committed after the last: an
+// error the server sent for one of them, or a failure to send, means nothing
+// committed; any other failure of the connection may have come after the
+// commit, and is a *commitError, never tried again.
+func (s *Store) publishPipelinedOnce(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, error) {
 	now := s.now()
 	planned, _, err := webhookd.NewPlanner(planReader{s.pool, s.scope, now}, now).Plan(ctx, []webhookd.NewEvent{ne})
 	if err != nil {
-		return nil, false, mapErr(err, "publish event", "Event")
+		return nil, mapErr(err, "publish event", "Event")
 	}
 	ev := planned[0].Event
 	ho := s.handOff.Begin(now)
@@ -204,12 +226,15 @@ func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*we
 	err = execEventWrites(s.pool.SendBatch(ctx, b), n > 0, read)
 	ho.Settle(err == nil)
 	if err != nil {
-		return nil, false, mapErr(err, "publish event", "Event")
+		if _, serverSaid := errors.AsType[*pgconn.PgError](err); !serverSaid && !pgconn.SafeToRetry(err) {
+			err = &commitError{err}
+		}
+		return nil, mapErr(err, "publish event", "Event")
 	}
 	if n > 0 {
 		s.wakeFor(ho)
 	}
-	return ev, true, nil
+	return ev, nil
 }
 
 // queueEventWrites queues the inserts of the new events of planned and of

@@ -21,8 +21,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -190,7 +193,50 @@ func (s *Store) now() time.Time {
 
 // inTx runs fn in a transaction, committing if it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	return s.inTxWith(ctx, pgx.TxOptions{}, fn)
+}
+
+// inTxWith is inTx with opts. A failure of the COMMIT itself is a
+// *commitError: the transaction may or may not have committed, so it is
+// never run again (see retryUnavailable).
+func (s *Store) inTxWith(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // after a commit, a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return &commitError{err}
+	}
+	return nil
+}
+
+// commitError is the failure of a COMMIT, whose outcome is unknown.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+// retryUnavailable runs call, and once more when it failed because its
+// connection did (see unavailable) before its transaction could commit.
+// After a restart or a failover, every connection the pool held is dead,
+// and each fails the one call that draws it; the second try draws a fresh
+// connection. Nothing of the first try can have committed: the server rolls
+// back a transaction whose connection ends. call must be safe to run twice —
+// it writes only through the transaction that failed. A server still down
+// fails the second try as fast as the first.
+func retryUnavailable(ctx context.Context, call func() error) error {
+	err := call()
+	if err == nil || ctx.Err() != nil || !unavailable(err) {
+		return err
+	}
+	if _, ok := errors.AsType[*commitError](err); ok {
+		return err
+	}
+	return call()
 }
 
 // customPlans makes every statement of the transaction it is sent in plan
@@ -218,7 +264,7 @@ var customPlansTx = pgx.TxOptions{BeginQuery: "BEGIN; " + customPlans}
 // inCustomPlanTx is inTx for the transactions that look rows up by a set of
 // ids: their statements plan at each execution (see customPlans).
 func (s *Store) inCustomPlanTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, customPlansTx, fn)
+	return s.inTxWith(ctx, customPlansTx, fn)
 }
 
 // PostgreSQL error codes the store maps to domain errors.
@@ -245,6 +291,9 @@ func errKind(err error) dberr.Kind {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return dberr.NoRows
 	}
+	if unavailable(err) {
+		return dberr.Unavailable
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -259,6 +308,35 @@ func errKind(err error) dberr.Kind {
 		}
 	}
 	return dberr.Other
+}
+
+// unavailable says whether err is the failure of the connection rather than
+// of the statement: the server refused or ended the connection — it is
+// starting up, shutting down, restarting, out of connection slots — or the
+// connection broke, or a failover left it on a server that is now a
+// read-only standby. Each passes on its own; callers are told to try again
+// (503 UNAVAILABLE), and retryUnavailable tries once more itself. It is the
+// one place that tells these errors apart.
+func unavailable(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		switch pgErr.Code {
+		case "57P01", // admin_shutdown: pg_ctl stop -m fast, a restart, pg_terminate_backend
+			"57P02", // crash_shutdown: another server process crashed
+			"57P03", // cannot_connect_now: the server is starting up or shutting down
+			"53300", // too_many_connections
+			"25006": // read_only_sql_transaction: after a failover, the old primary
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection_exception (PgBouncer's too)
+	}
+	if _, ok := errors.AsType[*pgconn.ConnectError](err); ok {
+		return true // refused, reset, or the server said no at startup
+	}
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return true
+	}
+	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
 }
 
 // affectedOne returns a not-found error when a write touched no row.

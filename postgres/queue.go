@@ -233,27 +233,31 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 	for i, r := range results {
 		ids[i] = r.DeliveryID
 	}
-	return mapErr(s.inCustomPlanTx(ctx, func(tx pgx.Tx) error {
-		// Lock the deliveries in id order first, as DeleteWebhook does: the
-		// UPDATE below locks rows in whatever order its plan visits them,
-		// and two writers visiting shared rows in different orders deadlock.
-		if _, err := tx.Exec(ctx, recordLockQuery, ids); err != nil {
-			return err
-		}
-		batch, err := lease.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
-			rows, _ := tx.Query(ctx, `SELECT id, lease_token FROM deliveries WHERE id = ANY ($1)`, ids)
-			tokens := make(map[string]string, len(ids))
-			var id, token string
-			_, err := pgx.ForEachRow(rows, []any{&id, &token}, func() error {
-				tokens[id] = token
-				return nil
+	// A batch is safe to write twice: it applies only under leases it
+	// holds, and a try that failed before its commit applied nothing.
+	return mapErr(retryUnavailable(ctx, func() error {
+		return s.inCustomPlanTx(ctx, func(tx pgx.Tx) error {
+			// Lock the deliveries in id order first, as DeleteWebhook does: the
+			// UPDATE below locks rows in whatever order its plan visits them,
+			// and two writers visiting shared rows in different orders deadlock.
+			if _, err := tx.Exec(ctx, recordLockQuery, ids); err != nil {
+				return err
+			}
+			batch, err := lease.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
+				rows, _ := tx.Query(ctx, `SELECT id, lease_token FROM deliveries WHERE id = ANY ($1)`, ids)
+				tokens := make(map[string]string, len(ids))
+				var id, token string
+				_, err := pgx.ForEachRow(rows, []any{&id, &token}, func() error {
+					tokens[id] = token
+					return nil
+				})
+				return tokens, err
 			})
-			return tokens, err
+			if err != nil {
+				return err
+			}
+			return s.record(ctx, tx, batch)
 		})
-		if err != nil {
-			return err
-		}
-		return s.record(ctx, tx, batch)
 	}), "record results", "Delivery")
 }
 

@@ -25,6 +25,8 @@ func TestMap(t *testing.T) {
 		{"unique", boom, dberr.Unique, false, webhookd.ECONFLICT, "Webhook already exists."},
 		{"bad text", boom, dberr.BadText, false, webhookd.EINVALID, "Text fields must be valid UTF-8 without NUL characters."},
 		{"a domain error passes", domain, dberr.Other, false, webhookd.EPRECONDITION, "not now"},
+		{"unavailable", boom, dberr.Unavailable, false, webhookd.EUNAVAILABLE, "The service is temporarily unavailable; try again."},
+		{"unavailable on create", boom, dberr.Unavailable, true, webhookd.EUNAVAILABLE, "The service is temporarily unavailable; try again."},
 		{"anything else is internal", boom, dberr.Other, false, webhookd.EINTERNAL, "Internal error."},
 		{"a foreign key is only a missing project on create", boom, dberr.ForeignKey, false, webhookd.EINTERNAL, "Internal error."},
 		{"a missing project on create", boom, dberr.ForeignKey, true, webhookd.ENOTFOUND, "Project not found"},
@@ -42,5 +44,8 @@ func TestMap(t *testing.T) {
 	}
 	if got := dberr.Map("sqlite", boom, dberr.Other, "create webhook", "Webhook"); !errors.Is(got, boom) || got.Error() != "sqlite: create webhook: boom" {
 		t.Errorf("an internal error = %q, want it wrapped with the backend and op", got)
+	}
+	if got := dberr.Map("postgres", boom, dberr.Unavailable, "publish events", "Event"); !errors.Is(got, boom) || got.Error() != "postgres: publish events: database unavailable: boom" {
+		t.Errorf("an unavailable error = %q, want the cause kept and wrapped with the backend and op", got)
 	}
 }
