@@ -1,5 +1,5 @@
 # The commands the README names. `make ci` is what CI runs (.ci/run).
-.PHONY: run test lint test-postgres test-sdk test-console console bench fuzz build ci
+.PHONY: run test lint test-postgres test-sdk test-console console bench fuzz build dist ci
 
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 FUZZTIME ?= 60s
@@ -9,6 +9,11 @@ run:
 
 build:
 	go build -o bin/webhookd ./cmd/webhookd
+
+# Static release binaries (linux, darwin × amd64, arm64) in dist/, with
+# SHA256SUMS; VERSION and COMMIT default to git describe and git rev-parse.
+dist:
+	bash scripts/dist.sh
 
 test:
 	go test -race ./...

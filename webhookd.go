@@ -25,6 +25,11 @@ import (
 // delivery. It is a variable so that the build can stamp it (-ldflags -X).
 var Version = "0.1.0-dev"
 
+// Commit is the source revision the binary was built from, stamped by
+// make dist (-ldflags -X). Left empty, `webhookd version` falls back to the
+// revision the go command recorded, if any.
+var Commit = ""
+
 // Clock tells the time. It is injected wherever time matters so that retry,
 // rotation and expiry logic can be tested with a fake clock instead of sleeps.
 type Clock interface {
