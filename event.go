@@ -31,6 +31,24 @@ var CatalogEventTypes = []string{
 	EventInteractionCancelled, EventVideoGenerated,
 }
 
+// catalogDescriptions say what each built-in type means; event type
+// listings show them.
+var catalogDescriptions = map[string]string{
+	EventBatchSucceeded:            "A batch finished; its results are ready (batch.completed is accepted as this type).",
+	EventBatchCancelled:            "A batch was cancelled.",
+	EventBatchExpired:              "A batch expired before it finished.",
+	EventBatchFailed:               "A batch failed.",
+	EventInteractionRequiresAction: "An interaction waits for the caller (a function call to answer).",
+	EventInteractionCompleted:      "An interaction completed.",
+	EventInteractionFailed:         "An interaction failed.",
+	EventInteractionCancelled:      "An interaction was cancelled.",
+	EventVideoGenerated:            "A video generation finished.",
+}
+
+// CatalogDescription says what a type of the built-in catalog means; ""
+// for others.
+func CatalogDescription(typ string) string { return catalogDescriptions[typ] }
+
 // Catalog is the set of event types a deployment accepts: the built-in
 // catalog plus any an operator added by configuration.
 type Catalog struct {
@@ -66,24 +84,61 @@ func (c *Catalog) Canonical(typ string) (canonical string, ok bool) {
 	return "", false
 }
 
-// Resolve is Canonical for input: an unknown type is an EINVALID error naming
-// field, which lists the accepted types and says how an operator adds one.
-func (c *Catalog) Resolve(field, typ string) (string, error) {
+// Origins of an event type, as the API shows them: the built-in catalog,
+// the operator's WEBHOOKD_EVENT_TYPES, or the project's own, defined over
+// the API. Only the last can be changed.
+const (
+	OriginBuiltIn = "builtin"
+	OriginConfig  = "config"
+	OriginAPI     = "api"
+)
+
+// Origin returns where a canonical type of the catalog comes from,
+// OriginBuiltIn or OriginConfig, or "" when the catalog does not have it.
+func (c *Catalog) Origin(typ string) string {
+	switch {
+	case slices.Contains(CatalogEventTypes, typ), typ == EventBatchCompletedAlias:
+		return OriginBuiltIn
+	case slices.Contains(c.extra, typ):
+		return OriginConfig
+	}
+	return ""
+}
+
+// DefinedFunc reports whether the project at hand defined an event type of
+// that name over the API (an EventTypeStore lookup).
+type DefinedFunc func(name string) (bool, error)
+
+// Resolve is Canonical for input, with the types defined reports as known
+// too (nil knows none): an unknown type is an EINVALID error naming field,
+// which lists the catalog's types and says how to define one.
+func (c *Catalog) Resolve(field, typ string, defined DefinedFunc) (string, error) {
 	if ct, ok := c.Canonical(typ); ok {
 		return ct, nil
 	}
-	return "", FieldErrorf(field, "%s: unknown event type %q; valid types: %s (batch.completed is accepted as batch.succeeded). "+
-		"Other types are added by the operator: list them, comma-separated, in WEBHOOKD_EVENT_TYPES and restart webhookd.",
+	if defined != nil && ValidateEventTypeName(field, typ) == nil {
+		ok, err := defined(typ)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return typ, nil
+		}
+	}
+	return "", FieldErrorf(field, "%s: unknown event type %q; built-in and configured types: %s (batch.completed is accepted as batch.succeeded). "+
+		"Define the project's own types with POST /v1/eventTypes; an operator may also list types in WEBHOOKD_EVENT_TYPES.",
 		field, typ, strings.Join(c.Types(), ", "))
 }
 
 // ValidateSubscriptions canonicalises a subscription list, removing
 // duplicates, and names field in the error when the list is empty or has an
-// unknown exact type or a malformed wildcard. A prefix wildcard (order.*)
-// is accepted whether or not a type under it exists yet.
-func (c *Catalog) ValidateSubscriptions(field string, types []string) ([]string, error) {
+// unknown exact type (see Resolve) or a malformed wildcard. A prefix
+// wildcard (order.*) is accepted whether or not a type under it exists yet:
+// it subscribes to types defined later too. An exact name must exist, so
+// that a typo is caught when it is made, not by deliveries that never come.
+func (c *Catalog) ValidateSubscriptions(field string, types []string, defined DefinedFunc) ([]string, error) {
 	if len(types) == 0 {
-		return nil, FieldErrorf(field, "%s must list at least one event type; valid types: %s.", field, strings.Join(c.Types(), ", "))
+		return nil, FieldErrorf(field, "%s must list at least one event type or prefix wildcard (order.*); built-in types: %s.", field, strings.Join(c.Types(), ", "))
 	}
 	if len(types) > MaxSubscribedEvents {
 		return nil, FieldErrorf(field, "%s must list at most %d event types.", field, MaxSubscribedEvents)
@@ -91,7 +146,6 @@ func (c *Catalog) ValidateSubscriptions(field string, types []string) ([]string,
 	out := make([]string, 0, len(types))
 	for _, t := range types {
 		if strings.Contains(t, "*") {
-			// A prefix wildcard names types that may not exist yet.
 			if err := ValidateWildcard(field, t); err != nil {
 				return nil, err
 			}
@@ -100,7 +154,7 @@ func (c *Catalog) ValidateSubscriptions(field string, types []string) ([]string,
 			}
 			continue
 		}
-		ct, err := c.Resolve(field, t)
+		ct, err := c.Resolve(field, t, defined)
 		if err != nil {
 			return nil, err
 		}

@@ -65,7 +65,7 @@ func TestSubscriptionMatches(t *testing.T) {
 func TestValidateSubscriptionsWildcards(t *testing.T) {
 	t.Parallel()
 	c := webhookd.NewCatalog("order.paid")
-	got, err := c.ValidateSubscriptions("subscribed_events", []string{"order.*", "order.paid", "batch.completed", "order.*", "future.thing.*"})
+	got, err := c.ValidateSubscriptions("subscribed_events", []string{"order.*", "order.paid", "batch.completed", "order.*", "future.thing.*"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestValidateSubscriptionsWildcards(t *testing.T) {
 		t.Errorf("ValidateSubscriptions = %v, want %v", got, want)
 	}
 	for _, bad := range []string{"*", "order*", "order.*.x", ".*", "or-der.*", "order.**"} {
-		_, err := c.ValidateSubscriptions("subscribed_events", []string{bad})
+		_, err := c.ValidateSubscriptions("subscribed_events", []string{bad}, nil)
 		if webhookd.ErrorCode(err) != webhookd.EINVALID || !strings.Contains(webhookd.ErrorMessage(err), "order.*") {
 			t.Errorf("ValidateSubscriptions(%q) = %v, want EINVALID showing the wildcard form", bad, err)
 		}

@@ -45,6 +45,11 @@ func routeAccess(method, template string) access {
 		return accessProject
 	case template == "/events" && !read, strings.HasPrefix(template, "/events:"):
 		return accessProject // publishing
+	case strings.HasPrefix(template, "/eventTypes"):
+		if read {
+			return accessView
+		}
+		return accessProject // what the project publishes
 	case strings.HasPrefix(template, "/webhooks"), strings.HasPrefix(template, "/events"),
 		strings.HasPrefix(template, "/deliveries"), strings.HasPrefix(template, "/destinations"),
 		strings.HasPrefix(template, "/deliveryStats"):

@@ -184,6 +184,8 @@ type Server struct {
 	// unavailable logs the store's outages: once as one starts, once as it
 	// ends, not once per request answered 503 meanwhile.
 	unavailable *outage.Log
+	// schemas are the compiled schemas of the projects' event types.
+	schemas schemaCache
 }
 
 // New validates cfg and returns the API server.

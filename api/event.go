@@ -107,7 +107,7 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ne, err := s.newEvent(body, projectOf(r))
+	ne, err := s.newEvent(s.newTypeLookup(r.Context(), projectOf(r)), body)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (s *Server) batchPublishEvents(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	events, err := s.parseBatchPublish(body, projectOf(r))
+	events, err := s.parseBatchPublish(s.newTypeLookup(r.Context(), projectOf(r)), body)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (s *Server) batchPublishEvents(w http.ResponseWriter, r *http.Request) erro
 // parseBatchPublish reads the body of POST /events:batchPublish. Each
 // event is read by newEvent, as POST /events reads its body, and is bounded
 // as that body is; errors name the event's fields as events[i].type.
-func (s *Server) parseBatchPublish(body []byte, projectID string) ([]webhookd.NewEvent, error) {
+func (s *Server) parseBatchPublish(types *typeLookup, body []byte) ([]webhookd.NewEvent, error) {
 	o, err := decodeObject("", body, batchPublishSchema)
 	if err != nil {
 		return nil, err
@@ -182,7 +182,7 @@ func (s *Server) parseBatchPublish(body []byte, projectID string) ([]webhookd.Ne
 		if err != nil {
 			return nil, err
 		}
-		if events[i], err = s.newEvent(eo, projectID); err != nil {
+		if events[i], err = s.newEvent(types, eo); err != nil {
 			return nil, err
 		}
 	}
@@ -190,18 +190,22 @@ func (s *Server) parseBatchPublish(body []byte, projectID string) ([]webhookd.Ne
 }
 
 // newEvent reads one event to publish: the body of POST /events, or one
-// element of a batch publish, whose path o's errors name.
-func (s *Server) newEvent(o *object, projectID string) (webhookd.NewEvent, error) {
-	ne := webhookd.NewEvent{ProjectID: projectID, Source: "api"}
+// element of a batch publish, whose path o's errors name. An event of a
+// type the project defined with a schema has its data checked against it
+// (the data as sent, before webhook_config's user_metadata is merged in).
+func (s *Server) newEvent(types *typeLookup, o *object) (webhookd.NewEvent, error) {
+	ne := webhookd.NewEvent{ProjectID: types.projectID, Source: "api"}
 	typ, _, err := o.string("type")
 	if err != nil {
 		return ne, err
 	}
 	field := o.qualify("type")
 	if typ == "" {
-		return ne, webhookd.FieldErrorf(field, "%s is required; valid types: %s.", field, strings.Join(s.cfg.Catalog.Types(), ", "))
+		return ne, webhookd.FieldErrorf(field, "%s is required; built-in types: %s, and the project's own (GET /v1/eventTypes).",
+			field, strings.Join(s.cfg.Catalog.Types(), ", "))
 	}
-	if ne.Type, err = s.cfg.Catalog.Resolve(field, typ); err != nil {
+	var et *webhookd.EventType
+	if ne.Type, et, err = types.resolve(field, typ); err != nil {
 		return ne, o.explain(err)
 	}
 	if ne.Data, _, err = o.rawObject("data"); err != nil {
@@ -209,6 +213,9 @@ func (s *Server) newEvent(o *object, projectID string) (webhookd.NewEvent, error
 	}
 	if ne.Data == nil {
 		ne.Data = json.RawMessage(`{}`)
+	}
+	if err := types.checkData(o.qualify("data"), et, ne.Data); err != nil {
+		return ne, err
 	}
 	if ne.WebhookConfig, err = s.webhookConfig(o); err != nil {
 		return ne, err

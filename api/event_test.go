@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -9,6 +10,20 @@ import (
 
 	"github.com/webhookd/webhookd"
 )
+
+// noTypes is an EventTypeStore of a project that defined no type.
+type noTypes struct{ webhookd.EventTypeStore }
+
+func (noTypes) GetEventType(context.Context, string, string) (*webhookd.EventType, error) {
+	return nil, webhookd.NotFound("EventType")
+}
+
+// noEventTypes is the lookup of a request in a project without types.
+func noEventTypes(s *Server) *typeLookup {
+	l := s.newTypeLookup(context.Background(), "prj_fuzz")
+	l.store = noTypes{}
+	return l
+}
 
 // FuzzParseBatchPublish checks that no body panics the batch publish
 // parser, that every error is an INVALID_ARGUMENT naming a field, and that
@@ -29,7 +44,7 @@ func FuzzParseBatchPublish(f *testing.F) {
 	s := &Server{cfg: Config{}.withDefaults()}
 	s.cfg.MaxBodyBytes = 512 // so that the fuzzer reaches the bound of one event
 	f.Fuzz(func(t *testing.T, body []byte) {
-		events, err := s.parseBatchPublish(body, "prj_fuzz")
+		events, err := s.parseBatchPublish(noEventTypes(s), body)
 		if err != nil {
 			var e *webhookd.Error
 			if !errors.As(err, &e) || (e.Code != webhookd.EINVALID && e.Code != webhookd.ETOOLARGE) || e.Field == "" || e.Message == "" {
@@ -51,7 +66,7 @@ func FuzzParseBatchPublish(f *testing.F) {
 			if err != nil {
 				t.Fatalf("events[%d] was accepted in a batch but not as a POST /events body: %v", i, err)
 			}
-			single, err := s.newEvent(o, "prj_fuzz")
+			single, err := s.newEvent(noEventTypes(s), o)
 			if err != nil {
 				t.Fatalf("events[%d] was accepted in a batch but not as a POST /events body: %v", i, err)
 			}
@@ -81,7 +96,7 @@ func BenchmarkParseBatchPublish(b *testing.B) {
 			body := []byte(`{"events":[` + strings.Repeat(tc.event+",", 99) + tc.event + `]}`)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.parseBatchPublish(body, "prj_bench"); err != nil {
+				if _, err := s.parseBatchPublish(noEventTypes(s), body); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -114,7 +129,7 @@ func TestPublishWebhookConfigLimits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ne, err := s.newEvent(o, "prj_1")
+			ne, err := s.newEvent(noEventTypes(s), o)
 			if tt.field == "" {
 				if err != nil || ne.WebhookConfig == nil {
 					t.Fatalf("newEvent = %+v, %v; want it accepted", ne.WebhookConfig, err)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -106,7 +107,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		UpdateTime: now,
 	}
 	for _, field := range []string{"name", "uri", "subscribed_events", "headers"} {
-		if err := s.setWebhookField(wh, body, field); err != nil {
+		if err := s.setWebhookField(r.Context(), wh, body, field); err != nil {
 			return err
 		}
 	}
@@ -125,7 +126,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 // from body is cleared: that is what a field named in an update mask but
 // missing from the body means (AIP-134), and on create it makes required
 // fields fail their validation.
-func (s *Server) setWebhookField(wh *webhookd.Webhook, body *object, field string) error {
+func (s *Server) setWebhookField(ctx context.Context, wh *webhookd.Webhook, body *object, field string) error {
 	switch field {
 	case "name":
 		v, _, err := body.string("name")
@@ -150,7 +151,7 @@ func (s *Server) setWebhookField(wh *webhookd.Webhook, body *object, field strin
 		if err != nil {
 			return err
 		}
-		if wh.SubscribedEvents, err = s.cfg.Catalog.ValidateSubscriptions("subscribed_events", v); err != nil {
+		if wh.SubscribedEvents, err = s.cfg.Catalog.ValidateSubscriptions("subscribed_events", v, s.newTypeLookup(ctx, wh.ProjectID).defined); err != nil {
 			return body.explain(err)
 		}
 	case "headers":
@@ -280,7 +281,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(mask) > 0 {
 		for _, f := range mask {
-			if err := s.setWebhookField(wh, body, f); err != nil {
+			if err := s.setWebhookField(r.Context(), wh, body, f); err != nil {
 				return err
 			}
 		}
@@ -297,6 +298,12 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request) error {
 // spelling. It returns nil when there is no mask, and the paths in
 // application order otherwise.
 func updateMask(r *http.Request) ([]string, error) {
+	return parseUpdateMask(r, updatableWebhookFields)
+}
+
+// parseUpdateMask is updateMask for a resource whose updatable fields, in
+// application order, are fields.
+func parseUpdateMask(r *http.Request, fields []string) ([]string, error) {
 	raw, err := queryParam(r, "update_mask")
 	if err != nil || strings.TrimSpace(raw) == "" {
 		return nil, err
@@ -306,20 +313,20 @@ func updateMask(r *http.Request) ([]string, error) {
 		p = strings.TrimSpace(p)
 		switch f := snakeCase(p); {
 		case p == "*":
-			for _, f := range updatableWebhookFields {
+			for _, f := range fields {
 				named[f] = true
 			}
-		case slices.Contains(updatableWebhookFields, f):
+		case slices.Contains(fields, f):
 			named[f] = true
 		case p == "":
 			return nil, webhookd.FieldErrorf("update_mask", "update_mask has an empty field path.")
 		default:
 			return nil, webhookd.FieldErrorf("update_mask", "update_mask: unknown field path %q; updatable fields: %s.",
-				p, strings.Join(updatableWebhookFields, ", "))
+				p, strings.Join(fields, ", "))
 		}
 	}
 	mask := []string{}
-	for _, f := range updatableWebhookFields {
+	for _, f := range fields {
 		if named[f] {
 			mask = append(mask, f)
 		}

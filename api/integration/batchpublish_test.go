@@ -142,7 +142,7 @@ func TestBatchPublishValidation(t *testing.T) {
 		{"field twice in an event", `{"events":[{"type":"batch.failed","idempotency_key":"a","idempotencyKey":"b"}]}`, "events[0].idempotency_key is given more than once"},
 		{"malformed", `{"events":[` + good, "not valid JSON"},
 		{"trailing data", events(1) + `{}`, "found more data after it"},
-		{"no type at 2", at2(`{"data":{}}`), "events[2].type is required; valid types: batch.succeeded"},
+		{"no type at 2", at2(`{"data":{}}`), "events[2].type is required; built-in types: batch.succeeded"},
 		{"unknown type at 2", at2(`{"type":"batch.exploded"}`), `events[2].type: unknown event type "batch.exploded"`},
 		{"type not a string at 2", at2(`{"type":1}`), "events[2].type must be a string"},
 		{"data a list at 2", at2(`{"type":"batch.failed","data":[1]}`), "events[2].data must be a JSON object"},

@@ -147,9 +147,9 @@ func TestPublishEventValidation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	tests := []struct{ name, body, want string }{
-		{"no type", `{"data":{}}`, "type is required; valid types: batch.succeeded, batch.cancelled"},
-		{"unknown type", `{"type":"batch.exploded"}`, `type: unknown event type "batch.exploded"; valid types: batch.succeeded`},
-		{"unknown type says how to add one", `{"type":"order.paid"}`, `list them, comma-separated, in WEBHOOKD_EVENT_TYPES and restart webhookd`},
+		{"no type", `{"data":{}}`, "type is required; built-in types: batch.succeeded, batch.cancelled"},
+		{"unknown type", `{"type":"batch.exploded"}`, `type: unknown event type "batch.exploded"; built-in and configured types: batch.succeeded`},
+		{"unknown type says how to add one", `{"type":"order.paid"}`, `Define the project's own types with POST /v1/eventTypes; an operator may also list types in WEBHOOKD_EVENT_TYPES.`},
 		{"ping is not publishable", `{"type":"webhook.ping"}`, `unknown event type "webhook.ping"`},
 		{"type not a string", `{"type":["batch.failed"]}`, "type must be a string"},
 		{"data a list", `{"type":"batch.failed","data":[1]}`, "data must be a JSON object"},
