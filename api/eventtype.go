@@ -93,6 +93,20 @@ func (s *Server) readOnly(name string) error {
 		"Event type %q is %s and read-only; only the project's own types, created with POST /v1/eventTypes, can be changed or deleted.", name, origin)
 }
 
+// reservedTypePrefixes are the namespaces of the service's own events
+// (webhook.ping and the operational events): a project's type there would
+// pass for one of them at its receivers.
+var reservedTypePrefixes = []string{"webhook.", "delivery."}
+
+func reservedEventType(name string) bool {
+	for _, p := range reservedTypePrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // createEventType is POST /eventTypes.
 func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.decodeBody(w, r, createEventTypeSchema)
@@ -105,6 +119,9 @@ func (s *Server) createEventType(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := webhookd.ValidateEventTypeName("name", name); err != nil {
 		return body.explain(err)
+	}
+	if reservedEventType(name) {
+		return webhookd.FieldErrorf("name", "name %q is reserved: types under %s are the service's own events.", name, strings.Join(reservedTypePrefixes, ", "))
 	}
 	if s.cfg.Catalog.Origin(name) != "" {
 		return webhookd.Errorf(webhookd.ECONFLICT, "Event type %q already exists: it is %s.", name,

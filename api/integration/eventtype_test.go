@@ -210,6 +210,7 @@ func TestEventTypeValidation(t *testing.T) {
 		{"no name", "POST", "/v1/eventTypes", `{"description":"x"}`, "name is required."},
 		{"bad name", "POST", "/v1/eventTypes", `{"name":"order-paid"}`, `may contain only letters, digits and underscores`},
 		{"empty part", "POST", "/v1/eventTypes", `{"name":"order..paid"}`, `without empty ones`},
+		{"reserved name", "POST", "/v1/eventTypes", `{"name":"webhook.ping"}`, `name "webhook.ping" is reserved: types under webhook., delivery. are the service's own events.`},
 		{"wildcard name", "POST", "/v1/eventTypes", `{"name":"order.*"}`, `'*' is not allowed`},
 		{"schema not a schema", "POST", "/v1/eventTypes", `{"name":"a.b","schema":"object"}`, "schema must be a JSON Schema: an object"},
 		{"invalid schema", "POST", "/v1/eventTypes", `{"name":"a.b","schema":{"type":"objekt"}}`, "schema is not a valid JSON Schema (draft 2020-12 unless $schema names another): it breaks the draft's meta-schema at /type"},
