@@ -61,14 +61,16 @@ func NewDeliveries(planned []PlannedEvent) int {
 // use.
 type Planner struct {
 	r        PublishReader
+	fc       FilterCompiler
 	now      time.Time
 	webhooks map[string][]*Webhook
 }
 
-// NewPlanner returns a Planner that reads through r and gives new events
-// now as their CreateTime.
-func NewPlanner(r PublishReader, now time.Time) *Planner {
-	return &Planner{r: r, now: now}
+// NewPlanner returns a Planner that reads through r, routes with the
+// webhooks' filters as fc compiles them, and gives new events now as their
+// CreateTime.
+func NewPlanner(r PublishReader, fc FilterCompiler, now time.Time) *Planner {
+	return &Planner{r: r, fc: fc, now: now}
 }
 
 // Plan plans the events of one request, PublishEvent's one or
@@ -137,7 +139,7 @@ func (p *Planner) plan(ctx context.Context, ne NewEvent, keys map[idempotencyKey
 
 // route is Route, with the project's webhooks read once.
 func (p *Planner) route(ctx context.Context, ne NewEvent) ([]Destination, error) {
-	return Route(ctx, (*plannerReader)(p), ne)
+	return Route(ctx, (*plannerReader)(p), p.fc, ne, p.now)
 }
 
 // plannerReader is a Planner's PublishReader, remembering Webhooks.

@@ -69,7 +69,7 @@ func TestPlannerPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newReader()
-			planned, failed, err := webhookd.NewPlanner(r, now).Plan(t.Context(), tt.events)
+			planned, failed, err := webhookd.NewPlanner(r, nil, now).Plan(t.Context(), tt.events)
 			if code := webhookd.ErrorCode(err); code != tt.wantCode || failed != tt.wantFailed {
 				t.Fatalf("Plan: failed %d, error %v; want %d and code %q", failed, err, tt.wantFailed, tt.wantCode)
 			}
@@ -108,7 +108,7 @@ func TestPlannerConfig(t *testing.T) {
 	t.Parallel()
 	r := &fakeReader{}
 	wc := &webhookd.WebhookConfig{URIs: []string{"https://a"}, UserMetadata: json.RawMessage(`{"job":"nightly"}`)}
-	planned, _, err := webhookd.NewPlanner(r, time.Now()).Plan(t.Context(), []webhookd.NewEvent{
+	planned, _, err := webhookd.NewPlanner(r, nil, time.Now()).Plan(t.Context(), []webhookd.NewEvent{
 		{ProjectID: "p", Type: webhookd.EventVideoGenerated, WebhookConfig: wc},
 		{ProjectID: "p", Type: webhookd.EventVideoGenerated},
 	})

@@ -2,7 +2,9 @@ package webhookd_test
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,7 +103,7 @@ func TestRoute(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &fakeReader{webhooks: r.webhooks}
-			got, err := webhookd.Route(t.Context(), r, tt.ne)
+			got, err := webhookd.Route(t.Context(), r, nil, tt.ne, time.Time{})
 			if code := webhookd.ErrorCode(err); code != tt.wantCode {
 				t.Fatalf("error = %v, want code %q", err, tt.wantCode)
 			}
@@ -143,6 +145,86 @@ func TestWebhookReceives(t *testing.T) {
 		if got := tt.w.Receives(ne); got != tt.want {
 			t.Errorf("%s webhook subscribed to %v: Receives = %v, want %v", tt.w.State, tt.w.SubscribedEvents, got, tt.want)
 		}
+	}
+}
+
+// prefixFilters compiles a filter "data:X" into one that passes events
+// whose data is X exactly, counting compilations and decodings; any other
+// filter does not compile.
+type prefixFilters struct{ compiled, decoded int }
+
+func (c *prefixFilters) Compile(expr string) (webhookd.Filter, error) {
+	want, ok := strings.CutPrefix(expr, "data:")
+	if !ok {
+		return nil, webhookd.Errorf(webhookd.EINVALID, "bad filter")
+	}
+	c.compiled++
+	return dataFilter{c, want}, nil
+}
+
+type dataFilter struct {
+	c    *prefixFilters
+	want string
+}
+
+func (f dataFilter) Match(in *webhookd.FilterInput) (bool, error) {
+	if in.Cache == nil {
+		f.c.decoded++
+		in.Cache = string(in.Data)
+	}
+	if in.Cache.(string) == "error" {
+		return true, errors.New("evaluation failed")
+	}
+	return in.Cache.(string) == f.want, nil
+}
+
+func TestSubscribersFilter(t *testing.T) {
+	t.Parallel()
+	typ := webhookd.EventBatchSucceeded
+	filtered := func(id, filter string) *webhookd.Webhook {
+		w := hook(id, webhookd.WebhookEnabled, typ)
+		w.Filter = filter
+		return w
+	}
+	candidates := []*webhookd.Webhook{
+		hook("plain", webhookd.WebhookEnabled, typ),
+		filtered("eur", `data:{"c":"EUR"}`),
+		filtered("usd", `data:{"c":"USD"}`),
+		filtered("eur2", `data:{"c":"EUR"}`),
+		filtered("broken", `not a filter`),
+	}
+	disabled := filtered("disabled", `data:{"c":"EUR"}`)
+	disabled.State = webhookd.WebhookDisabled
+	candidates = append(candidates, disabled)
+	for _, tt := range []struct {
+		data string
+		fc   bool
+		want []string
+	}{
+		{`{"c":"EUR"}`, true, []string{"plain", "eur", "eur2"}},
+		{`{"c":"USD"}`, true, []string{"plain", "usd"}},
+		{`{"c":"GBP"}`, true, []string{"plain"}},
+		{`error`, true, []string{"plain"}},        // an evaluation error passes nothing
+		{`{"c":"EUR"}`, false, []string{"plain"}}, // nor does a filter nothing can compile
+	} {
+		fc := &prefixFilters{}
+		var c webhookd.FilterCompiler
+		if tt.fc {
+			c = fc
+		}
+		got := destinationNames(webhookd.Subscribers(candidates, c, webhookd.NewEvent{ProjectID: "p", Type: typ, Data: []byte(tt.data)}, time.Now()))
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("data %s: Subscribers = %v, want %v", tt.data, got, tt.want)
+		}
+		if tt.fc && fc.decoded != 1 {
+			t.Errorf("data %s: decoded %d times, want once for all the filters", tt.data, fc.decoded)
+		}
+	}
+	// The ping ignores the filter, as it ignores subscriptions.
+	r := &fakeReader{webhooks: map[string][]*webhookd.Webhook{"p": candidates}}
+	got, err := webhookd.Route(t.Context(), r, &prefixFilters{}, webhookd.NewEvent{ProjectID: "p", Type: webhookd.EventWebhookPing, OnlyWebhookID: "usd"}, time.Now())
+	if err != nil || !slices.Equal(destinationNames(got), []string{"usd"}) {
+		t.Errorf("ping of a filtered webhook = %v, %v; want it delivered", destinationNames(got), err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/filter"
 	"github.com/webhookd/webhookd/signing"
 )
 
@@ -20,11 +21,13 @@ type webhookJSON struct {
 	SubscribedEvents []string `json:"subscribed_events"`
 	// Headers are the custom headers sent with every attempt, in full;
 	// omitted when there are none, as the SDK's type does not know them.
-	Headers        map[string]string `json:"headers,omitempty"`
-	State          string            `json:"state"`
-	SigningSecrets []secretJSON      `json:"signing_secrets"`
-	CreateTime     string            `json:"create_time"`
-	UpdateTime     string            `json:"update_time"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Filter is the webhook's CEL filter; omitted when it has none.
+	Filter         string       `json:"filter,omitempty"`
+	State          string       `json:"state"`
+	SigningSecrets []secretJSON `json:"signing_secrets"`
+	CreateTime     string       `json:"create_time"`
+	UpdateTime     string       `json:"update_time"`
 	// NewSigningSecret is set only in the create response: the one time the
 	// secret leaves the service in clear.
 	NewSigningSecret string `json:"new_signing_secret,omitempty"`
@@ -53,6 +56,7 @@ func (s *Server) webhookJSON(w *webhookd.Webhook) webhookJSON {
 		URI:              w.URI,
 		SubscribedEvents: events,
 		Headers:          w.Headers,
+		Filter:           w.Filter,
 		State:            string(w.State),
 		SigningSecrets:   secrets,
 		CreateTime:       formatTime(w.CreateTime),
@@ -66,7 +70,7 @@ var webhookOutputOnly = []string{"id", "signing_secrets", "create_time", "update
 
 var (
 	createWebhookSchema = schema{
-		fields:  []string{"name", "uri", "subscribed_events", "headers"},
+		fields:  []string{"name", "uri", "subscribed_events", "headers", "filter"},
 		ignored: append([]string{"state"}, webhookOutputOnly...),
 	}
 	updateWebhookSchema = schema{
@@ -75,7 +79,7 @@ var (
 	}
 	// updatableWebhookFields are the update_mask paths, in the order
 	// updates apply.
-	updatableWebhookFields = []string{"name", "uri", "subscribed_events", "headers", "state"}
+	updatableWebhookFields = []string{"name", "uri", "subscribed_events", "headers", "filter", "state"}
 )
 
 // newSecret makes a signing secret for webhookID: the clear secret to answer
@@ -106,7 +110,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 		CreateTime: now,
 		UpdateTime: now,
 	}
-	for _, field := range []string{"name", "uri", "subscribed_events", "headers"} {
+	for _, field := range []string{"name", "uri", "subscribed_events", "headers", "filter"} {
 		if err := s.setWebhookField(r.Context(), wh, body, field); err != nil {
 			return err
 		}
@@ -163,6 +167,17 @@ func (s *Server) setWebhookField(ctx context.Context, wh *webhookd.Webhook, body
 			return body.explain(err)
 		}
 		wh.Headers = v
+	case "filter":
+		v, _, err := body.string("filter")
+		if err != nil {
+			return err
+		}
+		if v != "" {
+			if _, err := filter.Check("filter", v); err != nil {
+				return body.explain(err)
+			}
+		}
+		wh.Filter = v
 	case "state":
 		return body.explain(setWebhookState(wh, body))
 	}

@@ -154,7 +154,7 @@ func (s *Store) lockIdempotencyKeys(ctx context.Context, tx pgx.Tx, events []web
 func (s *Store) publishTx(ctx context.Context, tx pgx.Tx, ho *handoff.Tx, now time.Time, events []webhookd.NewEvent, grouped bool) (
 	planned []webhookd.PlannedEvent, failed int, err error,
 ) {
-	if planned, failed, err = webhookd.NewPlanner(planReader{tx, s.scope, now}, now).Plan(ctx, events); err != nil {
+	if planned, failed, err = webhookd.NewPlanner(planReader{tx, s.scope, now}, s.filters, now).Plan(ctx, events); err != nil {
 		return nil, failed, err
 	}
 	var created []int // the indexes of the new events
@@ -212,7 +212,7 @@ func (s *Store) publishPipelined(ctx context.Context, ne webhookd.NewEvent) (*we
 // commit, and is a *commitError, never tried again.
 func (s *Store) publishPipelinedOnce(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, error) {
 	now := s.now()
-	planned, _, err := webhookd.NewPlanner(planReader{s.pool, s.scope, now}, now).Plan(ctx, []webhookd.NewEvent{ne})
+	planned, _, err := webhookd.NewPlanner(planReader{s.pool, s.scope, now}, s.filters, now).Plan(ctx, []webhookd.NewEvent{ne})
 	if err != nil {
 		return nil, mapErr(err, "publish event", "Event")
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/filter"
 	"github.com/webhookd/webhookd/internal/dberr"
 	"github.com/webhookd/webhookd/internal/handoff"
 )
@@ -52,6 +53,9 @@ type Options struct {
 	// MaxConns caps the pool; zero means DefaultMaxConns. A pool_max_conns
 	// setting in the URL takes precedence.
 	MaxConns int32
+	// Filters compiles the webhooks' filters when routing; nil means a
+	// filter.Compiler of the store's own, whose metrics go nowhere.
+	Filters webhookd.FilterCompiler
 }
 
 // DefaultMaxConns is the pool size when neither Options nor the URL sets one.
@@ -86,6 +90,8 @@ type Store struct {
 	local  localWakes
 	// handOff is the engine publishes hand new deliveries to, if any.
 	handOff handoff.Point
+	// filters compiles webhooks' filters for routing (see Options.Filters).
+	filters webhookd.FilterCompiler
 }
 
 var _ webhookd.Store = (*Store)(nil)
@@ -99,6 +105,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
 	s := &Store{clock: opts.Clock, log: opts.Logger, schema: opts.Schema}
+	s.filters = opts.Filters
+	if s.filters == nil {
+		s.filters = filter.Default()
+	}
 	if s.clock == nil {
 		s.clock = webhookd.SystemClock{}
 	}

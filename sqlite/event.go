@@ -64,13 +64,13 @@ func (s *Store) publishTx(ctx context.Context, tx *sql.Tx, ho *handoff.Tx, plann
 // routeColumns are the columns of a webhook that routing reads (see
 // scanRouteWebhook): what webhookd.Route decides by, and what a delivery
 // needs.
-const routeColumns = `id, uri, state, subscribed_events`
+const routeColumns = `id, uri, state, subscribed_events, filter`
 
 // scanRouteWebhook scans routeColumns.
 func scanRouteWebhook(sc scanner) (*webhookd.Webhook, error) {
 	var w webhookd.Webhook
 	var events string
-	if err := sc.Scan(&w.ID, &w.URI, &w.State, &events); err != nil {
+	if err := sc.Scan(&w.ID, &w.URI, &w.State, &events, &w.Filter); err != nil {
 		return nil, err
 	}
 	var err error

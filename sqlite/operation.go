@@ -105,7 +105,7 @@ type changeWriter struct {
 // Publish publishes the change's events without a hand-off: they are
 // claimed.
 func (w changeWriter) Publish(ctx context.Context, events []webhookd.NewEvent) ([]webhookd.PlannedEvent, error) {
-	planned, _, err := w.s.publishTx(ctx, w.tx, nil, webhookd.NewPlanner(planReader{w.s, w.tx}, w.now), audiences{}, events)
+	planned, _, err := w.s.publishTx(ctx, w.tx, nil, webhookd.NewPlanner(planReader{w.s, w.tx}, w.s.filters, w.now), audiences{}, events)
 	return planned, err
 }
 

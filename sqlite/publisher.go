@@ -170,7 +170,7 @@ func (s *Store) publishBatch(batch []*publishRequest) {
 		// follow their commit order.
 		now := s.now()
 		ho = s.handOff.Begin(now)
-		planner := webhookd.NewPlanner(planReader{s, tx}, now)
+		planner := webhookd.NewPlanner(planReader{s, tx}, s.filters, now)
 		found := audiences{}
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {

@@ -33,6 +33,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/filter"
 	"github.com/webhookd/webhookd/internal/dberr"
 	"github.com/webhookd/webhookd/internal/handoff"
 )
@@ -50,6 +51,9 @@ type Options struct {
 	// when it does not exist (administrative commands, which must not leave
 	// an empty database wherever they run).
 	MustExist bool
+	// Filters compiles the webhooks' filters when routing; nil means a
+	// filter.Compiler of the store's own, whose metrics go nowhere.
+	Filters webhookd.FilterCompiler
 }
 
 // The page caches of SQLite, in KiB per connection (PRAGMA cache_size).
@@ -110,6 +114,8 @@ type Store struct {
 	listeners listeners
 	// handOff is the engine publishes hand new deliveries to, if any.
 	handOff handoff.Point
+	// filters compiles webhooks' filters for routing (see Options.Filters).
+	filters webhookd.FilterCompiler
 }
 
 var _ webhookd.Store = (*Store)(nil)
@@ -123,6 +129,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: want a plain file path, got %q", path)
 	}
 	s := &Store{clock: opts.Clock, log: opts.Logger}
+	s.filters = opts.Filters
+	if s.filters == nil {
+		s.filters = filter.Default()
+	}
 	if s.clock == nil {
 		s.clock = webhookd.SystemClock{}
 	}

@@ -140,6 +140,57 @@ func (s suite) events(t *testing.T) {
 		}
 	})
 
+	s.test(t, "RoutingFilter", func(t *testing.T, b *bundle) {
+		typ := webhookd.EventBatchSucceeded
+		filtered := func(expr string) *webhookd.Webhook {
+			w := b.newWebhook(t, b.project.ID, typ)
+			w.Filter = expr
+			must(t, b.store.UpdateWebhook(b.ctx, w))
+			return w
+		}
+		plain := b.newWebhook(t, b.project.ID, typ)
+		big := filtered(`data.amount > 1000 && data.currency == "EUR"`)
+		tenant := filtered(`has(user_metadata.tenant) && user_metadata.tenant == "acme"`)
+		missing := filtered(`data.nothing == 1`) // fails at evaluation: drops everything
+		for _, tt := range []struct {
+			name string
+			ne   webhookd.NewEvent
+			want []*webhookd.Webhook
+		}{
+			{"passes", webhookd.NewEvent{Data: []byte(`{"amount":1500,"currency":"EUR"}`)}, []*webhookd.Webhook{plain, big}},
+			{"filtered out", webhookd.NewEvent{Data: []byte(`{"amount":15,"currency":"EUR"}`)}, []*webhookd.Webhook{plain}},
+			{"metadata", webhookd.NewEvent{Data: []byte(`{"amount":1,"user_metadata":{"tenant":"acme"}}`),
+				WebhookConfig: &webhookd.WebhookConfig{UserMetadata: []byte(`{"tenant":"acme"}`)}}, []*webhookd.Webhook{plain, tenant}},
+		} {
+			ev := b.publish(t, tt.ne)
+			var got, want []string
+			for _, d := range b.deliveries(t, b.project.ID, ev.ID) {
+				got = append(got, d.WebhookID)
+			}
+			for _, w := range tt.want {
+				want = append(want, w.ID)
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) || ev.DeliveryCount != len(want) {
+				t.Errorf("%s: went to %v (count %d), want %v", tt.name, got, ev.DeliveryCount, want)
+			}
+		}
+		// A batch routes each event by its own data; the ping ignores filters.
+		pubs, err := b.store.PublishEvents(b.ctx, []webhookd.NewEvent{
+			b.event(webhookd.NewEvent{Data: []byte(`{"amount":2000,"currency":"EUR"}`)}),
+			b.event(webhookd.NewEvent{Data: []byte(`{"amount":2000,"currency":"USD"}`)}),
+		})
+		must(t, err)
+		if pubs[0].Event.DeliveryCount != 2 || pubs[1].Event.DeliveryCount != 1 {
+			t.Errorf("batch delivery counts = %d, %d; want 2, 1", pubs[0].Event.DeliveryCount, pubs[1].Event.DeliveryCount)
+		}
+		ping := b.publish(t, webhookd.NewEvent{Type: webhookd.EventWebhookPing, OnlyWebhookID: missing.ID, Source: "ping"})
+		if ping.DeliveryCount != 1 {
+			t.Errorf("ping of a filtered webhook: %d deliveries, want 1", ping.DeliveryCount)
+		}
+	})
+
 	s.test(t, "RoutingDynamic", func(t *testing.T, b *bundle) {
 		b.newWebhook(t, b.project.ID, webhookd.EventVideoGenerated)
 		uris := []string{"https://a.example/hook", "https://b.example/hook", "https://a.example/hook"}

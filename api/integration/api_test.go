@@ -223,6 +223,7 @@ type webhook struct {
 	URI              string            `json:"uri"`
 	SubscribedEvents []string          `json:"subscribed_events"`
 	Headers          map[string]string `json:"headers"`
+	Filter           string            `json:"filter"`
 	State            string            `json:"state"`
 	SigningSecrets   []struct {
 		TruncatedSecret string `json:"truncated_secret"`

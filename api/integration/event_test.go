@@ -75,6 +75,46 @@ func TestPublishToWildcard(t *testing.T) {
 	}
 }
 
+// TestPublishFiltered: an event that a webhook's filter drops creates no
+// delivery for it, and the filter changes through update_mask.
+func TestPublishFiltered(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	w := b.createWebhook(t, `{"uri":"https://a.test/h","subscribed_events":["batch.succeeded"],"filter":"data.amount > 1000 && data.currency == \"EUR\""}`)
+	if w.Filter != `data.amount > 1000 && data.currency == "EUR"` {
+		t.Fatalf("filter = %q", w.Filter)
+	}
+	if ev := b.publish(t, `{"type":"batch.succeeded","data":{"amount":1500,"currency":"EUR"}}`); ev.DeliveryCount != 1 {
+		t.Errorf("matching event: delivery_count %d, want 1", ev.DeliveryCount)
+	}
+	ev := b.publish(t, `{"type":"batch.succeeded","data":{"amount":999,"currency":"EUR"}}`)
+	if ev.DeliveryCount != 0 {
+		t.Errorf("filtered-out event: delivery_count %d, want 0", ev.DeliveryCount)
+	}
+	var ds struct {
+		Deliveries []json.RawMessage `json:"deliveries"`
+	}
+	b.call(t, "GET", "/v1/events/"+ev.ID+"/deliveries", "").ok(t, &ds)
+	if len(ds.Deliveries) != 0 {
+		t.Errorf("filtered-out event has deliveries: %s", ds.Deliveries)
+	}
+	var got webhook
+	b.call(t, "PATCH", "/v1/webhooks/"+w.ID+"?update_mask=filter", `{"filter":"data.amount > 10"}`).ok(t, &got)
+	if got.Filter != "data.amount > 10" {
+		t.Fatalf("after update: filter = %q", got.Filter)
+	}
+	if ev := b.publish(t, `{"type":"batch.succeeded","data":{"amount":999,"currency":"EUR"}}`); ev.DeliveryCount != 1 {
+		t.Errorf("after the update: delivery_count %d, want 1", ev.DeliveryCount)
+	}
+	b.call(t, "PATCH", "/v1/webhooks/"+w.ID+"?updateMask=filter", `{}`).ok(t, &got)
+	if got.Filter != "" {
+		t.Fatalf("after clearing: filter = %q", got.Filter)
+	}
+	if ev := b.publish(t, `{"type":"batch.succeeded","data":{}}`); ev.DeliveryCount != 1 {
+		t.Errorf("without a filter: delivery_count %d, want 1", ev.DeliveryCount)
+	}
+}
+
 func TestPublishEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

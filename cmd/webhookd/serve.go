@@ -24,6 +24,7 @@ import (
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/console"
 	"github.com/webhookd/webhookd/delivery"
+	"github.com/webhookd/webhookd/filter"
 	"github.com/webhookd/webhookd/internal/maintenance"
 	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
@@ -116,7 +117,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg.DB, true, clock, logger)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	filters, err := filter.NewCompiler(reg)
+	if err != nil {
+		return fmt.Errorf("filters: %w", err)
+	}
+	st, err := openStoreFiltering(ctx, cfg.DB, true, clock, logger, filters)
 	if err != nil {
 		return err
 	}
@@ -124,9 +131,6 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 	if err := bootstrap(ctx, st, cfg.APIKey, clock, stdout, logger); err != nil {
 		return err
 	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	ring, err := signing.NewKeyRing(ctx, signing.KeyRingConfig{Store: st, Sealer: sealer, Clock: clock, Logger: logger})
 	if err != nil {

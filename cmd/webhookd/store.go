@@ -24,13 +24,19 @@ type backend interface {
 // create, a SQLite file that does not exist is an error naming it: only
 // serve and migrate make a new database.
 func openStore(ctx context.Context, db string, create bool, clock webhookd.Clock, logger *slog.Logger) (backend, error) {
+	return openStoreFiltering(ctx, db, create, clock, logger, nil)
+}
+
+// openStoreFiltering is openStore with the compiler of webhooks' filters
+// that routing uses (nil: the store's own, without metrics).
+func openStoreFiltering(ctx context.Context, db string, create bool, clock webhookd.Clock, logger *slog.Logger, filters webhookd.FilterCompiler) (backend, error) {
 	kind, loc, err := parseDB(db)
 	if err != nil {
 		return nil, err
 	}
 	switch kind {
 	case "sqlite":
-		s, err := sqlite.Open(ctx, loc, sqlite.Options{Clock: clock, Logger: logger, MustExist: !create})
+		s, err := sqlite.Open(ctx, loc, sqlite.Options{Clock: clock, Logger: logger, MustExist: !create, Filters: filters})
 		if errors.Is(err, sqlite.ErrNoDatabase) {
 			abs, _ := filepath.Abs(loc)
 			return nil, fmt.Errorf("no database at %s (from %s, set by --db or WEBHOOKD_DB): run this command where the server keeps its database, "+
@@ -41,7 +47,7 @@ func openStore(ctx context.Context, db string, create bool, clock webhookd.Clock
 		}
 		return s, nil
 	default:
-		s, err := postgres.Open(ctx, loc, postgres.Options{Clock: clock, Logger: logger})
+		s, err := postgres.Open(ctx, loc, postgres.Options{Clock: clock, Logger: logger, Filters: filters})
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}

@@ -119,8 +119,12 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // the result line.
 func (r *Result) Print(w io.Writer) {
 	o := r.opts
-	fmt.Fprintf(w, "webhookd bench: scenario %s on %s; %d events × fan-out %d over %d destination(s); raw concurrency %d; %s\n",
-		o.scenario, r.target, o.events, o.fanout, o.destinations, o.concurrency, publishMode(o))
+	filtered := ""
+	if o.filter {
+		filtered = "; every webhook filtered"
+	}
+	fmt.Fprintf(w, "webhookd bench: scenario %s on %s; %d events × fan-out %d over %d destination(s); raw concurrency %d; %s%s\n",
+		o.scenario, r.target, o.events, o.fanout, o.destinations, o.concurrency, publishMode(o), filtered)
 	fmt.Fprintf(w, "machine: %d CPUs (GOMAXPROCS %d), %s %s/%s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tcount\tseconds\tper second\tvs raw\t")
@@ -193,6 +197,9 @@ func (r *Result) Print(w io.Writer) {
 	if r.Alone != nil && r.Answering != nil {
 		fmt.Fprintf(w, " alone_p99_ms=%.2f answering_p99_ms=%.2f hang_vs_alone=%.2f hang_vs_answering=%.2f",
 			ms(r.Alone.Latency.P99), ms(r.Answering.Latency.P99), r.hangVsAlone(), r.hangVsAnswering())
+	}
+	if o.filter {
+		fmt.Fprint(w, " filter=1")
 	}
 	for _, kv := range r.costKeys() {
 		fmt.Fprintf(w, " %s=%s", kv[0], kv[1])

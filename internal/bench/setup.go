@@ -28,6 +28,8 @@ type runSetup struct {
 	extra     *loadgen.Target
 	extras    []*loadgen.Target
 	extraHook string
+	// filter is every static webhook's filter (--filter), or "".
+	filter string
 }
 
 // newRunSetup starts the receivers and registers the destinations: fan-out
@@ -45,6 +47,9 @@ func newRunSetup(ctx context.Context, o *Options, c *loadgen.Client, logger *slo
 		return nil, err
 	}
 	s := &runSetup{recv: recv}
+	if o.filter {
+		s.filter = benchFilter
+	}
 	behavior := loadgen.Behavior{}
 	if o.scenario == ScenarioFailing {
 		behavior.FailRate = o.failRate
@@ -94,11 +99,17 @@ func newRunSetup(ctx context.Context, o *Options, c *loadgen.Client, logger *slo
 	return s, nil
 }
 
+// benchFilter is --filter's filter: typical of what receivers ask (a field
+// compared, a prefix, a string test), and passed by every event the bench
+// publishes (see publishBody), so that filtered and unfiltered runs deliver
+// the same.
+const benchFilter = `type.startsWith("batch.") && data.error_count == 0 && data.output_file_uri.endsWith(".jsonl")`
+
 // createWebhook registers a webhook for uri, subscribed to the events the
 // bench publishes, to be deleted at the end, and returns a verifier of its
 // signatures.
 func (s *runSetup) createWebhook(ctx context.Context, c *loadgen.Client, uri string) (id, secret string, v *receiver.Verifier, err error) {
-	id, secret, err = c.CreateWebhook(ctx, uri, []string{eventType})
+	id, secret, err = c.CreateFilteredWebhook(ctx, uri, []string{eventType}, s.filter)
 	if err != nil {
 		return "", "", nil, err
 	}

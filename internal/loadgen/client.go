@@ -24,7 +24,16 @@ type Client struct {
 // CreateWebhook registers uri for events and returns its id and signing
 // secret.
 func (c *Client) CreateWebhook(ctx context.Context, uri string, events []string) (id, secret string, err error) {
-	body, _ := json.Marshal(map[string]any{"uri": uri, "subscribed_events": events})
+	return c.CreateFilteredWebhook(ctx, uri, events, "")
+}
+
+// CreateFilteredWebhook is CreateWebhook with a filter ("" for none).
+func (c *Client) CreateFilteredWebhook(ctx context.Context, uri string, events []string, filter string) (id, secret string, err error) {
+	req := map[string]any{"uri": uri, "subscribed_events": events}
+	if filter != "" {
+		req["filter"] = filter
+	}
+	body, _ := json.Marshal(req)
 	var out struct {
 		ID     string `json:"id"`
 		Secret string `json:"new_signing_secret"`
