@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/webhookd/webhookd/internal/migration"
 )
 
@@ -22,13 +23,32 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	key := lockKey(s.scope, "migrate")
+	if s.txPooling {
+		// Behind a transaction pooler a session lock would outlive the
+		// migration in a server session other clients get: the lock is a
+		// transaction's, and every migration is applied in that one
+		// transaction (each in a savepoint), committed at the end.
+		n := 0
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key); err != nil {
+				return fmt.Errorf("postgres: migrate: lock: %w", err)
+			}
+			var err error
+			n, err = s.migrate(ctx, tx, all)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	defer conn.Release()
 
-	key := lockKey(s.scope, "migrate")
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key); err != nil {
 		return 0, fmt.Errorf("postgres: migrate: lock: %w", err)
 	}
@@ -41,7 +61,20 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 			conn.Hijack().Close(context.WithoutCancel(ctx))
 		}
 	}()
+	return s.migrate(ctx, conn, all)
+}
 
+// migrationConn is where migrate runs: a pooled connection holding the
+// session lock, or the transaction holding the transaction lock.
+type migrationConn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// migrate applies, on conn, under the lock, the migrations of all not
+// applied yet, each in its own transaction (or savepoint).
+func (s *Store) migrate(ctx context.Context, conn migrationConn, all []migration.Migration) (int, error) {
 	if s.schema != "" {
 		// Under the lock: CREATE SCHEMA IF NOT EXISTS is not safe against
 		// itself running concurrently.

@@ -192,8 +192,17 @@ func closeConn(ctx context.Context, conn *pgx.Conn) {
 // reconnects with capped exponential backoff, and calls wake once it listens
 // again, since notifications sent meanwhile are lost. wake is called from
 // Listen's goroutine and should not block (signal a channel with room for one).
+//
+// Behind a transaction pooler (pool_mode=transaction) there is no session
+// to LISTEN in: Listen wakes only for this Store's own commits, and the
+// engines find other processes' deliveries at their polls.
 func (s *Store) Listen(ctx context.Context, wake func()) error {
 	defer s.local.add(wake)()
+	if s.txPooling {
+		s.log.Info("postgres: pool_mode=transaction: no LISTEN; deliveries other processes publish are found by polling")
+		<-ctx.Done()
+		return nil
+	}
 	backoff := listenBackoffMin
 	for {
 		err := s.listen(ctx, wake, func() { backoff = listenBackoffMin })
@@ -249,6 +258,9 @@ func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 		return nil, false, fmt.Errorf("postgres: lock %s: connect: %w", name, err)
 	}
 	key := lockKey(s.scope, "lock", name)
+	if s.txPooling {
+		return s.tryLockInTx(ctx, conn, name, key)
+	}
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&ok); err != nil {
 		closeConn(ctx, conn)
 		return nil, false, fmt.Errorf("postgres: lock %s: %w", name, err)
@@ -272,4 +284,33 @@ func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok boo
 		})
 	}
 	return unlock, true, nil
+}
+
+// tryLockInTx is TryLock behind a transaction pooler, where a session lock
+// would stay with a server session that the pooler hands to other clients:
+// the lock is a transaction's, and the transaction — which keeps the
+// pooler's server connection for conn — stays open until unlock.
+func (s *Store) tryLockInTx(ctx context.Context, conn *pgx.Conn, name, key string) (unlock func(), ok bool, err error) {
+	tx, err := conn.Begin(ctx)
+	if err == nil {
+		err = tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))`, key).Scan(&ok)
+	}
+	if err != nil || !ok {
+		closeConn(ctx, conn)
+		if err != nil {
+			return nil, false, fmt.Errorf("postgres: lock %s: %w", name, err)
+		}
+		return nil, false, nil
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			uctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+			defer cancel()
+			if err := tx.Rollback(uctx); err != nil {
+				s.log.Warn("postgres: unlock failed; closing the connection ends its transaction", "lock", name, "err", err)
+			}
+			_ = conn.Close(uctx)
+		})
+	}, true, nil
 }

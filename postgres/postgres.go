@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -92,6 +93,39 @@ type Store struct {
 	handOff handoff.Point
 	// filters compiles webhooks' filters for routing (see Options.Filters).
 	filters webhookd.FilterCompiler
+	// txPooling: the URL said pool_mode=transaction (see takePoolMode).
+	txPooling bool
+}
+
+// takePoolMode removes the pool_mode setting from url, which is webhookd's,
+// not PostgreSQL's, and reports whether it says transaction. Behind a
+// connection pooler in transaction pooling mode (PgBouncer's
+// pool_mode=transaction, the mode managed platforms use) a session lasts one
+// transaction, so the store keeps no state in one: no named prepared
+// statements, no LISTEN (engines poll), advisory locks held by a
+// transaction rather than a session. pool_mode=session, the default, is a
+// direct connection or a session pooler.
+func takePoolMode(url string) (rest string, txPooling bool, err error) {
+	re := regexp.MustCompile(`(^|[?&\s])pool_mode=([^&\s]*)`)
+	m := re.FindStringSubmatchIndex(url)
+	if m == nil {
+		return url, false, nil
+	}
+	switch mode := url[m[4]:m[5]]; mode {
+	case "transaction":
+		txPooling = true
+	case "session":
+	default:
+		return "", false, fmt.Errorf("postgres: pool_mode=%s: want transaction or session", mode)
+	}
+	start, end := m[0]+len(url[m[2]:m[3]]), m[1] // keep the separator before it
+	if end < len(url) && url[end] == '&' {
+		end++ // and drop the one after
+	} else if start > 0 && url[start-1] == '&' {
+		start--
+	}
+	rest = url[:start] + url[end:]
+	return strings.TrimSuffix(rest, "?"), txPooling, nil
 }
 
 var _ webhookd.Store = (*Store)(nil)
@@ -100,11 +134,15 @@ var _ webhookd.Store = (*Store)(nil)
 // string; pool settings such as pool_max_conns are accepted), applies any
 // pending migrations and returns the store.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	url, txPooling, err := takePoolMode(url)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
-	s := &Store{clock: opts.Clock, log: opts.Logger, schema: opts.Schema}
+	s := &Store{clock: opts.Clock, log: opts.Logger, schema: opts.Schema, txPooling: txPooling}
 	s.filters = opts.Filters
 	if s.filters == nil {
 		s.filters = filter.Default()
@@ -128,6 +166,19 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	s.scope = s.schema
 	if s.scope == "" {
 		s.scope = cfg.ConnConfig.RuntimeParams["search_path"]
+	}
+	if s.txPooling {
+		if s.scope != "" {
+			return nil, errors.New("postgres: pool_mode=transaction: a schema (search_path) cannot be set per connection behind a transaction pooler; set it on the role or database instead (ALTER ROLE … SET search_path)")
+		}
+		// Named prepared statements live in one server session, which a
+		// transaction pooler hands to other clients between transactions:
+		// every statement is parsed with its execution instead, in the
+		// same round trip (the unnamed statement), with the parameter
+		// types learnt once per connection. (QueryExecModeExec cannot
+		// encode a map as jsonb; DescribeExec takes two round trips, which
+		// the pooler may send to two server sessions.)
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	}
 	// The server's warnings go to the log: a statement that "worked" with
 	// a warning did not do what it was written for (a SET LOCAL outside a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -163,5 +164,35 @@ func TestPublishRetriesOnAFreshConnection(t *testing.T) {
 		ProjectID: p.ID, Type: webhookd.EventBatchSucceeded, Data: json.RawMessage(`{"id":"batches/b1"}`), Source: "api",
 	}); err != nil {
 		t.Fatalf("publish on a terminated connection: %v", err)
+	}
+}
+
+// TestTakePoolMode: pool_mode is webhookd's setting, taken out of the URL
+// before the driver sees it (PostgreSQL and PgBouncer would refuse it as a
+// startup parameter), in both URL forms.
+func TestTakePoolMode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url, rest string
+		tx        bool
+		err       bool
+	}{
+		{"postgres://h/db", "postgres://h/db", false, false},
+		{"postgres://h/db?pool_mode=transaction", "postgres://h/db", true, false},
+		{"postgres://h/db?pool_mode=transaction&sslmode=disable", "postgres://h/db?sslmode=disable", true, false},
+		{"postgres://h/db?sslmode=disable&pool_mode=transaction", "postgres://h/db?sslmode=disable", true, false},
+		{"postgres://h/db?a=1&pool_mode=session&b=2", "postgres://h/db?a=1&b=2", false, false},
+		{"host=h pool_mode=transaction dbname=db", "host=h  dbname=db", true, false},
+		{"postgres://h/db?pool_max_conns=4", "postgres://h/db?pool_max_conns=4", false, false},
+		{"postgres://h/db?pool_mode=statement", "", false, true},
+	} {
+		rest, tx, err := takePoolMode(tc.url)
+		if rest != tc.rest || tx != tc.tx || (err != nil) != tc.err {
+			t.Errorf("takePoolMode(%q) = %q, %v, %v; want %q, %v, error %v", tc.url, rest, tx, err, tc.rest, tc.tx, tc.err)
+		}
+	}
+	if _, err := Open(context.Background(), "postgres://127.0.0.1:1/db?pool_mode=transaction", Options{Schema: "s"}); err == nil ||
+		!strings.Contains(err.Error(), "search_path") {
+		t.Errorf("Open with a schema behind a transaction pooler: %v, want a refusal that names search_path", err)
 	}
 }

@@ -43,7 +43,26 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	pg := newPGCluster(t)
-	faultTest(t, bin, pg, pg.URL(""), "restart")
+	faultTest(t, bin, pg, pg.URL(""), pg.URL(""), "restart")
+}
+
+// TestPgBouncerTransactionPooling is the same load and restart with
+// webhookd behind PgBouncer in transaction pooling mode, told so by
+// pool_mode=transaction in its URL: nothing acknowledged is lost, no
+// publish is answered other than 200 or 503. (Without pool_mode, the
+// statements pgx prepares in one server session meet each other in the
+// sessions the pooler shares: "prepared statement … already exists",
+// 42P05, and nothing is delivered.) It also runs the migrations and the
+// maintenance lock behind the pooler.
+func TestPgBouncerTransactionPooling(t *testing.T) {
+	if os.Getenv("WEBHOOKD_TEST_FAULT") == "" {
+		t.Skip("WEBHOOKD_TEST_FAULT not set: skipping the PgBouncer test (.ci/run runs it)")
+	}
+	bin := buildBinary(t)
+	pg := newPGCluster(t)
+	port := startPgBouncer(t, pg)
+	db := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&pool_mode=transaction", port)
+	faultTest(t, bin, pg, db, pg.URL(""), "restart behind pgbouncer pool_mode=transaction")
 }
 
 // faultCounts is what the publishers saw.
@@ -57,7 +76,9 @@ type faultCounts struct {
 	firstBad string
 }
 
-func faultTest(t *testing.T, bin string, pg *pgCluster, db, name string) {
+// faultTest runs the load on webhookd with database URL db, restarts pg
+// under it, and checks the deliveries through direct, a URL of pg itself.
+func faultTest(t *testing.T, bin string, pg *pgCluster, db, direct, name string) {
 	recv := newTimedReceiver(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
@@ -75,6 +96,13 @@ func faultTest(t *testing.T, bin string, pg *pgCluster, db, name string) {
 		// The default lease (60 s): a result lost to the outage would hold
 		// its delivery that long.
 	}, base)
+	t.Cleanup(func() {
+		if t.Failed() {
+			srv.stop(t)
+			logs := srv.logs.String()
+			t.Logf("webhookd's log (the last 4 KB):\n%s", logs[max(0, len(logs)-4096):])
+		}
+	})
 	var created struct {
 		Secret string `json:"new_signing_secret"`
 	}
@@ -188,7 +216,7 @@ func faultTest(t *testing.T, bin string, pg *pgCluster, db, name string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	missing := recv.missing(fc.acked)
-	settled, pending := waitSettled(t, db, time.Now().Add(90*time.Second))
+	settled, pending := waitSettled(t, direct, time.Now().Add(90*time.Second))
 	stopProbe()
 	<-probed
 	var ready int

@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // pgCluster is a PostgreSQL server the test owns: its own cluster, made by
@@ -140,4 +143,69 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startPgBouncer runs PgBouncer (Debian's pgbouncer) in front of c, in
+// transaction pooling mode, on a free port, as c's user (it refuses to run
+// as root), and returns its port. It is stopped when the test ends.
+func startPgBouncer(t *testing.T, c *pgCluster) int {
+	t.Helper()
+	bouncer, err := exec.LookPath("pgbouncer")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"} {
+			if _, err := os.Stat(p); err == nil {
+				bouncer = p
+			}
+		}
+	}
+	if bouncer == "" {
+		t.Skip("pgbouncer is not installed (apt-get install pgbouncer)")
+	}
+	port := freePort(t)
+	ini := filepath.Join(c.dir, "pgbouncer.ini")
+	pidfile := filepath.Join(c.dir, "pgbouncer.pid")
+	conf := fmt.Sprintf(`[databases]
+postgres = host=127.0.0.1 port=%d dbname=postgres user=postgres
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = %d
+unix_socket_dir =
+auth_type = trust
+auth_file = %s/userlist.txt
+pool_mode = transaction
+max_client_conn = 400
+default_pool_size = 20
+server_login_retry = 1
+query_wait_timeout = 30
+logfile = %s/pgbouncer.log
+pidfile = %s
+`, c.port, port, c.dir, c.dir, pidfile)
+	c.run(t, "sh", "-c", fmt.Sprintf("cat > %s <<'EOF'\n%sEOF\necho '\"postgres\" \"\"' > %s/userlist.txt", ini, conf, c.dir))
+	c.run(t, bouncer, "-d", ini)
+	t.Cleanup(func() {
+		b, err := os.ReadFile(pidfile)
+		if err != nil {
+			return
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			if p, err := os.FindProcess(pid); err == nil {
+				_ = p.Signal(syscall.SIGTERM)
+			}
+		}
+	})
+	// Wait until it accepts connections.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			conn.Close()
+			return port
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(c.dir, "pgbouncer.log"))
+			t.Fatalf("pgbouncer does not listen on %d: %v\n%s", port, err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
