@@ -103,3 +103,34 @@ func FuzzEventTypeName(f *testing.F) {
 		}
 	})
 }
+
+func TestCatalogResolve(t *testing.T) {
+	t.Parallel()
+	c := webhookd.NewCatalog("legacy.thing")
+	defined := func(name string) (bool, error) { return name == "order.paid", nil }
+	for _, tt := range []struct {
+		typ     string
+		defined webhookd.DefinedFunc
+		want    string // the canonical type, or "" when refused
+	}{
+		{"batch.completed", nil, webhookd.EventBatchSucceeded},
+		{"legacy.thing", nil, "legacy.thing"},
+		{"order.paid", nil, ""},
+		{"order.paid", defined, "order.paid"},
+		{"order.lost", defined, ""},
+		{"order-paid", func(string) (bool, error) { return true, nil }, ""}, // never asked: not a name
+	} {
+		got, err := c.Resolve("type", tt.typ, tt.defined)
+		if got != tt.want || (tt.want == "") != (err != nil) {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", tt.typ, got, err, tt.want)
+		}
+		if err != nil && !strings.Contains(webhookd.ErrorMessage(err), "POST /v1/eventTypes") {
+			t.Errorf("Resolve(%q) error %q does not say how to define a type", tt.typ, webhookd.ErrorMessage(err))
+		}
+	}
+	for typ, want := range map[string]string{"batch.failed": webhookd.OriginBuiltIn, "batch.completed": webhookd.OriginBuiltIn, "legacy.thing": webhookd.OriginConfig, "order.paid": ""} {
+		if got := c.Origin(typ); got != want {
+			t.Errorf("Origin(%q) = %q, want %q", typ, got, want)
+		}
+	}
+}

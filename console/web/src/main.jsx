@@ -8,6 +8,7 @@ import { SignIn, exchangePortalToken } from "./pages/signin.jsx";
 import { Overview } from "./pages/overview.jsx";
 import { Webhooks, WebhookDetail } from "./pages/webhooks.jsx";
 import { Events, EventDetail } from "./pages/events.jsx";
+import { EventTypes } from "./pages/eventtypes.jsx";
 import { Tail } from "./pages/tail.jsx";
 import { Operations } from "./pages/operations.jsx";
 import { Projects, Keys } from "./pages/admin.jsx";
@@ -40,6 +41,8 @@ function route(path) {
         : { page: Webhooks, need: 1, nav: "webhooks" };
     case "events":
       return seg[1] ? { page: EventDetail, id: seg[1], need: 1, nav: "events" } : { page: Events, need: 1, nav: "events" };
+    case "eventTypes":
+      return { page: EventTypes, need: 1, nav: "eventTypes" };
     case "tail":
       return { page: Tail, need: 1, nav: "tail" };
     case "operations":
@@ -67,6 +70,7 @@ const navItems = [
   ["overview", "Overview", 1],
   ["webhooks", "Webhooks", 1],
   ["events", "Events", 1],
+  ["eventTypes", "Event types", 1],
   ["tail", "Live tail", 1],
   ["operations", "Operations", 3],
   ["projects", "Projects", 4],

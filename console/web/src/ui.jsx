@@ -110,6 +110,7 @@ export function Badge({ value }) {
       open: "bad",
       disabled_due_to_failed_deliveries: "bad",
       FAILED: "bad",
+      deprecated: "warn",
     }[value] || "muted";
   return <span class={`badge ${tone}`}>{String(value).replaceAll("_", " ")}</span>;
 }
