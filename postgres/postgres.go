@@ -238,9 +238,17 @@ func (s *Store) Close() error {
 }
 
 // Ping checks that the database answers; it backs /readyz.
+//
+// A server in recovery — a standby, which is what the old primary becomes
+// after a failover, or what a URL still naming it reaches — answers, but
+// refuses every write: it is not ready either.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	var standby bool
+	if err := s.pool.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&standby); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	if standby {
+		return errors.New("postgres: ping: the server is a read-only standby (in recovery); after a failover, point the URL at the new primary")
 	}
 	return nil
 }

@@ -65,6 +65,90 @@ func TestPgBouncerTransactionPooling(t *testing.T) {
 	faultTest(t, bin, pg, db, pg.URL(""), "restart behind pgbouncer pool_mode=transaction")
 }
 
+// TestPostgresFailoverToStandby: when the server webhookd reaches becomes a
+// read-only standby — as an old primary does after a failover — publishes
+// answer 503 (SQLSTATE 25006, not 500) and /readyz answers 503; once it is
+// a primary again (promoted, as the new primary is), both answer 200 and
+// events are delivered again, without a restart of webhookd.
+func TestPostgresFailoverToStandby(t *testing.T) {
+	if os.Getenv("WEBHOOKD_TEST_FAULT") == "" {
+		t.Skip("WEBHOOKD_TEST_FAULT not set: skipping the PostgreSQL failover test (.ci/run runs it)")
+	}
+	bin := buildBinary(t)
+	pg := newPGCluster(t)
+	recv := newTimedReceiver(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	startServer(t, bin, dir, []string{
+		"WEBHOOKD_ADDR=" + addr,
+		"WEBHOOKD_DB=" + pg.URL(""),
+		"WEBHOOKD_API_KEY=" + crashAPIKey,
+		"WEBHOOKD_DEV=1",
+		"WEBHOOKD_MASTER_KEY_FILE=" + filepath.Join(dir, "master.key"),
+		"WEBHOOKD_LOG_LEVEL=warn",
+	}, base)
+	var created struct {
+		Secret string `json:"new_signing_secret"`
+	}
+	call(t, base, "POST", "/v1/webhooks", map[string]any{"uri": recv.URL + "/hook", "subscribed_events": []string{"batch.succeeded"}}, &created)
+	recv.setSecret(t, created.Secret)
+	client := &http.Client{Timeout: 30 * time.Second}
+	readyz := func() int {
+		resp, err := client.Get(base + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	// The server restarts as a standby (standby.signal, no primary to
+	// follow): it answers, read-only.
+	if err := pg.stop("fast"); err != nil {
+		t.Fatal(err)
+	}
+	pg.run(t, "touch", filepath.Join(pg.data, "standby.signal"))
+	if err := pg.start(); err != nil {
+		t.Fatal(err)
+	}
+	codes := map[int]int{}
+	for n := range int64(20) {
+		code, _, body := faultPublish(client, base, n)
+		codes[code]++
+		if code != http.StatusServiceUnavailable && code != 0 {
+			t.Errorf("publish to a read-only standby answered %d %s, want 503", code, body)
+		}
+	}
+	if code := readyz(); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz answers %d on a read-only standby, want 503", code)
+	}
+
+	// Promoted, it is a primary again.
+	pg.run(t, "pg_ctl", "-D", pg.data, "-w", "promote")
+	var id string
+	deadline := time.Now().Add(30 * time.Second)
+	for code := 0; code != http.StatusOK; {
+		if time.Now().After(deadline) {
+			t.Fatalf("publish still answers %d 30 s after the promotion", code)
+		}
+		code, id, _ = faultPublish(client, base, 100)
+		if code != http.StatusOK {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if code := readyz(); code != http.StatusOK {
+		t.Errorf("/readyz answers %d after the promotion, want 200", code)
+	}
+	for time.Now().Before(deadline) && recv.missing([]string{id}) > 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if recv.missing([]string{id}) > 0 {
+		t.Error("the event published after the promotion was not delivered")
+	}
+	t.Logf("failover test: publishes to the read-only standby answered (status:count) %v; after promotion publish=200 readyz=200 delivered=%v", codes, recv.missing([]string{id}) == 0)
+}
+
 // faultCounts is what the publishers saw.
 type faultCounts struct {
 	mu       sync.Mutex
