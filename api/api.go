@@ -120,6 +120,9 @@ type Config struct {
 	// Circuits, if set, tells a destination's circuit state in this
 	// process (delivery.Engine.CircuitState).
 	Circuits func(destination string) string
+	// ConcurrencyLimits, if set, tells a destination's adaptive limit of
+	// attempts in flight in this process (delivery.Engine.ConcurrencyLimit).
+	ConcurrencyLimits func(destination string) int
 }
 
 // withDefaults returns c with every unset optional field filled in; it is the

@@ -90,14 +90,18 @@ func (s *Server) deliveryStats(w http.ResponseWriter, r *http.Request) error {
 
 // destinationJSON is one destination's health.
 type destinationJSON struct {
-	Destination  string   `json:"destination"`
-	CircuitState string   `json:"circuit_state"`
-	FailingSince string   `json:"failing_since,omitempty"`
-	Attempts     int      `json:"attempts"`
-	SuccessRate  *float64 `json:"success_rate"`
-	P50LatencyMS *float64 `json:"p50_latency_ms"`
-	P99LatencyMS *float64 `json:"p99_latency_ms"`
-	Backlog      int      `json:"backlog"`
+	Destination  string `json:"destination"`
+	CircuitState string `json:"circuit_state"`
+	// ConcurrencyLimit is how many attempts this process lets the
+	// destination have in flight now; it adapts to how the destination
+	// answers.
+	ConcurrencyLimit int      `json:"concurrency_limit,omitempty"`
+	FailingSince     string   `json:"failing_since,omitempty"`
+	Attempts         int      `json:"attempts"`
+	SuccessRate      *float64 `json:"success_rate"`
+	P50LatencyMS     *float64 `json:"p50_latency_ms"`
+	P99LatencyMS     *float64 `json:"p99_latency_ms"`
+	Backlog          int      `json:"backlog"`
 	// OldestPendingTime is when the oldest pending delivery was created.
 	OldestPendingTime string   `json:"oldest_pending_time,omitempty"`
 	LastAttemptTime   string   `json:"last_attempt_time,omitempty"`
@@ -136,6 +140,9 @@ func (s *Server) destinations(r *http.Request, rec *activity.Recorder, project s
 			d = &destinationJSON{Destination: name, CircuitState: "closed", Webhooks: []string{}, URIs: []string{}}
 			if s.cfg.Circuits != nil {
 				d.CircuitState = s.cfg.Circuits(name)
+			}
+			if s.cfg.ConcurrencyLimits != nil {
+				d.ConcurrencyLimit = s.cfg.ConcurrencyLimits(name)
 			}
 			byName[name] = d
 		}

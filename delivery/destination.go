@@ -52,6 +52,9 @@ const (
 // openUntil is zero, open before openUntil, and half-open after it (one trial
 // attempt at a time).
 type destination struct {
+	// lim is its adaptive in-flight limit (limiter): the attempts it may
+	// have in flight.
+	lim       limiter
 	inflight  int
 	failures  int
 	openUntil time.Time
@@ -80,7 +83,11 @@ type destination struct {
 // or failing destination from taking the workers that healthy ones need:
 // claims it refuses are deferred without occupying a worker.
 type destinations struct {
+	// limit is the most attempts one destination may have in flight
+	// (Config.PerDestinationLimit), and initial where its adaptive limit
+	// starts.
 	limit   int
+	initial int
 	breaker BreakerConfig
 	maxStep time.Duration
 	// queueCap bounds the claims waiting in the queue of a destination
@@ -148,8 +155,12 @@ const minStep = 20 * time.Microsecond
 // recent pace (see queueLimit).
 const queueHorizon = 250 * time.Millisecond
 
+// initialLimit is where a destination's adaptive in-flight limit starts
+// (at most Config.PerDestinationLimit): the fixed cap of old.
+const initialLimit = 16
+
 func newDestinations(limit int, breaker BreakerConfig, maxStep time.Duration, queueCap, totalCap int) *destinations {
-	return &destinations{limit: limit, breaker: breaker, maxStep: maxStep, queueCap: queueCap, totalCap: totalCap, waitHorizon: defaultWaitHorizon, byKey: map[string]*destination{}}
+	return &destinations{limit: limit, breaker: breaker, maxStep: maxStep, initial: min(initialLimit, limit), queueCap: queueCap, totalCap: totalCap, waitHorizon: defaultWaitHorizon, byKey: map[string]*destination{}}
 }
 
 // acquire decides what happens to claim c for key at now: it runs at once,
@@ -162,7 +173,7 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 	defer ds.mu.Unlock()
 	d := ds.byKey[key]
 	if d == nil {
-		d = &destination{}
+		d = &destination{lim: newLimiter(ds.initial, ds.limit)}
 		ds.byKey[key] = d
 	}
 	if !d.openUntil.IsZero() {
@@ -173,7 +184,7 @@ func (ds *destinations) acquire(key string, c *webhookd.Claim, now time.Time) (a
 			return deferred, ds.spread(d, now, now)
 		}
 		d.trial = true
-	} else if d.inflight >= ds.limit {
+	} else if d.inflight >= d.lim.current() {
 		if c != nil && len(d.queue) < ds.waitLimit(d, now) && ds.queued < ds.totalCap {
 			// It waits in memory for the destination's next free slot
 			// (finish hands it over), however far past the queue's
@@ -232,7 +243,7 @@ func (ds *destinations) queueLimit(d *destination, now time.Time) int {
 	if d.latency <= 0 {
 		return ds.queueCap
 	}
-	n := int64(ds.limit) * int64(queueHorizon) / int64(d.pace(now))
+	n := int64(d.lim.current()) * int64(queueHorizon) / int64(d.pace(now))
 	return int(min(max(n, int64(ds.queueCap)), int64(ds.totalCap)))
 }
 
@@ -266,7 +277,7 @@ func (ds *destinations) waitLimit(d *destination, now time.Time) int {
 	if p <= 0 {
 		return max(ds.totalCap, ds.queueCap) // its pace is not known yet
 	}
-	n := int64(ds.limit) * int64(ds.waitHorizon) / int64(p)
+	n := int64(d.lim.current()) * int64(ds.waitHorizon) / int64(p)
 	return int(min(max(n, int64(ds.queueCap)), int64(max(ds.totalCap, ds.queueCap))))
 }
 
@@ -351,7 +362,7 @@ func (ds *destinations) admit(key string, now time.Time) (room int, putOff time.
 	case d == nil:
 	case !d.openUntil.IsZero() && now.Before(d.openUntil):
 		putOff = ds.spread(d, d.openUntil, now)
-	case d.openUntil.IsZero() && d.inflight >= ds.limit && now.Sub(d.progress) > putOffAfter:
+	case d.openUntil.IsZero() && d.inflight >= d.lim.current() && now.Sub(d.progress) > putOffAfter:
 		putOff = ds.spread(d, now, now)
 	}
 	return room, putOff
@@ -361,9 +372,9 @@ func (ds *destinations) admit(key string, now time.Time) (room int, putOff time.
 // can start or queue at now: its free slots and the room in its queue.
 func (ds *destinations) ownRoomLocked(d *destination, now time.Time) int {
 	if d == nil {
-		return ds.limit + ds.queueCap
+		return ds.initial + ds.queueCap
 	}
-	return max(ds.limit-d.inflight, 0) + max(ds.queueRoom(d, now)-len(d.queue), 0)
+	return max(d.lim.current()-d.inflight, 0) + max(ds.queueRoom(d, now)-len(d.queue), 0)
 }
 
 // putOffAfter is how long a destination's attempts must have stopped ending
@@ -396,7 +407,7 @@ func (ds *destinations) later(key string, now time.Time) time.Time {
 // churn that would delay every other destination's claims. Deferrals
 // spaced gridAbove or wider come due on deferralGrid.
 func (ds *destinations) spread(d *destination, from, now time.Time) time.Time {
-	step := min(max(d.pace(now)/time.Duration(ds.limit), minStep), ds.maxStep)
+	step := min(max(d.pace(now)/time.Duration(d.lim.current()), minStep), ds.maxStep)
 	if d.horizon.After(from) {
 		from = d.horizon
 	}
@@ -456,6 +467,7 @@ func (ds *destinations) finish(key string, v verdict, took time.Duration, now ti
 }
 
 func (ds *destinations) applyLocked(key string, d *destination, v verdict, took time.Duration, now time.Time) {
+	d.lim.observe(v, took, d.inflight, now)
 	d.inflight--
 	d.progress = now
 	if took > 0 {
@@ -490,8 +502,31 @@ func (ds *destinations) applyLocked(key string, d *destination, v verdict, took 
 			ds.opened--
 		}
 	}
-	if d.inflight == 0 && len(d.queue) == 0 && d.failures == 0 && d.openUntil.IsZero() && !d.horizon.After(now) {
-		delete(ds.byKey, key) // healthy, idle, nothing deferred: nothing worth remembering
+	if d.inflight == 0 && len(d.queue) == 0 && d.failures == 0 && d.openUntil.IsZero() && !d.horizon.After(now) && d.lim.current() <= ds.initial {
+		// Healthy, idle, nothing deferred, no limit learnt beyond where
+		// limits start: nothing worth remembering. (A limit cut by slow
+		// attempts starts afresh with its next one.)
+		delete(ds.byKey, key)
+	}
+}
+
+// concurrencyLimit is key's in-flight limit now; a destination not seen
+// (or forgotten) has the initial one.
+func (ds *destinations) concurrencyLimit(key string) int {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if d := ds.byKey[key]; d != nil {
+		return d.lim.current()
+	}
+	return ds.initial
+}
+
+// limits calls f with every destination remembered and its limit.
+func (ds *destinations) limits(f func(key string, limit int)) {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	for k, d := range ds.byKey {
+		f(k, d.lim.current())
 	}
 }
 

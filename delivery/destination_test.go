@@ -393,11 +393,13 @@ func TestQueueKeepsTheRoomItGave(t *testing.T) {
 	if got := ds.room(dt0); got != 200 {
 		t.Fatalf("room = %d, want the queue's limit, 200", got)
 	}
-	// A slow attempt ends (and is replaced): the pace is 15ms, the limit 66.
+	// A slow attempt ends (and is replaced): the pace is 15ms, and the
+	// destination's in-flight limit is cut to 3 (limiter), so the queue's
+	// limit is 50.
 	done(ds, key, verdictHealthy, 45*time.Millisecond, dt0)
 	admit(ds, key, dt0)
-	if got := ds.queueLimit(ds.byKey[key], dt0); got != 66 {
-		t.Fatalf("limit after a 45ms attempt = %d, want 66", got)
+	if got := ds.queueLimit(ds.byKey[key], dt0); got != 50 {
+		t.Fatalf("limit after a 45ms attempt = %d, want 50", got)
 	}
 	for i := range 200 {
 		if a, _ := ds.acquire(key, claimFor("c"), dt0); a != queued {
@@ -408,7 +410,7 @@ func TestQueueKeepsTheRoomItGave(t *testing.T) {
 		t.Errorf("claim beyond the room = %v, want queued: it waits, within waitLimit", a)
 	}
 	if got := ds.room(dt0); got != 0 {
-		t.Errorf("room with 201 queued at a limit of 66 = %d, want 0", got)
+		t.Errorf("room with 201 queued at a limit of 50 = %d, want 0", got)
 	}
 }
 
@@ -444,5 +446,49 @@ func TestDeferralsComeDueTogether(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdmitsToTheAdaptiveLimit: a destination starts at the initial limit,
+// is admitted more as quick healthy attempts raise it, never more than the
+// configured maximum, and fewer once failures cut it.
+func TestAdmitsToTheAdaptiveLimit(t *testing.T) {
+	t.Parallel()
+	const key = "https://a.test:443"
+	ds := newDestinations(20, BreakerConfig{FailureThreshold: 100, OpenFor: time.Minute}, time.Second, 10, 1000)
+	fill := func(now time.Time) int {
+		n := 0
+		for {
+			if ok, _ := admit(ds, key, now); !ok {
+				return n
+			}
+			n++
+		}
+	}
+	now := dt0
+	if got := fill(now); got != initialLimit {
+		t.Fatalf("admitted %d at first, want %d", got, initialLimit)
+	}
+	// Busy and answering in a millisecond: each attempt ends and another
+	// takes its slot, until the limit has reached the maximum.
+	for range 1000 {
+		now = now.Add(time.Millisecond)
+		done(ds, key, verdictHealthy, time.Millisecond, now)
+		fill(now)
+	}
+	if got := ds.concurrencyLimit(key); got != 20 {
+		t.Fatalf("limit after 1000 quick attempts at the limit = %d, want the maximum, 20", got)
+	}
+	if ok, _ := admit(ds, key, now); ok {
+		t.Fatal("admitted past the maximum")
+	}
+	// Every attempt in flight answers 503: the limit is halved once, not
+	// once for each (they all began before the cut). Only 10 start again.
+	now = now.Add(time.Second)
+	for range 20 {
+		done(ds, key, verdictFailing, 2*time.Millisecond, now)
+	}
+	if got := fill(now); got != 10 {
+		t.Errorf("admitted %d after a failure, want 10", got)
 	}
 }

@@ -8,8 +8,8 @@
 // attempt in flight) is claimed again when its lease ends. That is the
 // at-least-once guarantee; receivers deduplicate on webhook-id.
 //
-// Destinations are isolated from each other: each has an in-flight cap and a
-// circuit breaker. A claim for a destination at its cap waits in memory,
+// Destinations are isolated from each other: each has an in-flight limit
+// that adapts to how it answers (limiter) and a circuit breaker. A claim for a destination at its cap waits in memory,
 // without a worker, for the destination's next free slot; one whose circuit
 // is open, or whose destination hangs with all it may hold waiting, is
 // deferred (put back with a later due time). A hanging destination
@@ -84,8 +84,11 @@ type Config struct {
 	Policy RetryPolicy
 	// Workers caps the attempts in flight in this process. Default 64.
 	Workers int
-	// PerDestinationLimit caps the attempts in flight to one destination
-	// (scheme, host and port). Default 16.
+	// PerDestinationLimit is the most attempts in flight to one
+	// destination (scheme, host and port). Each destination's limit adapts
+	// between 1 and this (see limiter), starting at 16 or this when lower.
+	// Default 32: half the default workers, so that one destination never
+	// takes more than half of them, however fast it has been.
 	PerDestinationLimit int
 	// Breaker configures the per-destination circuit breaker.
 	Breaker BreakerConfig
@@ -158,7 +161,7 @@ func (c Config) WithDefaults() Config {
 		c.Workers = 64
 	}
 	if c.PerDestinationLimit <= 0 {
-		c.PerDestinationLimit = 16
+		c.PerDestinationLimit = 32
 	}
 	c.Breaker = c.Breaker.withDefaults()
 	if c.DeferDelay <= 0 {
@@ -252,7 +255,7 @@ func New(cfg Config) (*Engine, error) {
 	e.storeDown = outage.New(e.log, cfg.Clock,
 		"the store is unavailable; claims wait and results are kept until it is back",
 		"the store is available again")
-	m, err := newMetrics(cfg.Registerer, e.dests.openCircuits)
+	m, err := newMetrics(cfg.Registerer, e.dests.openCircuits, e.dests.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +267,12 @@ func New(cfg Config) (*Engine, error) {
 // process: CircuitClosed, CircuitOpen or CircuitHalfOpen.
 func (e *Engine) CircuitState(destination string) string {
 	return e.dests.circuit(destination, e.cfg.Clock.Now())
+}
+
+// ConcurrencyLimit returns a destination's adaptive limit of attempts in
+// flight in this process.
+func (e *Engine) ConcurrencyLimit(destination string) int {
+	return e.dests.concurrencyLimit(destination)
 }
 
 // Notify tells the engine that deliveries may have become due, so that it

@@ -875,3 +875,28 @@ func TestHandOffAtShutdown(t *testing.T) {
 		t.Fatalf("the fast receiver got %d requests; the only worker was busy", n)
 	}
 }
+
+// TestConcurrencyLimitAdapts: a destination that answers 503 has its
+// in-flight limit halved, which the engine reports (ConcurrencyLimit, the
+// destination's health) and exports per destination.
+func TestConcurrencyLimitAdapts(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	down := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	wh, _ := h.webhook(down.URL)
+	ev := h.publish(wh.ID)
+	reg := prometheus.NewRegistry()
+	cfg := h.config()
+	cfg.Registerer = reg
+	cfg.Policy = delivery.RetryPolicy{Schedule: []time.Duration{time.Hour}, Window: 2 * time.Hour}
+	e, _ := h.start(cfg)
+	key := webhookd.DestinationOf(down.URL)
+	if got := e.ConcurrencyLimit(key); got != 16 {
+		t.Fatalf("limit before any attempt = %d, want 16", got)
+	}
+	h.waitFor("the failed attempt", func() bool { return h.delivery(ev.ID).AttemptCount == 1 })
+	h.waitFor("the limit to be cut", func() bool { return e.ConcurrencyLimit(key) == 8 })
+	if got := gather(t, reg)["webhookd_destination_concurrency_limit{"+key+"}"]; got != 8 {
+		t.Errorf("webhookd_destination_concurrency_limit{%s} = %v, want 8", key, got)
+	}
+}

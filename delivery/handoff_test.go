@@ -121,7 +121,7 @@ func TestHandOffPutsOff(t *testing.T) {
 	const hangs, opens, fine = "https://hangs.example/", "https://opens.example/", "https://fine.example/"
 
 	now := clock.Now()
-	for range e.cfg.PerDestinationLimit {
+	for range e.ConcurrencyLimit(destinationKey(hangs)) {
 		if a, _ := e.dests.acquire(destinationKey(hangs), nil, now); a != admitted {
 			t.Fatal("could not fill the destination's slots")
 		}

@@ -19,9 +19,26 @@ type metrics struct {
 	queueOldestAge prometheus.Gauge
 	inflight       prometheus.Gauge
 	circuitsOpen   prometheus.GaugeFunc
+	limits         limitsCollector
 }
 
-func newMetrics(reg prometheus.Registerer, circuitsOpen func() int) (*metrics, error) {
+// limitsCollector exports each destination's adaptive in-flight limit, read
+// at scrape: one series per destination the engine remembers (busy, failing
+// or with a limit learnt), so that the series come and go with them.
+type limitsCollector struct {
+	desc *prometheus.Desc
+	each func(f func(key string, limit int))
+}
+
+func (c limitsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c limitsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.each(func(key string, limit int) {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(limit), key)
+	})
+}
+
+func newMetrics(reg prometheus.Registerer, circuitsOpen func() int, limits func(f func(key string, limit int))) (*metrics, error) {
 	m := &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webhookd_deliveries_total",
@@ -56,12 +73,18 @@ func newMetrics(reg prometheus.Registerer, circuitsOpen func() int) (*metrics, e
 			Name: "webhookd_circuits_open",
 			Help: "Destinations whose circuit breaker is open or half-open in this process.",
 		}, func() float64 { return float64(circuitsOpen()) }),
+		limits: limitsCollector{
+			desc: prometheus.NewDesc("webhookd_destination_concurrency_limit",
+				"A destination's adaptive limit of attempts in flight in this process (between 1 and WEBHOOKD_PER_DESTINATION_LIMIT), for the destinations it remembers.",
+				[]string{"destination"}, nil),
+			each: limits,
+		},
 	}
 	for _, o := range []webhookd.Outcome{webhookd.OutcomeSucceeded, webhookd.OutcomeRetry, webhookd.OutcomeFailed, webhookd.OutcomeDeferred} {
 		m.deliveries.WithLabelValues(string(o)) // export zeros, so rates work from the start
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.deliveries, m.handOffs, m.polled, m.attemptSeconds, m.queueDue, m.queueOldestAge, m.inflight, m.circuitsOpen} {
+		for _, c := range []prometheus.Collector{m.deliveries, m.handOffs, m.polled, m.attemptSeconds, m.queueDue, m.queueOldestAge, m.inflight, m.circuitsOpen, m.limits} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("delivery: register metrics: %w", err)
 			}

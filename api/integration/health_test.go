@@ -28,6 +28,12 @@ func TestDeliveryHealth(t *testing.T) {
 				}
 				return "closed"
 			}
+			c.ConcurrencyLimits = func(dest string) int {
+				if dest == "https://down.example:443" {
+					return 1
+				}
+				return 24
+			}
 		})
 		c := b.as(b.mainKey)
 		var up, down webhook
@@ -63,6 +69,7 @@ func TestDeliveryHealth(t *testing.T) {
 			Destinations []struct {
 				Destination  string   `json:"destination"`
 				CircuitState string   `json:"circuit_state"`
+				Limit        int      `json:"concurrency_limit"`
 				FailingSince string   `json:"failing_since"`
 				Attempts     int      `json:"attempts"`
 				SuccessRate  *float64 `json:"success_rate"`
@@ -75,11 +82,11 @@ func TestDeliveryHealth(t *testing.T) {
 			t.Fatalf("destinations = %s", dump(ds))
 		}
 		dn, u := ds.Destinations[0], ds.Destinations[1]
-		if dn.Destination != "https://down.example:443" || dn.CircuitState != "open" || dn.FailingSince == "" || *dn.SuccessRate != 0 ||
+		if dn.Destination != "https://down.example:443" || dn.CircuitState != "open" || dn.Limit != 1 || dn.FailingSince == "" || *dn.SuccessRate != 0 ||
 			dn.Backlog != 1 || len(dn.Webhooks) != 1 || dn.Webhooks[0] != down.ID {
 			t.Errorf("down = %s", dump(dn))
 		}
-		if u.CircuitState != "closed" || u.FailingSince != "" || *u.SuccessRate != 1 || u.Backlog != 1 {
+		if u.CircuitState != "closed" || u.Limit != 24 || u.FailingSince != "" || *u.SuccessRate != 1 || u.Backlog != 1 {
 			t.Errorf("up = %s", dump(u))
 		}
 		// Another project sees its own (nothing); a portal view may look.

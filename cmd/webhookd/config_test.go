@@ -94,7 +94,7 @@ func TestMasterKeyFileBesideTheDatabase(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	c := defaultConfig()
 	const day = 24 * time.Hour
-	if c.Workers != 64 || c.PerDestLimit != 16 || c.Timeout != 10*time.Second || c.DisableAfter != day || c.RetryWindow != day ||
+	if c.Workers != 64 || c.PerDestLimit != 32 || c.Timeout != 10*time.Second || c.DisableAfter != day || c.RetryWindow != day ||
 		c.ShutdownGrace != 15*time.Second || c.Retention != 30*day || c.FailedRetention != 90*day {
 		t.Errorf("defaults %+v differ from the README's", c)
 	}

@@ -161,24 +161,25 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return fmt.Errorf("console: %w", err)
 	}
 	handler, err := api.New(api.Config{
-		Store:       st,
-		Sealer:      sealer,
-		Catalog:     webhookd.NewCatalog(cfg.EventTypes...),
-		URIPolicy:   uriPolicy,
-		Clock:       clock,
-		Logger:      logger,
-		LogRequests: cfg.Dev, // a new user sees what reached the API
-		PathPrefix:  cfg.PathPrefix,
-		Ready:       st.Ping,
-		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
-		JWKS:        ring.JWKSHandler(),
-		Registerer:  reg,
-		Operations:  ops,
-		AdminKey:    cfg.AdminKey,
-		PublicURL:   cfg.PublicURL,
-		Console:     ui,
-		Activity:    rec,
-		Circuits:    eng.CircuitState,
+		Store:             st,
+		Sealer:            sealer,
+		Catalog:           webhookd.NewCatalog(cfg.EventTypes...),
+		URIPolicy:         uriPolicy,
+		Clock:             clock,
+		Logger:            logger,
+		LogRequests:       cfg.Dev, // a new user sees what reached the API
+		PathPrefix:        cfg.PathPrefix,
+		Ready:             st.Ping,
+		Metrics:           promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		JWKS:              ring.JWKSHandler(),
+		Registerer:        reg,
+		Operations:        ops,
+		AdminKey:          cfg.AdminKey,
+		PublicURL:         cfg.PublicURL,
+		Console:           ui,
+		Activity:          rec,
+		Circuits:          eng.CircuitState,
+		ConcurrencyLimits: eng.ConcurrencyLimit,
 	})
 	if err != nil {
 		return err

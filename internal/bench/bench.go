@@ -140,7 +140,7 @@ with filters costs (deliveries_per_s, and filter=1 on the result line).
 	fs.StringVar(&o.apiKey, "api-key", "", "API key of the webhookd given by --url")
 	fs.StringVar(&o.db, "db", "", "the PostgreSQL `URL` of the database the webhookd given by --url uses, on this machine: the CPU time of all that server's processes is counted in cpu_ms_per_event")
 	fs.IntVar(&o.workers, "workers", def.Workers, "webhookd's delivery workers (embedded; with --url give the server's value, for --concurrency)")
-	fs.IntVar(&o.perDest, "per-destination-limit", def.PerDestinationLimit, "webhookd's in-flight cap per destination (embedded; with --url give the server's)")
+	fs.IntVar(&o.perDest, "per-destination-limit", def.PerDestinationLimit, "webhookd's most attempts in flight per destination, its adaptive limit's maximum (embedded; with --url give the server's)")
 	fs.DurationVar(&o.maxWait, "max-wait", 30*time.Second, "how long to wait for deliveries after the last publish")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "stop the whole run after this long, whatever it is doing")
 	fs.StringVar(&o.logLevel, "log-level", "error", "embedded webhookd's log level (logs go to stderr)")

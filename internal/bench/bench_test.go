@@ -18,7 +18,7 @@ func TestParseBenchFlags(t *testing.T) {
 		check   func(*testing.T, *Options)
 	}{
 		{name: "defaults", check: func(t *testing.T, o *Options) {
-			if o.scenario != ScenarioHMAC || o.events != 10000 || o.fanout != 1 || o.concurrency != 16 {
+			if o.scenario != ScenarioHMAC || o.events != 10000 || o.fanout != 1 || o.concurrency != 32 {
 				t.Errorf("defaults = %+v", o)
 			}
 		}},

@@ -86,7 +86,16 @@ export function Destinations({ list }) {
   return (
     <Table
       testid="destinations"
-      columns={["Destination", "Circuit", "Failing since", "Success (1 h)", "p50 / p99", "Backlog", "Webhooks"]}
+      columns={[
+        "Destination",
+        "Circuit",
+        "In flight, at most",
+        "Failing since",
+        "Success (1 h)",
+        "p50 / p99",
+        "Backlog",
+        "Webhooks",
+      ]}
     >
       {list.map((d) => (
         <tr>
@@ -96,6 +105,7 @@ export function Destinations({ list }) {
           <td>
             <Badge value={d.circuit_state} />
           </td>
+          <td title="adapts to how the destination answers">{d.concurrency_limit ?? "–"}</td>
           <td>
             <Time value={d.failing_since} />
           </td>
