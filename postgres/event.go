@@ -40,10 +40,15 @@ func scanEvent(row pgx.CollectableRow) (*webhookd.Event, error) {
 //
 // An idempotency key is serialised with a transaction-scoped advisory lock on
 // (project, key): a second publisher with the same key waits for the first
-// to commit, then finds its event, instead of both inserting.
+// to commit, then finds its event, instead of both inserting. An event
+// without one shares its commit with concurrent publishes (publishGroups).
 func (s *Store) PublishEvent(ctx context.Context, ne webhookd.NewEvent) (*webhookd.Event, bool, error) {
 	if ne.IdempotencyKey == "" {
-		return s.publishPipelined(ctx, ne)
+		ev, err := s.publishGrouped(ctx, ne)
+		if err != nil {
+			return nil, false, err
+		}
+		return ev, true, nil
 	}
 	planned, _, err := s.publish(ctx, []webhookd.NewEvent{ne}, true)
 	if err != nil {

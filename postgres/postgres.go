@@ -95,6 +95,8 @@ type Store struct {
 	filters webhookd.FilterCompiler
 	// txPooling: the URL said pool_mode=transaction (see takePoolMode).
 	txPooling bool
+	// groups commits concurrent publishes together (publishGroups).
+	groups publishGroups
 }
 
 // takePoolMode removes the pool_mode setting from url, which is webhookd's,
@@ -143,6 +145,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
 	s := &Store{clock: opts.Clock, log: opts.Logger, schema: opts.Schema, txPooling: txPooling}
+	s.groups.leaders = make(chan struct{}, maxGroupLeaders)
 	s.filters = opts.Filters
 	if s.filters == nil {
 		s.filters = filter.Default()
