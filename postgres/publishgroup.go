@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/handoff"
@@ -20,9 +23,11 @@ import (
 // of publishPipelined. Up to maxGroupLeaders groups are written at once,
 // so a lone publish waits for nothing, and a burst is written in parallel
 // as well as together. Nothing is acknowledged before its group commits;
-// when a group fails (an event of an unknown project, the database), each
-// of its events is published again alone, so that one bad request fails
-// alone.
+// when a group fails before its commit (an event of an unknown project,
+// invalid data, a connection that failed to send), each of its events is
+// published again alone, so that one bad request fails alone. A group whose
+// outcome is unknown (the connection failed after sending it) is never
+// published again: each of its callers is answered with the failure.
 type publishGroups struct {
 	mu      sync.Mutex
 	waiting []*groupRequest
@@ -119,9 +124,13 @@ func removeRequest(rs []*groupRequest, r *groupRequest) []*groupRequest {
 	return rs
 }
 
+// groupTimeout bounds the write of a group, which no caller's context
+// does.
+const groupTimeout = 30 * time.Second
+
 // writeGroup publishes batch and answers each request. A lone request is
-// published under its own context; a group under none, since one caller
-// leaving must not abort the others.
+// published under its own context; a group under none (but groupTimeout),
+// since one caller leaving must not abort the others.
 func (s *Store) writeGroup(batch []*groupRequest) {
 	if len(batch) == 1 {
 		r := batch[0]
@@ -133,7 +142,19 @@ func (s *Store) writeGroup(batch []*groupRequest) {
 	for i, r := range batch {
 		events[i] = r.ne
 	}
-	planned, err := s.publishEventsPipelined(context.Background(), events)
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	planned, err := s.publishEventsPipelined(ctx, events)
+	if _, unknown := errors.AsType[*commitError](err); unknown {
+		// The group may have committed: publishing its events again
+		// could store them twice. Each caller is told it failed, as
+		// when a response is lost after a commit.
+		err = mapErr(err, "publish event", "Event")
+		for _, r := range batch {
+			r.result <- groupResult{err: err}
+		}
+		return
+	}
 	if err != nil {
 		for _, r := range batch {
 			ev, _, err := s.publishPipelined(r.ctx, r.ne)
@@ -146,11 +167,13 @@ func (s *Store) writeGroup(batch []*groupRequest) {
 	}
 }
 
-// publishEventsPipelined is publishPipelined for several events without an
-// idempotency key: the routing queries, then every insert and the
-// audiences of the projects whose deliveries were handed off, in one batch,
-// which PostgreSQL runs as one implicit transaction. Its errors are not
-// mapped: the caller publishes each event again alone.
+// publishEventsPipelined is publishPipelinedOnce for several events
+// without an idempotency key: the routing queries, then every insert and
+// the audiences of the projects whose deliveries were handed off, in one
+// batch, which PostgreSQL runs as one implicit transaction. Its errors are
+// not mapped. A failure of the batch that may have come after its commit
+// is a *commitError (see publishPipelinedOnce); after any other, nothing
+// was stored and the caller publishes each event again alone.
 func (s *Store) publishEventsPipelined(ctx context.Context, events []webhookd.NewEvent) ([]webhookd.PlannedEvent, error) {
 	now := s.now()
 	planned, _, err := webhookd.NewPlanner(planReader{s.pool, s.scope, now}, s.filters, now).Plan(ctx, events)
@@ -174,6 +197,9 @@ func (s *Store) publishEventsPipelined(ctx context.Context, events []webhookd.Ne
 	err = execGroupWrites(s.pool.SendBatch(ctx, b), n > 0, ho, projects)
 	ho.Settle(err == nil)
 	if err != nil {
+		if _, serverSaid := errors.AsType[*pgconn.PgError](err); !serverSaid && !pgconn.SafeToRetry(err) {
+			return nil, &commitError{err}
+		}
 		return nil, err
 	}
 	if n > 0 {
