@@ -160,7 +160,9 @@ func (d *Driver) step(ctx context.Context, op *webhookd.Operation) (outcome stri
 			log.DebugContext(ctx, "lro: step superseded", slog.Any("err", err))
 			return outcomeSuperseded, nil
 		}
-		log.ErrorContext(ctx, "lro: commit step", slog.Any("err", err))
+		if webhookd.ErrorCode(err) != webhookd.EUNAVAILABLE { // Run logs an outage once
+			log.ErrorContext(ctx, "lro: commit step", slog.Any("err", err))
+		}
 		return outcomeFailed, err
 	}
 	for _, n := range change.Update {
