@@ -374,7 +374,7 @@ func TestWaitLimit(t *testing.T) {
 }
 
 // TestQueueKeepsTheRoomItGave: claims taken on the room a destination's
-// queue had are queued even when a slow attempt has lowered its limit
+// queue had are queued even when a failing attempt has lowered its limit
 // since, and so are claims beyond that room, which leave none for more. Before, every slow
 // attempt of an RS256 run lowered the limit for a moment, and the claims
 // of the batch in flight were written back, to be claimed again: 1.7
@@ -393,13 +393,13 @@ func TestQueueKeepsTheRoomItGave(t *testing.T) {
 	if got := ds.room(dt0); got != 200 {
 		t.Fatalf("room = %d, want the queue's limit, 200", got)
 	}
-	// A slow attempt ends (and is replaced): the pace is 15ms, and the
-	// destination's in-flight limit is cut to 3 (limiter), so the queue's
-	// limit is 50.
-	done(ds, key, verdictHealthy, 45*time.Millisecond, dt0)
+	// A failing attempt ends (and is replaced): the pace is 15ms, and the
+	// destination's in-flight limit is halved to 2 (limiter), so the
+	// queue's limit is 33.
+	done(ds, key, verdictFailing, 45*time.Millisecond, dt0)
 	admit(ds, key, dt0)
-	if got := ds.queueLimit(ds.byKey[key], dt0); got != 50 {
-		t.Fatalf("limit after a 45ms attempt = %d, want 50", got)
+	if got := ds.queueLimit(ds.byKey[key], dt0); got != 33 {
+		t.Fatalf("limit after a failing 45ms attempt = %d, want 33", got)
 	}
 	for i := range 200 {
 		if a, _ := ds.acquire(key, claimFor("c"), dt0); a != queued {
@@ -410,7 +410,7 @@ func TestQueueKeepsTheRoomItGave(t *testing.T) {
 		t.Errorf("claim beyond the room = %v, want queued: it waits, within waitLimit", a)
 	}
 	if got := ds.room(dt0); got != 0 {
-		t.Errorf("room with 201 queued at a limit of 50 = %d, want 0", got)
+		t.Errorf("room with 201 queued at a limit of 33 = %d, want 0", got)
 	}
 }
 

@@ -169,10 +169,15 @@ func (h *harness) start(cfg delivery.Config) (e *delivery.Engine, stop func()) {
 }
 
 // waitFor waits until cond holds, re-checking it after every recorded batch.
+// It fails when no batch is recorded for waitLimit (the engine stalled), or
+// after 5×waitLimit in all: a bound on a stall, not on speed, so that a
+// large backlog on a busy machine is not mistaken for a stuck one.
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.NewTimer(waitLimit)
-	defer deadline.Stop()
+	stall := time.NewTimer(waitLimit)
+	defer stall.Stop()
+	overall := time.NewTimer(5 * waitLimit)
+	defer overall.Stop()
 	for {
 		next := h.store.nextRecord()
 		if cond() {
@@ -180,9 +185,13 @@ func (h *harness) waitFor(what string, cond func() bool) {
 		}
 		select {
 		case <-next:
-		case <-deadline.C:
+			stall.Reset(waitLimit)
+		case <-stall.C:
 			st, _ := h.store.QueueStats(context.Background())
-			h.t.Fatalf("timed out waiting for %s (queue: %+v)", what, st)
+			h.t.Fatalf("timed out waiting for %s: nothing recorded for %v (queue: %+v)", what, waitLimit, st)
+		case <-overall.C:
+			st, _ := h.store.QueueStats(context.Background())
+			h.t.Fatalf("timed out waiting for %s after %v (queue: %+v)", what, 5*waitLimit, st)
 		}
 	}
 }

@@ -17,7 +17,10 @@ import (
 //     destination is in trouble (a timeout, a connection error, 5xx, 429,
 //     408: verdictFailing), and cut by a tenth by a healthy attempt that
 //     took much longer than the destination's usual time (its latency
-//     rises: it queues what it is sent).
+//     rises: it queues what it is sent). Rising latency alone only takes
+//     back what the limit grew beyond its start: on a busy machine every
+//     attempt's time swings, and that must not throttle a destination that
+//     answers every attempt well below the fixed cap it had before.
 //   - It is cut once per round trip at most: attempts that began before the
 //     last cut saw the old limit, and their bad news is already counted.
 //
@@ -26,6 +29,9 @@ import (
 type limiter struct {
 	limit float64
 	max   int
+	// floor is where the limit started: a slow but healthy attempt never
+	// cuts below it, only failing ones do.
+	floor float64
 	// base is the destination's usual time per attempt: its lowest recent
 	// one, drifting slowly up towards the times it takes now, so that a
 	// destination that has become slower for good is not cut for ever.
@@ -55,7 +61,8 @@ const (
 // (at least 1 both).
 func newLimiter(initial, maxLimit int) limiter {
 	maxLimit = max(maxLimit, 1)
-	return limiter{limit: float64(min(max(initial, 1), maxLimit)), max: maxLimit}
+	start := float64(min(max(initial, 1), maxLimit))
+	return limiter{limit: start, max: maxLimit, floor: start}
 }
 
 // current is the number of attempts the destination may have in flight.
@@ -78,20 +85,22 @@ func (l *limiter) observe(v verdict, took time.Duration, inflight int, now time.
 	}
 	switch {
 	case v == verdictFailing:
-		l.cut(limitBackoff, began, now)
+		l.cut(limitBackoff, 1, began, now)
 	case took > slowFactor*l.base+slowSlack:
-		l.cut(slowBackoff, began, now)
+		if l.limit > l.floor {
+			l.cut(slowBackoff, l.floor, began, now)
+		}
 	case float64(inflight) >= l.limit/2:
 		l.limit = min(l.limit+1/l.limit, float64(l.max))
 	}
 }
 
-// cut multiplies the limit by f, unless an attempt that began at began has
-// been counted by a cut already.
-func (l *limiter) cut(f float64, began, now time.Time) {
+// cut multiplies the limit by f, down to floor at most, unless an attempt
+// that began at began has been counted by a cut already.
+func (l *limiter) cut(f, floor float64, began, now time.Time) {
 	if !l.cutAt.IsZero() && began.Before(l.cutAt) {
 		return
 	}
-	l.limit = max(l.limit*f, 1)
+	l.limit = max(l.limit*f, floor, 1)
 	l.cutAt = now
 }

@@ -48,13 +48,26 @@ func TestLimiter(t *testing.T) {
 			{verdictFailing, 10 * ms, 1, 400 * ms, 0, 1},
 			{verdictFailing, 10 * ms, 1, 500 * ms, 0, 1},
 		}},
-		{"latency rising past twice the usual time and 10ms cuts it by a tenth", 20, 64, []step{
-			{verdictHealthy, 2 * ms, 1, 10 * ms, 0, 20},
-			{verdictHealthy, 13 * ms, 20, 30 * ms, 0, 20}, // 13ms < 2×2ms+10ms: noise
-			{verdictHealthy, 30 * ms, 20, 60 * ms, 0, 18}, // 20 × 0.9
+		{"latency rising past twice the usual time and 10ms cuts it by a tenth", 10, 20, []step{
+			{verdictHealthy, 2 * ms, 20, 10 * ms, 300, 20}, // grown to max
+			{verdictHealthy, 13 * ms, 20, 30 * ms, 0, 20},  // 13ms < 2×2ms+10ms: noise
+			{verdictHealthy, 30 * ms, 20, 60 * ms, 0, 18},  // 20 × 0.9
 		}},
-		{"a destination that became slower for good stops being cut", 10, 64, []step{
-			{verdictHealthy, ms, 1, 10 * ms, 0, 10},
+		{"rising latency never cuts below the start; a failing attempt does", 10, 20, []step{
+			{verdictHealthy, 2 * ms, 20, 10 * ms, 300, 20},
+			{verdictHealthy, 30 * ms, 20, 1 * time.Second, 0, 18},
+			{verdictHealthy, 30 * ms, 20, 2 * time.Second, 0, 16},
+			{verdictHealthy, 30 * ms, 20, 3 * time.Second, 0, 14},
+			{verdictHealthy, 30 * ms, 20, 4 * time.Second, 0, 13},
+			{verdictHealthy, 30 * ms, 20, 5 * time.Second, 0, 11},
+			{verdictHealthy, 30 * ms, 20, 6 * time.Second, 0, 10},
+			{verdictHealthy, 30 * ms, 20, 7 * time.Second, 0, 10}, // 10.6 × 0.9 would be 9.6
+			{verdictHealthy, 30 * ms, 20, 8 * time.Second, 0, 10},
+			{verdictFailing, 30 * ms, 20, 9 * time.Second, 0, 5},
+			{verdictHealthy, 90 * ms, 5, 10 * time.Second, 0, 5}, // below the start: latency leaves it
+		}},
+		{"a destination that became slower for good stops being cut", 5, 10, []step{
+			{verdictHealthy, ms, 10, 10 * ms, 100, 10},
 			{verdictHealthy, 50 * ms, 1, 100 * ms, 0, 9},
 			// The usual time drifts towards 50ms, attempt by attempt, a
 			// second apart (so each would be a cut of its own).
