@@ -29,6 +29,7 @@ var CatalogEventTypes = []string{
 	EventBatchSucceeded, EventBatchCancelled, EventBatchExpired, EventBatchFailed,
 	EventInteractionRequiresAction, EventInteractionCompleted, EventInteractionFailed,
 	EventInteractionCancelled, EventVideoGenerated,
+	EventWebhookDisabled, EventWebhookEnabled, EventDeliveryExhausted, EventWebhookSecretRotated,
 }
 
 // catalogDescriptions say what each built-in type means; event type
@@ -227,6 +228,10 @@ type NewEvent struct {
 	// OnlyWebhookID, when set, routes the event to that one webhook whatever
 	// its subscriptions and state (used by :ping).
 	OnlyWebhookID string
+	// IfRouted makes the event exist only if routing finds it a
+	// destination: planned without one, it is not stored at all (the
+	// operational events, which most projects do not subscribe to).
+	IfRouted bool
 }
 
 // PublishedEvent is one answer of Store.PublishEvents: the event, and

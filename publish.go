@@ -31,7 +31,8 @@ type PublishReader interface {
 type PlannedEvent struct {
 	// Event is the new event (ID, payload and DeliveryCount set), or, when
 	// Created is false, the event published before with its idempotency
-	// key, and nothing is to be written.
+	// key, and nothing is to be written; nil for an event IfRouted that
+	// routing found no destination for.
 	Event   *Event
 	Created bool
 	// Config is Event.WebhookConfig as JSON, the way stores keep it; nil
@@ -132,6 +133,9 @@ func (p *Planner) plan(ctx context.Context, ne NewEvent, keys map[idempotencyKey
 	dests, err := p.route(ctx, ne)
 	if err != nil {
 		return PlannedEvent{}, err
+	}
+	if ne.IfRouted && len(dests) == 0 {
+		return PlannedEvent{}, nil // nothing to write, nothing to answer
 	}
 	ev.DeliveryCount = len(dests)
 	return PlannedEvent{Event: ev, Created: true, Config: config, Destinations: dests}, nil

@@ -41,14 +41,16 @@ type Store interface {
 	ListWebhooks(ctx context.Context, projectID string, page Page) ([]*Webhook, error)
 	// UpdateWebhook writes Name, URI, SubscribedEvents, Headers, Filter,
 	// State, UpdateTime and FailingSince; secrets are changed only by
-	// RotateSecret.
+	// RotateSecret. A change of State publishes, in the same transaction,
+	// the event StateChangeEvent returns.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// DeleteWebhook removes the webhook and its secrets, and fails its
 	// pending deliveries ("webhook deleted"); delivery history is kept.
 	DeleteWebhook(ctx context.Context, projectID, id string) error
 	// RotateSecret adds next as the current secret and sets the ExpireTime of
 	// every other live secret to expireOthers (if that is earlier than the
-	// one it has); the webhook's UpdateTime becomes next's CreateTime.
+	// one it has); the webhook's UpdateTime becomes next's CreateTime. It
+	// publishes webhook.secret_rotated in the same transaction.
 	// Secrets expired at the store clock's now may be pruned.
 	RotateSecret(ctx context.Context, projectID, webhookID string, next SigningSecret, expireOthers time.Time) error
 
@@ -102,7 +104,11 @@ type Store interface {
 	ClaimDeliveries(ctx context.Context, limit int, lease time.Duration) ([]*Claim, error)
 	// RecordResults applies the outcome of claimed deliveries in one
 	// transaction. A result whose LeaseToken no longer matches the delivery
-	// (the lease expired and someone else claimed it) is ignored.
+	// (the lease expired and someone else claimed it) is ignored. In the
+	// same transaction it publishes the operational events the results
+	// cause: webhook.disabled for a webhook that auto-disable or a Gone
+	// result disabled, and delivery.exhausted for a delivery failed after an
+	// attempt (see DeliveryExhaustedEvent), but not for a Gone one.
 	RecordResults(ctx context.Context, results []Result) error
 	// QueueStats describes the pending deliveries at the store clock's now.
 	QueueStats(ctx context.Context) (QueueStats, error)
@@ -166,6 +172,10 @@ type Result struct {
 	Attempt *Attempt
 	// Error is stored as the delivery's LastError when Attempt is nil.
 	Error string
+	// Gone, on a static delivery's result, disables its webhook at once
+	// (state disabled, webhook.disabled published with reason gone): its
+	// receiver answered 410 Gone. The result's outcome is then failed.
+	Gone bool
 	// DisableAfter, when positive, applies auto-disable to a static
 	// delivery's webhook: a failed attempt starts or continues the webhook's
 	// failing run (FailingSince), a success ends it, and a run at least

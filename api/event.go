@@ -208,6 +208,10 @@ func (s *Server) newEvent(types *typeLookup, o *object) (webhookd.NewEvent, erro
 	if ne.Type, et, err = types.resolve(field, typ); err != nil {
 		return ne, o.explain(err)
 	}
+	if webhookd.IsOperational(ne.Type) {
+		// A receiver trusts these to come from the service.
+		return ne, webhookd.FieldErrorf(field, "%s: %s is an operational event, published by webhookd itself; webhooks subscribe to it, nobody publishes it.", field, ne.Type)
+	}
 	if ne.Data, _, err = o.rawObject("data"); err != nil {
 		return ne, err
 	}

@@ -123,6 +123,16 @@ func (e *Engine) attempt(ctx context.Context, key string, c *webhookd.Claim) (ou
 	}
 
 	res.Attempt.Error, res.Attempt.ErrorStage = r.err.Message, string(r.err.Stage)
+	if r.statusCode == http.StatusGone && r.err.Stage == StageStatus {
+		// The receiver says it is gone for good (Standard Webhooks): no
+		// retries, and a static webhook is disabled at once.
+		res.Outcome = webhookd.OutcomeFailed
+		res.Gone = d.Kind == webhookd.DeliveryStatic
+		e.log.Info("delivery failed: receiver answered 410 Gone", "delivery", d.ID, "event", d.EventID, "webhook", d.WebhookID)
+		e.failures.note(key, r.err, true)
+		e.metrics.deliveries.WithLabelValues(string(res.Outcome)).Inc()
+		return attemptOutcome{result: res, verdict: verdictOf(r.err), took: r.latency}, true
+	}
 	first := now
 	if d.FirstAttemptTime != nil {
 		first = *d.FirstAttemptTime

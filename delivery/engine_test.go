@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -898,5 +899,101 @@ func TestConcurrencyLimitAdapts(t *testing.T) {
 	h.waitFor("the limit to be cut", func() bool { return e.ConcurrencyLimit(key) == 8 })
 	if got := gather(t, reg)["webhookd_destination_concurrency_limit{"+key+"}"]; got != 8 {
 		t.Errorf("webhookd_destination_concurrency_limit{%s} = %v, want 8", key, got)
+	}
+}
+
+// watcher registers a webhook to uri subscribed to the operational events.
+func (h *harness) watcher(uri string) *webhookd.Webhook {
+	h.t.Helper()
+	w, _ := h.webhook(uri)
+	w.SubscribedEvents = webhookd.OperationalEventTypes
+	if err := h.store.UpdateWebhook(h.t.Context(), w); err != nil {
+		h.t.Fatal(err)
+	}
+	return w
+}
+
+// envelopeOf decodes a delivered body.
+func envelopeOf(t *testing.T, body []byte) (typ string, data map[string]any) {
+	t.Helper()
+	var env struct {
+		Type string
+		Data map[string]any
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	return env.Type, env.Data
+}
+
+// TestGoneDisables: a receiver answering 410 Gone is not retried; its
+// webhook is disabled at once, and webhook.disabled reaches another
+// webhook of the project, not the disabled one.
+func TestGoneDisables(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	gone := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusGone) })
+	watch := newReceiver(t, ok)
+	wh, _ := h.webhook(gone.URL)
+	wh.SubscribedEvents = append(wh.SubscribedEvents, webhookd.OperationalEventTypes...)
+	if err := h.store.UpdateWebhook(t.Context(), wh); err != nil {
+		t.Fatal(err)
+	}
+	h.watcher(watch.URL)
+	ev := h.publish(wh.ID)
+	h.start(h.config())
+
+	d := h.waitDone(ev.ID)
+	if d.State != webhookd.DeliveryFailed || d.AttemptCount != 1 || d.LastStatusCode != http.StatusGone {
+		t.Fatalf("delivery = %+v, want failed after one attempt answered 410", d)
+	}
+	var req request
+	select {
+	case req = <-watch.arrived:
+	case <-time.After(waitLimit):
+		t.Fatal("webhook.disabled never reached the other webhook")
+	}
+	typ, data := envelopeOf(t, req.body)
+	if typ != webhookd.EventWebhookDisabled || data["webhook_id"] != wh.ID || data["reason"] != webhookd.DisabledGone || data["delivery_id"] != d.ID {
+		t.Errorf("the other webhook got %s %v", typ, data)
+	}
+	got, err := h.store.GetWebhook(t.Context(), h.project.ID, wh.ID)
+	if err != nil || got.State != webhookd.WebhookDisabled {
+		t.Fatalf("webhook after 410: %+v, %v; want disabled", got, err)
+	}
+	if n := len(gone.seen()); n != 1 {
+		t.Errorf("the gone receiver got %d requests, want 1 (no retries, not its own webhook.disabled)", n)
+	}
+}
+
+// TestExhaustedIsTold: a delivery whose retries run out publishes
+// delivery.exhausted, delivered to the project's subscribers.
+func TestExhaustedIsTold(t *testing.T) {
+	t.Parallel()
+	h := setup(t, nil)
+	failing := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	watch := newReceiver(t, ok)
+	wh, _ := h.webhook(failing.URL)
+	h.watcher(watch.URL)
+	ev := h.publish(wh.ID)
+	cfg := h.config()
+	cfg.Policy = delivery.RetryPolicy{Schedule: []time.Duration{10 * time.Millisecond}, Window: 100 * time.Millisecond}
+	cfg.Breaker.FailureThreshold = 1000
+	h.start(cfg)
+
+	d := h.waitDone(ev.ID)
+	if d.State != webhookd.DeliveryFailed {
+		t.Fatalf("delivery = %+v, want failed", d)
+	}
+	var req request
+	select {
+	case req = <-watch.arrived:
+	case <-time.After(waitLimit):
+		t.Fatal("delivery.exhausted never reached the watcher")
+	}
+	typ, data := envelopeOf(t, req.body)
+	if typ != webhookd.EventDeliveryExhausted || data["delivery_id"] != d.ID || data["event_id"] != ev.ID ||
+		data["webhook_id"] != wh.ID || !strings.Contains(data["last_error"].(string), "503") {
+		t.Errorf("the watcher got %s %v", typ, data)
 	}
 }

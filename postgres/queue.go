@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -215,7 +217,8 @@ const failingRunQuery = `WITH u AS (
 		failing_since = t.failing_since,
 		state = CASE WHEN t.disable THEN 'disabled_due_to_failed_deliveries' ELSE w.state END,
 		update_time = CASE WHEN t.disable THEN $6 ELSE w.update_time END
-	FROM target t WHERE w.id = t.id`
+	FROM target t WHERE w.id = t.id
+	RETURNING w.id, w.project_id, w.uri, t.disable`
 
 // recordLockQuery locks the deliveries of a batch of results, in id order.
 const recordLockQuery = `SELECT FROM deliveries WHERE id = ANY ($1) ORDER BY id FOR UPDATE`
@@ -229,13 +232,14 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 	if len(results) == 0 {
 		return nil
 	}
+	published := false // operational events created deliveries
 	ids := make([]string, len(results))
 	for i, r := range results {
 		ids[i] = r.DeliveryID
 	}
 	// A batch is safe to write twice: it applies only under leases it
 	// holds, and a try that failed before its commit applied nothing.
-	return mapErr(retryUnavailable(ctx, func() error {
+	err := mapErr(retryUnavailable(ctx, func() error {
 		return s.inCustomPlanTx(ctx, func(tx pgx.Tx) error {
 			// Lock the deliveries in id order first, as DeleteWebhook does: the
 			// UPDATE below locks rows in whatever order its plan visits them,
@@ -256,16 +260,22 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 			if err != nil {
 				return err
 			}
-			return s.record(ctx, tx, batch)
+			var err2 error
+			published, err2 = s.record(ctx, tx, batch) // this try's: a retried one starts over
+			return err2
 		})
 	}), "record results", "Delivery")
+	if err == nil && published {
+		s.wakeAll()
+	}
+	return err
 }
 
 // record applies a batch with one result per delivery, whose rows are
 // locked, in tx.
-func (s *Store) record(ctx context.Context, tx pgx.Tx, results []webhookd.Result) error {
+func (s *Store) record(ctx context.Context, tx pgx.Tx, results []webhookd.Result) (published bool, err error) {
 	if len(results) == 0 {
-		return nil
+		return false, nil
 	}
 
 	now := s.now()
@@ -309,18 +319,78 @@ func (s *Store) record(ctx context.Context, tx pgx.Tx, results []webhookd.Result
 	var runs failingRuns
 	applied, err := pgx.CollectRows(rows, pgx.RowToStructByPos[appliedResult])
 	if err != nil {
-		return err
+		return false, err
 	}
+	gone := map[string]string{} // webhook id → the delivery answered 410
+	var exhausted []string
 	for _, a := range applied {
-		if r := byID[a.ID]; r.DisableAfter > 0 && a.Kind == string(webhookd.DeliveryStatic) && a.WebhookID != "" {
+		r := byID[a.ID]
+		static := a.Kind == string(webhookd.DeliveryStatic) && a.WebhookID != ""
+		switch {
+		case r.Gone && static:
+			gone[a.WebhookID] = a.ID
+		case r.Outcome == webhookd.OutcomeFailed && r.Attempt != nil:
+			exhausted = append(exhausted, a.ID)
+		}
+		if r.DisableAfter > 0 && static && !r.Gone {
 			runs.add(a.WebhookID, r, now)
 		}
 	}
-	if len(runs) == 0 {
-		return nil
+	var ops []webhookd.NewEvent
+	for _, id := range slices.Sorted(maps.Keys(gone)) { // rows locked in id order, as failingRunQuery locks them
+		w := webhookd.Webhook{ID: id, State: webhookd.WebhookDisabled}
+		err := tx.QueryRow(ctx, `UPDATE webhooks SET state = 'disabled', update_time = $2
+			WHERE id = $1 AND state = 'enabled' RETURNING project_id, uri`, id, now).Scan(&w.ProjectID, &w.URI)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // not enabled (or deleted): nothing changes
+		}
+		if err != nil {
+			return false, err
+		}
+		ops = append(ops, webhookd.WebhookDisabledEvent(&w, webhookd.DisabledGone, "receiver answered 410 Gone", gone[id]))
 	}
-	_, err = tx.Exec(ctx, failingRunQuery, runs.args(now)...)
-	return err
+	if len(runs) > 0 {
+		rows, _ := tx.Query(ctx, failingRunQuery, runs.args(now)...)
+		var id, projectID, uri string
+		var disabled bool
+		_, err := pgx.ForEachRow(rows, []any{&id, &projectID, &uri, &disabled}, func() error {
+			if disabled {
+				w := webhookd.Webhook{ID: id, ProjectID: projectID, URI: uri, State: webhookd.WebhookDisabledDueToFailedDeliveries}
+				ops = append(ops, webhookd.WebhookDisabledEvent(&w, webhookd.DisabledFailedDeliveries,
+					"failing continuously for "+runs[id].disableAfter.String(), ""))
+			}
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+	}
+	if len(exhausted) > 0 {
+		rows, _ := tx.Query(ctx, `SELECT d.id, d.project_id, d.event_id, e.type, COALESCE(d.webhook_id, ''), d.uri, d.attempt_count,
+				COALESCE(d.last_status_code, 0), d.last_error
+			FROM deliveries d JOIN events e ON e.id = d.event_id
+			WHERE d.id = ANY ($1) ORDER BY d.id`, exhausted)
+		var projectID string
+		var d webhookd.DeliveryExhaustedData
+		_, err := pgx.ForEachRow(rows, []any{&d.DeliveryID, &projectID, &d.EventID, &d.EventType, &d.WebhookID, &d.URI,
+			&d.AttemptCount, &d.LastStatusCode, &d.LastError}, func() error {
+			if ne, ok := webhookd.DeliveryExhaustedEvent(projectID, d); ok {
+				ops = append(ops, ne)
+			}
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+	}
+	if len(ops) == 0 {
+		return false, nil
+	}
+	planned, _, err := s.publishTx(ctx, tx, nil, now, ops, false)
+	if err != nil {
+		return false, fmt.Errorf("operational events: %w", err)
+	}
+	return webhookd.NewDeliveries(planned) > 0, nil
 }
 
 // appliedResult is a delivery that recordQuery updated.

@@ -145,16 +145,47 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 	if events == nil {
 		events = []string{}
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE webhooks
-		SET name = $3, uri = $4, subscribed_events = $5, state = $6, update_time = $7, failing_since = $8,
-			headers = $9, filter = $10
-		WHERE project_id = $1 AND id = $2`,
-		w.ProjectID, w.ID, w.Name, w.URI, events, w.State, orNow(w.UpdateTime, s.now()), nullTime(w.FailingSince),
-		headersOf(w), w.Filter)
+	published := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var from webhookd.WebhookState
+		if err := tx.QueryRow(ctx, `SELECT state FROM webhooks WHERE project_id = $1 AND id = $2 FOR UPDATE`,
+			w.ProjectID, w.ID).Scan(&from); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE webhooks
+			SET name = $3, uri = $4, subscribed_events = $5, state = $6, update_time = $7, failing_since = $8,
+				headers = $9, filter = $10
+			WHERE project_id = $1 AND id = $2`,
+			w.ProjectID, w.ID, w.Name, w.URI, events, w.State, orNow(w.UpdateTime, s.now()), nullTime(w.FailingSince),
+			headersOf(w), w.Filter)
+		if err != nil {
+			return err
+		}
+		ne, ok := webhookd.StateChangeEvent(w, from)
+		if !ok {
+			return nil
+		}
+		published, err = s.publishOperational(ctx, tx, ne)
+		return err
+	})
 	if err != nil {
 		return mapErr(err, "update webhook", "Webhook")
 	}
-	return affectedOne(tag, "Webhook")
+	if published {
+		s.wakeAll()
+	}
+	return nil
+}
+
+// publishOperational publishes the service's own events in tx, and
+// reports whether they created deliveries (then the engines are to be
+// woken after the commit).
+func (s *Store) publishOperational(ctx context.Context, tx pgx.Tx, events ...webhookd.NewEvent) (bool, error) {
+	planned, _, err := s.publishTx(ctx, tx, nil, s.now(), events, false)
+	if err != nil {
+		return false, fmt.Errorf("publish %s: %w", events[0].Type, err)
+	}
+	return webhookd.NewDeliveries(planned) > 0, nil
 }
 
 // DeleteWebhook removes the webhook and its secrets, and fails its pending
@@ -195,10 +226,11 @@ func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, n
 	now := s.now()
 	next.ID = orID(next.ID, webhookd.PrefixSecret)
 	next.SetDefaults(webhookID, now)
+	published := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var locked string
-		err := tx.QueryRow(ctx, `UPDATE webhooks SET update_time = $3 WHERE project_id = $1 AND id = $2 RETURNING id`,
-			projectID, webhookID, next.CreateTime).Scan(&locked)
+		w := webhookd.Webhook{ID: webhookID, ProjectID: projectID}
+		err := tx.QueryRow(ctx, `UPDATE webhooks SET update_time = $3 WHERE project_id = $1 AND id = $2 RETURNING uri`,
+			projectID, webhookID, next.CreateTime).Scan(&w.URI)
 		if err != nil {
 			return err
 		}
@@ -211,7 +243,14 @@ func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, n
 		if err != nil {
 			return err
 		}
-		return insertSecret(ctx, tx, next)
+		if err := insertSecret(ctx, tx, next); err != nil {
+			return err
+		}
+		published, err = s.publishOperational(ctx, tx, webhookd.SecretRotatedEvent(&w, expireOthers))
+		return err
 	})
+	if err == nil && published {
+		s.wakeAll()
+	}
 	return mapErr(err, "rotate secret", "Webhook")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/webhookd/webhookd"
@@ -47,7 +48,8 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 	if len(results) == 0 {
 		return nil
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	published := false // operational events created deliveries
+	err := s.write(ctx, func(tx *sql.Tx) error {
 		batch, err := lease.OnePerDelivery(results, func(ids []string) (map[string]string, error) {
 			return leaseTokens(ctx, tx, ids)
 		})
@@ -95,20 +97,79 @@ func (s *Store) RecordResults(ctx context.Context, results []webhookd.Result) er
 		}
 
 		wh := &failingRuns{now: now, failed: tx.StmtContext(ctx, s.stmts.webhookFailed),
-			succeeded: tx.StmtContext(ctx, s.stmts.webhookSucceeded), cleared: map[string]bool{}}
+			succeeded: tx.StmtContext(ctx, s.stmts.webhookSucceeded), cleared: map[string]bool{}, disabled: map[string]bool{}}
+		var exhausted []string
 		for _, r := range batch {
 			a := done[r.DeliveryID]
 			if a == nil {
 				continue // stale lease: someone else holds the delivery now
 			}
-			if r.DisableAfter > 0 && webhookd.DeliveryKind(a.kind) == webhookd.DeliveryStatic && a.webhookID != "" {
+			static := webhookd.DeliveryKind(a.kind) == webhookd.DeliveryStatic && a.webhookID != ""
+			switch {
+			case r.Gone && static:
+				if err := wh.gone(ctx, tx, r, a.webhookID); err != nil {
+					return fmt.Errorf("sqlite: record result of %s: webhook %s: %w", r.DeliveryID, a.webhookID, err)
+				}
+			case r.Outcome == webhookd.OutcomeFailed && r.Attempt != nil:
+				exhausted = append(exhausted, r.DeliveryID)
+			}
+			if r.DisableAfter > 0 && static && !r.Gone {
 				if err := wh.apply(ctx, r, a.webhookID); err != nil {
 					return fmt.Errorf("sqlite: record result of %s: webhook %s: %w", r.DeliveryID, a.webhookID, err)
 				}
 			}
 		}
+		ops, err := exhaustedEvents(ctx, tx, exhausted)
+		if err != nil {
+			return fmt.Errorf("sqlite: record results: %w", err)
+		}
+		ops = append(wh.events, ops...)
+		if len(ops) == 0 {
+			return nil
+		}
+		planned, _, err := s.publishTx(ctx, tx, nil, webhookd.NewPlanner(planReader{s, tx}, s.filters, fromMicros(now)), audiences{}, ops)
+		if err != nil {
+			return fmt.Errorf("sqlite: record results: operational events: %w", err)
+		}
+		published = webhookd.NewDeliveries(planned) > 0
 		return nil
 	})
+	if err == nil && published {
+		s.wake()
+	}
+	return err
+}
+
+// exhaustedEvents returns delivery.exhausted for each of the deliveries
+// (failed after an attempt, just now) that warrants one.
+func exhaustedEvents(ctx context.Context, tx *sql.Tx, ids []string) ([]webhookd.NewEvent, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	idsJSON, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.project_id, d.event_id, e.type, d.webhook_id, d.uri, d.attempt_count,
+			coalesce(d.last_status_code, 0), d.last_error
+		FROM deliveries d JOIN events e ON e.id = d.event_id
+		WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id`, string(idsJSON))
+	if err != nil {
+		return nil, err
+	}
+	var out []webhookd.NewEvent
+	_, err = collect(rows, func(sc scanner) (struct{}, error) {
+		var projectID string
+		var d webhookd.DeliveryExhaustedData
+		if err := sc.Scan(&d.DeliveryID, &projectID, &d.EventID, &d.EventType, &d.WebhookID, &d.URI, &d.AttemptCount, &d.LastStatusCode, &d.LastError); err != nil {
+			return struct{}{}, err
+		}
+		if ne, ok := webhookd.DeliveryExhaustedEvent(projectID, d); ok {
+			out = append(out, ne)
+		}
+		return struct{}{}, nil
+	}, "exhausted deliveries")
+	return out, err
 }
 
 // leaseTokens returns the current lease token of each of the deliveries.
@@ -167,6 +228,27 @@ type failingRuns struct {
 	// cleared holds the webhooks whose failing run a success of this batch
 	// has ended, with no failure since: another success has nothing to do.
 	cleared map[string]bool
+	// disabled holds the webhooks this batch disabled, and events the
+	// webhook.disabled events that tell of it.
+	disabled map[string]bool
+	events   []webhookd.NewEvent
+}
+
+// gone disables webhookID at once, if it is enabled, because r's attempt
+// was answered 410 Gone.
+func (f *failingRuns) gone(ctx context.Context, tx *sql.Tx, r webhookd.Result, webhookID string) error {
+	w := webhookd.Webhook{ID: webhookID, State: webhookd.WebhookDisabled}
+	err := tx.QueryRowContext(ctx, `UPDATE webhooks SET state = 'disabled', update_time = ?
+		WHERE id = ? AND state = 'enabled' RETURNING project_id, uri`, f.now, webhookID).Scan(&w.ProjectID, &w.URI)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // not enabled (or deleted): nothing changes
+	}
+	if err != nil {
+		return err
+	}
+	f.disabled[webhookID] = true
+	f.events = append(f.events, webhookd.WebhookDisabledEvent(&w, webhookd.DisabledGone, "receiver answered 410 Gone", r.DeliveryID))
+	return nil
 }
 
 func (f *failingRuns) apply(ctx context.Context, r webhookd.Result, webhookID string) error {
@@ -181,13 +263,25 @@ func (f *failingRuns) apply(ctx context.Context, r webhookd.Result, webhookID st
 		f.cleared[webhookID] = true
 	case r.Attempt != nil && (r.Outcome == webhookd.OutcomeRetry || r.Outcome == webhookd.OutcomeFailed):
 		delete(f.cleared, webhookID)
-		_, err := f.failed.ExecContext(ctx,
+		w := webhookd.Webhook{ID: webhookID}
+		var disabledNow bool
+		err := f.failed.QueryRowContext(ctx,
 			sql.Named("attempt_time", micros(r.Attempt.Time)),
 			sql.Named("disable_after", r.DisableAfter.Microseconds()),
 			sql.Named("now", f.now),
 			sql.Named("id", webhookID),
-		)
-		return err
+		).Scan(&w.ProjectID, &w.URI, &w.State, &disabledNow)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // deleted meanwhile
+		case err != nil:
+			return err
+		case disabledNow && !f.disabled[webhookID]:
+			f.disabled[webhookID] = true
+			f.events = append(f.events, webhookd.WebhookDisabledEvent(&w, webhookd.DisabledFailedDeliveries,
+				fmt.Sprintf("failing continuously for %s", r.DisableAfter), r.DeliveryID))
+		}
+		return nil
 	}
 	return nil
 }

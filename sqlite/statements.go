@@ -101,7 +101,8 @@ UPDATE webhooks SET
         THEN 'disabled_due_to_failed_deliveries' ELSE state END,
     update_time = CASE WHEN state = 'enabled' AND coalesce(failing_since, :attempt_time) <= :attempt_time - :disable_after
         THEN :now ELSE update_time END
-WHERE id = :id`
+WHERE id = :id
+RETURNING project_id, uri, state, state = 'disabled_due_to_failed_deliveries' AND update_time = :now`
 
 	sqlWebhookSucceeded = `UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`
 

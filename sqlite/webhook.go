@@ -216,13 +216,42 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *webhookd.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: update webhook: %w", err)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	published := false
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var from webhookd.WebhookState
+		err := tx.QueryRowContext(ctx, `SELECT state FROM webhooks WHERE project_id = ? AND id = ?`, w.ProjectID, w.ID).Scan(&from)
+		if err != nil {
+			return mapErr(err, "update webhook", "Webhook")
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks
 			SET name = ?, uri = ?, subscribed_events = ?, headers = ?, filter = ?, state = ?, update_time = ?, failing_since = ?
 			WHERE project_id = ? AND id = ?`,
 			w.Name, w.URI, events, headers, w.Filter, string(w.State), micros(w.UpdateTime), nullMicros(w.FailingSince), w.ProjectID, w.ID)
-		return affectedOne(res, err, "update webhook", "Webhook")
+		if err := affectedOne(res, err, "update webhook", "Webhook"); err != nil {
+			return err
+		}
+		ne, ok := webhookd.StateChangeEvent(w, from)
+		if !ok {
+			return nil
+		}
+		published, err = s.publishOperational(ctx, tx, ne)
+		return err
 	})
+	if err == nil && published {
+		s.wake()
+	}
+	return err
+}
+
+// publishOperational publishes the service's own events in tx, and
+// reports whether they created deliveries (then the engines are to be
+// woken after the commit).
+func (s *Store) publishOperational(ctx context.Context, tx *sql.Tx, events ...webhookd.NewEvent) (bool, error) {
+	planned, _, err := s.publishTx(ctx, tx, nil, webhookd.NewPlanner(planReader{s, tx}, s.filters, s.now()), audiences{}, events)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: publish %s: %w", events[0].Type, err)
+	}
+	return webhookd.NewDeliveries(planned) > 0, nil
 }
 
 // sqlFailWebhookDeliveries fails a webhook's pending deliveries. Its
@@ -258,11 +287,13 @@ func (s *Store) DeleteWebhook(ctx context.Context, projectID, id string) error {
 func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, next webhookd.SigningSecret, expireOthers time.Time) error {
 	now := s.now()
 	next.SetDefaults(webhookID, now)
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET update_time = ? WHERE project_id = ? AND id = ?`,
-			micros(next.CreateTime), projectID, webhookID)
-		if err := affectedOne(res, err, "rotate secret", "Webhook"); err != nil {
-			return err
+	published := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		w := webhookd.Webhook{ID: webhookID, ProjectID: projectID}
+		err := tx.QueryRowContext(ctx, `UPDATE webhooks SET update_time = ? WHERE project_id = ? AND id = ? RETURNING uri`,
+			micros(next.CreateTime), projectID, webhookID).Scan(&w.URI)
+		if err != nil {
+			return mapErr(err, "rotate secret", "Webhook")
 		}
 		exp := micros(expireOthers)
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_secrets SET expire_time = ?
@@ -276,6 +307,11 @@ func (s *Store) RotateSecret(ctx context.Context, projectID, webhookID string, n
 		if err := insertSecret(ctx, tx, next); err != nil {
 			return fmt.Errorf("sqlite: rotate secret: %w", err)
 		}
-		return nil
+		published, err = s.publishOperational(ctx, tx, webhookd.SecretRotatedEvent(&w, expireOthers))
+		return err
 	})
+	if err == nil && published {
+		s.wake()
+	}
+	return err
 }

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Prune", s.prunes},
 		{"DeliveryLog", s.deliveryLog},
 		{"Operation", s.operations},
+		{"OperationalEvent", s.opEvents},
 		{"EventType", s.eventTypes},
 	}
 	for _, g := range groups {

@@ -192,6 +192,7 @@ func TestWebhookValidation(t *testing.T) {
 		{"filter unknown variable", "PATCH", "/v1/webhooks/" + id, `{"filter":"amount > 5"}`, "filter:1:1: undeclared reference to 'amount'"},
 		{"filter not a condition", "PATCH", "/v1/webhooks/" + id, `{"filter":"data.amount + 1"}`, "filter must be a condition (true or false)"},
 		{"filter not a string", "PATCH", "/v1/webhooks/" + id, `{"filter":true}`, "filter must be a string"},
+		{"publish an operational event", "POST", "/v1/events", `{"type":"webhook.disabled","data":{}}`, "webhook.disabled is an operational event, published by webhookd itself"},
 		{"bad revocation", "POST", "/v1/webhooks/" + id + ":rotateSigningSecret", `{"revocation_behavior":"later"}`, `revocation_behavior must be revoke_previous_secrets_after_h24 or revoke_previous_secrets_immediately, got "later"`},
 		{"revocation not a string", "POST", "/v1/webhooks/" + id + "/rotate_secret", `{"revocation_behavior":1}`, "revocation_behavior must be a string"},
 		{"ping with fields", "POST", "/v1/webhooks/" + id + ":ping", `{"event":"x"}`, `Unknown field "event"`},
