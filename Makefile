@@ -50,7 +50,7 @@ FUZZ_TARGETS = api:FuzzDecodeObject api:FuzzDecodeObjectAgrees api:FuzzPageToken
 	api:FuzzParseBatchGenerateContent api:FuzzParseBatchCreate api:FuzzParseInteraction \
 	api:FuzzParseVideo api:FuzzParseUploadStart api:FuzzParseUploadCommand \
 	receiver:FuzzSignatureHeader receiver:FuzzJWT receiver:FuzzParseJWKS receiver:FuzzVerifyBody receiver:FuzzCacheMaxAge \
-	signing:FuzzParseSecret netguard:FuzzClassify lro:FuzzBatchInputFile .:FuzzSameJSON sqlite:FuzzDecodeEvents
+	signing:FuzzParseSecret netguard:FuzzClassify internal/tracing:FuzzNormalize lro:FuzzBatchInputFile .:FuzzSameJSON sqlite:FuzzDecodeEvents
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

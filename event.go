@@ -195,8 +195,12 @@ type Event struct {
 	IdempotencyKey string
 	// Source names what caused the event: "api" for the publish API,
 	// "operation:<name>" for a job state change, "ping".
-	Source     string
-	CreateTime time.Time
+	Source string
+	// TraceParent is the W3C traceparent of the request that published the
+	// event, sent with every attempt so that the receiver's trace continues
+	// the publisher's; "" when there was none.
+	TraceParent string
+	CreateTime  time.Time
 	// DeliveryCount is how many deliveries routing created.
 	DeliveryCount int
 }
@@ -225,6 +229,8 @@ type NewEvent struct {
 	WebhookConfig  *WebhookConfig
 	IdempotencyKey string
 	Source         string
+	// TraceParent is the publish's W3C traceparent (see Event.TraceParent).
+	TraceParent string
 	// OnlyWebhookID, when set, routes the event to that one webhook whatever
 	// its subscriptions and state (used by :ping).
 	OnlyWebhookID string
@@ -279,6 +285,7 @@ func (e NewEvent) Event(now time.Time) (*Event, error) {
 		WebhookConfig:  e.WebhookConfig,
 		IdempotencyKey: e.IdempotencyKey,
 		Source:         e.Source,
+		TraceParent:    e.TraceParent,
 		CreateTime:     now,
 	}, nil
 }

@@ -138,6 +138,8 @@ type Claim struct {
 	// EventType and Payload are the event's; Payload is the exact body.
 	EventType string
 	Payload   []byte
+	// TraceParent is the event's (see Event.TraceParent).
+	TraceParent string
 	// Static deliveries: the webhook's state and its live secrets at claim
 	// time (newest first). A webhook that was deleted has no secrets and
 	// WebhookState "".

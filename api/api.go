@@ -42,10 +42,12 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/activity"
 	"github.com/webhookd/webhookd/internal/outage"
+	"github.com/webhookd/webhookd/internal/tracing"
 	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
 )
@@ -102,6 +104,10 @@ type Config struct {
 	JWKS http.Handler
 	// Registerer, if set, receives the API request metrics.
 	Registerer prometheus.Registerer
+	// TracerProvider, if set, gets a server span for every request (a
+	// child of the caller's traceparent) and one for each publish's store
+	// commit; nil traces nothing.
+	TracerProvider trace.TracerProvider
 	// Operations, if set, serves the long-running operations routes
 	// (batches, interactions, video, operations, files; see operation.go).
 	Operations *lro.Service
@@ -189,6 +195,7 @@ type Server struct {
 	unavailable *outage.Log
 	// schemas are the compiled schemas of the projects' event types.
 	schemas schemaCache
+	tracer  trace.Tracer // nil: tracing off
 }
 
 // New validates cfg and returns the API server.
@@ -211,6 +218,7 @@ func New(cfg Config) (*Server, error) {
 		unavailable: outage.New(cfg.Logger, cfg.Clock,
 			"the store is unavailable; requests that need it are answered 503 until it is back",
 			"the store is available again"),
+		tracer: tracing.Tracer(cfg.TracerProvider),
 	}
 	if cfg.AdminKey != "" {
 		s.adminHash = webhookd.HashAPIKey(cfg.AdminKey)

@@ -111,7 +111,10 @@ func (s *Server) publishEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ev, created, err := s.cfg.Store.PublishEvent(r.Context(), ne)
+	ne.TraceParent = traceParentOf(r)
+	ctx, end := s.startCommitSpan(r.Context(), 1)
+	ev, created, err := s.cfg.Store.PublishEvent(ctx, ne)
+	end(err)
 	if err != nil {
 		return err
 	}
@@ -136,7 +139,13 @@ func (s *Server) batchPublishEvents(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	published, err := s.cfg.Store.PublishEvents(r.Context(), events)
+	tp := traceParentOf(r)
+	for i := range events {
+		events[i].TraceParent = tp
+	}
+	ctx, end := s.startCommitSpan(r.Context(), len(events))
+	published, err := s.cfg.Store.PublishEvents(ctx, events)
+	end(err)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/webhookd/webhookd"
 )
 
@@ -145,6 +147,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now() // latency is wall time, whatever the injected clock says
 	ri := &requestInfo{route: "unmatched"}
 	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
+	var span trace.Span
+	if s.tracer != nil {
+		r, span = s.startRequestSpan(r)
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
@@ -165,6 +171,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.unavailable.Succeeded(r.Context()) // an authenticated request reached the store
 		}
 		s.metrics.observe(metricMethod(r.Method), ri.route, code, d)
+		if span != nil {
+			endRequestSpan(span, r.Method, ri.route, code)
+		}
 		level := slog.LevelDebug
 		if s.cfg.LogRequests {
 			level = slog.LevelInfo

@@ -425,6 +425,7 @@ func (s *Server) pingWebhook(w http.ResponseWriter, r *http.Request) error {
 		Type:          webhookd.EventWebhookPing,
 		Data:          data,
 		Source:        "ping",
+		TraceParent:   traceParentOf(r),
 		OnlyWebhookID: wh.ID,
 	})
 	if err != nil {

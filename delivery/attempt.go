@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/webhookd/webhookd"
 )
 
@@ -83,6 +85,11 @@ type attemptOutcome struct {
 // attempt sends c, to destination key, once and decides what happens next.
 // sent is false when ctx ended first (shutdown): then nothing is recorded.
 func (e *Engine) attempt(ctx context.Context, key string, c *webhookd.Claim) (out attemptOutcome, sent bool) {
+	if e.tracer != nil {
+		var span trace.Span
+		ctx, span = e.startAttempt(ctx, c)
+		defer func() { endAttempt(span, out, sent) }()
+	}
 	d := c.Delivery
 	now := e.cfg.Clock.Now()
 	r, err := e.sender.send(ctx, c, now)
@@ -93,8 +100,9 @@ func (e *Engine) attempt(ctx context.Context, key string, c *webhookd.Claim) (ou
 	if r.err != nil && !r.err.Retryable() {
 		// Nothing was sent, and sending will never work: fail without an
 		// attempt record, with the reason.
-		e.log.Info("delivery failed without an attempt", "delivery", d.ID, "event", d.EventID, "stage", r.err.Stage, "reason", r.err.LogText())
-		e.failures.note(key, r.err, true)
+		e.log.Info("delivery failed without an attempt", "delivery", d.ID, "event", d.EventID, "stage", r.err.Stage, "reason", r.err.LogText(),
+			"trace_id", traceID(ctx, c))
+		e.failures.note(key, r.err, true, traceID(ctx, c))
 		return attemptOutcome{result: e.fail(c, r.err.Message), verdict: verdictNeutral}, true
 	}
 
@@ -128,8 +136,9 @@ func (e *Engine) attempt(ctx context.Context, key string, c *webhookd.Claim) (ou
 		// retries, and a static webhook is disabled at once.
 		res.Outcome = webhookd.OutcomeFailed
 		res.Gone = d.Kind == webhookd.DeliveryStatic
-		e.log.Info("delivery failed: receiver answered 410 Gone", "delivery", d.ID, "event", d.EventID, "webhook", d.WebhookID)
-		e.failures.note(key, r.err, true)
+		e.log.Info("delivery failed: receiver answered 410 Gone", "delivery", d.ID, "event", d.EventID, "webhook", d.WebhookID,
+			"trace_id", traceID(ctx, c))
+		e.failures.note(key, r.err, true, traceID(ctx, c))
 		e.metrics.deliveries.WithLabelValues(string(res.Outcome)).Inc()
 		return attemptOutcome{result: res, verdict: verdictOf(r.err), took: r.latency}, true
 	}
@@ -147,13 +156,13 @@ func (e *Engine) attempt(ctx context.Context, key string, c *webhookd.Claim) (ou
 	if retry {
 		res.Outcome, res.NextAttemptTime = webhookd.OutcomeRetry, next
 		e.log.Debug("attempt failed; will retry", "delivery", d.ID, "event", d.EventID, "attempt", res.Attempt.Number,
-			"stage", r.err.Stage, "err", r.err.LogText(), "next_attempt_time", next)
+			"stage", r.err.Stage, "err", r.err.LogText(), "next_attempt_time", next, "trace_id", traceID(ctx, c))
 	} else {
 		res.Outcome = webhookd.OutcomeFailed
 		e.log.Info("delivery failed: retry window ended", "delivery", d.ID, "event", d.EventID, "attempts", res.Attempt.Number,
-			"stage", r.err.Stage, "err", r.err.LogText())
+			"stage", r.err.Stage, "err", r.err.LogText(), "trace_id", traceID(ctx, c))
 	}
-	e.failures.note(key, r.err, !retry)
+	e.failures.note(key, r.err, !retry, traceID(ctx, c))
 	e.metrics.deliveries.WithLabelValues(string(res.Outcome)).Inc()
 	return attemptOutcome{result: res, verdict: verdictOf(r.err), took: r.latency}, true
 }

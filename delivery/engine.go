@@ -32,10 +32,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/handoff"
 	"github.com/webhookd/webhookd/internal/outage"
+	"github.com/webhookd/webhookd/internal/tracing"
 	"github.com/webhookd/webhookd/netguard"
 	"github.com/webhookd/webhookd/signing"
 )
@@ -139,6 +141,10 @@ type Config struct {
 	// went to (webhookd.DestinationOf). It must not block: the console's
 	// activity recorder is one.
 	Observe func(c *webhookd.Claim, r webhookd.Result, destination string)
+	// TracerProvider, if set, gets a span for every attempt, a child of
+	// the publish request's (see webhookd.Event.TraceParent); nil traces
+	// nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // WithDefaults returns c with every zero field set to its default: the one
@@ -223,6 +229,7 @@ type Engine struct {
 	failures *failureLog
 	// storeDown logs the store's outages once each (see outage.Log).
 	storeDown *outage.Log
+	tracer    trace.Tracer // nil: tracing off
 
 	wake    chan struct{} // Notify
 	freed   chan struct{} // a worker slot was released
@@ -255,6 +262,7 @@ func New(cfg Config) (*Engine, error) {
 	e.storeDown = outage.New(e.log, cfg.Clock,
 		"the store is unavailable; claims wait and results are kept until it is back",
 		"the store is available again")
+	e.tracer = tracing.Tracer(cfg.TracerProvider)
 	m, err := newMetrics(cfg.Registerer, e.dests.openCircuits, e.dests.limits)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,9 @@ type failures struct {
 	failed int
 	gaveUp int           // of failed, the last attempt of their delivery
 	last   *AttemptError // the latest
+	// traceID is the latest's trace, so that the line leads to it; "" when
+	// it had none.
+	traceID string
 }
 
 func newFailureLog(log *slog.Logger, clock webhookd.Clock, every time.Duration) *failureLog {
@@ -39,9 +42,9 @@ func newFailureLog(log *slog.Logger, clock webhookd.Clock, every time.Duration) 
 }
 
 // note counts a failed attempt to dest; gaveUp says that it was its
-// delivery's last. It writes the destination's line at once when its last
+// delivery's last, traceID is its trace's ("" for none). It writes the destination's line at once when its last
 // one is an interval old, and otherwise leaves the count to a later line.
-func (f *failureLog) note(dest string, err *AttemptError, gaveUp bool) {
+func (f *failureLog) note(dest string, err *AttemptError, gaveUp bool, traceID string) {
 	now := f.clock.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -54,7 +57,7 @@ func (f *failureLog) note(dest string, err *AttemptError, gaveUp bool) {
 	if gaveUp {
 		d.gaveUp++
 	}
-	d.last = err
+	d.last, d.traceID = err, traceID
 	if d.lineAt.IsZero() || now.Sub(d.lineAt) >= f.every {
 		f.writeLocked(dest, d, now)
 		return
@@ -119,6 +122,9 @@ func (f *failureLog) writeLocked(dest string, d *failures, now time.Time) {
 		attrs = append(attrs, slog.Int("status", d.last.StatusCode))
 	}
 	attrs = append(attrs, slog.String("err", d.last.LogText()), slog.Duration("interval", f.every))
+	if d.traceID != "" {
+		attrs = append(attrs, slog.String("trace_id", d.traceID))
+	}
 	f.log.LogAttrs(context.Background(), slog.LevelWarn, "delivery attempts failed", attrs...)
-	d.lineAt, d.failed, d.gaveUp, d.last = now, 0, 0, nil
+	d.lineAt, d.failed, d.gaveUp, d.last, d.traceID = now, 0, 0, nil, ""
 }

@@ -19,30 +19,31 @@ func TestFailureLog(t *testing.T) {
 	const a, b = "https://a.example:443", "https://b.example:443"
 	status := &AttemptError{Stage: StageStatus, StatusCode: 503, Message: "receiver answered 503"}
 	timeout := &AttemptError{Stage: StageTimeout, Message: "no response from a.example within 10s"}
+	const trace1, trace2 = "4bf92f3577b34da6a3ce929d0e0e4736", "0af7651916cd43dd8448eb211c80319c"
 	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	logs := &capture{}
 	f := newFailureLog(slog.New(logs), clock, time.Minute)
 	t.Cleanup(f.stop)
 
-	f.note(a, status, false)
-	logs.want(t, "the first failure", line{a, 1, 0, "status", 503})
-	f.note(a, status, false)
-	f.note(a, timeout, true)
-	f.note(b, status, false)
-	logs.want(t, "more failures within the interval; another destination's first", line{b, 1, 0, "status", 503})
+	f.note(a, status, false, trace1)
+	logs.want(t, "the first failure, with its trace id", line{a, 1, 0, "status", 503, trace1})
+	f.note(a, status, false, "")
+	f.note(a, timeout, true, "")
+	f.note(b, status, false, "")
+	logs.want(t, "more failures within the interval; another destination's first", line{b, 1, 0, "status", 503, ""})
 
 	clock.Advance(59 * time.Second)
 	f.flush()
 	logs.want(t, "a flush before the interval")
 
 	clock.Advance(time.Second)
-	f.note(a, status, false)
-	logs.want(t, "a failure an interval after the last line", line{a, 3, 1, "status", 503})
+	f.note(a, status, false, trace2)
+	logs.want(t, "a failure an interval after the last line, with the latest's trace id", line{a, 3, 1, "status", 503, trace2})
 
-	f.note(b, timeout, false)
+	f.note(b, timeout, false, "")
 	clock.Advance(time.Minute)
 	f.flush()
-	logs.want(t, "the flush an interval later", line{b, 1, 0, "timeout", 0})
+	logs.want(t, "the flush an interval later", line{b, 1, 0, "timeout", 0, ""})
 	f.flush()
 	logs.want(t, "nothing left")
 	clock.Advance(time.Minute)
@@ -50,11 +51,11 @@ func TestFailureLog(t *testing.T) {
 	if n := len(f.dests); n != 0 {
 		t.Errorf("%d destinations remembered after an interval without failures", n)
 	}
-	f.note(a, timeout, false)
-	logs.want(t, "a forgotten destination's first failure", line{a, 1, 0, "timeout", 0})
-	f.note(a, timeout, false)
+	f.note(a, timeout, false, "")
+	logs.want(t, "a forgotten destination's first failure", line{a, 1, 0, "timeout", 0, ""})
+	f.note(a, timeout, false, "")
 	f.stop()
-	logs.want(t, "the stop", line{a, 1, 0, "timeout", 0})
+	logs.want(t, "the stop", line{a, 1, 0, "timeout", 0, ""})
 }
 
 // line is what a failure line must say.
@@ -63,6 +64,7 @@ type line struct {
 	failed, gaveUp int
 	stage          string
 	status         int
+	traceID        string
 }
 
 // capture is a slog.Handler that keeps the WARN records.
@@ -91,6 +93,8 @@ func (c *capture) Handle(_ context.Context, r slog.Record) error {
 			l.stage = a.Value.String()
 		case "status":
 			l.status = int(a.Value.Int64())
+		case "trace_id":
+			l.traceID = a.Value.String()
 		}
 		return true
 	})

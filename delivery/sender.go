@@ -201,6 +201,9 @@ func (s *sender) send(ctx context.Context, c *webhookd.Claim, now time.Time) (at
 	for name, value := range c.Headers {
 		req.Header[textproto.CanonicalMIMEHeaderKey(name)] = []string{value}
 	}
+	if tp := traceParent(ctx, c); tp != "" {
+		req.Header["Traceparent"] = []string{tp}
+	}
 
 	start := time.Now()
 	// The transport itself, not an http.Client: a 3xx is the receiver's

@@ -410,7 +410,7 @@ func TestRefusalDetailIsLogged(t *testing.T) {
 	u, _ := url.Parse("https://db.internal/x")
 	refused := &netguard.RefusedError{Addr: netip.MustParseAddr("10.0.0.7"), Class: netguard.Private}
 	r := failedFromError(&net.OpError{Op: "dial", Net: "tcp", Err: refused}, u, time.Second, false)
-	f.note("https://db.internal:443", r.err, false)
+	f.note("https://db.internal:443", r.err, false, "")
 	if got := buf.String(); !strings.Contains(got, "destination 10.0.0.7 is a private-network address") {
 		t.Fatalf("log line %q does not name the refused address and its class", got)
 	}

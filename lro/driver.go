@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/internal/outage"
+	"github.com/webhookd/webhookd/internal/tracing"
 )
 
 // DriverStore is what the Driver needs of a store: the claim and the commit
@@ -34,6 +36,9 @@ type DriverConfig struct {
 	Logger *slog.Logger
 	// Registerer receives the webhookd_lro_* metrics (nil: not exported).
 	Registerer prometheus.Registerer
+	// TracerProvider, if set, gets a span for every state change a step
+	// commits; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 func (c DriverConfig) withDefaults() DriverConfig {
@@ -62,6 +67,7 @@ type Driver struct {
 	cfg     DriverConfig
 	wake    chan struct{}
 	metrics *driverMetrics
+	tracer  trace.Tracer // nil: tracing off
 }
 
 // NewDriver returns a Driver; it fails only when its metrics cannot be
@@ -72,7 +78,8 @@ func NewDriver(store DriverStore, runner Runner, cfg DriverConfig) (*Driver, err
 	if err != nil {
 		return nil, fmt.Errorf("lro: driver metrics: %w", err)
 	}
-	return &Driver{store: store, runner: runner, cfg: cfg, wake: make(chan struct{}, 1), metrics: metrics}, nil
+	return &Driver{store: store, runner: runner, cfg: cfg, wake: make(chan struct{}, 1), metrics: metrics,
+		tracer: tracing.Tracer(cfg.TracerProvider)}, nil
 }
 
 // Wake makes a running Driver look for due operations now (after an API call
@@ -155,7 +162,7 @@ func (d *Driver) step(ctx context.Context, op *webhookd.Operation) (outcome stri
 	if change.Empty() {
 		return outcomeIdle, nil
 	}
-	if err := d.store.CommitOperationChange(ctx, change); err != nil {
+	if err := commit(ctx, d.tracer, d.store, op, change); err != nil {
 		if webhookd.ErrorCode(err) == webhookd.ECONFLICT || webhookd.ErrorCode(err) == webhookd.ENOTFOUND {
 			log.DebugContext(ctx, "lro: step superseded", slog.Any("err", err))
 			return outcomeSuperseded, nil

@@ -35,7 +35,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/webhookd/webhookd"
+	"github.com/webhookd/webhookd/internal/tracing"
 )
 
 // Defaults of Config.
@@ -91,6 +94,10 @@ type Config struct {
 	// after which maintenance deletes them. 0 means DefaultOutputRetention,
 	// KeepOutputs forever.
 	OutputRetention time.Duration
+	// TracerProvider, if set, traces the state changes that the Service
+	// commits (a create, a cancel); see DriverConfig for the runner's. nil
+	// traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -154,7 +161,8 @@ func ConfigFromEnv(base Config, getenv func(string) string) (Config, error) {
 // Machine holds the configuration the parsers, transitions and renderings
 // share. It has no state of its own and is safe for concurrent use.
 type Machine struct {
-	cfg Config
+	cfg    Config
+	tracer trace.Tracer // nil: tracing off
 }
 
 // New returns a Machine for cfg (defaults applied).
@@ -163,7 +171,7 @@ func New(cfg Config) (*Machine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Machine{cfg: cfg}, nil
+	return &Machine{cfg: cfg, tracer: tracing.Tracer(cfg.TracerProvider)}, nil
 }
 
 // Config returns the configuration in effect.

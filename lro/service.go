@@ -71,7 +71,7 @@ func (s *Service) CreateBatch(ctx context.Context, projectID string, req *BatchR
 }
 
 func (s *Service) create(ctx context.Context, c webhookd.OperationChange) error {
-	if err := s.store.CommitOperationChange(ctx, c); err != nil {
+	if err := commit(ctx, s.m.tracer, s.store, nil, c); err != nil {
 		return fmt.Errorf("lro: create operation: %w", err)
 	}
 	s.wake()
@@ -162,7 +162,7 @@ func (s *Service) transition(ctx context.Context, projectID, id string, kind web
 		if c.Empty() {
 			return op, nil
 		}
-		err = s.store.CommitOperationChange(ctx, c)
+		err = commit(ctx, s.m.tracer, s.store, op, c)
 		if err == nil {
 			if len(c.Events) > 0 {
 				s.wake()

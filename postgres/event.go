@@ -16,14 +16,14 @@ import (
 	"github.com/webhookd/webhookd/internal/handoff"
 )
 
-const eventColumns = `id, project_id, type, payload, webhook_config, COALESCE(idempotency_key, ''), source, create_time, delivery_count`
+const eventColumns = `id, project_id, type, payload, webhook_config, COALESCE(idempotency_key, ''), source, traceparent, create_time, delivery_count`
 
 func scanEvent(row pgx.CollectableRow) (*webhookd.Event, error) {
 	var (
 		e  webhookd.Event
 		wc *string
 	)
-	if err := row.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Payload, &wc, &e.IdempotencyKey, &e.Source, &e.CreateTime, &e.DeliveryCount); err != nil {
+	if err := row.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Payload, &wc, &e.IdempotencyKey, &e.Source, &e.TraceParent, &e.CreateTime, &e.DeliveryCount); err != nil {
 		return nil, err
 	}
 	if wc != nil {
@@ -251,12 +251,12 @@ func (s *Store) publishPipelinedOnce(ctx context.Context, ne webhookd.NewEvent) 
 // them all due at once. It returns the number of deliveries.
 func queueEventWrites(b *pgx.Batch, ho *handoff.Tx, planned []webhookd.PlannedEvent) int {
 	var (
-		evIDs, projects, types, keys, sources []string
-		payloads                              [][]byte
-		configs                               []*string
-		created                               []time.Time
-		counts                                []int32
-		n                                     int
+		evIDs, projects, types, keys, sources, traces []string
+		payloads                                      [][]byte
+		configs                                       []*string
+		created                                       []time.Time
+		counts                                        []int32
+		n                                             int
 	)
 	for _, p := range planned {
 		if !p.Created {
@@ -265,15 +265,16 @@ func queueEventWrites(b *pgx.Batch, ho *handoff.Tx, planned []webhookd.PlannedEv
 		ev := p.Event
 		evIDs, projects, types, keys, sources = append(evIDs, ev.ID), append(projects, ev.ProjectID), append(types, ev.Type), append(keys, ev.IdempotencyKey), append(sources, ev.Source)
 		payloads, configs, created, counts = append(payloads, ev.Payload), append(configs, nullText(p.Config)), append(created, ev.CreateTime), append(counts, int32(ev.DeliveryCount))
+		traces = append(traces, ev.TraceParent)
 		n += len(p.Destinations)
 	}
 	b.Queue(`INSERT INTO events
-		(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count)
-		SELECT e.id, e.project_id, e.type, e.payload, e.config, NULLIF(e.key, ''), e.source, e.created, e.count
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::integer[])
-			WITH ORDINALITY AS e (id, project_id, type, payload, config, key, source, created, count, n)
+		(id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count, traceparent)
+		SELECT e.id, e.project_id, e.type, e.payload, e.config, NULLIF(e.key, ''), e.source, e.created, e.count, e.trace
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::integer[], $10::text[])
+			WITH ORDINALITY AS e (id, project_id, type, payload, config, key, source, created, count, trace, n)
 		ORDER BY e.n`,
-		evIDs, projects, types, payloads, configs, keys, sources, created, counts)
+		evIDs, projects, types, payloads, configs, keys, sources, created, counts, traces)
 	if n == 0 {
 		return 0
 	}

@@ -97,7 +97,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, limit int, lease time.Durat
 
 // claimColumns are what a claim needs beside its delivery, from the joins
 // of claimQuery.
-const claimColumns = deliveryColumns + `, e.type, e.payload, COALESCE(w.state, ''), COALESCE(w.headers, '{}'), p.audience, ` + secretsColumns
+const claimColumns = deliveryColumns + `, e.type, e.payload, e.traceparent, COALESCE(w.state, ''), COALESCE(w.headers, '{}'), p.audience, ` + secretsColumns
 
 // scanClaim reads a row of claimColumns.
 func scanClaim(row pgx.CollectableRow) (*webhookd.Claim, error) {
@@ -106,7 +106,7 @@ func scanClaim(row pgx.CollectableRow) (*webhookd.Claim, error) {
 		c   = webhookd.Claim{Delivery: &d}
 		sec secretArrays
 	)
-	dest := append(deliveryDest(&d), &c.EventType, &c.Payload, &c.WebhookState, &c.Headers, &c.Audience)
+	dest := append(deliveryDest(&d), &c.EventType, &c.Payload, &c.TraceParent, &c.WebhookState, &c.Headers, &c.Audience)
 	if err := row.Scan(append(dest, sec.dest()...)...); err != nil {
 		return nil, err
 	}

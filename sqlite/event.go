@@ -14,13 +14,13 @@ import (
 	"github.com/webhookd/webhookd/internal/handoff"
 )
 
-const eventColumns = `id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count`
+const eventColumns = `id, project_id, type, payload, webhook_config, idempotency_key, source, traceparent, create_time, delivery_count`
 
 func scanEvent(sc scanner) (*webhookd.Event, error) {
 	var e webhookd.Event
 	var cfg sql.NullString
 	var created int64
-	if err := sc.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Payload, &cfg, &e.IdempotencyKey, &e.Source, &created, &e.DeliveryCount); err != nil {
+	if err := sc.Scan(&e.ID, &e.ProjectID, &e.Type, &e.Payload, &cfg, &e.IdempotencyKey, &e.Source, &e.TraceParent, &created, &e.DeliveryCount); err != nil {
 		return nil, err
 	}
 	if cfg.Valid {
@@ -185,7 +185,7 @@ func (s *Store) writeEvents(ctx context.Context, tx *sql.Tx, ho *handoff.Tx, pla
 		p := events[i]
 		i++
 		ev := p.Event
-		return append(args, ev.ID, ev.ProjectID, ev.Type, ev.Payload, nullText(p.Config), ev.IdempotencyKey, ev.Source, micros(ev.CreateTime), ev.DeliveryCount)
+		return append(args, ev.ID, ev.ProjectID, ev.Type, ev.Payload, nullText(p.Config), ev.IdempotencyKey, ev.Source, ev.TraceParent, micros(ev.CreateTime), ev.DeliveryCount)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: publish event: %w", err)

@@ -58,9 +58,10 @@ func (s *Store) fillClaims(ctx context.Context, claims []*webhookd.Claim) error 
 	}
 
 	type eventInfo struct {
-		typ      string
-		payload  []byte
-		audience string
+		typ         string
+		payload     []byte
+		traceparent string
+		audience    string
 	}
 	events := make(map[string]*eventInfo, len(eventIDs))
 	ids, err := json.Marshal(eventIDs)
@@ -74,7 +75,7 @@ func (s *Store) fillClaims(ctx context.Context, claims []*webhookd.Claim) error 
 	_, err = collect(rows, func(sc scanner) (struct{}, error) {
 		var id string
 		var e eventInfo
-		if err := sc.Scan(&id, &e.typ, &e.payload, &e.audience); err != nil {
+		if err := sc.Scan(&id, &e.typ, &e.payload, &e.traceparent, &e.audience); err != nil {
 			return struct{}{}, err
 		}
 		events[id] = &e
@@ -94,7 +95,7 @@ func (s *Store) fillClaims(ctx context.Context, claims []*webhookd.Claim) error 
 		if e == nil { // impossible while deliveries reference events
 			return fmt.Errorf("sqlite: claim deliveries: event %s of delivery %s is missing", c.Delivery.EventID, c.Delivery.ID)
 		}
-		c.EventType, c.Payload, c.Audience = e.typ, e.payload, e.audience
+		c.EventType, c.Payload, c.TraceParent, c.Audience = e.typ, e.payload, e.traceparent, e.audience
 	}
 	webhooks.fill(claims)
 	return nil

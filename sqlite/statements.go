@@ -29,8 +29,8 @@ ORDER BY create_time DESC LIMIT 1`
 
 	// The publish: events and their deliveries, several rows at once (see
 	// multiRow).
-	sqlInsertEventsHead     = `INSERT INTO events (id, project_id, type, payload, webhook_config, idempotency_key, source, create_time, delivery_count) VALUES `
-	sqlInsertEventsRow      = `(?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlInsertEventsHead     = `INSERT INTO events (id, project_id, type, payload, webhook_config, idempotency_key, source, traceparent, create_time, delivery_count) VALUES `
+	sqlInsertEventsRow      = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlInsertDeliveriesHead = `INSERT INTO deliveries (id, event_id, project_id, kind, webhook_id, uri, state, next_attempt_time, lease_token, create_time, update_time) VALUES `
 	sqlInsertDeliveriesRow  = `(?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`
 
@@ -109,7 +109,7 @@ RETURNING project_id, uri, state, state = 'disabled_due_to_failed_deliveries' AN
 	// The claim's second step, on the read pool: what sending needs, for the
 	// whole batch at once (ids passed as one JSON array).
 	sqlClaimEvents = `
-SELECT e.id, e.type, e.payload, p.audience
+SELECT e.id, e.type, e.payload, e.traceparent, p.audience
 FROM events e JOIN projects p ON p.id = e.project_id
 WHERE e.id IN (SELECT value FROM json_each(?))`
 

@@ -140,7 +140,7 @@ func (s suite) handOffs(t *testing.T) {
 			b.handOffTo(t, h)
 
 			events := way.publish(t, b, []webhookd.NewEvent{
-				{},
+				{TraceParent: traceParent},
 				{Type: webhookd.EventBatchFailed, WebhookConfig: &webhookd.WebhookConfig{URIs: []string{"https://a.example/hook"}}},
 				{OnlyWebhookID: w1.ID, Type: webhookd.EventWebhookPing, Source: "ping"},
 			})
@@ -172,6 +172,11 @@ func (s suite) handOffs(t *testing.T) {
 				}
 				if c.Delivery.WebhookID == w1.ID && c.Headers["X-Api-Key"] != "k" {
 					t.Errorf("handed %s has headers %v, want w1's", c.Delivery.ID, c.Headers)
+				}
+			}
+			for _, c := range handed {
+				if want := map[bool]string{true: traceParent}[c.Delivery.EventID == events[0].ID]; c.TraceParent != want {
+					t.Errorf("handed %s: traceparent %q, want %q (its event's)", c.Delivery.ID, c.TraceParent, want)
 				}
 			}
 			if cs := b.claim(t, 10, lease); len(cs) != 0 {

@@ -31,6 +31,26 @@ func (s suite) claims(t *testing.T) {
 		}
 	})
 
+	s.test(t, "CarryTheEventsTraceParent", func(t *testing.T, b *bundle) {
+		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
+		traced := b.publish(t, webhookd.NewEvent{TraceParent: traceParent})
+		plain := b.publish(t, webhookd.NewEvent{})
+		got, err := b.store.GetEvent(b.ctx, b.project.ID, traced.ID)
+		must(t, err)
+		if got.TraceParent != traceParent || traced.TraceParent != traceParent {
+			t.Errorf("event traceparent: published %q, read %q; want %q", traced.TraceParent, got.TraceParent, traceParent)
+		}
+		want := map[string]string{
+			b.deliveries(t, w.ProjectID, traced.ID)[0].ID: traceParent,
+			b.deliveries(t, w.ProjectID, plain.ID)[0].ID:  "",
+		}
+		for _, c := range b.claim(t, 10, time.Minute) {
+			if c.TraceParent != want[c.Delivery.ID] {
+				t.Errorf("claim %s: traceparent %q, want %q", c.Delivery.ID, c.TraceParent, want[c.Delivery.ID])
+			}
+		}
+	})
+
 	s.test(t, "NothingForZeroLimit", func(t *testing.T, b *bundle) {
 		w := b.newWebhook(t, b.project.ID, webhookd.EventBatchSucceeded)
 		d := b.publishTo(t, w)

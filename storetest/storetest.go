@@ -207,6 +207,9 @@ func (b *bundle) newWebhookState(t *testing.T, projectID string, state webhookd.
 }
 
 // publish publishes e, which must create a new event.
+// traceParent is a W3C traceparent that events are published with.
+const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 func (b *bundle) publish(t *testing.T, e webhookd.NewEvent) *webhookd.Event {
 	t.Helper()
 	ev, created, err := b.store.PublishEvent(b.ctx, b.event(e))

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/internal/maintenance"
@@ -53,6 +55,10 @@ type Config struct {
 	// delivery failed, and must be at least Retention.
 	Retention       time.Duration // WEBHOOKD_RETENTION
 	FailedRetention time.Duration // WEBHOOKD_FAILED_RETENTION
+	// tracing is the tracer provider the standard OTEL_* variables ask for
+	// (serve sets it from tracing.FromEnv); nil, the default, traces
+	// nothing.
+	tracing trace.TracerProvider
 }
 
 // defaultConfig is the configuration before the environment and flags:

@@ -62,5 +62,6 @@ func newEngine(cfg Config, guard *netguard.Guard, st webhookd.Store, sealer *sig
 		Observe: func(c *webhookd.Claim, r webhookd.Result, destination string) {
 			rec.Record(activity.Of(c, r, destination, clock.Now()))
 		},
+		TracerProvider: cfg.tracing,
 	})
 }

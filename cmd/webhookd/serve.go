@@ -26,6 +26,7 @@ import (
 	"github.com/webhookd/webhookd/delivery"
 	"github.com/webhookd/webhookd/filter"
 	"github.com/webhookd/webhookd/internal/maintenance"
+	"github.com/webhookd/webhookd/internal/tracing"
 	"github.com/webhookd/webhookd/lro"
 	"github.com/webhookd/webhookd/signing"
 )
@@ -132,6 +133,23 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		return err
 	}
 
+	tp, err := tracing.FromEnv(ctx, os.Getenv, webhookd.Version)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		cfg.tracing = tp
+		logger.Info("tracing on", "exporter", tp.Exporter)
+		defer func() {
+			// Spans still batched are sent before the process exits.
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(flushCtx); err != nil {
+				logger.Warn("tracing: flush spans", "err", err)
+			}
+		}()
+	}
+
 	ring, err := signing.NewKeyRing(ctx, signing.KeyRingConfig{Store: st, Sealer: sealer, Clock: clock, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("key ring: %w", err)
@@ -180,6 +198,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, logger *slog.Logge
 		Activity:          rec,
 		Circuits:          eng.CircuitState,
 		ConcurrencyLimits: eng.ConcurrencyLimit,
+		TracerProvider:    cfg.tracing,
 	})
 	if err != nil {
 		return err
@@ -254,11 +273,12 @@ func newOperations(cfg Config, uriPolicy webhookd.URIPolicy, st webhookd.Store, 
 		OutputRetention: cfg.OutputKeep,
 		PublicBaseURL:   publicURL(cfg) + cfg.PathPrefix,
 		URIPolicy:       uriPolicy,
+		TracerProvider:  cfg.tracing,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	driver, err := lro.NewDriver(st, lro.NewSimulator(m, st, clock), lro.DriverConfig{Logger: logger, Registerer: reg})
+	driver, err := lro.NewDriver(st, lro.NewSimulator(m, st, clock), lro.DriverConfig{Logger: logger, Registerer: reg, TracerProvider: cfg.tracing})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -127,7 +127,7 @@ func (t *Tx) Admit(ev *webhookd.Event, dest webhookd.Destination, d *webhookd.De
 		t.taken++
 		d.LeaseToken, d.NextAttemptTime = t.token, t.end
 		taken := *d
-		c := &webhookd.Claim{Delivery: &taken, EventType: ev.Type, Payload: ev.Payload}
+		c := &webhookd.Claim{Delivery: &taken, EventType: ev.Type, Payload: ev.Payload, TraceParent: ev.TraceParent}
 		if w := dest.Webhook; w != nil {
 			c.WebhookState, c.Secrets, c.Headers = w.State, w.Secrets, w.Headers
 		}
