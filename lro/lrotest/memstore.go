@@ -93,14 +93,11 @@ func (s *MemStore) CommitOperationChange(_ context.Context, c webhookd.Operation
 	now := s.clock.Now()
 	var events []*webhookd.Event
 	for _, ne := range c.Events {
-		payload, err := webhookd.RenderEnvelope(ne.Type, ne.Data, now)
+		ev, err := ne.Event(now) // as a store writes it
 		if err != nil {
 			return err
 		}
-		events = append(events, &webhookd.Event{
-			ID: webhookd.NewID(webhookd.PrefixEvent), ProjectID: ne.ProjectID, Type: ne.Type, Payload: payload,
-			WebhookConfig: ne.WebhookConfig, Source: ne.Source, CreateTime: now,
-		})
+		events = append(events, ev)
 	}
 	for _, op := range c.Create {
 		s.ops[op.ID] = op.Clone()
