@@ -54,7 +54,7 @@ func TestStateChangeSpans(t *testing.T) {
 	for _, s := range exp.GetSpans() {
 		a := map[string]string{}
 		for _, kv := range s.Attributes {
-			a[string(kv.Key)] = kv.Value.Emit()
+			a[string(kv.Key)] = kv.Value.String()
 		}
 		if s.Name != "webhookd.operation.state_change" {
 			t.Errorf("span %q; want only state changes", s.Name)
