@@ -132,6 +132,18 @@ function Main() {
     if (adminProject) sessionStorage.setItem("webhookd.project", adminProject);
   }, [adminProject]);
 
+  // Signing in replaces the form that had the focus: the keyboard's path
+  // starts again at the top of the page (the skip link), not wherever in
+  // the new page the form happened to stand.
+  const signedIn = !!sess;
+  useEffect(() => {
+    if (!signedIn) return;
+    const body = document.body;
+    body.tabIndex = -1;
+    body.focus({ preventScroll: true });
+    body.removeAttribute("tabindex");
+  }, [signedIn]);
+
   const say = useCallback((text, error = false) => setMessage({ text, error, at: Date.now() }), []);
 
   const onSignedOut = useCallback(() => {
