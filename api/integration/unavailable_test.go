@@ -1,11 +1,9 @@
 package integration_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/webhookd/webhookd"
 	"github.com/webhookd/webhookd/api"
 	"github.com/webhookd/webhookd/internal/dberr"
+	"github.com/webhookd/webhookd/internal/logtest"
 )
 
 // downStore is a store whose publishes fail as PostgreSQL's do while it
@@ -42,31 +41,13 @@ func (s *downStore) Ping(ctx context.Context) error {
 	return nil
 }
 
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestUnavailableStoreAnswers503: while the store cannot reach its database,
 // publishes and /readyz answer 503 UNAVAILABLE with Retry-After, the outage
 // is logged once at WARN (not each request at ERROR), and once it is back
 // both answer 200 and the log says so, once.
 func TestUnavailableStoreAnswers503(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	var store *downStore
 	b := setup(t, func(c *api.Config) {
 		store = &downStore{Store: c.Store}

@@ -18,26 +18,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/webhookd/webhookd/internal/logtest"
 	"github.com/webhookd/webhookd/internal/tracing"
 )
-
-// syncBuffer is a log sink that a test reads while the server writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestTracePublishToReceiver: one publish with a traceparent, to a receiver
 // that fails once and then accepts, gives the span tree publish request →
@@ -149,7 +132,7 @@ func TestTracePublishToReceiver(t *testing.T) {
 
 // startServe runs serve in-process with tp as its tracer provider (nil:
 // tracing off) until the test ends, and returns its base URL and its log.
-func startServe(t *testing.T, tp trace.TracerProvider) (string, *syncBuffer) {
+func startServe(t *testing.T, tp trace.TracerProvider) (string, *logtest.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	addr := freeAddr(t)
@@ -164,7 +147,7 @@ func startServe(t *testing.T, tp trace.TracerProvider) (string, *syncBuffer) {
 	if tp != nil {
 		cfg.tracing = tp
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, io.Discard, slog.New(slog.NewTextHandler(logs, nil))) }()
