@@ -63,7 +63,12 @@ func Check(field, expr string) (cel.Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filter: environment: %w", err)
 	}
+	// cel-go's checker fills a shared Env's catalog lazily when it reports
+	// an undeclared name, which races between concurrent checks (seen by
+	// -race); checks are rare (create, update, cache misses), so one at a time.
+	checkMu.Lock()
 	ast, iss := e.Compile(expr)
+	checkMu.Unlock()
 	if iss.Err() != nil {
 		return nil, webhookd.FieldErrorf(field, "%s is not a valid CEL expression over type, data, timestamp and user_metadata: %s",
 			field, strings.ReplaceAll(iss.Err().Error(), "<input>", field))
@@ -216,3 +221,6 @@ func object(raw json.RawMessage) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// checkMu serialises type checks in env (see Check).
+var checkMu sync.Mutex
